@@ -1,0 +1,14 @@
+#ifndef DM_CLI_CLI_H
+#define DM_CLI_CLI_H
+
+#include "diffumask.h"
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name; returns the exit status */
+} dm_cli_command;
+
+int dm_cmd_tokenize(int argc, char **argv);
+
+#endif

@@ -1,0 +1,37 @@
+/* diffumask command line: dispatches to one function per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const dm_cli_command commands[] = {
+    {"tokenize", "print the 77 token ids of a prompt", dm_cmd_tokenize},
+};
+
+static void usage(FILE *fp) {
+    fprintf(fp, "diffumask %s — Stable Diffusion in C that writes segmentation datasets (DiffuMask)\n\n"
+                "usage: diffumask COMMAND [options]   (diffumask COMMAND --help for its options)\n\n"
+                "commands:\n",
+            DM_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(fp, "  %-14s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("diffumask %s\n", DM_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "diffumask: unknown command '%s' (see diffumask --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,43 @@
+/* A tiny test harness: CHECK records a failure and goes on; each test binary ends with
+ * check_finish(), which prints "N passed, N failed" and returns the exit code for ctest.
+ * A test that needs ../shared and cannot find it calls check_skip() (exit 77 = skipped). */
+#ifndef DM_TESTS_CHECK_H
+#define DM_TESTS_CHECK_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+extern int check_passed, check_failed;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) check_passed++;                                                                  \
+        else {                                                                                     \
+            check_failed++;                                                                        \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
+    } while (0)
+
+#define CHECKF(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (cond) check_passed++;                                                                  \
+        else {                                                                                     \
+            check_failed++;                                                                        \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
+    } while (0)
+
+/* Path of ../shared (from DM_SHARED_DIR), or skips the whole test when it is missing. */
+const char *check_shared_dir(void);
+/* Joins the shared dir and a relative path into a static buffer (one of 8 rotating). */
+const char *check_shared(const char *rel);
+/* Creates a fresh temporary directory for this test. */
+const char *check_tmpdir(void);
+void check_skip(const char *why);
+int check_finish(void);
+/* Max |a-b| over n floats. */
+double check_max_abs_diff(const float *a, const float *b, long n);
+
+#endif
