@@ -1,0 +1,33 @@
+#include "core/arena.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+dm_status dm_arena_init(dm_arena *a, size_t cap, dm_error *err) {
+    memset(a, 0, sizeof *a);
+    void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return dm_fail(err, "cannot reserve %zu MB for activations: %s", cap >> 20, strerror(errno));
+    a->base = p;
+    a->cap = cap;
+    return DM_OK;
+}
+
+void dm_arena_free(dm_arena *a) {
+    if (a->base) munmap(a->base, a->cap);
+    memset(a, 0, sizeof *a);
+}
+
+void *dm_arena_alloc(dm_arena *a, size_t bytes) {
+    size_t start = (a->used + 63) & ~(size_t)63;
+    if (start > a->cap || bytes > a->cap - start) return NULL;
+    a->used = start + bytes;
+    if (a->used > a->peak) a->peak = a->used;
+    return a->base + start;
+}
+
+float *dm_arena_floats(dm_arena *a, size_t n) {
+    return dm_arena_alloc(a, n * sizeof(float));
+}

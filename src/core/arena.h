@@ -1,0 +1,30 @@
+/* Bump allocator for activations. One virtual reservation per run (pages are committed only
+ * when touched), 64-byte aligned blocks, mark/release to reuse scratch between layers.
+ * No per-op malloc: kernels take their scratch from here. */
+#ifndef DM_CORE_ARENA_H
+#define DM_CORE_ARENA_H
+
+#include <stddef.h>
+
+#include "core/status.h"
+
+typedef struct {
+    char *base;
+    size_t cap;  /* bytes reserved */
+    size_t used; /* bytes handed out */
+    size_t peak; /* high-water mark, for sizing reports */
+} dm_arena;
+
+dm_status dm_arena_init(dm_arena *a, size_t cap_bytes, dm_error *err);
+void dm_arena_free(dm_arena *a);
+/* NULL when the reservation is exhausted (callers report it as an error). */
+void *dm_arena_alloc(dm_arena *a, size_t bytes);
+float *dm_arena_floats(dm_arena *a, size_t n);
+static inline size_t dm_arena_mark(const dm_arena *a) {
+    return a->used;
+}
+static inline void dm_arena_release(dm_arena *a, size_t mark) {
+    a->used = mark;
+}
+
+#endif

@@ -1,0 +1,40 @@
+/* CLIP text encoder (transformers CLIPTextModel): token + position embeddings, pre-LN
+ * transformer layers with a causal mask, final LayerNorm. */
+#ifndef DM_MODEL_CLIP_H
+#define DM_MODEL_CLIP_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "model/model.h"
+
+typedef struct {
+    const float *ln1_w, *ln1_b; /* (D) */
+    const float *wq, *bq;       /* (D, D), (D) */
+    const float *wk, *bk;
+    const float *wv, *bv;
+    const float *wo, *bo;
+    const float *ln2_w, *ln2_b;
+    const float *fc1_w, *fc1_b; /* (F, D), (F) */
+    const float *fc2_w, *fc2_b; /* (D, F), (D) */
+} dm_clip_layer;
+
+typedef struct {
+    dm_clip_config cfg;
+    const float *tok_emb;       /* (vocab, D) */
+    const float *pos_emb;       /* (max_pos, D) */
+    dm_clip_layer *layers;      /* (layers) */
+    const float *lnf_w, *lnf_b; /* (D) */
+} dm_clip;
+
+dm_status dm_clip_load(dm_model *m, dm_clip *c, dm_error *err);
+void dm_clip_free(dm_clip *c);
+/* Arena bytes one forward of n_tokens needs. */
+size_t dm_clip_arena_bytes(const dm_clip *c, int n_tokens);
+/* ids[n_tokens] -> out[n_tokens, D] (last_hidden_state). hidden, if not NULL, receives
+ * (layers + 1) x n_tokens x D: the embeddings, then each layer's output (transformers'
+ * hidden_states). */
+dm_status dm_clip_forward(const dm_clip *c, const int32_t *ids, int n_tokens, float *out,
+                          float *hidden, dm_arena *a, dm_error *err);
+
+#endif

@@ -1,0 +1,379 @@
+#include "model/config.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/file.h"
+
+static dm_status load_json(const char *path, cJSON **out, dm_error *err) {
+    char *text;
+    DM_TRY(dm_read_file(path, &text, NULL, err));
+    *out = cJSON_Parse(text);
+    free(text);
+    if (!*out || !cJSON_IsObject(*out)) {
+        cJSON_Delete(*out);
+        return dm_fail(err, "%s: not a valid JSON object", path);
+    }
+    return DM_OK;
+}
+
+/* Integer field; missing -> def (def < -1000 means required). */
+static dm_status get_int(const cJSON *o, const char *path, const char *key, int def, int *out,
+                         dm_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v)) {
+        if (def < -1000) return dm_fail(err, "%s: missing '%s'", path, key);
+        *out = def;
+        return DM_OK;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != (int)v->valuedouble)
+        return dm_fail(err, "%s: '%s' must be an integer", path, key);
+    *out = (int)v->valuedouble;
+    return DM_OK;
+}
+
+static dm_status get_float(const cJSON *o, const char *path, const char *key, float def,
+                           float *out, dm_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v)) {
+        *out = def;
+        return DM_OK;
+    }
+    if (!cJSON_IsNumber(v)) return dm_fail(err, "%s: '%s' must be a number", path, key);
+    *out = (float)v->valuedouble;
+    return DM_OK;
+}
+
+static int get_bool(const cJSON *o, const char *key, int def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
+}
+
+/* A scalar or a list with one entry per level. */
+static dm_status get_int_list(const cJSON *o, const char *path, const char *key, int n, int *out,
+                              dm_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (cJSON_IsNumber(v)) {
+        for (int i = 0; i < n; i++) out[i] = (int)v->valuedouble;
+        return DM_OK;
+    }
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n)
+        return dm_fail(err, "%s: '%s' must be a number or a list of %d", path, key, n);
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        if (!cJSON_IsNumber(e) || e->valuedouble < 1)
+            return dm_fail(err, "%s: '%s' entry %d must be a positive integer", path, key, i);
+        out[i] = (int)e->valuedouble;
+    }
+    return DM_OK;
+}
+
+dm_status dm_clip_config_load(const char *path, dm_clip_config *c, dm_error *err) {
+    cJSON *o;
+    DM_TRY(load_json(path, &o, err));
+    memset(c, 0, sizeof *c);
+    dm_status s = DM_OK;
+    if ((s = get_int(o, path, "vocab_size", -9999, &c->vocab, err)) ||
+        (s = get_int(o, path, "hidden_size", -9999, &c->hidden, err)) ||
+        (s = get_int(o, path, "num_hidden_layers", -9999, &c->layers, err)) ||
+        (s = get_int(o, path, "num_attention_heads", -9999, &c->heads, err)) ||
+        (s = get_int(o, path, "intermediate_size", -9999, &c->intermediate, err)) ||
+        (s = get_int(o, path, "max_position_embeddings", 77, &c->max_pos, err)) ||
+        (s = get_float(o, path, "layer_norm_eps", 1e-5f, &c->eps, err)))
+        goto done;
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "hidden_act");
+    const char *a = cJSON_IsString(act) ? act->valuestring : "quick_gelu";
+    if (!strcmp(a, "gelu")) c->act_gelu = 1;
+    else if (!strcmp(a, "quick_gelu")) c->act_gelu = 0;
+    else s = dm_fail(err, "%s: hidden_act '%s' is not supported (quick_gelu, gelu)", path, a);
+    if (!s && (c->hidden <= 0 || c->heads <= 0 || c->hidden % c->heads || c->layers <= 0))
+        s = dm_fail(err, "%s: hidden_size %d is not divisible into %d heads", path, c->hidden, c->heads);
+done:
+    cJSON_Delete(o);
+    return s;
+}
+
+static int block_has_attn(const char *type) {
+    return strstr(type, "CrossAttn") != NULL;
+}
+
+dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err) {
+    cJSON *o;
+    DM_TRY(load_json(path, &o, err));
+    memset(c, 0, sizeof *c);
+    dm_status s = DM_OK;
+    const cJSON *boc = cJSON_GetObjectItemCaseSensitive(o, "block_out_channels");
+    const cJSON *down = cJSON_GetObjectItemCaseSensitive(o, "down_block_types");
+    const cJSON *up = cJSON_GetObjectItemCaseSensitive(o, "up_block_types");
+    int n = cJSON_GetArraySize(boc);
+    if (!cJSON_IsArray(boc) || n < 1 || n > DM_MAX_LEVELS || cJSON_GetArraySize(down) != n ||
+        cJSON_GetArraySize(up) != n) {
+        s = dm_fail(err, "%s: block_out_channels, down_block_types and up_block_types must be lists "
+                    "of the same length (1..%d)", path, DM_MAX_LEVELS);
+        goto done;
+    }
+    c->levels = n;
+    for (int i = 0; i < n; i++) {
+        const cJSON *b = cJSON_GetArrayItem(boc, i), *d = cJSON_GetArrayItem(down, i),
+                    *u = cJSON_GetArrayItem(up, i);
+        if (!cJSON_IsNumber(b) || !cJSON_IsString(d) || !cJSON_IsString(u)) {
+            s = dm_fail(err, "%s: bad entry %d in the block lists", path, i);
+            goto done;
+        }
+        c->block_out[i] = (int)b->valuedouble;
+        c->down_attn[i] = block_has_attn(d->valuestring);
+        c->up_attn[i] = block_has_attn(u->valuestring);
+        if (strcmp(d->valuestring, "CrossAttnDownBlock2D") && strcmp(d->valuestring, "DownBlock2D")) {
+            s = dm_fail(err, "%s: down block type '%s' is not supported", path, d->valuestring);
+            goto done;
+        }
+        if (strcmp(u->valuestring, "CrossAttnUpBlock2D") && strcmp(u->valuestring, "UpBlock2D")) {
+            s = dm_fail(err, "%s: up block type '%s' is not supported", path, u->valuestring);
+            goto done;
+        }
+    }
+    const cJSON *mid = cJSON_GetObjectItemCaseSensitive(o, "mid_block_type");
+    c->mid_attn = !cJSON_IsString(mid) || !strcmp(mid->valuestring, "UNetMidBlock2DCrossAttn");
+    int tdepth = 1;
+    if ((s = get_int(o, path, "in_channels", 4, &c->in_ch, err)) ||
+        (s = get_int(o, path, "out_channels", 4, &c->out_ch, err)) ||
+        (s = get_int(o, path, "layers_per_block", 2, &c->layers_per_block, err)) ||
+        (s = get_int(o, path, "cross_attention_dim", 768, &c->cross_dim, err)) ||
+        (s = get_int(o, path, "norm_num_groups", 32, &c->groups, err)) ||
+        (s = get_float(o, path, "norm_eps", 1e-5f, &c->eps, err)) ||
+        (s = get_float(o, path, "freq_shift", 0, &c->freq_shift, err)) ||
+        (s = get_int(o, path, "sample_size", 64, &c->sample_size, err)))
+        goto done;
+    const cJSON *td = cJSON_GetObjectItemCaseSensitive(o, "transformer_layers_per_block");
+    if (cJSON_IsNumber(td)) tdepth = (int)td->valuedouble;
+    else if (td && !cJSON_IsNull(td)) {
+        s = dm_fail(err, "%s: per-block transformer_layers_per_block is not supported", path);
+        goto done;
+    }
+    c->transformer_depth = tdepth;
+    c->flip_sin_to_cos = get_bool(o, "flip_sin_to_cos", 1);
+    c->linear_proj = get_bool(o, "use_linear_projection", 0);
+    /* diffusers: num_attention_heads = num_attention_heads or attention_head_dim (the
+     * historical naming: for SD 1.x/2.x configs attention_head_dim holds the head COUNT) */
+    const cJSON *nah = cJSON_GetObjectItemCaseSensitive(o, "num_attention_heads");
+    const char *hk = nah && !cJSON_IsNull(nah) ? "num_attention_heads" : "attention_head_dim";
+    if ((s = get_int_list(o, path, hk, n, c->heads, err))) goto done;
+    c->mid_heads = c->heads[n - 1];
+    c->time_dim = 4 * c->block_out[0];
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "act_fn");
+    if (cJSON_IsString(act) && strcmp(act->valuestring, "silu")) {
+        s = dm_fail(err, "%s: act_fn '%s' is not supported (silu)", path, act->valuestring);
+        goto done;
+    }
+    const cJSON *cet = cJSON_GetObjectItemCaseSensitive(o, "class_embed_type");
+    const cJSON *aet = cJSON_GetObjectItemCaseSensitive(o, "addition_embed_type");
+    if ((cet && !cJSON_IsNull(cet)) || (aet && !cJSON_IsNull(aet))) {
+        s = dm_fail(err, "%s: class/addition embeddings (SDXL, upscalers) are not supported", path);
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        if (c->block_out[i] % c->groups || (c->down_attn[i] && c->block_out[i] % c->heads[i])) {
+            s = dm_fail(err, "%s: block_out_channels[%d] = %d does not divide into %d groups / %d heads",
+                        path, i, c->block_out[i], c->groups, c->heads[i]);
+            goto done;
+        }
+done:
+    cJSON_Delete(o);
+    return s;
+}
+
+dm_status dm_vae_config_load(const char *path, dm_vae_config *c, dm_error *err) {
+    cJSON *o;
+    DM_TRY(load_json(path, &o, err));
+    memset(c, 0, sizeof *c);
+    dm_status s = DM_OK;
+    const cJSON *boc = cJSON_GetObjectItemCaseSensitive(o, "block_out_channels");
+    int n = cJSON_GetArraySize(boc);
+    if (!cJSON_IsArray(boc) || n < 1 || n > DM_MAX_LEVELS) {
+        s = dm_fail(err, "%s: block_out_channels must be a list of 1..%d", path, DM_MAX_LEVELS);
+        goto done;
+    }
+    c->levels = n;
+    for (int i = 0; i < n; i++) {
+        const cJSON *b = cJSON_GetArrayItem(boc, i);
+        if (!cJSON_IsNumber(b) || b->valuedouble < 1) {
+            s = dm_fail(err, "%s: bad block_out_channels entry %d", path, i);
+            goto done;
+        }
+        c->block_out[i] = (int)b->valuedouble;
+    }
+    if ((s = get_int(o, path, "in_channels", 3, &c->in_ch, err)) ||
+        (s = get_int(o, path, "out_channels", 3, &c->out_ch, err)) ||
+        (s = get_int(o, path, "latent_channels", 4, &c->latent_ch, err)) ||
+        (s = get_int(o, path, "layers_per_block", 2, &c->layers_per_block, err)) ||
+        (s = get_int(o, path, "norm_num_groups", 32, &c->groups, err)) ||
+        (s = get_float(o, path, "scaling_factor", 0.18215f, &c->scaling, err)) ||
+        (s = get_int(o, path, "sample_size", 512, &c->sample_size, err)))
+        goto done;
+    c->eps = 1e-6f;
+done:
+    cJSON_Delete(o);
+    return s;
+}
+
+/* ------------------------------------------------------------ one-file inference */
+
+static int64_t dim(const dm_weights *w, const char *name, int i) {
+    int nd;
+    const int64_t *s = dm_weights_shape(w, name, &nd);
+    return s && i < nd ? s[i] : -1;
+}
+
+static dm_status need(const dm_weights *w, const char *name, dm_error *err) {
+    if (!dm_weights_has(w, name))
+        return dm_fail(err, "checkpoint has no '%s': not a Stable Diffusion 1.x/2.x checkpoint?", name);
+    return DM_OK;
+}
+
+dm_status dm_clip_config_infer(const dm_weights *w, int openclip, dm_clip_config *c, dm_error *err) {
+    memset(c, 0, sizeof *c);
+    const char *emb = "text.text_model.embeddings.token_embedding.weight";
+    DM_TRY(need(w, emb, err));
+    c->vocab = (int)dim(w, emb, 0);
+    c->hidden = (int)dim(w, emb, 1);
+    c->max_pos = (int)dim(w, "text.text_model.embeddings.position_embedding.weight", 0);
+    char name[256];
+    int n = 0;
+    for (;; n++) {
+        snprintf(name, sizeof name, "text.text_model.encoder.layers.%d.mlp.fc1.weight", n);
+        if (!dm_weights_has(w, name)) break;
+        if (n == 0) c->intermediate = (int)dim(w, name, 0);
+    }
+    if (n == 0) return dm_fail(err, "checkpoint has no text encoder layers");
+    /* SD 2.x conditions on OpenCLIP's penultimate layer (then ln_final) */
+    c->layers = openclip ? n - 1 : n;
+    /* Real CLIP text towers use 64-wide heads; narrower test models use 8-wide ones. */
+    c->heads = c->hidden % 64 == 0 ? c->hidden / 64 : (c->hidden % 8 == 0 ? c->hidden / 8 : 1);
+    c->eps = 1e-5f;
+    c->act_gelu = openclip;
+    if (c->max_pos <= 0) return dm_fail(err, "checkpoint has no text position embedding");
+    return DM_OK;
+}
+
+dm_status dm_unet_config_infer(const dm_weights *w, int openclip, const dm_ldm_hints *h,
+                               dm_unet_config *c, dm_error *err) {
+    memset(c, 0, sizeof *c);
+    DM_TRY(need(w, "unet.conv_in.weight", err));
+    DM_TRY(need(w, "unet.conv_out.weight", err));
+    c->in_ch = (int)dim(w, "unet.conv_in.weight", 1);
+    c->out_ch = (int)dim(w, "unet.conv_out.weight", 0);
+    char name[256];
+    int n = 0;
+    for (; n < DM_MAX_LEVELS; n++) {
+        snprintf(name, sizeof name, "unet.down_blocks.%d.resnets.0.conv1.weight", n);
+        if (!dm_weights_has(w, name)) break;
+        c->block_out[n] = (int)dim(w, name, 0);
+        snprintf(name, sizeof name, "unet.down_blocks.%d.attentions.0.proj_in.weight", n);
+        c->down_attn[n] = dm_weights_has(w, name);
+        snprintf(name, sizeof name, "unet.up_blocks.%d.attentions.0.proj_in.weight", n);
+        c->up_attn[n] = dm_weights_has(w, name);
+    }
+    if (n == 0) return dm_fail(err, "checkpoint has no UNet down blocks");
+    c->levels = n;
+    int L = 0;
+    for (;; L++) {
+        snprintf(name, sizeof name, "unet.down_blocks.0.resnets.%d.conv1.weight", L);
+        if (!dm_weights_has(w, name)) break;
+    }
+    c->layers_per_block = L;
+    c->mid_attn = dm_weights_has(w, "unet.mid_block.attentions.0.proj_in.weight");
+    /* the first attention tells the context width, projection kind and depth */
+    int first = -1;
+    for (int i = 0; i < n && first < 0; i++)
+        if (c->down_attn[i]) first = i;
+    const char *pre = first >= 0 ? "unet.down_blocks.%d.attentions.0." : "unet.mid_block.attentions.0.";
+    char base[128];
+    snprintf(base, sizeof base, pre, first);
+    snprintf(name, sizeof name, "%stransformer_blocks.0.attn2.to_k.weight", base);
+    c->cross_dim = (int)dim(w, name, 1);
+    snprintf(name, sizeof name, "%sproj_in.weight", base);
+    int nd = 0;
+    dm_weights_shape(w, name, &nd);
+    c->linear_proj = nd == 2;
+    for (c->transformer_depth = 0;; c->transformer_depth++) {
+        snprintf(name, sizeof name, "%stransformer_blocks.%d.norm1.weight", base, c->transformer_depth);
+        if (!dm_weights_has(w, name)) break;
+    }
+    if (c->cross_dim <= 0 || c->transformer_depth == 0)
+        return dm_fail(err, "checkpoint has no UNet cross-attention");
+    /* heads: the .yaml beside the file, else SD 1.x's 8 heads / SD 2.x's 64-wide heads */
+    for (int i = 0; i < n; i++) {
+        int ch = c->block_out[i];
+        if (h && h->unet_heads > 0) c->heads[i] = h->unet_heads;
+        else if (h && h->unet_head_channels > 0) c->heads[i] = ch / h->unet_head_channels;
+        else c->heads[i] = openclip ? ch / 64 : 8;
+        if (c->heads[i] < 1) c->heads[i] = 1;
+    }
+    c->mid_heads = c->heads[n - 1];
+    if (h && h->linear_in_transformer) c->linear_proj = 1;
+    c->groups = 32;
+    c->eps = 1e-5f;
+    c->flip_sin_to_cos = 1;
+    c->freq_shift = 0;
+    c->time_dim = (int)dim(w, "unet.time_embedding.linear_1.weight", 0);
+    c->sample_size = 64;
+    return DM_OK;
+}
+
+dm_status dm_vae_config_infer(const dm_weights *w, const dm_ldm_hints *h, dm_vae_config *c,
+                              dm_error *err) {
+    memset(c, 0, sizeof *c);
+    DM_TRY(need(w, "vae.post_quant_conv.weight", err));
+    DM_TRY(need(w, "vae.decoder.conv_in.weight", err));
+    c->latent_ch = (int)dim(w, "vae.post_quant_conv.weight", 0);
+    c->out_ch = (int)dim(w, "vae.decoder.conv_out.weight", 0);
+    c->in_ch = dm_weights_has(w, "vae.encoder.conv_in.weight") ? (int)dim(w, "vae.encoder.conv_in.weight", 1) : 3;
+    char name[256];
+    int n = 0;
+    for (; n < DM_MAX_LEVELS; n++) {
+        /* decoder up_blocks.(levels-1-i) has block_out[i] channels */
+        snprintf(name, sizeof name, "vae.decoder.up_blocks.%d.resnets.0.conv2.weight", n);
+        if (!dm_weights_has(w, name)) break;
+    }
+    if (n == 0) return dm_fail(err, "checkpoint has no VAE decoder blocks");
+    c->levels = n;
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "vae.decoder.up_blocks.%d.resnets.0.conv2.weight", n - 1 - i);
+        c->block_out[i] = (int)dim(w, name, 0);
+    }
+    int L = 0;
+    for (;; L++) {
+        snprintf(name, sizeof name, "vae.decoder.up_blocks.0.resnets.%d.conv1.weight", L);
+        if (!dm_weights_has(w, name)) break;
+    }
+    c->layers_per_block = L - 1;
+    c->groups = 32;
+    c->eps = 1e-6f;
+    c->scaling = h && h->scale_factor > 0 ? h->scale_factor : 0.18215f;
+    c->sample_size = 512;
+    return DM_OK;
+}
+
+dm_status dm_ldm_hints_load(const char *path, dm_ldm_hints *h, dm_error *err) {
+    memset(h, 0, sizeof *h);
+    char *text;
+    DM_TRY(dm_read_file(path, &text, NULL, err));
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        while (*line == ' ' || *line == '\t') line++;
+        if (*line == '#') continue;
+        char key[64];
+        char val[128];
+        if (sscanf(line, "%63[a-z_]: %127s", key, val) != 2) continue;
+        if (!strcmp(key, "num_heads")) h->unet_heads = atoi(val);
+        else if (!strcmp(key, "num_head_channels")) h->unet_head_channels = atoi(val);
+        else if (!strcmp(key, "scale_factor")) h->scale_factor = (float)atof(val);
+        else if (!strcmp(key, "parameterization")) h->v_prediction = strstr(val, "v") != NULL;
+        else if (!strcmp(key, "use_linear_in_transformer")) h->linear_in_transformer = !strncmp(val, "True", 4) || !strncmp(val, "true", 4);
+    }
+    if (h->unet_heads < 0) h->unet_heads = 0; /* -1 in SD 2.x yamls means "use num_head_channels" */
+    free(text);
+    return DM_OK;
+}

@@ -1,0 +1,76 @@
+/* Hyper-parameters of the three networks: read from a diffusers folder's config.json files,
+ * or inferred from a one-file checkpoint's tensor shapes (plus its .yaml beside it, if any). */
+#ifndef DM_MODEL_CONFIG_H
+#define DM_MODEL_CONFIG_H
+
+#include "core/status.h"
+#include "model/weights.h"
+
+#define DM_MAX_LEVELS 8
+
+typedef struct {
+    int vocab;        /* token embedding rows */
+    int hidden;       /* D */
+    int layers;       /* encoder layers run (SD 2.x: the penultimate of OpenCLIP's 24) */
+    int heads;
+    int intermediate; /* MLP width */
+    int max_pos;      /* 77 */
+    float eps;        /* LayerNorm eps */
+    int act_gelu;     /* 1: gelu (SD 2.x), 0: quick_gelu (SD 1.x) */
+} dm_clip_config;
+
+typedef struct {
+    int in_ch, out_ch;
+    int levels;                    /* number of down (= up) blocks */
+    int block_out[DM_MAX_LEVELS];  /* channels per level */
+    int down_attn[DM_MAX_LEVELS];  /* CrossAttnDownBlock2D? */
+    int up_attn[DM_MAX_LEVELS];    /* CrossAttnUpBlock2D? (up block order: deepest first) */
+    int heads[DM_MAX_LEVELS];      /* attention heads per down level (up blocks use reversed) */
+    int mid_attn;                  /* UNetMidBlock2DCrossAttn (1) or none (0) */
+    int mid_heads;
+    int layers_per_block;
+    int transformer_depth;
+    int cross_dim;                 /* context width */
+    int linear_proj;               /* use_linear_projection */
+    int groups;                    /* GroupNorm groups */
+    float eps;                     /* resnet GroupNorm eps (transformer GroupNorm uses 1e-6) */
+    int flip_sin_to_cos;
+    float freq_shift;
+    int time_dim;                  /* time embedding width (4 * block_out[0]) */
+    int sample_size;               /* default latent size */
+} dm_unet_config;
+
+typedef struct {
+    int in_ch, out_ch, latent_ch;
+    int levels;
+    int block_out[DM_MAX_LEVELS];
+    int layers_per_block; /* encoder; the decoder has one more per level */
+    int groups;
+    float eps;
+    float scaling;        /* latents are divided by this before decoding */
+    int sample_size;
+} dm_vae_config;
+
+dm_status dm_clip_config_load(const char *path, dm_clip_config *c, dm_error *err);
+dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err);
+dm_status dm_vae_config_load(const char *path, dm_vae_config *c, dm_error *err);
+
+/* Hints a one-file checkpoint cannot carry in its shapes (from a .yaml beside it, or defaults). */
+typedef struct {
+    int unet_heads;         /* num_heads (SD 1.x style), 0 if unknown */
+    int unet_head_channels; /* num_head_channels (SD 2.x style), 0 if unknown */
+    float scale_factor;     /* 0 if unknown */
+    int v_prediction;       /* parameterization: "v" */
+    int linear_in_transformer;
+} dm_ldm_hints;
+/* Reads the few keys we need from an LDM .yaml (a line-based reader, not a YAML parser). */
+dm_status dm_ldm_hints_load(const char *yaml_path, dm_ldm_hints *h, dm_error *err);
+
+/* Infers configs from the internal-named weights of a one-file checkpoint. */
+dm_status dm_clip_config_infer(const dm_weights *w, int openclip, dm_clip_config *c, dm_error *err);
+dm_status dm_unet_config_infer(const dm_weights *w, int openclip, const dm_ldm_hints *h,
+                               dm_unet_config *c, dm_error *err);
+dm_status dm_vae_config_infer(const dm_weights *w, const dm_ldm_hints *h, dm_vae_config *c,
+                              dm_error *err);
+
+#endif

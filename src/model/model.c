@@ -1,0 +1,105 @@
+#include "model/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/file.h"
+#include "model/names.h"
+
+static dm_status open_component(dm_model *m, const char *sub, const char *prefix, dm_error *err) {
+    static const char *const files[] = {"model.safetensors", "diffusion_pytorch_model.safetensors",
+                                        "diffusion_pytorch_model.fp16.safetensors",
+                                        "model.fp16.safetensors", NULL};
+    char p[8400];
+    for (const char *const *f = files; *f; f++) {
+        snprintf(p, sizeof p, "%s/%s/%s", m->path, sub, *f);
+        if (!dm_file_exists(p)) continue;
+        dm_safetensors *st;
+        DM_TRY(dm_st_open(p, &st, err));
+        dm_weights_own_file(m->w, st);
+        return dm_weights_add_all(m->w, st, prefix, err);
+    }
+    return dm_fail(err, "%s/%s: no model.safetensors or diffusion_pytorch_model.safetensors "
+                   "(only .safetensors weights are read)", m->path, sub);
+}
+
+static dm_status open_folder(dm_model *m, dm_error *err) {
+    char p[8400];
+    snprintf(p, sizeof p, "%s/model_index.json", m->path);
+    if (!dm_file_exists(p))
+        return dm_fail(err, "%s: not a diffusers folder (no model_index.json)", m->path);
+    DM_TRY(open_component(m, "text_encoder", "text.", err));
+    DM_TRY(open_component(m, "unet", "unet.", err));
+    DM_TRY(open_component(m, "vae", "vae.", err));
+    DM_TRY(dm_weights_seal(m->w, err));
+    snprintf(p, sizeof p, "%s/text_encoder/config.json", m->path);
+    DM_TRY(dm_clip_config_load(p, &m->clip, err));
+    snprintf(p, sizeof p, "%s/unet/config.json", m->path);
+    DM_TRY(dm_unet_config_load(p, &m->unet, err));
+    snprintf(p, sizeof p, "%s/vae/config.json", m->path);
+    DM_TRY(dm_vae_config_load(p, &m->vae, err));
+    snprintf(m->scheduler_config, sizeof m->scheduler_config, "%s/scheduler/scheduler_config.json", m->path);
+    if (!dm_file_exists(m->scheduler_config)) m->scheduler_config[0] = 0;
+    m->openclip = m->clip.act_gelu;
+    return DM_OK;
+}
+
+static dm_status open_single(dm_model *m, dm_error *err) {
+    dm_safetensors *st;
+    DM_TRY(dm_st_open(m->path, &st, err));
+    dm_weights_own_file(m->w, st);
+    dm_ldm_info info;
+    DM_TRY(dm_map_ldm_checkpoint(st, m->w, &info, err));
+    DM_TRY(dm_weights_seal(m->w, err));
+    if (info.text_layout == DM_TEXT_NONE)
+        return dm_fail(err, "%s: no text encoder (cond_stage_model.*) in this checkpoint", m->path);
+    m->openclip = info.text_layout == DM_TEXT_OPENCLIP;
+    m->n_ignored = info.n_ignored;
+    /* foo.safetensors -> foo.yaml, the LDM config people keep beside their checkpoints */
+    dm_ldm_hints hints = {0}, *hp = NULL;
+    char yaml[4200];
+    snprintf(yaml, sizeof yaml, "%s", m->path);
+    char *dot = strrchr(yaml, '.');
+    if (dot && !strchr(dot, '/')) {
+        strcpy(dot, ".yaml");
+        if (dm_file_exists(yaml)) {
+            DM_TRY(dm_ldm_hints_load(yaml, &hints, err));
+            hp = &hints;
+        }
+    }
+    m->v_prediction_hint = hints.v_prediction;
+    const char *where = m->path;
+    if (dm_clip_config_infer(m->w, m->openclip, &m->clip, err) ||
+        dm_unet_config_infer(m->w, m->openclip, hp, &m->unet, err) ||
+        dm_vae_config_infer(m->w, hp, &m->vae, err))
+        return dm_fail_wrap(err, "%s", where);
+    m->scheduler_config[0] = 0;
+    return DM_OK;
+}
+
+dm_status dm_model_open(const char *path, dm_model **out, dm_error *err) {
+    *out = NULL;
+    if (!dm_file_exists(path) && !dm_dir_exists(path))
+        return dm_fail(err, "%s: model not found (give a diffusers folder or a .safetensors file)", path);
+    dm_model *m = calloc(1, sizeof *m);
+    if (!m) return dm_fail(err, "out of memory");
+    snprintf(m->path, sizeof m->path, "%s", path);
+    size_t n = strlen(m->path);
+    while (n > 1 && m->path[n - 1] == '/') m->path[--n] = 0;
+    m->w = dm_weights_new();
+    m->single_file = dm_file_exists(path);
+    dm_status s = m->single_file ? open_single(m, err) : open_folder(m, err);
+    if (s != DM_OK) {
+        dm_model_free(m);
+        return s;
+    }
+    *out = m;
+    return DM_OK;
+}
+
+void dm_model_free(dm_model *m) {
+    if (!m) return;
+    dm_weights_free(m->w);
+    free(m);
+}

@@ -1,0 +1,257 @@
+#include "model/names.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *from, *to;
+} name_rule;
+
+/* Inside a UNet res block (LDM ResBlock -> diffusers ResnetBlock2D). */
+static const name_rule unet_resnet[] = {
+    {"in_layers.0.", "norm1."},       {"in_layers.2.", "conv1."},  {"emb_layers.1.", "time_emb_proj."},
+    {"out_layers.0.", "norm2."},      {"out_layers.3.", "conv2."}, {"skip_connection.", "conv_shortcut."},
+    {NULL, NULL}};
+/* Top-level UNet modules. */
+static const name_rule unet_top[] = {{"time_embed.0.", "time_embedding.linear_1."},
+                                  {"time_embed.2.", "time_embedding.linear_2."},
+                                  {"input_blocks.0.0.", "conv_in."},
+                                  {"out.0.", "conv_norm_out."},
+                                  {"out.2.", "conv_out."},
+                                  {NULL, NULL}};
+/* Inside a VAE res block and its mid attention. */
+static const name_rule vae_resnet[] = {{"nin_shortcut.", "conv_shortcut."}, {"", ""}, {NULL, NULL}};
+static const name_rule vae_attn[] = {{"norm.", "group_norm."}, {"q.", "to_q."},
+                                  {"k.", "to_k."},          {"v.", "to_v."},
+                                  {"proj_out.", "to_out.0."}, {NULL, NULL}};
+static const name_rule vae_top[] = {{"norm_out.", "conv_norm_out."}, {"conv_in.", "conv_in."},
+                                 {"conv_out.", "conv_out."}, {NULL, NULL}};
+/* OpenCLIP (SD 2.x) text tower -> transformers CLIPTextModel. */
+static const name_rule openclip_top[] = {
+    {"token_embedding.weight", "text_model.embeddings.token_embedding.weight"},
+    {"positional_embedding", "text_model.embeddings.position_embedding.weight"},
+    {"ln_final.", "text_model.final_layer_norm."},
+    {NULL, NULL}};
+static const name_rule openclip_block[] = {{"ln_1.", "layer_norm1."},
+                                        {"ln_2.", "layer_norm2."},
+                                        {"attn.out_proj.", "self_attn.out_proj."},
+                                        {"mlp.c_fc.", "mlp.fc1."},
+                                        {"mlp.c_proj.", "mlp.fc2."},
+                                        {NULL, NULL}};
+/* Tensors under the model prefixes that no part of the model reads. */
+static const char *const unused_suffixes[] = {"position_ids", "text_projection", "logit_scale", NULL};
+
+/* Applies the first name_rule whose 'from' prefixes s; writes head + to + rest into out. */
+static int apply(const name_rule *table, const char *head, const char *s, char *out, size_t n) {
+    for (const name_rule *r = table; r->from; r++) {
+        size_t k = strlen(r->from);
+        if (!strncmp(s, r->from, k)) {
+            snprintf(out, n, "%s%s%s", head, r->to, s + k);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int starts(const char *s, const char *p, const char **rest) {
+    size_t k = strlen(p);
+    if (strncmp(s, p, k)) return 0;
+    *rest = s + k;
+    return 1;
+}
+
+/* Parses "N.rest" -> N and rest. */
+static int index_of(const char *s, int *n, const char **rest) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '.' || v < 0 || v > 100000) return 0;
+    *n = (int)v;
+    *rest = end + 1;
+    return 1;
+}
+
+/* One UNet block (a res block, a transformer or a resampler) of the LDM numbering. */
+static int unet_sub(const char *kind, int b, const char *sub, int l, const char *rest, char *out,
+                    size_t n) {
+    char head[128];
+    if (!strcmp(sub, "resnets")) {
+        snprintf(head, sizeof head, "unet.%s.%d.resnets.%d.", kind, b, l);
+        if (apply(unet_resnet, head, rest, out, n)) return 1;
+        return 0;
+    }
+    if (!strcmp(sub, "attentions")) {
+        if (b < 0) snprintf(out, n, "unet.mid_block.attentions.0.%s", rest);
+        else snprintf(out, n, "unet.%s.%d.attentions.%d.%s", kind, b, l, rest);
+        return 1;
+    }
+    snprintf(out, n, "unet.%s.%d.%s.0.conv.%s", kind, b, sub, rest);
+    return 1;
+}
+
+static int map_unet(const char *s, int L, char *out, size_t n) {
+    const char *rest;
+    int i, j;
+    if (apply(unet_top, "unet.", s, out, n)) return 1;
+    if (starts(s, "input_blocks.", &rest) && index_of(rest, &i, &rest) && i >= 1 &&
+        index_of(rest, &j, &rest)) {
+        int b = (i - 1) / (L + 1), l = (i - 1) % (L + 1);
+        if (l == L) { /* "input_blocks.i.0.op.weight": the stride-2 downsampler */
+            const char *r2;
+            return starts(rest, "op.", &r2) && unet_sub("down_blocks", b, "downsamplers", 0, r2, out, n);
+        }
+        return unet_sub("down_blocks", b, j == 0 ? "resnets" : "attentions", l, rest, out, n);
+    }
+    if (starts(s, "middle_block.", &rest) && index_of(rest, &j, &rest)) {
+        if (j == 1) return unet_sub("mid_block", -1, "attentions", 0, rest, out, n);
+        char head[64];
+        snprintf(head, sizeof head, "unet.mid_block.resnets.%d.", j / 2);
+        return apply(unet_resnet, head, rest, out, n);
+    }
+    if (starts(s, "output_blocks.", &rest) && index_of(rest, &i, &rest) && index_of(rest, &j, &rest)) {
+        int b = i / (L + 1), l = i % (L + 1);
+        const char *r2;
+        if (j == 0) return unet_sub("up_blocks", b, "resnets", l, rest, out, n);
+        /* j == 1 is the transformer, or the upsampler when the block has none; j == 2 the upsampler */
+        if (starts(rest, "conv.", &r2)) return unet_sub("up_blocks", b, "upsamplers", 0, r2, out, n);
+        return unet_sub("up_blocks", b, "attentions", l, rest, out, n);
+    }
+    return 0;
+}
+
+static int map_vae_part(const char *part, const char *s, int levels, char *out, size_t n) {
+    char head[128];
+    const char *rest;
+    int i, j;
+    snprintf(head, sizeof head, "vae.%s.", part);
+    if (apply(vae_top, head, s, out, n)) return 1;
+    if (starts(s, "mid.", &rest)) {
+        const char *r2;
+        if (starts(rest, "block_1.", &r2) || starts(rest, "block_2.", &r2)) {
+            snprintf(head, sizeof head, "vae.%s.mid_block.resnets.%d.", part, rest[6] - '1');
+            return apply(vae_resnet, head, r2, out, n);
+        }
+        if (starts(rest, "attn_1.", &r2)) {
+            snprintf(head, sizeof head, "vae.%s.mid_block.attentions.0.", part);
+            return apply(vae_attn, head, r2, out, n);
+        }
+        return 0;
+    }
+    int enc = !strcmp(part, "encoder");
+    if (starts(s, enc ? "down." : "up.", &rest) && index_of(rest, &i, &rest)) {
+        int b = enc ? i : levels - 1 - i; /* the decoder's LDM list runs from the deepest level */
+        const char *blocks = enc ? "down_blocks" : "up_blocks";
+        const char *r2;
+        if (starts(rest, "block.", &r2) && index_of(r2, &j, &r2)) {
+            snprintf(head, sizeof head, "vae.%s.%s.%d.resnets.%d.", part, blocks, b, j);
+            return apply(vae_resnet, head, r2, out, n);
+        }
+        if (starts(rest, enc ? "downsample.conv." : "upsample.conv.", &r2)) {
+            snprintf(out, n, "vae.%s.%s.%d.%s.0.conv.%s", part, blocks, b,
+                     enc ? "downsamplers" : "upsamplers", r2);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int is_unused(const char *name) {
+    for (const char *const *u = unused_suffixes; *u; u++) {
+        size_t a = strlen(name), b = strlen(*u);
+        if (a >= b && !strcmp(name + a - b, *u)) return 1;
+    }
+    return 0;
+}
+
+static dm_status add(dm_weights *w, const dm_safetensors *st, const char *name,
+                     const dm_st_tensor *t, int64_t row0, int64_t rows, dm_error *err) {
+    return dm_weights_add(w, dm_st_path(st), name, t, row0, rows, err);
+}
+
+/* OpenCLIP fuses q, k, v into in_proj_{weight,bias} [3D, ...]: three row slices. */
+static dm_status map_openclip(const dm_safetensors *st, const dm_st_tensor *t, const char *s,
+                              dm_weights *w, int *mapped, dm_error *err) {
+    char out[512], head[128];
+    const char *rest;
+    int i;
+    *mapped = 0;
+    if (apply(openclip_top, "text.", s, out, sizeof out)) {
+        *mapped = 1;
+        return add(w, st, out, t, 0, -1, err);
+    }
+    if (!starts(s, "transformer.resblocks.", &rest) || !index_of(rest, &i, &rest)) return DM_OK;
+    snprintf(head, sizeof head, "text.text_model.encoder.layers.%d.", i);
+    if (apply(openclip_block, head, rest, out, sizeof out)) {
+        *mapped = 1;
+        return add(w, st, out, t, 0, -1, err);
+    }
+    const char *kind = !strcmp(rest, "attn.in_proj_weight") ? "weight"
+                       : !strcmp(rest, "attn.in_proj_bias") ? "bias"
+                                                            : NULL;
+    if (!kind) return DM_OK;
+    if (t->ndim < 1 || t->shape[0] % 3)
+        return dm_fail(err, "%s: tensor '%s': fused q/k/v needs a first dimension divisible by 3",
+                       dm_st_path(st), t->name);
+    int64_t d = t->shape[0] / 3;
+    static const char *const qkv[3] = {"q_proj", "k_proj", "v_proj"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(out, sizeof out, "%sself_attn.%s.%s", head, qkv[k], kind);
+        DM_TRY(add(w, st, out, t, k * d, d, err));
+    }
+    *mapped = 1;
+    return DM_OK;
+}
+
+dm_status dm_map_ldm_checkpoint(const dm_safetensors *st, dm_weights *w, dm_ldm_info *info,
+                                dm_error *err) {
+    memset(info, 0, sizeof *info);
+    const char *rest;
+    /* layers_per_block L: the first downsampler sits at input_blocks.(L+1).0.op */
+    int first_down = -1, max_input = 0, i;
+    for (int k = 0; k < dm_st_count(st); k++) {
+        const char *s = dm_st_at(st, k)->name;
+        if (!starts(s, "model.diffusion_model.input_blocks.", &rest) || !index_of(rest, &i, &rest))
+            continue;
+        if (i > max_input) max_input = i;
+        if (!strncmp(rest, "0.op.", 5) && (first_down < 0 || i < first_down)) first_down = i;
+    }
+    for (int k = 0; k < dm_st_count(st); k++) {
+        const char *s = dm_st_at(st, k)->name;
+        if (starts(s, "first_stage_model.decoder.up.", &rest) && index_of(rest, &i, &rest) &&
+            i + 1 > info->vae_levels)
+            info->vae_levels = i + 1;
+    }
+    info->unet_layers_per_block = first_down > 0 ? first_down - 1 : max_input;
+    int L = info->unet_layers_per_block;
+
+    char out[512];
+    for (int k = 0; k < dm_st_count(st); k++) {
+        const dm_st_tensor *t = dm_st_at(st, k);
+        const char *s = t->name;
+        int mapped = 0;
+        if (starts(s, "model.diffusion_model.", &rest)) {
+            mapped = map_unet(rest, L, out, sizeof out);
+            if (mapped) DM_TRY(add(w, st, out, t, 0, -1, err));
+        } else if (starts(s, "first_stage_model.", &rest)) {
+            const char *r2;
+            if (starts(rest, "encoder.", &r2)) mapped = map_vae_part("encoder", r2, info->vae_levels, out, sizeof out);
+            else if (starts(rest, "decoder.", &r2)) mapped = map_vae_part("decoder", r2, info->vae_levels, out, sizeof out);
+            else if (starts(rest, "quant_conv.", &r2) || starts(rest, "post_quant_conv.", &r2)) {
+                snprintf(out, sizeof out, "vae.%s", rest);
+                mapped = 1;
+            }
+            if (mapped) DM_TRY(add(w, st, out, t, 0, -1, err));
+        } else if (starts(s, "cond_stage_model.transformer.", &rest) && !is_unused(s)) {
+            info->text_layout = DM_TEXT_CLIP_HF;
+            /* older exports lack the "text_model." level */
+            snprintf(out, sizeof out, "text.%s%s", strncmp(rest, "text_model.", 11) ? "text_model." : "", rest);
+            DM_TRY(add(w, st, out, t, 0, -1, err));
+            mapped = 1;
+        } else if (starts(s, "cond_stage_model.model.", &rest) && !is_unused(s)) {
+            info->text_layout = DM_TEXT_OPENCLIP;
+            DM_TRY(map_openclip(st, t, rest, w, &mapped, err));
+        }
+        if (!mapped) info->n_ignored++;
+    }
+    return DM_OK;
+}

@@ -1,0 +1,24 @@
+/* Checkpoint naming: maps the original one-file layouts (CompVis/LDM UNet and VAE, OpenAI CLIP
+ * as in SD 1.x, OpenCLIP as in SD 2.x) onto the one internal naming used by the model code:
+ * diffusers module names prefixed "unet." / "vae.", transformers' CLIPTextModel names
+ * prefixed "text.". Every rename lives in the tables of names.c. */
+#ifndef DM_MODEL_NAMES_H
+#define DM_MODEL_NAMES_H
+
+#include "io/safetensors.h"
+#include "model/weights.h"
+
+typedef enum { DM_TEXT_NONE, DM_TEXT_CLIP_HF, DM_TEXT_OPENCLIP } dm_text_layout;
+
+typedef struct {
+    dm_text_layout text_layout;
+    int unet_layers_per_block; /* inferred from input_blocks numbering */
+    int vae_levels;
+    int n_ignored; /* tensors the model does not use (schedule buffers, EMA, ...) */
+} dm_ldm_info;
+
+/* Registers every used tensor of a one-file checkpoint under its internal name. */
+dm_status dm_map_ldm_checkpoint(const dm_safetensors *st, dm_weights *w, dm_ldm_info *info,
+                                dm_error *err);
+
+#endif

@@ -1,0 +1,180 @@
+#include "model/weights.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *name;
+    const dm_st_tensor *src;
+    const char *file;
+    int64_t row0, rows; /* slice of the first dimension */
+    int ndim;
+    int64_t shape[DM_MAX_DIMS];
+    float *f32; /* converted copy, or NULL when served from the mapping */
+    const float *data;
+} entry;
+
+struct dm_weights {
+    entry *e;
+    int n, cap;
+    dm_safetensors **files;
+    int n_files;
+    size_t converted;
+};
+
+dm_weights *dm_weights_new(void) {
+    return calloc(1, sizeof(dm_weights));
+}
+
+void dm_weights_free(dm_weights *w) {
+    if (!w) return;
+    for (int i = 0; i < w->n; i++) {
+        free(w->e[i].name);
+        free(w->e[i].f32);
+    }
+    free(w->e);
+    for (int i = 0; i < w->n_files; i++) dm_st_close(w->files[i]);
+    free(w->files);
+    free(w);
+}
+
+void dm_weights_own_file(dm_weights *w, dm_safetensors *st) {
+    dm_safetensors **f = realloc(w->files, sizeof *f * (size_t)(w->n_files + 1));
+    if (!f) return; /* the mapping then leaks until exit; nothing else breaks */
+    w->files = f;
+    w->files[w->n_files++] = st;
+}
+
+dm_status dm_weights_add(dm_weights *w, const char *file, const char *name, const dm_st_tensor *src,
+                         int64_t row0, int64_t rows, dm_error *err) {
+    if (w->n == w->cap) {
+        int cap = w->cap ? 2 * w->cap : 256;
+        entry *e = realloc(w->e, sizeof *e * (size_t)cap);
+        if (!e) return dm_fail(err, "out of memory registering weight '%s'", name);
+        w->e = e, w->cap = cap;
+    }
+    entry *e = &w->e[w->n];
+    memset(e, 0, sizeof *e);
+    e->src = src;
+    e->file = file;
+    e->ndim = src->ndim;
+    memcpy(e->shape, src->shape, sizeof e->shape);
+    if (rows >= 0) {
+        if (src->ndim < 1 || row0 < 0 || row0 + rows > src->shape[0])
+            return dm_fail(err, "tensor '%s': cannot take rows [%lld, %lld) for '%s'", src->name,
+                           (long long)row0, (long long)(row0 + rows), name);
+        e->shape[0] = rows;
+    }
+    e->row0 = row0;
+    e->rows = rows;
+    e->name = strdup(name);
+    if (!e->name) return dm_fail(err, "out of memory");
+    w->n++;
+    return DM_OK;
+}
+
+dm_status dm_weights_add_all(dm_weights *w, const dm_safetensors *st, const char *prefix,
+                             dm_error *err) {
+    char name[1024];
+    for (int i = 0; i < dm_st_count(st); i++) {
+        const dm_st_tensor *t = dm_st_at(st, i);
+        snprintf(name, sizeof name, "%s%s", prefix, t->name);
+        DM_TRY(dm_weights_add(w, dm_st_path(st), name, t, 0, -1, err));
+    }
+    return DM_OK;
+}
+
+static int cmp_entry(const void *a, const void *b) {
+    return strcmp(((const entry *)a)->name, ((const entry *)b)->name);
+}
+
+dm_status dm_weights_seal(dm_weights *w, dm_error *err) {
+    qsort(w->e, (size_t)w->n, sizeof *w->e, cmp_entry);
+    for (int i = 1; i < w->n; i++)
+        if (!strcmp(w->e[i].name, w->e[i - 1].name))
+            return dm_fail(err, "weight '%s' is given twice (by '%s' and '%s')", w->e[i].name,
+                           w->e[i - 1].src->name, w->e[i].src->name);
+    return DM_OK;
+}
+
+static entry *find(const dm_weights *w, const char *name) {
+    entry key = {.name = (char *)name};
+    return bsearch(&key, w->e, (size_t)w->n, sizeof *w->e, cmp_entry);
+}
+
+int dm_weights_has(const dm_weights *w, const char *name) {
+    return find(w, name) != NULL;
+}
+
+const int64_t *dm_weights_shape(const dm_weights *w, const char *name, int *ndim) {
+    entry *e = find(w, name);
+    if (!e) return NULL;
+    if (ndim) *ndim = e->ndim;
+    return e->shape;
+}
+
+int dm_weights_dtype(const dm_weights *w, const char *name) {
+    entry *e = find(w, name);
+    return e ? (int)e->src->dtype : -1;
+}
+
+static int trimmed_rank(int ndim, const int64_t *shape) {
+    while (ndim > 1 && shape[ndim - 1] == 1) ndim--;
+    return ndim;
+}
+
+static void shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+}
+
+dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_t *shape,
+                         const float **out, dm_error *err) {
+    entry *e = find(w, name);
+    if (!e) return dm_fail(err, "checkpoint has no weight '%s' (wrong or incomplete model?)", name);
+    const char *file = e->file ? e->file : "checkpoint";
+    int ra = trimmed_rank(e->ndim, e->shape), rb = trimmed_rank(ndim, shape);
+    int same = ra == rb;
+    for (int i = 0; same && i < ra; i++) same = e->shape[i] == shape[i];
+    if (!same) {
+        char a[128], b[128];
+        shape_str(e->ndim, e->shape, a, sizeof a);
+        shape_str(ndim, shape, b, sizeof b);
+        return dm_fail(err, "%s: tensor '%s' (as '%s') has shape %s, the model config needs %s",
+                       file, e->src->name, name, a, b);
+    }
+    if (!dm_dtype_is_float(e->src->dtype))
+        return dm_fail(err, "%s: tensor '%s' has dtype %s, expected a float type", file,
+                       e->src->name, dm_dtype_name(e->src->dtype));
+    if (!e->data) {
+        size_t row = 1;
+        for (int i = 1; i < e->src->ndim; i++) row *= (size_t)e->src->shape[i];
+        size_t n = row * (size_t)e->shape[0];
+        if (e->src->ndim == 0) n = 1;
+        const char *src = (const char *)e->src->data + (size_t)e->row0 * row * dm_dtype_size(e->src->dtype);
+        if (e->src->dtype == DM_F32 && ((uintptr_t)src & 3) == 0) {
+            e->data = (const float *)src;
+        } else {
+            e->f32 = malloc(n * sizeof(float) + 1);
+            if (!e->f32) return dm_fail(err, "%s: out of memory converting '%s'", file, e->src->name);
+            dm_convert_to_f32(e->src->dtype, src, n, e->f32);
+            w->converted += n * sizeof(float);
+            e->data = e->f32;
+        }
+    }
+    *out = e->data;
+    return DM_OK;
+}
+
+size_t dm_weights_converted_bytes(const dm_weights *w) {
+    return w->converted;
+}
+int dm_weights_count(const dm_weights *w) {
+    return w->n;
+}
+const char *dm_weights_name(const dm_weights *w, int i) {
+    return w->e[i].name;
+}

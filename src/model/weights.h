@@ -1,0 +1,42 @@
+/* The weight store: one internal naming (diffusers / transformers module names with a
+ * component prefix: "text.", "unet.", "vae.") over one or more mmapped safetensors files.
+ * A name may point at a row slice of a source tensor (OpenCLIP's fused q/k/v). Weights are
+ * handed out as f32: f32 data straight from the mapping, f16/bf16 converted once. */
+#ifndef DM_MODEL_WEIGHTS_H
+#define DM_MODEL_WEIGHTS_H
+
+#include <stdint.h>
+
+#include "io/safetensors.h"
+
+typedef struct dm_weights dm_weights;
+
+dm_weights *dm_weights_new(void);
+void dm_weights_free(dm_weights *w);
+/* Takes ownership of st (closed by dm_weights_free). */
+void dm_weights_own_file(dm_weights *w, dm_safetensors *st);
+/* Registers src (or rows [row0, row0+rows) of its first dimension; rows = -1 for all) as name. */
+dm_status dm_weights_add(dm_weights *w, const char *file, const char *name, const dm_st_tensor *src,
+                         int64_t row0, int64_t rows, dm_error *err);
+/* Registers every tensor of st as prefix + its name. */
+dm_status dm_weights_add_all(dm_weights *w, const dm_safetensors *st, const char *prefix,
+                             dm_error *err);
+/* Call once after adding: sorts, checks duplicates. */
+dm_status dm_weights_seal(dm_weights *w, dm_error *err);
+
+int dm_weights_has(const dm_weights *w, const char *name);
+/* Shape of a weight (after slicing); NULL if absent. */
+const int64_t *dm_weights_shape(const dm_weights *w, const char *name, int *ndim);
+/* f32 data of a weight whose shape must equal shape[0..ndim) (trailing 1-dims ignored, so a
+ * 1x1 conv kernel serves as a matrix). Error names the weight, the file and both shapes. */
+dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_t *shape,
+                         const float **out, dm_error *err);
+/* Bytes of f32 copies made so far (f16/bf16 conversion). */
+size_t dm_weights_converted_bytes(const dm_weights *w);
+/* Number of entries and access by index (sorted by name). */
+int dm_weights_count(const dm_weights *w);
+const char *dm_weights_name(const dm_weights *w, int i);
+/* The dtype of the source tensor. */
+int dm_weights_dtype(const dm_weights *w, const char *name);
+
+#endif

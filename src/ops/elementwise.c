@@ -1,0 +1,60 @@
+#include <math.h>
+#include <string.h>
+
+#include "ops/ops.h"
+
+#define PAR_IF(n) if ((n) > 32768)
+
+void dm_silu(float *x, size_t n) {
+#pragma omp parallel for schedule(static) PAR_IF(n)
+    for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+void dm_gelu(float *x, size_t n) {
+#pragma omp parallel for schedule(static) PAR_IF(n)
+    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+}
+
+void dm_quick_gelu(float *x, size_t n) {
+#pragma omp parallel for schedule(static) PAR_IF(n)
+    for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
+}
+
+void dm_geglu(const float *h, int T, int F, float *out) {
+#pragma omp parallel for schedule(static) PAR_IF((size_t)T * F)
+    for (int t = 0; t < T; t++) {
+        const float *a = h + (size_t)t * 2 * F, *g = a + F;
+        float *o = out + (size_t)t * F;
+        for (int i = 0; i < F; i++) o[i] = a[i] * (0.5f * g[i] * (1.0f + erff(g[i] * (float)M_SQRT1_2)));
+    }
+}
+
+void dm_add(float *y, const float *x, size_t n) {
+#pragma omp parallel for schedule(static) PAR_IF(n)
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+void dm_scale(float *y, float s, size_t n) {
+#pragma omp parallel for schedule(static) PAR_IF(n)
+    for (size_t i = 0; i < n; i++) y[i] *= s;
+}
+
+void dm_upsample_nearest2x(const float *x, int C, int H, int W, float *y) {
+#pragma omp parallel for collapse(2) schedule(static) PAR_IF((size_t)C * H * W)
+    for (int c = 0; c < C; c++)
+        for (int yy = 0; yy < 2 * H; yy++) {
+            const float *xr = x + ((size_t)c * H + yy / 2) * W;
+            float *yr = y + ((size_t)c * 2 * H + yy) * 2 * W;
+            for (int xx = 0; xx < W; xx++) yr[2 * xx] = yr[2 * xx + 1] = xr[xx];
+        }
+}
+
+void dm_transpose(const float *x, int rows, int cols, float *y) {
+    enum { B = 32 };
+#pragma omp parallel for collapse(2) schedule(static) PAR_IF((size_t)rows * cols)
+    for (int r0 = 0; r0 < rows; r0 += B)
+        for (int c0 = 0; c0 < cols; c0 += B)
+            for (int r = r0; r < r0 + B && r < rows; r++)
+                for (int c = c0; c < c0 + B && c < cols; c++)
+                    y[(size_t)c * rows + r] = x[(size_t)r * cols + c];
+}

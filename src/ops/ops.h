@@ -1,0 +1,60 @@
+/* Numeric kernels on raw float pointers. Images are CHW (one batch item), token sequences
+ * are row-major [tokens, channels]. Kernels never allocate: scratch comes from the caller. */
+#ifndef DM_OPS_OPS_H
+#define DM_OPS_OPS_H
+
+#include <stddef.h>
+
+/* y[M,N] = x[M,K] · W[N,K]ᵀ + b[N]   (torch.nn.Linear; b may be NULL). y may not alias x. */
+void dm_linear(const float *x, int M, int K, const float *W, const float *b, int N, float *y);
+/* y[M,N] += x[M,K] · W[N,K]ᵀ + b  (residual fused). */
+void dm_linear_acc(const float *x, int M, int K, const float *W, const float *b, int N, float *y);
+
+/* Output size of a convolution along one axis. */
+static inline int dm_conv_out(int in, int k, int stride, int pad) {
+    return (in + 2 * pad - k) / stride + 1;
+}
+/* Scratch floats dm_conv2d needs (0 for 1x1 stride-1 convs). */
+size_t dm_conv2d_scratch(int C, int H, int W, int k, int stride, int pad);
+/* y[O,Ho,Wo] = conv2d(x[C,H,W], w[O,C,k,k]) + b[O]   (nn.Conv2d, square kernel, zero padding).
+ * If accumulate, the result is added into y (residual fused). */
+void dm_conv2d(const float *x, int C, int H, int W, const float *w, const float *b, int O, int k,
+               int stride, int pad, float *y, float *scratch, int accumulate);
+
+/* nn.GroupNorm over x[C, HW] (groups divide C), optionally followed by SiLU. y may alias x. */
+void dm_group_norm(const float *x, int C, int HW, int groups, float eps, const float *gamma,
+                   const float *beta, int silu, float *y);
+/* Same, but writes the result transposed: y[HW, C] (token-major, for the transformer). */
+/* nn.LayerNorm over the last dim of x[rows, dim]. y may alias x. */
+void dm_layer_norm(const float *x, int rows, int dim, float eps, const float *gamma,
+                   const float *beta, float *y);
+
+void dm_silu(float *x, size_t n);
+void dm_gelu(float *x, size_t n);       /* exact erf GELU (torch default) */
+void dm_quick_gelu(float *x, size_t n); /* x * sigmoid(1.702 x)  (CLIP) */
+/* diffusers GEGLU: h[T, 2F] -> out[T, F] = h[:, :F] * gelu(h[:, F:]) */
+void dm_geglu(const float *h, int T, int F, float *out);
+void dm_add(float *y, const float *x, size_t n); /* y += x */
+void dm_scale(float *y, float s, size_t n);
+
+/* Nearest-neighbour x2 upsampling: x[C,H,W] -> y[C,2H,2W]. */
+void dm_upsample_nearest2x(const float *x, int C, int H, int W, float *y);
+/* [C, HW] <-> [HW, C] */
+void dm_transpose(const float *x, int rows, int cols, float *y);
+
+/* ------------------------------------------------------------------ attention */
+
+/* Receives post-softmax probabilities of one head for query rows [q0, q1): probs[(q1-q0), Lk]. */
+typedef void (*dm_probs_fn)(void *user, int head, int q0, int q1, int Lk, const float *probs);
+
+/* Multi-head scaled dot-product attention (softmax(Q Kᵀ / sqrt(d)) V) on token-major tensors:
+ * q(i, h, j) = q[i*q_stride + h*d + j] (same for k, v); out[i*out_stride + h*d + j].
+ * Queries are processed in tiles so the probabilities are never held for more than one tile
+ * (memory O(tile * Lk)); probs_fn, when not NULL, sees every tile's exact probabilities.
+ * scratch: dm_attention_scratch(Lq, Lk, d) floats. causal masks keys j > i. */
+size_t dm_attention_scratch(int Lq, int Lk, int d);
+void dm_attention(const float *q, int q_stride, const float *k, int k_stride, const float *v,
+                  int v_stride, int Lq, int Lk, int heads, int d, int causal, float *out,
+                  int out_stride, float *scratch, dm_probs_fn probs_fn, void *user);
+
+#endif
