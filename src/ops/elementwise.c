@@ -58,3 +58,18 @@ void dm_transpose(const float *x, int rows, int cols, float *y) {
                 for (int c = c0; c < c0 + B && c < cols; c++)
                     y[(size_t)c * rows + r] = x[(size_t)r * cols + c];
 }
+
+void dm_resize_nearest(const float *x, int C, int H, int W, int Ho, int Wo, float *y) {
+#pragma omp parallel for collapse(2) schedule(static) PAR_IF((size_t)C * Ho * Wo)
+    for (int c = 0; c < C; c++)
+        for (int oy = 0; oy < Ho; oy++) {
+            int iy = (int)((float)oy * ((float)H / (float)Ho));
+            if (iy >= H) iy = H - 1;
+            const float *xr = x + ((size_t)c * H + iy) * W;
+            float *yr = y + ((size_t)c * Ho + oy) * Wo;
+            for (int ox = 0; ox < Wo; ox++) {
+                int ix = (int)((float)ox * ((float)W / (float)Wo));
+                yr[ox] = xr[ix < W ? ix : W - 1];
+            }
+        }
+}

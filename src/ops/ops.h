@@ -57,4 +57,17 @@ void dm_attention(const float *q, int q_stride, const float *k, int k_stride, co
                   int v_stride, int Lq, int Lk, int heads, int d, int causal, float *out,
                   int out_stride, float *scratch, dm_probs_fn probs_fn, void *user);
 
+
+/* Nearest resize x[C,H,W] -> y[C,Ho,Wo] (torch 'nearest': src = floor(dst * in / out)). */
+void dm_resize_nearest(const float *x, int C, int H, int W, int Ho, int Wo, float *y);
+/* tokens y[HW, N] = x[C, HW]ᵀ · W[N, C]ᵀ + b   (a 1x1 conv / linear applied to a CHW map,
+ * written token-major for the transformer) */
+void dm_linear_from_chw(const float *x, int C, int HW, const float *W, const float *b, int N,
+                        float *y);
+/* y[N, HW] += (h[HW, K] · W[N, K]ᵀ + b)ᵀ   (proj_out back to CHW, residual fused) */
+void dm_linear_to_chw_acc(const float *h, int HW, int K, const float *W, const float *b, int N,
+                          float *y);
+/* y[C, HW] += b[C] per channel */
+void dm_add_channel_bias(float *y, int C, int HW, const float *b);
+
 #endif

@@ -1,0 +1,421 @@
+#include "model/unet.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/wget.h"
+#include "ops/ops.h"
+
+/* ------------------------------------------------------------------ loading */
+
+static dm_status load_resnet(dm_weights *w, const char *p, int in, int out, int tdim, dm_resnet *r,
+                             dm_error *err) {
+    r->in_ch = in, r->out_ch = out;
+    DM_TRY(dm_w_vec(w, &r->norm1_w, in, err, "%s.norm1.weight", p));
+    DM_TRY(dm_w_vec(w, &r->norm1_b, in, err, "%s.norm1.bias", p));
+    DM_TRY(dm_w_conv(w, &r->conv1_w, out, in, 3, err, "%s.conv1.weight", p));
+    DM_TRY(dm_w_vec(w, &r->conv1_b, out, err, "%s.conv1.bias", p));
+    DM_TRY(dm_w_mat(w, &r->temb_w, out, tdim, err, "%s.time_emb_proj.weight", p));
+    DM_TRY(dm_w_vec(w, &r->temb_b, out, err, "%s.time_emb_proj.bias", p));
+    DM_TRY(dm_w_vec(w, &r->norm2_w, out, err, "%s.norm2.weight", p));
+    DM_TRY(dm_w_vec(w, &r->norm2_b, out, err, "%s.norm2.bias", p));
+    DM_TRY(dm_w_conv(w, &r->conv2_w, out, out, 3, err, "%s.conv2.weight", p));
+    DM_TRY(dm_w_vec(w, &r->conv2_b, out, err, "%s.conv2.bias", p));
+    if (in != out) {
+        DM_TRY(dm_w_mat(w, &r->skip_w, out, in, err, "%s.conv_shortcut.weight", p));
+        DM_TRY(dm_w_vec(w, &r->skip_b, out, err, "%s.conv_shortcut.bias", p));
+    }
+    return DM_OK;
+}
+
+static dm_status load_transformer(dm_weights *w, const dm_unet_config *c, const char *p, int C,
+                                  int heads, dm_transformer **out, dm_error *err) {
+    dm_transformer *t = calloc(1, sizeof *t);
+    if (!t) return dm_fail(err, "out of memory");
+    *out = t;
+    t->ch = C, t->heads = heads, t->depth = c->transformer_depth;
+    snprintf(t->name, sizeof t->name, "%s", p + 5); /* drop "unet." */
+    if (C % heads) return dm_fail(err, "%s: %d channels do not split into %d heads", p, C, heads);
+    DM_TRY(dm_w_vec(w, &t->gn_w, C, err, "%s.norm.weight", p));
+    DM_TRY(dm_w_vec(w, &t->gn_b, C, err, "%s.norm.bias", p));
+    DM_TRY(dm_w_mat(w, &t->proj_in_w, C, C, err, "%s.proj_in.weight", p));
+    DM_TRY(dm_w_vec(w, &t->proj_in_b, C, err, "%s.proj_in.bias", p));
+    DM_TRY(dm_w_mat(w, &t->proj_out_w, C, C, err, "%s.proj_out.weight", p));
+    DM_TRY(dm_w_vec(w, &t->proj_out_b, C, err, "%s.proj_out.bias", p));
+    t->blocks = calloc((size_t)t->depth, sizeof *t->blocks);
+    if (!t->blocks) return dm_fail(err, "out of memory");
+    int X = c->cross_dim, F = 4 * C;
+    for (int d = 0; d < t->depth; d++) {
+        dm_tblock *b = &t->blocks[d];
+        char q[128];
+        snprintf(q, sizeof q, "%s.transformer_blocks.%d", p, d);
+        DM_TRY(dm_w_vec(w, &b->norm1_w, C, err, "%s.norm1.weight", q));
+        DM_TRY(dm_w_vec(w, &b->norm1_b, C, err, "%s.norm1.bias", q));
+        DM_TRY(dm_w_mat(w, &b->q1, C, C, err, "%s.attn1.to_q.weight", q));
+        DM_TRY(dm_w_mat(w, &b->k1, C, C, err, "%s.attn1.to_k.weight", q));
+        DM_TRY(dm_w_mat(w, &b->v1, C, C, err, "%s.attn1.to_v.weight", q));
+        DM_TRY(dm_w_mat(w, &b->o1_w, C, C, err, "%s.attn1.to_out.0.weight", q));
+        DM_TRY(dm_w_vec(w, &b->o1_b, C, err, "%s.attn1.to_out.0.bias", q));
+        DM_TRY(dm_w_vec(w, &b->norm2_w, C, err, "%s.norm2.weight", q));
+        DM_TRY(dm_w_vec(w, &b->norm2_b, C, err, "%s.norm2.bias", q));
+        DM_TRY(dm_w_mat(w, &b->q2, C, C, err, "%s.attn2.to_q.weight", q));
+        DM_TRY(dm_w_mat(w, &b->k2, C, X, err, "%s.attn2.to_k.weight", q));
+        DM_TRY(dm_w_mat(w, &b->v2, C, X, err, "%s.attn2.to_v.weight", q));
+        DM_TRY(dm_w_mat(w, &b->o2_w, C, C, err, "%s.attn2.to_out.0.weight", q));
+        DM_TRY(dm_w_vec(w, &b->o2_b, C, err, "%s.attn2.to_out.0.bias", q));
+        DM_TRY(dm_w_vec(w, &b->norm3_w, C, err, "%s.norm3.weight", q));
+        DM_TRY(dm_w_vec(w, &b->norm3_b, C, err, "%s.norm3.bias", q));
+        DM_TRY(dm_w_mat(w, &b->ff1_w, 2 * F, C, err, "%s.ff.net.0.proj.weight", q));
+        DM_TRY(dm_w_vec(w, &b->ff1_b, 2 * F, err, "%s.ff.net.0.proj.bias", q));
+        DM_TRY(dm_w_mat(w, &b->ff2_w, C, F, err, "%s.ff.net.2.weight", q));
+        DM_TRY(dm_w_vec(w, &b->ff2_b, C, err, "%s.ff.net.2.bias", q));
+    }
+    return DM_OK;
+}
+
+dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err) {
+    memset(u, 0, sizeof *u);
+    const dm_unet_config *c = &m->unet;
+    u->cfg = *c;
+    dm_weights *w = m->w;
+    int n = c->levels, L = c->layers_per_block, C0 = c->block_out[0], T = c->time_dim;
+    if (L < 1 || L > 7) return dm_fail(err, "%s: layers_per_block %d is not supported", m->path, L);
+    DM_TRY(dm_w_mat(w, &u->temb1_w, T, C0, err, "unet.time_embedding.linear_1.weight"));
+    DM_TRY(dm_w_vec(w, &u->temb1_b, T, err, "unet.time_embedding.linear_1.bias"));
+    DM_TRY(dm_w_mat(w, &u->temb2_w, T, T, err, "unet.time_embedding.linear_2.weight"));
+    DM_TRY(dm_w_vec(w, &u->temb2_b, T, err, "unet.time_embedding.linear_2.bias"));
+    DM_TRY(dm_w_conv(w, &u->conv_in_w, C0, c->in_ch, 3, err, "unet.conv_in.weight"));
+    DM_TRY(dm_w_vec(w, &u->conv_in_b, C0, err, "unet.conv_in.bias"));
+    char p[128];
+    /* down: level i goes from block_out[i-1] to block_out[i] channels */
+    for (int i = 0; i < n; i++) {
+        dm_unet_level *lv = &u->down[i];
+        int in = i ? c->block_out[i - 1] : C0, out = c->block_out[i];
+        lv->n_res = L;
+        for (int j = 0; j < L; j++) {
+            snprintf(p, sizeof p, "unet.down_blocks.%d.resnets.%d", i, j);
+            DM_TRY(load_resnet(w, p, j ? out : in, out, T, &lv->res[j], err));
+            if (c->down_attn[i]) {
+                snprintf(p, sizeof p, "unet.down_blocks.%d.attentions.%d", i, j);
+                DM_TRY(load_transformer(w, c, p, out, c->heads[i], &lv->attn[j], err));
+                u->n_attn++;
+            }
+        }
+        if (i < n - 1) {
+            lv->resample_ch = out;
+            DM_TRY(dm_w_conv(w, &lv->resample_w, out, out, 3, err, "unet.down_blocks.%d.downsamplers.0.conv.weight", i));
+            DM_TRY(dm_w_vec(w, &lv->resample_b, out, err, "unet.down_blocks.%d.downsamplers.0.conv.bias", i));
+        }
+    }
+    int Cm = c->block_out[n - 1];
+    DM_TRY(load_resnet(w, "unet.mid_block.resnets.0", Cm, Cm, T, &u->mid_res[0], err));
+    if (c->mid_attn) {
+        DM_TRY(load_transformer(w, c, "unet.mid_block.attentions.0", Cm, c->mid_heads, &u->mid_attn, err));
+        u->n_attn++;
+        DM_TRY(load_resnet(w, "unet.mid_block.resnets.1", Cm, Cm, T, &u->mid_res[1], err));
+    }
+    /* up: block i (deepest first) has L+1 res blocks fed by the skip stack (diffusers'
+     * prev_output_channel / res_skip_channels bookkeeping) */
+    int prev = Cm;
+    for (int i = 0; i < n; i++) {
+        dm_unet_level *lv = &u->up[i];
+        int out = c->block_out[n - 1 - i], in = c->block_out[n - 2 - i >= 0 ? n - 2 - i : 0];
+        lv->n_res = L + 1;
+        for (int j = 0; j <= L; j++) {
+            int skip = j == L ? in : out, rin = j == 0 ? prev : out;
+            snprintf(p, sizeof p, "unet.up_blocks.%d.resnets.%d", i, j);
+            DM_TRY(load_resnet(w, p, rin + skip, out, T, &lv->res[j], err));
+            if (c->up_attn[i]) {
+                snprintf(p, sizeof p, "unet.up_blocks.%d.attentions.%d", i, j);
+                DM_TRY(load_transformer(w, c, p, out, c->heads[n - 1 - i], &lv->attn[j], err));
+                u->n_attn++;
+            }
+        }
+        if (i < n - 1) {
+            lv->resample_ch = out;
+            DM_TRY(dm_w_conv(w, &lv->resample_w, out, out, 3, err, "unet.up_blocks.%d.upsamplers.0.conv.weight", i));
+            DM_TRY(dm_w_vec(w, &lv->resample_b, out, err, "unet.up_blocks.%d.upsamplers.0.conv.bias", i));
+        }
+        prev = out;
+    }
+    DM_TRY(dm_w_vec(w, &u->norm_out_w, C0, err, "unet.conv_norm_out.weight"));
+    DM_TRY(dm_w_vec(w, &u->norm_out_b, C0, err, "unet.conv_norm_out.bias"));
+    DM_TRY(dm_w_conv(w, &u->conv_out_w, c->out_ch, C0, 3, err, "unet.conv_out.weight"));
+    DM_TRY(dm_w_vec(w, &u->conv_out_b, c->out_ch, err, "unet.conv_out.bias"));
+    return DM_OK;
+}
+
+static void free_transformer(dm_transformer *t) {
+    if (!t) return;
+    free(t->blocks);
+    free(t);
+}
+
+void dm_unet_free(dm_unet *u) {
+    for (int i = 0; i < DM_MAX_LEVELS; i++)
+        for (int j = 0; j < 8; j++) {
+            free_transformer(u->down[i].attn[j]);
+            free_transformer(u->up[i].attn[j]);
+        }
+    free_transformer(u->mid_attn);
+    memset(u, 0, sizeof *u);
+}
+
+/* ------------------------------------------------------------------ forward */
+
+typedef struct {
+    const dm_unet *u;
+    dm_arena *a;
+    dm_error *err;
+    const float *temb; /* silu(time embedding) (time_dim) */
+    const float *ctx;  /* (ctx_len, cross_dim) of this batch item */
+    int ctx_len;
+    int batch;
+    const dm_unet_capture *cap;
+    int self_index, cross_index; /* attention layers seen so far in this forward */
+    dm_attn_event ev;            /* event under construction for the hook */
+} fwd;
+
+#define ALLOC(ptr, n)                                                                              \
+    do {                                                                                           \
+        (ptr) = dm_arena_floats(f->a, (size_t)(n));                                                \
+        if (!(ptr)) return dm_fail(f->err, "UNet: activation arena exhausted");                    \
+    } while (0)
+
+/* diffusers Timesteps + TimestepEmbedding: sinusoidal features of t, then linear-silu-linear */
+static void time_embedding(const dm_unet *u, float t, float *feat, float *hid, float *out) {
+    int C0 = u->cfg.block_out[0], half = C0 / 2, T = u->cfg.time_dim;
+    for (int i = 0; i < half; i++) {
+        /* exponent = -log(10000) * arange(half) / (half - downscale_freq_shift) */
+        float freq = expf(-logf(10000.0f) * (float)i / ((float)half - u->cfg.freq_shift));
+        float arg = t * freq, s = sinf(arg), co = cosf(arg);
+        feat[i] = u->cfg.flip_sin_to_cos ? co : s;
+        feat[half + i] = u->cfg.flip_sin_to_cos ? s : co;
+    }
+    dm_linear(feat, 1, C0, u->temb1_w, u->temb1_b, T, hid);
+    dm_silu(hid, (size_t)T);
+    dm_linear(hid, 1, T, u->temb2_w, u->temb2_b, T, out);
+    dm_silu(out, (size_t)T); /* every ResnetBlock2D applies silu before time_emb_proj */
+}
+
+/* out[out_ch, H, W] = x + conv2(silu(gn2(conv1(silu(gn1(x))) + proj(temb))))  (ResnetBlock2D) */
+static dm_status resnet(fwd *f, const dm_resnet *r, const float *x, int H, int W, float *out) {
+    const dm_unet_config *c = &f->u->cfg;
+    size_t mark = dm_arena_mark(f->a), HW = (size_t)H * W;
+    int in = r->in_ch, oc = r->out_ch;
+    float *t1, *h, *sc, *tp;
+    ALLOC(t1, (size_t)(in > oc ? in : oc) * HW);
+    ALLOC(h, (size_t)oc * HW);
+    ALLOC(sc, dm_conv2d_scratch(in > oc ? in : oc, H, W, 3, 1, 1));
+    ALLOC(tp, oc);
+    dm_group_norm(x, in, (int)HW, c->groups, c->eps, r->norm1_w, r->norm1_b, 1, t1);
+    dm_conv2d(t1, in, H, W, r->conv1_w, r->conv1_b, oc, 3, 1, 1, h, sc, 0);
+    dm_linear(f->temb, 1, c->time_dim, r->temb_w, r->temb_b, oc, tp);
+    dm_add_channel_bias(h, oc, (int)HW, tp);
+    dm_group_norm(h, oc, (int)HW, c->groups, c->eps, r->norm2_w, r->norm2_b, 1, t1);
+    dm_conv2d(t1, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, 1, out, sc, 0);
+    if (r->skip_w) dm_conv2d(x, in, H, W, r->skip_w, r->skip_b, oc, 1, 1, 0, out, NULL, 1);
+    else dm_add(out, x, (size_t)oc * HW);
+    dm_arena_release(f->a, mark);
+    return DM_OK;
+}
+
+static void probs_to_hook(void *user, int head, int q0, int q1, int Lk, const float *probs) {
+    fwd *f = user;
+    f->ev.head = head, f->ev.q0 = q0, f->ev.q1 = q1, f->ev.n_keys = Lk, f->ev.probs = probs;
+    f->cap->hook(f->cap->user, &f->ev);
+}
+
+/* tokens[HW, C] += to_out(attention(to_q(n), to_k(kv_src), to_v(kv_src))) */
+static dm_status attention(fwd *f, const dm_transformer *t, int cross, const float *wq,
+                           const float *wk, const float *wv, const float *wo, const float *bo,
+                           const float *n, int HW, int H, int W, const float *kv_src, int Lk,
+                           int kv_dim, float *tokens, int block) {
+    size_t mark = dm_arena_mark(f->a);
+    int C = t->ch, hd = C / t->heads;
+    float *q, *k, *v, *o, *sc;
+    ALLOC(q, (size_t)HW * C);
+    ALLOC(k, (size_t)Lk * C);
+    ALLOC(v, (size_t)Lk * C);
+    ALLOC(o, (size_t)HW * C);
+    ALLOC(sc, dm_attention_scratch(HW, Lk, hd));
+    dm_linear(n, HW, C, wq, NULL, C, q);
+    dm_linear(kv_src, Lk, kv_dim, wk, NULL, C, k);
+    dm_linear(kv_src, Lk, kv_dim, wv, NULL, C, v);
+    const dm_unet_capture *cap = f->cap;
+    int layer_index = cross ? f->cross_index++ : f->self_index++;
+    int want = cap && cap->hook && (!cap->batch_mask || (cap->batch_mask >> f->batch & 1u)) &&
+               (cross ? cap->capture_cross : cap->capture_self_h == H);
+    char name[160];
+    if (want) {
+        snprintf(name, sizeof name, "%s.transformer_blocks.%d.attn%d", t->name, block, cross ? 2 : 1);
+        f->ev = (dm_attn_event){.layer = name, .layer_index = layer_index, .cross = cross,
+                                .batch = f->batch, .heads = t->heads, .h = H, .w = W};
+    }
+    dm_attention(q, C, k, C, v, C, HW, Lk, t->heads, hd, 0, o, C, sc, want ? probs_to_hook : NULL, f);
+    dm_linear_acc(o, HW, C, wo, bo, C, tokens);
+    dm_arena_release(f->a, mark);
+    return DM_OK;
+}
+
+/* Transformer2DModel: out = x + proj_out(blocks(proj_in(groupnorm(x)))) */
+static dm_status transformer(fwd *f, const dm_transformer *t, const float *x, int H, int W, float *out) {
+    size_t mark = dm_arena_mark(f->a);
+    int C = t->ch, HW = H * W, F = 4 * C;
+    float *g, *tok, *n, *ff1, *ff2;
+    ALLOC(g, (size_t)C * HW);
+    ALLOC(tok, (size_t)HW * C);
+    ALLOC(n, (size_t)HW * C);
+    ALLOC(ff1, (size_t)HW * 2 * F);
+    ALLOC(ff2, (size_t)HW * F);
+    dm_group_norm(x, C, HW, f->u->cfg.groups, 1e-6f, t->gn_w, t->gn_b, 0, g);
+    dm_linear_from_chw(g, C, HW, t->proj_in_w, t->proj_in_b, C, tok);
+    for (int d = 0; d < t->depth; d++) {
+        const dm_tblock *b = &t->blocks[d];
+        dm_layer_norm(tok, HW, C, 1e-5f, b->norm1_w, b->norm1_b, n);
+        DM_TRY(attention(f, t, 0, b->q1, b->k1, b->v1, b->o1_w, b->o1_b, n, HW, H, W, n, HW, C, tok, d));
+        dm_layer_norm(tok, HW, C, 1e-5f, b->norm2_w, b->norm2_b, n);
+        DM_TRY(attention(f, t, 1, b->q2, b->k2, b->v2, b->o2_w, b->o2_b, n, HW, H, W, f->ctx,
+                         f->ctx_len, f->u->cfg.cross_dim, tok, d));
+        /* ff: tokens += net.2(geglu(net.0.proj(norm3(tokens)))) */
+        dm_layer_norm(tok, HW, C, 1e-5f, b->norm3_w, b->norm3_b, n);
+        dm_linear(n, HW, C, b->ff1_w, b->ff1_b, 2 * F, ff1);
+        dm_geglu(ff1, HW, F, ff2);
+        dm_linear_acc(ff2, HW, F, b->ff2_w, b->ff2_b, C, tok);
+    }
+    memcpy(out, x, sizeof(float) * C * HW);
+    dm_linear_to_chw_acc(tok, HW, C, t->proj_out_w, t->proj_out_b, C, out);
+    dm_arena_release(f->a, mark);
+    return DM_OK;
+}
+
+typedef struct {
+    float *x;
+    int C, H, W;
+} fmap;
+
+static dm_status forward_one(fwd *f, const float *x_in, float t, float *out, int h, int w) {
+    const dm_unet *u = f->u;
+    const dm_unet_config *c = &u->cfg;
+    int n = c->levels, C0 = c->block_out[0];
+    float *feat, *hid, *temb;
+    ALLOC(feat, C0);
+    ALLOC(hid, c->time_dim);
+    ALLOC(temb, c->time_dim);
+    time_embedding(u, t, feat, hid, temb);
+    f->temb = temb;
+
+    fmap stack[64];
+    int sp = 0;
+    float *cur, *sc;
+    int C = C0, H = h, W = w;
+    ALLOC(cur, (size_t)C0 * H * W);
+    ALLOC(sc, dm_conv2d_scratch(c->in_ch, H, W, 3, 1, 1));
+    dm_conv2d(x_in, c->in_ch, H, W, u->conv_in_w, u->conv_in_b, C0, 3, 1, 1, cur, sc, 0);
+    stack[sp++] = (fmap){cur, C, H, W};
+    for (int i = 0; i < n; i++) {
+        const dm_unet_level *lv = &u->down[i];
+        for (int j = 0; j < lv->n_res; j++) {
+            float *nx;
+            ALLOC(nx, (size_t)lv->res[j].out_ch * H * W);
+            DM_TRY(resnet(f, &lv->res[j], cur, H, W, nx));
+            cur = nx, C = lv->res[j].out_ch;
+            if (lv->attn[j]) {
+                ALLOC(nx, (size_t)C * H * W);
+                DM_TRY(transformer(f, lv->attn[j], cur, H, W, nx));
+                cur = nx;
+            }
+            stack[sp++] = (fmap){cur, C, H, W};
+        }
+        if (lv->resample_w) {
+            int Ho = dm_conv_out(H, 3, 2, 1), Wo = dm_conv_out(W, 3, 2, 1);
+            float *nx, *s2;
+            ALLOC(nx, (size_t)C * Ho * Wo);
+            size_t mark = dm_arena_mark(f->a);
+            ALLOC(s2, dm_conv2d_scratch(C, H, W, 3, 2, 1));
+            dm_conv2d(cur, C, H, W, lv->resample_w, lv->resample_b, C, 3, 2, 1, nx, s2, 0);
+            dm_arena_release(f->a, mark);
+            cur = nx, H = Ho, W = Wo;
+            stack[sp++] = (fmap){cur, C, H, W};
+        }
+    }
+    float *nx;
+    ALLOC(nx, (size_t)C * H * W);
+    DM_TRY(resnet(f, &u->mid_res[0], cur, H, W, nx));
+    cur = nx;
+    if (u->mid_attn) {
+        ALLOC(nx, (size_t)C * H * W);
+        DM_TRY(transformer(f, u->mid_attn, cur, H, W, nx));
+        ALLOC(cur, (size_t)C * H * W);
+        DM_TRY(resnet(f, &u->mid_res[1], nx, H, W, cur));
+    }
+    for (int i = 0; i < n; i++) {
+        const dm_unet_level *lv = &u->up[i];
+        for (int j = 0; j < lv->n_res; j++) {
+            fmap s = stack[--sp];
+            /* torch.cat([hidden_states, res_hidden_states], dim=1) */
+            float *cat;
+            ALLOC(cat, (size_t)(C + s.C) * H * W);
+            memcpy(cat, cur, sizeof(float) * C * H * W);
+            memcpy(cat + (size_t)C * H * W, s.x, sizeof(float) * s.C * H * W);
+            ALLOC(nx, (size_t)lv->res[j].out_ch * H * W);
+            DM_TRY(resnet(f, &lv->res[j], cat, H, W, nx));
+            cur = nx, C = lv->res[j].out_ch;
+            if (lv->attn[j]) {
+                ALLOC(nx, (size_t)C * H * W);
+                DM_TRY(transformer(f, lv->attn[j], cur, H, W, nx));
+                cur = nx;
+            }
+        }
+        if (lv->resample_w) {
+            /* upsample to the size of the skip it will meet (x2 unless the input was odd) */
+            int Ho = stack[sp - 1].H, Wo = stack[sp - 1].W;
+            float *up, *s2;
+            ALLOC(up, (size_t)C * Ho * Wo);
+            if (Ho == 2 * H && Wo == 2 * W) dm_upsample_nearest2x(cur, C, H, W, up);
+            else dm_resize_nearest(cur, C, H, W, Ho, Wo, up);
+            ALLOC(nx, (size_t)C * Ho * Wo);
+            ALLOC(s2, dm_conv2d_scratch(C, Ho, Wo, 3, 1, 1));
+            dm_conv2d(up, C, Ho, Wo, lv->resample_w, lv->resample_b, C, 3, 1, 1, nx, s2, 0);
+            cur = nx, H = Ho, W = Wo;
+        }
+    }
+    float *g;
+    ALLOC(g, (size_t)C * H * W);
+    ALLOC(sc, dm_conv2d_scratch(C, H, W, 3, 1, 1));
+    dm_group_norm(cur, C, H * W, c->groups, c->eps, u->norm_out_w, u->norm_out_b, 1, g);
+    dm_conv2d(g, C, H, W, u->conv_out_w, u->conv_out_b, c->out_ch, 3, 1, 1, out, sc, 0);
+    return DM_OK;
+}
+
+size_t dm_unet_arena_bytes(const dm_unet *u, int h, int w, int ctx_len) {
+    /* every feature map of the down path is kept for the skips; the up path and the scratch
+     * of the widest layer come on top. A generous bound, but only touched pages are real. */
+    const dm_unet_config *c = &u->cfg;
+    size_t HW = (size_t)h * w, maxc = 0, total = 0;
+    for (int i = 0; i < c->levels; i++) maxc = (size_t)c->block_out[i] > maxc ? (size_t)c->block_out[i] : maxc;
+    total += HW * maxc * 4 * (size_t)(c->layers_per_block + 2) * (size_t)c->levels; /* skips, outputs */
+    total += HW * maxc * 2 * 9;                                                        /* im2col */
+    total += HW * maxc * 20;                                                          /* transformer */
+    total += HW * (HW < 256 ? HW : 256) + (size_t)ctx_len * maxc * 2;
+    return total * sizeof(float) * 2 + (64u << 20);
+}
+
+dm_status dm_unet_forward(const dm_unet *u, const float *x, int B, int h, int w, const float *t,
+                          const float *ctx, int ctx_len, float *out, const dm_unet_capture *cap,
+                          dm_arena *a, dm_error *err) {
+    const dm_unet_config *c = &u->cfg;
+    size_t in_sz = (size_t)c->in_ch * h * w, out_sz = (size_t)c->out_ch * h * w;
+    if (h < 1 || w < 1) return dm_fail(err, "UNet: bad latent size %dx%d", h, w);
+    for (int b = 0; b < B; b++) {
+        fwd f = {.u = u, .a = a, .err = err, .ctx = ctx + (size_t)b * ctx_len * c->cross_dim,
+                 .ctx_len = ctx_len, .batch = b, .cap = cap};
+        size_t mark = dm_arena_mark(a);
+        dm_status s = forward_one(&f, x + b * in_sz, t[b], out + b * out_sz, h, w);
+        dm_arena_release(a, mark);
+        if (s) return s;
+    }
+    return DM_OK;
+}

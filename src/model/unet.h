@@ -1,0 +1,94 @@
+/* UNet2DConditionModel (SD 1.x / 2.x): time embedding, down blocks (res blocks + spatial
+ * transformers + stride-2 conv), mid block, up blocks with skip concatenation, output conv.
+ * Every attention can hand its probabilities to a hook (the DiffuMask attention store). */
+#ifndef DM_MODEL_UNET_H
+#define DM_MODEL_UNET_H
+
+#include "core/arena.h"
+#include "model/model.h"
+
+typedef struct {
+    int in_ch, out_ch;
+    const float *norm1_w, *norm1_b; /* (in) */
+    const float *conv1_w, *conv1_b; /* (out, in, 3, 3), (out) */
+    const float *temb_w, *temb_b;   /* (out, time_dim), (out) */
+    const float *norm2_w, *norm2_b; /* (out) */
+    const float *conv2_w, *conv2_b; /* (out, out, 3, 3), (out) */
+    const float *skip_w, *skip_b;   /* (out, in) 1x1, NULL when in == out */
+} dm_resnet;
+
+typedef struct {
+    const float *norm1_w, *norm1_b;               /* (C) */
+    const float *q1, *k1, *v1, *o1_w, *o1_b;      /* self-attention: (C, C) x4, (C) */
+    const float *norm2_w, *norm2_b;
+    const float *q2, *k2, *v2, *o2_w, *o2_b;      /* cross-attention: q (C, C), k/v (C, ctx) */
+    const float *norm3_w, *norm3_b;
+    const float *ff1_w, *ff1_b;                   /* GEGLU proj (8C, C), (8C) */
+    const float *ff2_w, *ff2_b;                   /* (C, 4C), (C) */
+} dm_tblock;
+
+typedef struct {
+    int ch, heads, depth;
+    char name[64];                    /* diffusers module name, "down_blocks.0.attentions.1" */
+    const float *gn_w, *gn_b;         /* (C) GroupNorm(32, eps 1e-6) */
+    const float *proj_in_w, *proj_in_b;   /* (C, C) */
+    dm_tblock *blocks;                /* (depth) */
+    const float *proj_out_w, *proj_out_b; /* (C, C) */
+} dm_transformer;
+
+typedef struct {
+    int n_res;
+    dm_resnet res[8];
+    dm_transformer *attn[8];       /* NULL where the block has no attention */
+    const float *resample_w, *resample_b; /* down: stride-2 conv; up: conv after x2 nearest */
+    int resample_ch;
+} dm_unet_level;
+
+typedef struct {
+    dm_unet_config cfg;
+    const float *temb1_w, *temb1_b; /* (time_dim, C0) */
+    const float *temb2_w, *temb2_b; /* (time_dim, time_dim) */
+    const float *conv_in_w, *conv_in_b;
+    dm_unet_level down[DM_MAX_LEVELS];
+    dm_resnet mid_res[2];
+    dm_transformer *mid_attn;
+    dm_unet_level up[DM_MAX_LEVELS];
+    const float *norm_out_w, *norm_out_b;
+    const float *conv_out_w, *conv_out_b;
+    int n_attn;                     /* number of transformers, in forward order */
+} dm_unet;
+
+/* One tile of post-softmax attention probabilities of one head. */
+typedef struct {
+    const char *layer;  /* diffusers module name of the attention,
+                           "down_blocks.0.attentions.0.transformer_blocks.0.attn2" */
+    int layer_index;    /* 0.. in forward order (self and cross counted separately) */
+    int cross;          /* 1: attn2 (keys = text tokens), 0: attn1 (keys = positions) */
+    int batch;          /* batch item */
+    int head, heads;
+    int h, w;           /* latent resolution of the layer; queries are h*w positions */
+    int q0, q1;         /* query rows of this tile */
+    int n_keys;
+    const float *probs; /* (q1 - q0, n_keys), rows sum to 1 */
+} dm_attn_event;
+
+typedef void (*dm_attn_hook)(void *user, const dm_attn_event *ev);
+
+typedef struct {
+    dm_attn_hook hook;   /* NULL: no capture, no cost */
+    void *user;
+    int capture_cross;   /* report attn2 */
+    int capture_self_h;  /* report attn1 of layers whose latent height is this (0: none) */
+    unsigned batch_mask; /* which batch items to report (bit b); 0 = all */
+} dm_unet_capture;
+
+dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err);
+void dm_unet_free(dm_unet *u);
+/* Arena bytes one forward at latent h x w needs (per batch item; items run in turn). */
+size_t dm_unet_arena_bytes(const dm_unet *u, int h, int w, int ctx_len);
+/* eps/v[B, out, h, w] = unet(x[B, in, h, w], t[B], ctx[B, ctx_len, cross_dim]) */
+dm_status dm_unet_forward(const dm_unet *u, const float *x, int B, int h, int w, const float *t,
+                          const float *ctx, int ctx_len, float *out, const dm_unet_capture *cap,
+                          dm_arena *a, dm_error *err);
+
+#endif
