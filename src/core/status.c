@@ -33,6 +33,14 @@ dm_status dm_fail_wrap(dm_error *err, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* both parts may be long: keep the prefix whole and cut the old message */
+    size_t k = strlen(prefix);
+    if (k > sizeof err->msg - 3) k = sizeof err->msg - 3;
+    memcpy(err->msg, prefix, k);
+    memcpy(err->msg + k, ": ", 2);
+    size_t room = sizeof err->msg - k - 3, n = strlen(old);
+    if (n > room) n = room;
+    memcpy(err->msg + k + 2, old, n);
+    err->msg[k + 2 + n] = 0;
     return DM_ERR;
 }

@@ -10,26 +10,6 @@
 
 /* ------------------------------------------------------------------ loading */
 
-static dm_status load_resnet(dm_weights *w, const char *p, int in, int out, int tdim, dm_resnet *r,
-                             dm_error *err) {
-    r->in_ch = in, r->out_ch = out;
-    DM_TRY(dm_w_vec(w, &r->norm1_w, in, err, "%s.norm1.weight", p));
-    DM_TRY(dm_w_vec(w, &r->norm1_b, in, err, "%s.norm1.bias", p));
-    DM_TRY(dm_w_conv(w, &r->conv1_w, out, in, 3, err, "%s.conv1.weight", p));
-    DM_TRY(dm_w_vec(w, &r->conv1_b, out, err, "%s.conv1.bias", p));
-    DM_TRY(dm_w_mat(w, &r->temb_w, out, tdim, err, "%s.time_emb_proj.weight", p));
-    DM_TRY(dm_w_vec(w, &r->temb_b, out, err, "%s.time_emb_proj.bias", p));
-    DM_TRY(dm_w_vec(w, &r->norm2_w, out, err, "%s.norm2.weight", p));
-    DM_TRY(dm_w_vec(w, &r->norm2_b, out, err, "%s.norm2.bias", p));
-    DM_TRY(dm_w_conv(w, &r->conv2_w, out, out, 3, err, "%s.conv2.weight", p));
-    DM_TRY(dm_w_vec(w, &r->conv2_b, out, err, "%s.conv2.bias", p));
-    if (in != out) {
-        DM_TRY(dm_w_mat(w, &r->skip_w, out, in, err, "%s.conv_shortcut.weight", p));
-        DM_TRY(dm_w_vec(w, &r->skip_b, out, err, "%s.conv_shortcut.bias", p));
-    }
-    return DM_OK;
-}
-
 static dm_status load_transformer(dm_weights *w, const dm_unet_config *c, const char *p, int C,
                                   int heads, dm_transformer **out, dm_error *err) {
     dm_transformer *t = calloc(1, sizeof *t);
@@ -96,7 +76,7 @@ dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err) {
         lv->n_res = L;
         for (int j = 0; j < L; j++) {
             snprintf(p, sizeof p, "unet.down_blocks.%d.resnets.%d", i, j);
-            DM_TRY(load_resnet(w, p, j ? out : in, out, T, &lv->res[j], err));
+            DM_TRY(dm_resnet_load(w, p, j ? out : in, out, T, &lv->res[j], err));
             if (c->down_attn[i]) {
                 snprintf(p, sizeof p, "unet.down_blocks.%d.attentions.%d", i, j);
                 DM_TRY(load_transformer(w, c, p, out, c->heads[i], &lv->attn[j], err));
@@ -110,11 +90,11 @@ dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err) {
         }
     }
     int Cm = c->block_out[n - 1];
-    DM_TRY(load_resnet(w, "unet.mid_block.resnets.0", Cm, Cm, T, &u->mid_res[0], err));
+    DM_TRY(dm_resnet_load(w, "unet.mid_block.resnets.0", Cm, Cm, T, &u->mid_res[0], err));
     if (c->mid_attn) {
         DM_TRY(load_transformer(w, c, "unet.mid_block.attentions.0", Cm, c->mid_heads, &u->mid_attn, err));
         u->n_attn++;
-        DM_TRY(load_resnet(w, "unet.mid_block.resnets.1", Cm, Cm, T, &u->mid_res[1], err));
+        DM_TRY(dm_resnet_load(w, "unet.mid_block.resnets.1", Cm, Cm, T, &u->mid_res[1], err));
     }
     /* up: block i (deepest first) has L+1 res blocks fed by the skip stack (diffusers'
      * prev_output_channel / res_skip_channels bookkeeping) */
@@ -126,7 +106,7 @@ dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err) {
         for (int j = 0; j <= L; j++) {
             int skip = j == L ? in : out, rin = j == 0 ? prev : out;
             snprintf(p, sizeof p, "unet.up_blocks.%d.resnets.%d", i, j);
-            DM_TRY(load_resnet(w, p, rin + skip, out, T, &lv->res[j], err));
+            DM_TRY(dm_resnet_load(w, p, rin + skip, out, T, &lv->res[j], err));
             if (c->up_attn[i]) {
                 snprintf(p, sizeof p, "unet.up_blocks.%d.attentions.%d", i, j);
                 DM_TRY(load_transformer(w, c, p, out, c->heads[n - 1 - i], &lv->attn[j], err));
@@ -200,26 +180,9 @@ static void time_embedding(const dm_unet *u, float t, float *feat, float *hid, f
     dm_silu(out, (size_t)T); /* every ResnetBlock2D applies silu before time_emb_proj */
 }
 
-/* out[out_ch, H, W] = x + conv2(silu(gn2(conv1(silu(gn1(x))) + proj(temb))))  (ResnetBlock2D) */
 static dm_status resnet(fwd *f, const dm_resnet *r, const float *x, int H, int W, float *out) {
     const dm_unet_config *c = &f->u->cfg;
-    size_t mark = dm_arena_mark(f->a), HW = (size_t)H * W;
-    int in = r->in_ch, oc = r->out_ch;
-    float *t1, *h, *sc, *tp;
-    ALLOC(t1, (size_t)(in > oc ? in : oc) * HW);
-    ALLOC(h, (size_t)oc * HW);
-    ALLOC(sc, dm_conv2d_scratch(in > oc ? in : oc, H, W, 3, 1, 1));
-    ALLOC(tp, oc);
-    dm_group_norm(x, in, (int)HW, c->groups, c->eps, r->norm1_w, r->norm1_b, 1, t1);
-    dm_conv2d(t1, in, H, W, r->conv1_w, r->conv1_b, oc, 3, 1, 1, h, sc, 0);
-    dm_linear(f->temb, 1, c->time_dim, r->temb_w, r->temb_b, oc, tp);
-    dm_add_channel_bias(h, oc, (int)HW, tp);
-    dm_group_norm(h, oc, (int)HW, c->groups, c->eps, r->norm2_w, r->norm2_b, 1, t1);
-    dm_conv2d(t1, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, 1, out, sc, 0);
-    if (r->skip_w) dm_conv2d(x, in, H, W, r->skip_w, r->skip_b, oc, 1, 1, 0, out, NULL, 1);
-    else dm_add(out, x, (size_t)oc * HW);
-    dm_arena_release(f->a, mark);
-    return DM_OK;
+    return dm_resnet_forward(r, x, H, W, f->temb, c->time_dim, c->groups, c->eps, out, f->a, f->err);
 }
 
 static void probs_to_hook(void *user, int head, int q0, int q1, int Lk, const float *probs) {

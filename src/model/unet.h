@@ -6,16 +6,8 @@
 
 #include "core/arena.h"
 #include "model/model.h"
+#include "model/resnet.h"
 
-typedef struct {
-    int in_ch, out_ch;
-    const float *norm1_w, *norm1_b; /* (in) */
-    const float *conv1_w, *conv1_b; /* (out, in, 3, 3), (out) */
-    const float *temb_w, *temb_b;   /* (out, time_dim), (out) */
-    const float *norm2_w, *norm2_b; /* (out) */
-    const float *conv2_w, *conv2_b; /* (out, out, 3, 3), (out) */
-    const float *skip_w, *skip_b;   /* (out, in) 1x1, NULL when in == out */
-} dm_resnet;
 
 typedef struct {
     const float *norm1_w, *norm1_b;               /* (C) */

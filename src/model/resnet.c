@@ -1,0 +1,50 @@
+#include "model/resnet.h"
+
+#include "model/wget.h"
+#include "ops/ops.h"
+
+dm_status dm_resnet_load(dm_weights *w, const char *p, int in, int out, int tdim, dm_resnet *r,
+                         dm_error *err) {
+    *r = (dm_resnet){.in_ch = in, .out_ch = out};
+    DM_TRY(dm_w_vec(w, &r->norm1_w, in, err, "%s.norm1.weight", p));
+    DM_TRY(dm_w_vec(w, &r->norm1_b, in, err, "%s.norm1.bias", p));
+    DM_TRY(dm_w_conv(w, &r->conv1_w, out, in, 3, err, "%s.conv1.weight", p));
+    DM_TRY(dm_w_vec(w, &r->conv1_b, out, err, "%s.conv1.bias", p));
+    if (tdim) {
+        DM_TRY(dm_w_mat(w, &r->temb_w, out, tdim, err, "%s.time_emb_proj.weight", p));
+        DM_TRY(dm_w_vec(w, &r->temb_b, out, err, "%s.time_emb_proj.bias", p));
+    }
+    DM_TRY(dm_w_vec(w, &r->norm2_w, out, err, "%s.norm2.weight", p));
+    DM_TRY(dm_w_vec(w, &r->norm2_b, out, err, "%s.norm2.bias", p));
+    DM_TRY(dm_w_conv(w, &r->conv2_w, out, out, 3, err, "%s.conv2.weight", p));
+    DM_TRY(dm_w_vec(w, &r->conv2_b, out, err, "%s.conv2.bias", p));
+    if (in != out) {
+        DM_TRY(dm_w_mat(w, &r->skip_w, out, in, err, "%s.conv_shortcut.weight", p));
+        DM_TRY(dm_w_vec(w, &r->skip_b, out, err, "%s.conv_shortcut.bias", p));
+    }
+    return DM_OK;
+}
+
+dm_status dm_resnet_forward(const dm_resnet *r, const float *x, int H, int W, const float *temb,
+                            int time_dim, int groups, float eps, float *out, dm_arena *a,
+                            dm_error *err) {
+    size_t mark = dm_arena_mark(a), HW = (size_t)H * W;
+    int in = r->in_ch, oc = r->out_ch, wide = in > oc ? in : oc;
+    float *t1 = dm_arena_floats(a, (size_t)wide * HW);
+    float *h = dm_arena_floats(a, (size_t)oc * HW);
+    float *sc = dm_arena_floats(a, dm_conv2d_scratch(wide, H, W, 3, 1, 1) + 1);
+    float *tp = dm_arena_floats(a, (size_t)oc);
+    if (!t1 || !h || !sc || !tp) return dm_fail(err, "activation arena exhausted (res block)");
+    dm_group_norm(x, in, (int)HW, groups, eps, r->norm1_w, r->norm1_b, 1, t1);
+    dm_conv2d(t1, in, H, W, r->conv1_w, r->conv1_b, oc, 3, 1, 1, h, sc, 0);
+    if (temb && r->temb_w) {
+        dm_linear(temb, 1, time_dim, r->temb_w, r->temb_b, oc, tp);
+        dm_add_channel_bias(h, oc, (int)HW, tp);
+    }
+    dm_group_norm(h, oc, (int)HW, groups, eps, r->norm2_w, r->norm2_b, 1, t1);
+    dm_conv2d(t1, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, 1, out, sc, 0);
+    if (r->skip_w) dm_conv2d(x, in, H, W, r->skip_w, r->skip_b, oc, 1, 1, 0, out, NULL, 1);
+    else dm_add(out, x, (size_t)oc * HW);
+    dm_arena_release(a, mark);
+    return DM_OK;
+}

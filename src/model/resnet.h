@@ -1,0 +1,27 @@
+/* ResnetBlock2D, shared by the UNet (with a time embedding) and the VAE (without):
+ * out = shortcut(x) + conv2(silu(gn2(conv1(silu(gn1(x))) + time_emb_proj(temb)))) */
+#ifndef DM_MODEL_RESNET_H
+#define DM_MODEL_RESNET_H
+
+#include "core/arena.h"
+#include "model/weights.h"
+
+typedef struct {
+    int in_ch, out_ch;
+    const float *norm1_w, *norm1_b; /* (in) */
+    const float *conv1_w, *conv1_b; /* (out, in, 3, 3), (out) */
+    const float *temb_w, *temb_b;   /* (out, time_dim), (out); NULL in the VAE */
+    const float *norm2_w, *norm2_b; /* (out) */
+    const float *conv2_w, *conv2_b; /* (out, out, 3, 3), (out) */
+    const float *skip_w, *skip_b;   /* (out, in) 1x1, NULL when in == out */
+} dm_resnet;
+
+/* Loads "<prefix>.norm1.weight" ...; time_dim 0 = no time embedding projection. */
+dm_status dm_resnet_load(dm_weights *w, const char *prefix, int in, int out, int time_dim,
+                         dm_resnet *r, dm_error *err);
+/* temb: silu(time embedding) (time_dim), or NULL. */
+dm_status dm_resnet_forward(const dm_resnet *r, const float *x, int H, int W, const float *temb,
+                            int time_dim, int groups, float eps, float *out, dm_arena *a,
+                            dm_error *err);
+
+#endif

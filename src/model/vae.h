@@ -1,0 +1,51 @@
+/* AutoencoderKL: the decoder (latent -> image) and the encoder's Gaussian mean (image -> latent). */
+#ifndef DM_MODEL_VAE_H
+#define DM_MODEL_VAE_H
+
+#include "core/arena.h"
+#include "model/model.h"
+#include "model/resnet.h"
+
+typedef struct {
+    int ch;
+    const float *gn_w, *gn_b;                 /* (C) */
+    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* (C, C), (C) */
+    const float *o_w, *o_b;                   /* (C, C), (C) */
+} dm_vae_attn;
+
+typedef struct {
+    int n_res;
+    dm_resnet res[8];
+    const float *resample_w, *resample_b; /* encoder: stride-2 conv; decoder: conv after x2 */
+} dm_vae_level;
+
+typedef struct {
+    const float *conv_in_w, *conv_in_b;
+    dm_vae_level levels[DM_MAX_LEVELS];
+    dm_resnet mid_res[2];
+    dm_vae_attn mid_attn;
+    const float *norm_out_w, *norm_out_b;
+    const float *conv_out_w, *conv_out_b;
+} dm_vae_coder;
+
+typedef struct {
+    dm_vae_config cfg;
+    const float *post_quant_w, *post_quant_b; /* (L, L) */
+    dm_vae_coder dec;
+    int has_encoder;
+    const float *quant_w, *quant_b;           /* (2L, 2L) */
+    dm_vae_coder enc;
+} dm_vae;
+
+dm_status dm_vae_load(dm_model *m, dm_vae *v, dm_error *err);
+size_t dm_vae_arena_bytes(const dm_vae *v, int h, int w);
+/* image[3, 8h, 8w] = decoder(post_quant_conv(z[L, h, w] / scaling)), unclamped (~[-1, 1]) */
+dm_status dm_vae_decode(const dm_vae *v, const float *z, int h, int w, float *image, dm_arena *a,
+                        dm_error *err);
+/* z[L, H/f, W/f] = scaling * mean of the posterior (quant_conv(encoder(image))) */
+dm_status dm_vae_encode(const dm_vae *v, const float *image, int H, int W, float *z, dm_arena *a,
+                        dm_error *err);
+/* Down-sampling factor image/latent (8 for SD). */
+int dm_vae_factor(const dm_vae *v);
+
+#endif
