@@ -10,5 +10,8 @@ typedef struct {
 } dm_cli_command;
 
 int dm_cmd_tokenize(int argc, char **argv);
+int dm_cmd_eval(int argc, char **argv);
+int dm_cmd_merge(int argc, char **argv);
+int dm_cmd_viz(int argc, char **argv);
 
 #endif

@@ -6,6 +6,9 @@
 
 static const dm_cli_command commands[] = {
     {"tokenize", "print the 77 token ids of a prompt", dm_cmd_tokenize},
+    {"eval", "score predicted masks against ground truth (per-class IoU, mIoU)", dm_cmd_eval},
+    {"merge", "merge the output folders of a sharded run into one dataset", dm_cmd_merge},
+    {"viz", "draw a contact sheet of a dataset (image | mask overlay | heat map)", dm_cmd_viz},
 };
 
 static void usage(FILE *fp) {

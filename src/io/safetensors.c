@@ -234,13 +234,18 @@ tensors_done:
             }
     }
     if (s == DM_OK) {
+        /* empty spans overlap nothing; compare each span with the last non-empty one */
         qsort(spans, (size_t)st->n, sizeof *spans, cmp_span);
-        for (int i = 1; i < st->n; i++)
-            if (spans[i].begin < spans[i - 1].end && spans[i].begin != spans[i].end) {
+        const span *prev = NULL;
+        for (int i = 0; i < st->n; i++) {
+            if (spans[i].begin == spans[i].end) continue;
+            if (prev && spans[i].begin < prev->end) {
                 s = dm_fail(err, "%s: tensors '%s' and '%s' overlap in the data area", p,
-                            spans[i - 1].name, spans[i].name);
+                            prev->name, spans[i].name);
                 break;
             }
+            prev = &spans[i];
+        }
     }
     free(spans);
 done:

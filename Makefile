@@ -1,0 +1,74 @@
+# Thin wrapper over CMake / CTest. The real build is CMakeLists.txt.
+#   make          configure + build (Release) into build/
+#   make test     build, then every test (ctest) in build/
+#   make asan     ASan + UBSan build (Debug) in build-asan/, then every test
+#   make fuzz     clang libFuzzer build in build-fuzz/, then each fuzz/fuzz_*.c for FUZZ_TIME s
+#   make format   clang-format -i over src/ tests/ fuzz/ include/
+#   make clean    remove build/ build-asan/ build-fuzz/
+
+JOBS       ?= 2
+FUZZ_TIME  ?= 60
+# LeakSanitizer in `make asan`: 1 = leaks fail the tests.
+ASAN_LEAKS ?= 1
+CMAKE      ?= cmake
+
+FUZZ_NAMES  := $(sort $(basename $(notdir $(wildcard fuzz/fuzz_*.c))))
+# The library too is instrumented (coverage + ASan + UBSan), not only the harness.
+FUZZ_CFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+SHARED_DIR  := $(abspath ../shared)
+
+.PHONY: all build test asan fuzz fuzz-build format clean
+
+all: build
+
+build:
+	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=Release
+	$(CMAKE) --build build -j$(JOBS)
+
+test: build
+	cd build && ctest --output-on-failure -j$(JOBS)
+
+asan:
+	$(CMAKE) -S . -B build-asan -DDM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	$(CMAKE) --build build-asan -j$(JOBS)
+	cd build-asan && \
+	  ASAN_OPTIONS=detect_leaks=$(ASAN_LEAKS):abort_on_error=1:strict_string_checks=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS)
+
+fuzz-build:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (bash scripts/setup.sh)"; exit 1; }
+	$(CMAKE) -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DDM_FUZZ=ON \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_C_FLAGS=$(FUZZ_CFLAGS)"
+	$(CMAKE) --build build-fuzz -j$(JOBS) --target $(FUZZ_NAMES)
+
+# Each harness: fresh findings go to build-fuzz/corpus/NAME (kept between runs), seeds come
+# from fuzz/corpus/NAME-without-fuzz_ and a dictionary from fuzz/NAME-without-fuzz_.dict when
+# present. The full log is build-fuzz/logs/NAME.log; a crash leaves its input in
+# build-fuzz/artifacts/NAME/ and fails the target.
+fuzz: fuzz-build
+	@set -e; for f in $(FUZZ_NAMES); do \
+	  short=$${f#fuzz_}; \
+	  mkdir -p build-fuzz/corpus/$$f build-fuzz/artifacts/$$f build-fuzz/logs; \
+	  args="-max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1"; \
+	  args="$$args -artifact_prefix=build-fuzz/artifacts/$$f/"; \
+	  [ -f fuzz/$$short.dict ] && args="$$args -dict=fuzz/$$short.dict"; \
+	  seeds=; [ -d fuzz/corpus/$$short ] && seeds=fuzz/corpus/$$short; \
+	  echo "== $$f: $(FUZZ_TIME) s (seeds: $${seeds:-none})"; \
+	  if DM_SHARED_DIR=$(SHARED_DIR) build-fuzz/$$f $$args build-fuzz/corpus/$$f $$seeds \
+	       > build-fuzz/logs/$$f.log 2>&1; then \
+	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' build-fuzz/logs/$$f.log; \
+	    echo "   corpus: $$(ls build-fuzz/corpus/$$f | wc -l) inputs"; \
+	  else \
+	    tail -n 60 build-fuzz/logs/$$f.log; \
+	    echo "$$f FAILED: reproducer in build-fuzz/artifacts/$$f/, full log build-fuzz/logs/$$f.log"; \
+	    echo "   rerun: build-fuzz/$$f build-fuzz/artifacts/$$f/<file>"; \
+	    exit 1; \
+	  fi; \
+	done
+
+format:
+	clang-format -i $$(find src tests fuzz include -name '*.[ch]')
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,27 @@
+/* diffumask merge: joins the folders of a sharded run into one dataset. */
+#include <stdio.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "dataset/dataset.h"
+
+#define MERGE_MAX_SHARDS 4096
+
+int dm_cmd_merge(int argc, char **argv) {
+    const dm_cmd_spec spec = {"diffumask merge", "OUT SHARD_DIR...",
+                              "Merges the output folders of a sharded generation (--shard K/N) into OUT: "
+                              "settings must agree except the shard, sample names must be disjoint; files are "
+                              "hard-linked where possible; the result equals an unsharded run.",
+                              NULL, 0, 2, MERGE_MAX_SHARDS + 1};
+    static const char *pos[MERGE_MAX_SHARDS + 1];
+    int n_pos;
+    int r = dm_parse_args(&spec, argc, argv, pos, &n_pos);
+    if (r) return r < 0 ? 0 : r;
+    dm_error err = {{0}};
+    if (dm_dataset_merge(pos[0], pos + 1, n_pos - 1, &err) != DM_OK) {
+        fprintf(stderr, "diffumask merge: %s\n", err.msg);
+        return 1;
+    }
+    printf("merged %d shard folders into %s\n", n_pos - 1, pos[0]);
+    return 0;
+}

@@ -1,0 +1,154 @@
+/* diffumask merge: shard folders -> one dataset, byte-identical to an unsharded run. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataset/dataset.h"
+#include "dataset/ds_internal.h"
+#include "io/file.h"
+
+#define PATH_CAP 4096
+
+typedef struct {
+    const dm_manifest_entry *e;
+    int shard;
+} merge_item;
+
+static int item_cmp(const void *a, const void *b) {
+    return strcmp(((const merge_item *)a)->e->name, ((const merge_item *)b)->e->name);
+}
+
+/* Hard link when both folders are on one file system (no copy of the pixels), else a copy.
+ * Either way the file appears atomically under its final name. */
+static dm_status link_or_copy(const char *src, const char *dst, dm_error *err) {
+    char tmp[PATH_CAP + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", dst, (long)getpid());
+    unlink(tmp);
+    if (link(src, tmp) == 0) {
+        if (rename(tmp, dst) == 0) return DM_OK;
+        int e = errno;
+        unlink(tmp);
+        return dm_fail(err, "%s: cannot rename into place: %s", dst, strerror(e));
+    }
+    char *data;
+    size_t len;
+    DM_TRY(dm_read_file(src, &data, &len, err));
+    dm_status st = dm_write_file_atomic(dst, data, len, err);
+    free(data);
+    return st;
+}
+
+/* The shards' common config (without "shard") and their common labels.txt. */
+static dm_status check_shards(const char *const *dirs, int n, char **config, char ***labels, int *n_labels,
+                              dm_error *err) {
+    char path[PATH_CAP];
+    cJSON *first = NULL;
+    dm_status st = DM_OK;
+    for (int i = 0; i < n && st == DM_OK; i++) {
+        snprintf(path, sizeof path, "%s/config.json", dirs[i]);
+        if (!dm_file_exists(path)) {
+            st = dm_fail(err, "%s: not a diffumask dataset (no config.json)", dirs[i]);
+            break;
+        }
+        char *text;
+        if ((st = dm_read_file(path, &text, NULL, err)) != DM_OK) break;
+        cJSON *j = cJSON_Parse(text);
+        if (!cJSON_IsObject(j)) st = dm_fail(err, "%s: not a JSON object", path);
+        else if (i == 0) st = dm_config_canonical(text, "shard", path, config, err);
+        free(text);
+        if (st != DM_OK) {
+            cJSON_Delete(j);
+            break;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "shard");
+        char key[512] = "";
+        if (!first) first = j;
+        else {
+            if (dm_json_first_diff(first, j, key, sizeof key))
+                st = dm_fail(err, "%s: settings differ from %s/config.json (key %s); shards of one run "
+                             "differ only in \"shard\"", path, dirs[0], key);
+            cJSON_Delete(j);
+        }
+    }
+    cJSON_Delete(first);
+    for (int i = 0; i < n && st == DM_OK; i++) {
+        char **l;
+        int nl;
+        if ((st = dm_read_labels(dirs[i], &l, &nl, err)) != DM_OK) break;
+        bool same = i == 0 || nl == *n_labels;
+        for (int k = 0; same && i > 0 && k < nl; k++) same = !strcmp(l[k], (*labels)[k]);
+        if (i == 0) {
+            *labels = l;
+            *n_labels = nl;
+        } else {
+            dm_free_lines(l, nl);
+            if (!same) st = dm_fail(err, "%s/labels.txt: class list differs from %s/labels.txt", dirs[i], dirs[0]);
+        }
+    }
+    return st;
+}
+
+static dm_status copy_sample(const char *out_dir, const char *shard_dir, const cJSON *j, dm_error *err) {
+    static const char *const keys[] = {"image", "mask", "heatmap"};
+    for (int k = 0; k < 3; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
+        if (!v) continue; /* no heat map; image and mask were checked when the manifest was read */
+        char src[PATH_CAP], dst[PATH_CAP];
+        if ((size_t)snprintf(src, sizeof src, "%s/%s", shard_dir, v->valuestring) >= sizeof src ||
+            (size_t)snprintf(dst, sizeof dst, "%s/%s", out_dir, v->valuestring) >= sizeof dst)
+            return dm_fail(err, "%s/%s: path too long", shard_dir, v->valuestring);
+        char *slash = strrchr(dst, '/');
+        *slash = 0;
+        DM_TRY(dm_mkdirs(dst, err));
+        *slash = '/';
+        DM_TRY(link_or_copy(src, dst, err));
+    }
+    return DM_OK;
+}
+
+dm_status dm_dataset_merge(const char *out_dir, const char *const *shard_dirs, int n, dm_error *err) {
+    if (n < 1) return dm_fail_code(err, DM_EUSAGE, "merge: no shard folders given");
+    char *config = NULL, **labels = NULL;
+    int n_labels = 0;
+    dm_status st = check_shards(shard_dirs, n, &config, &labels, &n_labels, err);
+
+    dm_manifest *ms = calloc((size_t)n, sizeof *ms);
+    if (!ms && st == DM_OK) st = dm_fail(err, "merge: out of memory");
+    size_t total = 0;
+    for (int i = 0; i < n && st == DM_OK; i++) {
+        st = dm_manifest_load(shard_dirs[i], &ms[i], err);
+        total += (size_t)ms[i].n;
+    }
+    merge_item *items = st == DM_OK ? malloc(sizeof *items * (total + 1)) : NULL;
+    if (!items && st == DM_OK) st = dm_fail(err, "merge: out of memory");
+    size_t k = 0;
+    for (int i = 0; i < n && st == DM_OK; i++)
+        for (int j = 0; j < ms[i].n; j++) items[k++] = (merge_item){&ms[i].v[j], i};
+    if (st == DM_OK && total) qsort(items, total, sizeof *items, item_cmp);
+    for (size_t i = 1; i < total && st == DM_OK; i++)
+        if (!strcmp(items[i].e->name, items[i - 1].e->name))
+            st = dm_fail(err, "%s: sample %s is in both %s and %s (shards must be disjoint)",
+                         shard_dirs[items[i].shard], items[i].e->name, shard_dirs[items[i - 1].shard],
+                         shard_dirs[items[i].shard]);
+
+    dm_dataset *ds = NULL;
+    if (st == DM_OK)
+        st = dm_dataset_open(out_dir, config, (const char *const *)labels + 1, n_labels - 1, "png", &ds, err);
+    if (st == DM_OK && dm_dataset_count(ds) > 0)
+        st = dm_fail(err, "%s: already holds %d samples; merge into a new folder", out_dir, dm_dataset_count(ds));
+    /* Files first, then the lines: a merge killed halfway leaves OUT resumable like a generation. */
+    for (size_t i = 0; i < total && st == DM_OK; i++) {
+        st = copy_sample(out_dir, shard_dirs[items[i].shard], items[i].e->json, err);
+        if (st == DM_OK) st = dm_dataset_append_line(ds, items[i].e->name, items[i].e->line, err);
+    }
+    if (st == DM_OK) st = dm_dataset_finish(ds, err);
+    dm_dataset_close(ds);
+    free(items);
+    for (int i = 0; ms && i < n; i++) dm_manifest_free(&ms[i]);
+    free(ms);
+    free(config);
+    dm_free_lines(labels, n_labels);
+    return st;
+}

@@ -1,0 +1,16 @@
+/* A contact sheet of a dataset, for eyeballing masks: one row per sample (sorted by name) of
+ * image | image blended 50% with each class's VOC colour, class boundaries in white |
+ * attention heat map in the jet colour map (a grey "NO HEAT MAP" tile when there is none). */
+#ifndef DM_DATASET_VIZ_H
+#define DM_DATASET_VIZ_H
+
+#include "core/status.h"
+
+#define DM_VIZ_TILE_DEFAULT 192
+#define DM_VIZ_GAP 4
+
+/* First n samples of the dataset at dataset_dir; each tile is tile x tile pixels (>= 128), the
+ * picture scaled to fit with its aspect kept. Written atomically as an RGB PNG. */
+dm_status dm_viz_sheet(const char *dataset_dir, const char *out_png, int n, int tile, dm_error *err);
+
+#endif

@@ -1,0 +1,227 @@
+/* src/mask — from aggregated cross-attention maps to class masks (DiffuMask, ../shared/METHOD.md).
+ *
+ * Data flow for one generated sample (dm_mask_make does all of it):
+ *
+ *   A[k][r] (class word k, attention resolution r, h_r x w_r)
+ *     ── bilinear up to H x W, mean over the selected resolutions, normalise ──►  S0_k  (basic soft
+ * map) ── optional self-attention propagation S^tau · a at the affinity's resolution ──►  S1_k ──
+ * threshold gamma_k: fixed | Otsu | agreement between refined and unrefined ──► ── optional dense
+ * CRF on the image colours (labels: background + K classes) ──►  F_k ── per pixel: best class,
+ * background test, margin / ignore band / disagreement → 255 ──► mask ── quality score (attention
+ * mass inside, contrast, area sanity, agreement) ──► dm_mask_score
+ *
+ * The "basic" method (all refinements off, threshold 0.5, min–max) is the paper's rule as the toy
+ * reference measured it: every resolution upsampled bilinearly (PyTorch align_corners=False) to
+ * H x W, mean over resolutions, min–max to [0,1], foreground where soft > gamma.
+ *
+ * Labels in the output mask: 0 background, class_ids[k] (1..254) for class k, 255 ignore. */
+#ifndef DM_MASK_MASK_H
+#define DM_MASK_MASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+
+#define DM_MASK_IGNORE      255
+#define DM_MASK_MAX_CLASSES 32 /* class words in one prompt */
+#define DM_MASK_MAX_RES     8  /* resolutions in a selection list */
+
+/* ---------------------------------------------------------------- resize.c */
+
+/* Bilinear resize with PyTorch F.interpolate(mode="bilinear", align_corners=False) semantics:
+ * output pixel i samples source coordinate (i + 0.5) * in/out - 0.5 (half-pixel centres), clamped
+ * below at 0; the upper neighbour index is clamped to in-1 (edge replication); no antialiasing
+ * (so a 2x downscale is the exact 2x2 mean, as in PyTorch). src h*w, dst H*W, row-major. */
+void dm_resize_bilinear(const float *src, int h, int w, float *dst, int H, int W);
+
+/* ---------------------------------------------------------------- aggregate.c */
+
+typedef enum {
+    DM_NORM_MINMAX = 0, /* (x - min) / (max - min): the toy reference */
+    DM_NORM_MAX = 1,    /* x / max: the authors' per-resolution "divide by its maximum" */
+    DM_NORM_NONE = 2
+} dm_norm;
+
+/* One resolution of one class word: the mean cross-attention probability of the word, h x w. */
+typedef struct {
+    int h, w;
+    const float *map;
+} dm_attn_map;
+
+/* x <- normalised x (in place). A constant map becomes all 0 (min–max) or stays as is when its
+ * max is 0 (max): there is nothing to find in it, and dividing by zero would make NaNs. */
+void dm_normalize(float *x, long n, dm_norm norm);
+
+/* True when a map of height h is selected by the list res_sizes[0..n_sizes) (0 entries = all). */
+int dm_mask_res_selected(int h, const int *res_sizes, int n_sizes);
+
+/* out (H*W) = normalise(mean over the selected r of bilinear(maps[r] -> H x W)).
+ * With norm_each, every resolution is normalised (same rule) before the mean, as the authors'
+ * code divides each resolution by its max. scratch: H*W floats. DM_ERR when no map is selected. */
+dm_status dm_mask_aggregate(const dm_attn_map *maps, int n_res, const int *res_sizes, int n_sizes,
+                            dm_norm norm, int norm_each, int H, int W, float *out, float *scratch,
+                            dm_error *err);
+
+/* ---------------------------------------------------------------- threshold.c */
+
+/* Foreground test used everywhere: soft > gamma (strict, like `mask = soft > 0.5`). */
+static inline int dm_above(float soft, float gamma) {
+    return soft > gamma;
+}
+
+/* Otsu on a soft map in [0,1]: 256-bin histogram (bin = floor(v*256), clamped), maximise the
+ * between-class variance w0*w1*(mu0-mu1)^2 over the split "bins <= t | bins > t". When several
+ * splits tie (an empty gap between two modes), the middle of the tied run is taken, so a two-value
+ * map is cut halfway between its values. Returns the cut (t+1)/256. */
+float dm_otsu_threshold(const float *soft, long n);
+
+/* IoU of {a > ga} and {b > gb}; 0 when both are empty. */
+float dm_iou_soft(const float *a, float ga, const float *b, float gb, long n);
+
+/* Label-free adaptive threshold: gamma in lo, lo+step, .. <= hi maximising IoU({unrefined > g},
+ * {refined > g}); ties go to the gamma closest to 0.5 (the reference default). */
+float dm_agreement_threshold(const float *unrefined, const float *refined, long n, float lo,
+                             float hi, float step);
+
+/* ---------------------------------------------------------------- selfattn.c */
+
+/* S (n*n) += weight * mean over heads of probs (heads*n*n, row-major [head][query][key]).
+ * Called from the attention callback for the self-attention layers of one resolution, so only
+ * the n x n running sum is kept. Divide by the total weight (or normalise rows) at the end. */
+void dm_selfattn_accumulate(float *S, const float *probs, int heads, int n, float weight);
+
+/* Makes every row of S sum to 1 (rows summing to 0 become uniform). */
+void dm_selfattn_normalize_rows(float *S, int n);
+
+/* a (n) <- S^tau a as tau matrix-vector products (S row-stochastic: each step replaces a pixel's
+ * value with the affinity-weighted mean over the pixels it attends to). tmp: n floats. */
+void dm_selfattn_propagate(const float *S, int n, int tau, float *a, float *tmp);
+
+/* ---------------------------------------------------------------- crf.c */
+
+/* Permutohedral lattice (Adams, Baek & Davis 2010): Gaussian filtering in d-dim feature space in
+ * O(n d^2) by splatting onto the vertices of the enclosing simplex of the (d+1)-dim permutohedral
+ * lattice, blurring [1 2 1] along each of the d+1 lattice directions and slicing back. Features
+ * are pre-divided by their standard deviations, so the kernel approximates exp(-|fi-fj|^2 / 2)
+ * up to a constant factor (callers normalise by filtering ones). Built once per image. */
+typedef struct dm_lattice dm_lattice;
+dm_status dm_lattice_build(dm_lattice **out, const float *features /* n*d */, int n, int d,
+                           int vd_max, dm_error *err);
+/* out (n*vd) = lattice Gaussian of in (n*vd); vd <= vd_max; in and out may not alias. */
+void dm_lattice_filter(dm_lattice *L, const float *in, int vd, float *out);
+int dm_lattice_points(const dm_lattice *L); /* lattice vertices in use (for tests/diagnostics) */
+void dm_lattice_free(dm_lattice *L);
+
+typedef struct {
+    float smooth_sigma_xy; /* Gaussian (smoothness) kernel, pixels (3) */
+    float smooth_weight;   /* (3) */
+    float
+        bilateral_sigma_xy; /* appearance kernel position std, pixels (60; ~W/8 for small images) */
+    float bilateral_sigma_rgb; /* appearance kernel colour std, 0..255 units (13) */
+    float bilateral_weight;    /* (5) */
+    int iterations;            /* mean-field iterations (5) */
+    float bg_power;            /* background prob = (1 - max_k p_k)^bg_power; <= 0: derived from the
+                                  threshold gamma as ln(gamma)/ln(1-gamma), so that the unary
+                                  decision boundary sits exactly at p = gamma (1 at gamma 0.5) */
+    float prob_floor;          /* probabilities clamped to [prob_floor, 1] before -log (1e-4) */
+} dm_crf_params;
+
+void dm_crf_params_default(dm_crf_params *p);
+
+/* Fully connected CRF, Potts compatibility, mean-field inference (Krähenbühl & Koltun 2011).
+ * prob (L*n, label-major: prob[l*n + i]) are per-label probabilities (need not sum to 1); unary
+ * = -log(clamp(prob)). Messages are NORMALISED filter outputs (kernel-weighted mean of Q over the
+ * neighbourhood, i.e. divided by the filter of ones), so the weights are in log-probability units
+ * regardless of image size. Smoothness kernel: exact separable Gaussian on the pixel grid
+ * (truncated at 3 sigma). Appearance kernel: 5-D permutohedral lattice on (x,y,r,g,b).
+ * Q_out (L*n, label-major) = final marginals. Deterministic, single-threaded. */
+dm_status dm_crf_mean_field(const dm_crf_params *p, const uint8_t *rgb, int H, int W,
+                            const float *prob, int L, float *Q_out, dm_error *err);
+
+/* Normalised separable Gaussian blur of L planes (each H*W) — the smoothness message; exposed for
+ * tests. tmp: H*W floats. */
+void dm_gauss_blur_normalized(const float *in, int L, int H, int W, float sigma, float *out,
+                              float *tmp);
+
+/* ---------------------------------------------------------------- multiclass.c */
+
+/* Per pixel i: best = argmax_k soft[k*n+i]; foreground when soft_best > (bg ? bg[i] : gamma[best]),
+ * else 0. Then 255 when:
+ *   - margin > 0, foreground and soft_best - soft_second < margin (two classes too close);
+ *   - ignore_lo < ignore_hi and soft_best in [ignore_lo, ignore_hi) (class/background uncertain);
+ *   - other != NULL and other[i] != the label (a second labeling, e.g. an unrefined one,
+ * disagrees). soft: K*n, gamma: K, bg: n or NULL, class_ids: K (1..254). */
+void dm_mask_assemble(const float *soft, int K, long n, const float *gamma, const float *bg,
+                      const uint8_t *class_ids, float margin, float ignore_lo, float ignore_hi,
+                      const uint8_t *other, uint8_t *mask);
+
+/* ---------------------------------------------------------------- score.c */
+
+typedef struct {
+    float score;         /* in [0,1]: min over the classes of the per-class score */
+    float mass_inside;   /* parts: mean over classes. Fraction of the attention mass in the mask */
+    float contrast;      /* mean soft inside - mean soft outside, clamped to [0,1] */
+    float area_fraction; /* mask pixels / all pixels */
+    float agreement;     /* IoU of the final mask with the unrefined one (1 without refinement) */
+    int n_classes;
+    float class_score[DM_MASK_MAX_CLASSES];
+} dm_mask_score;
+
+/* Per-class score: 0 when the area fraction is outside [area_min, area_max] (empty or whole-image
+ * masks say nothing was found), else the geometric mean of mass_inside, contrast, agreement.
+ * soft: the class's unrefined soft map (n); mask/label: the pixels equal to label are the class;
+ * agreement in [0,1] is passed through. Parts written to *parts (its score = the result). */
+float dm_mask_score_class(const float *soft, const uint8_t *mask, uint8_t label, long n,
+                          float agreement, float area_min, float area_max, dm_mask_score *parts);
+
+/* ---------------------------------------------------------------- mask.c (top level) */
+
+typedef struct {
+    /* aggregation */
+    int res_sizes[DM_MASK_MAX_RES]; /* attention map heights to use; n_res_sizes 0 = all present */
+    int n_res_sizes;
+    dm_norm norm;  /* final normalisation (min–max) */
+    int norm_each; /* also normalise each resolution before the mean (0) */
+    /* threshold */
+    float threshold; /* fixed gamma (0.5) */
+    int otsu;        /* gamma per class by Otsu on the (refined) soft map (0) */
+    int agreement;   /* gamma per class by agreement between unrefined and refined (0) */
+    float agree_lo, agree_hi, agree_step; /* sweep 0.2 .. 0.8 step 0.05 */
+    /* labels */
+    float ignore_lo, ignore_hi; /* best-class soft in [lo, hi) -> 255; off when lo >= hi (0, 0) */
+    float margin;               /* best - second < margin -> 255 (0 = off) */
+    int ignore_disagree;        /* 255 where the refined and unrefined labelings differ (0) */
+    /* refinements */
+    int use_selfattn; /* Dataset-Diffusion propagation S^tau a (0) */
+    int selfattn_tau; /* (2) */
+    int use_crf;      /* dense CRF on the image (0) */
+    dm_crf_params crf;
+    /* score */
+    float area_min, area_max; /* sane mask area fraction (0.001, 0.95) */
+} dm_mask_params;
+
+void dm_mask_params_default(dm_mask_params *p);
+
+/* Sets the method flags (otsu, agreement, use_selfattn, use_crf) from a name: "basic" or
+ * '+'-joined parts of {basic, otsu, agreement, selfattn, crf}, e.g. "selfattn+crf+otsu".
+ * Other fields are left alone. DM_EUSAGE naming the unknown part. */
+dm_status dm_mask_method_parse(const char *name, dm_mask_params *p, dm_error *err);
+/* Writes the canonical name ("basic", "selfattn+crf", ...) into buf. */
+void dm_mask_method_name(const dm_mask_params *p, char *buf, size_t size);
+/* "LO:HI" -> ignore band. DM_EUSAGE unless 0 <= LO < HI <= 1. */
+dm_status dm_mask_parse_band(const char *s, float *lo, float *hi, dm_error *err);
+/* "64,32,16" -> res_sizes (heights). "all" or "" -> none (all present). */
+dm_status dm_mask_parse_resolutions(const char *s, dm_mask_params *p, dm_error *err);
+
+/* The whole method for one sample.
+ * maps[k*n_res + r]: class k (0..K-1), resolution r; class_ids[k] in 1..254 is its label.
+ * image_rgb (H*W*3) is needed only with use_crf; selfattn (n*n, n = sa_h*sa_w, row-stochastic)
+ * only with use_selfattn. mask_out: H*W labels. soft_out (K*H*W, may be NULL): the final per-class
+ * soft maps (CRF marginals when the CRF ran). score_out may be NULL. */
+dm_status dm_mask_make(const dm_mask_params *p, const dm_attn_map *maps, int K, int n_res,
+                       const int *class_ids, const uint8_t *image_rgb, int H, int W,
+                       const float *selfattn, int sa_h, int sa_w, uint8_t *mask_out,
+                       float *soft_out, dm_mask_score *score_out, dm_error *err);
+
+#endif

@@ -1,0 +1,42 @@
+/* Self-attention propagation (Dataset Diffusion style): the UNet's own self-attention at one
+ * resolution is an n x n row-stochastic affinity S (row i = where pixel i looks); S^tau a spreads
+ * a class map a over the pixels that attend to each other, filling the object from a partial
+ * seed and draining attention that leaked onto unrelated pixels. */
+#include <string.h>
+
+#include "mask/mask.h"
+
+void dm_selfattn_accumulate(float *S, const float *probs, int heads, int n, float weight) {
+    long nn = (long)n * n;
+    float w = weight / (float)heads; /* head mean folded into the weight */
+    for (int h = 0; h < heads; h++) {
+        const float *p = probs + (long)h * nn;
+        for (long i = 0; i < nn; i++) S[i] += w * p[i];
+    }
+}
+
+void dm_selfattn_normalize_rows(float *S, int n) {
+    for (int i = 0; i < n; i++) {
+        float *row = S + (long)i * n;
+        double sum = 0;
+        for (int j = 0; j < n; j++) sum += row[j];
+        if (sum > 0) {
+            float inv = (float)(1.0 / sum);
+            for (int j = 0; j < n; j++) row[j] *= inv;
+        } else {
+            for (int j = 0; j < n; j++) row[j] = 1.0f / (float)n;
+        }
+    }
+}
+
+void dm_selfattn_propagate(const float *S, int n, int tau, float *a, float *tmp) {
+    for (int t = 0; t < tau; t++) {
+        for (int i = 0; i < n; i++) {
+            const float *row = S + (long)i * n;
+            float acc = 0;
+            for (int j = 0; j < n; j++) acc += row[j] * a[j];
+            tmp[i] = acc;
+        }
+        memcpy(a, tmp, (size_t)n * sizeof *a);
+    }
+}
