@@ -52,3 +52,9 @@ double check_max_abs_diff(const float *a, const float *b, long n) {
     }
     return m;
 }
+
+const char *check_tiny_yaml(const char *model_path) {
+    size_t n = strlen(model_path), k = strlen("-f16.safetensors");
+    if (n < k || strcmp(model_path + n - k, "-f16.safetensors")) return NULL;
+    return check_shared("golden/tiny-sd1-original.yaml");
+}

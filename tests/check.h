@@ -37,6 +37,9 @@ const char *check_shared(const char *rel);
 const char *check_tmpdir(void);
 void check_skip(const char *why);
 int check_finish(void);
+/* The LDM .yaml the f16 copy of the tiny golden model needs (its name has no .yaml twin:
+ * heads cannot be read from shapes), or NULL for other paths. */
+const char *check_tiny_yaml(const char *model_path);
 /* Max |a-b| over n floats. */
 double check_max_abs_diff(const float *a, const float *b, long n);
 

@@ -8,7 +8,7 @@
 static void run(const char *model_path, double tol) {
     dm_error err = {0};
     dm_model *m;
-    dm_status s = dm_model_open(model_path, &m, &err);
+    dm_status s = dm_model_open_with_config(model_path, check_tiny_yaml(model_path), &m, &err);
     CHECKF(s == DM_OK, "%s", err.msg);
     if (s) return;
     dm_clip clip;

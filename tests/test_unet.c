@@ -34,7 +34,7 @@ static void hook(void *user, const dm_attn_event *ev) {
 static void run(const char *path, double tol, double tol_attn, double tol_mean) {
     dm_error err = {0};
     dm_model *m;
-    if (dm_model_open(path, &m, &err)) {
+    if (dm_model_open_with_config(path, check_tiny_yaml(path), &m, &err)) {
         CHECKF(0, "%s", err.msg);
         return;
     }
@@ -78,6 +78,7 @@ static void run(const char *path, double tol, double tol_attn, double tol_mean) 
         dm_st_read_f32(r, rp, &err);
         double ek = check_max_abs_diff(st.probs[k], rp, (long)r->numel);
         CHECKF(ek <= tol_attn, "%s: %s max err %g", path, st.name[k], ek);
+        if (getenv("DM_VERBOSE")) printf("  %s %g\n", st.name[k], ek);
         ea = ek > ea ? ek : ea;
         free(rp);
         free(st.probs[k]);
@@ -97,9 +98,7 @@ static void run(const char *path, double tol, double tol_attn, double tol_mean) 
 int main(void) {
     run(check_shared("golden/tiny-sd1"), 1e-4, 1e-4, 1e-5);
     run(check_shared("golden/tiny-sd1-original.safetensors"), 1e-4, 1e-4, 1e-5);
-    /* f16 weights: this random model's attention is made peaked on purpose (q/k scaled x4),
-     * so weight rounding flips some argmaxes; only the loading path and a loose bound are
-     * checked here, the f16 pipeline is held to the README's bounds in test_pipeline. */
-    run(check_shared("golden/tiny-sd1-original-f16.safetensors"), 2.0, 1.0, 0.5);
+    /* f16 weights (computed in f32): rounding the weights moves the output by ~4e-3 */
+    run(check_shared("golden/tiny-sd1-original-f16.safetensors"), 2e-2, 2e-2, 2e-3);
     return check_finish();
 }

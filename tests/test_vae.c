@@ -9,7 +9,7 @@
 static void run(const char *path, double tol) {
     dm_error err = {0};
     dm_model *m;
-    if (dm_model_open(path, &m, &err)) {
+    if (dm_model_open_with_config(path, check_tiny_yaml(path), &m, &err)) {
         CHECKF(0, "%s", err.msg);
         return;
     }

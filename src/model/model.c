@@ -45,7 +45,7 @@ static dm_status open_folder(dm_model *m, dm_error *err) {
     return DM_OK;
 }
 
-static dm_status open_single(dm_model *m, dm_error *err) {
+static dm_status open_single(dm_model *m, const char *yaml_arg, dm_error *err) {
     dm_safetensors *st;
     DM_TRY(dm_st_open(m->path, &st, err));
     dm_weights_own_file(m->w, st);
@@ -59,14 +59,13 @@ static dm_status open_single(dm_model *m, dm_error *err) {
     /* foo.safetensors -> foo.yaml, the LDM config people keep beside their checkpoints */
     dm_ldm_hints hints = {0}, *hp = NULL;
     char yaml[4200];
-    snprintf(yaml, sizeof yaml, "%s", m->path);
+    snprintf(yaml, sizeof yaml, "%s", yaml_arg ? yaml_arg : m->path);
     char *dot = strrchr(yaml, '.');
-    if (dot && !strchr(dot, '/')) {
-        strcpy(dot, ".yaml");
-        if (dm_file_exists(yaml)) {
-            DM_TRY(dm_ldm_hints_load(yaml, &hints, err));
-            hp = &hints;
-        }
+    if (!yaml_arg && dot && !strchr(dot, '/')) strcpy(dot, ".yaml");
+    if (yaml_arg && !dm_file_exists(yaml_arg)) return dm_fail(err, "%s: config not found", yaml_arg);
+    if (yaml_arg || dm_file_exists(yaml)) {
+        DM_TRY(dm_ldm_hints_load(yaml, &hints, err));
+        hp = &hints;
     }
     m->v_prediction_hint = hints.v_prediction;
     const char *where = m->path;
@@ -79,6 +78,11 @@ static dm_status open_single(dm_model *m, dm_error *err) {
 }
 
 dm_status dm_model_open(const char *path, dm_model **out, dm_error *err) {
+    return dm_model_open_with_config(path, NULL, out, err);
+}
+
+dm_status dm_model_open_with_config(const char *path, const char *ldm_yaml, dm_model **out,
+                                    dm_error *err) {
     *out = NULL;
     if (!dm_file_exists(path) && !dm_dir_exists(path))
         return dm_fail(err, "%s: model not found (give a diffusers folder or a .safetensors file)", path);
@@ -89,7 +93,7 @@ dm_status dm_model_open(const char *path, dm_model **out, dm_error *err) {
     while (n > 1 && m->path[n - 1] == '/') m->path[--n] = 0;
     m->w = dm_weights_new();
     m->single_file = dm_file_exists(path);
-    dm_status s = m->single_file ? open_single(m, err) : open_folder(m, err);
+    dm_status s = m->single_file ? open_single(m, ldm_yaml, err) : open_folder(m, err);
     if (s != DM_OK) {
         dm_model_free(m);
         return s;

@@ -20,6 +20,10 @@ typedef struct {
 } dm_model;
 
 dm_status dm_model_open(const char *path, dm_model **out, dm_error *err);
+/* Same, with the LDM .yaml of a one-file checkpoint given explicitly (NULL: look for
+ * FILE.yaml beside FILE.safetensors); heads and scale factor cannot be read from shapes. */
+dm_status dm_model_open_with_config(const char *path, const char *ldm_yaml, dm_model **out,
+                                    dm_error *err);
 void dm_model_free(dm_model *m);
 
 #endif

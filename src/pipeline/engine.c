@@ -1,0 +1,189 @@
+#include "pipeline/engine.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model/model_paths.h"
+
+void dm_set_threads(int threads) {
+    if (threads <= 0) return;
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+}
+
+dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *err) {
+    *out = NULL;
+    dm_engine *e = calloc(1, sizeof *e);
+    if (!e) return dm_fail(err, "out of memory");
+    dm_status s;
+    dm_set_threads(o->threads);
+    if ((s = dm_model_open_with_config(o->model_path, o->ldm_config, &e->model, err))) goto fail;
+    if (!o->no_tokenizer) {
+        char dir[4096];
+        if ((s = dm_find_tokenizer_dir(o->model_path, o->tokenizer_dir, dir, sizeof dir, err)) ||
+            (s = dm_tokenizer_load(dir, &e->tok, err)))
+            goto fail;
+        if (dm_tokenizer_vocab_size(e->tok) > e->model->clip.vocab) {
+            s = dm_fail(err, "%s: tokenizer has %d tokens but the text encoder only %d (wrong tokenizer?)",
+                        dir, dm_tokenizer_vocab_size(e->tok), e->model->clip.vocab);
+            goto fail;
+        }
+    }
+    if ((s = dm_clip_load(e->model, &e->clip, err)) || (s = dm_unet_load(e->model, &e->unet, err)) ||
+        (s = dm_vae_load(e->model, &e->vae, err)))
+        goto fail;
+    if (e->model->scheduler_config[0]) {
+        if ((s = dm_sched_config_load(e->model->scheduler_config, &e->sched, err))) goto fail;
+    } else {
+        dm_sched_config_default(&e->sched);
+        e->sched.prediction_v = e->model->v_prediction_hint;
+    }
+    if (o->prediction >= 0) e->sched.prediction_v = o->prediction;
+    /* one reservation for the whole run; only the pages a forward touches become memory */
+    if ((s = dm_arena_init(&e->arena, (size_t)64 << 30, err))) goto fail;
+    *out = e;
+    return DM_OK;
+fail:
+    dm_engine_free(e);
+    return s;
+}
+
+void dm_engine_free(dm_engine *e) {
+    if (!e) return;
+    dm_arena_free(&e->arena);
+    dm_unet_free(&e->unet);
+    dm_clip_free(&e->clip);
+    dm_tokenizer_free(e->tok);
+    dm_model_free(e->model);
+    free(e);
+}
+
+dm_status dm_engine_encode_ids(dm_engine *e, const int32_t *ids77, float *emb, dm_error *err) {
+    return dm_clip_forward(&e->clip, ids77, DM_CONTEXT_LEN, emb, NULL, &e->arena, err);
+}
+
+dm_status dm_engine_encode(dm_engine *e, const char *prompt, float *emb, int32_t *ids77,
+                           dm_error *err) {
+    if (!e->tok) return dm_fail(err, "no tokenizer loaded");
+    int32_t ids[DM_CONTEXT_LEN];
+    DM_TRY(dm_tokenize(e->tok, prompt, NULL, NULL, ids, err));
+    if (ids77) memcpy(ids77, ids, sizeof ids);
+    return dm_engine_encode_ids(e, ids, emb, err);
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void dm_txt2img_result_free(dm_txt2img_result *r) {
+    free(r->image_raw), free(r->final_latent), free(r->prompt_embeds), free(r->timesteps);
+    free(r->timesteps_f), free(r->latents), free(r->unet_input), free(r->unet_output);
+    memset(r, 0, sizeof *r);
+}
+
+void dm_image_to_rgb8(const float *img, int H, int W, uint8_t *rgb) {
+    size_t HW = (size_t)H * W;
+    for (size_t i = 0; i < HW; i++)
+        for (int c = 0; c < 3; c++) {
+            float v = img[c * HW + i] / 2.0f + 0.5f;
+            v = v < 0 ? 0 : v > 1 ? 1 : v;
+            rgb[i * 3 + c] = (uint8_t)nearbyintf(v * 255.0f); /* numpy round: half to even */
+        }
+}
+
+dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result *r, dm_error *err) {
+    memset(r, 0, sizeof *r);
+    int f = dm_vae_factor(&e->vae), L = e->unet.cfg.in_ch, D = e->clip.cfg.hidden;
+    if (p->width <= 0 || p->height <= 0 || p->width % f || p->height % f)
+        return dm_fail_code(err, DM_EUSAGE, "width and height must be positive multiples of %d (got %dx%d)",
+                            f, p->width, p->height);
+    if (p->steps < 1 || p->steps > 1000) return dm_fail_code(err, DM_EUSAGE, "steps must be 1..1000 (got %d)", p->steps);
+    if (e->unet.cfg.cross_dim != D)
+        return dm_fail(err, "%s: text encoder width %d does not match the UNet's context width %d",
+                       e->model->path, D, e->unet.cfg.cross_dim);
+    int h = p->height / f, w = p->width / f, cfg = p->guidance > 1.0f, B = cfg ? 2 : 1;
+    size_t lat = (size_t)L * h * w;
+    r->L = L, r->h = h, r->w = w, r->H = p->height, r->W = p->width, r->batch = B;
+
+    dm_sampler *smp;
+    DM_TRY(dm_sampler_create(&e->sched, p->sampler, p->steps, p->eta, &smp, err));
+    int N = dm_sampler_num_calls(smp);
+    r->n_calls = N;
+    dm_status s = DM_OK;
+    float *x = malloc(sizeof(float) * lat), *xin = malloc(sizeof(float) * lat * B),
+          *eps = malloc(sizeof(float) * lat * B), *t = malloc(sizeof(float) * B);
+    r->prompt_embeds = malloc(sizeof(float) * B * 77 * D);
+    r->timesteps = malloc(sizeof(int64_t) * N);
+    r->timesteps_f = malloc(sizeof(float) * N);
+    r->final_latent = malloc(sizeof(float) * lat);
+    r->image_raw = malloc(sizeof(float) * 3 * (size_t)p->width * p->height);
+    if (p->record) {
+        r->latents = malloc(sizeof(float) * lat * N);
+        r->unet_input = malloc(sizeof(float) * lat * N * B);
+        r->unet_output = malloc(sizeof(float) * lat * N * B);
+    }
+    if (!x || !xin || !eps || !t || !r->prompt_embeds || !r->timesteps || !r->final_latent ||
+        !r->image_raw || (p->record && (!r->latents || !r->unet_input || !r->unet_output))) {
+        s = dm_fail(err, "out of memory for a %dx%d image", p->width, p->height);
+        goto done;
+    }
+    double t0 = now();
+    /* prompt_embeds = cat([negative_prompt_embeds, prompt_embeds]) */
+    if (cfg && (s = dm_engine_encode(e, p->negative_prompt ? p->negative_prompt : "", r->prompt_embeds, NULL, err)))
+        goto done;
+    if ((s = dm_engine_encode(e, p->prompt, r->prompt_embeds + (size_t)(B - 1) * 77 * D, NULL, err))) goto done;
+    r->seconds_text = now() - t0;
+
+    dm_rng rng;
+    dm_rng_seed(&rng, p->seed);
+    if (p->init_noise) memcpy(x, p->init_noise, sizeof(float) * lat);
+    else dm_rng_fill_normal(&rng, x, lat);
+    float sigma0 = dm_sampler_init_noise_sigma(smp);
+    for (size_t i = 0; i < lat; i++) x[i] *= sigma0; /* latents = latents * init_noise_sigma */
+    dm_sampler_timesteps_i64(smp, r->timesteps);
+
+    dm_unet_capture cap = {0}, *capp = NULL;
+    if (p->store) {
+        p->store->branch = B - 1;
+        cap = (dm_unet_capture){.hook = dm_attn_store_hook, .user = p->store, .capture_cross = 1,
+                                .capture_self_h = p->store->self_h, .batch_mask = 1u << (B - 1)};
+        capp = &cap;
+    }
+    t0 = now();
+    for (int i = 0; i < N; i++) {
+        float ti = dm_sampler_timestep(smp, i);
+        r->timesteps_f[i] = ti;
+        /* latent_model_input = scale_model_input(cat([latents] * 2), t) */
+        for (int b = 0; b < B; b++) {
+            dm_sampler_scale_model_input(smp, i, x, xin + b * lat, lat);
+            t[b] = ti;
+        }
+        if ((s = dm_unet_forward(&e->unet, xin, B, h, w, t, r->prompt_embeds, 77, eps, capp, &e->arena, err)))
+            goto done;
+        if (p->store) dm_attn_store_step(p->store);
+        if (p->record) {
+            memcpy(r->unet_input + (size_t)i * B * lat, xin, sizeof(float) * B * lat);
+            memcpy(r->unet_output + (size_t)i * B * lat, eps, sizeof(float) * B * lat);
+        }
+        if (cfg) /* noise_pred = uncond + guidance * (cond - uncond) */
+            for (size_t k = 0; k < lat; k++) eps[k] = eps[k] + p->guidance * (eps[lat + k] - eps[k]);
+        if ((s = dm_sampler_step(smp, i, eps, x, lat, &rng, NULL, err))) goto done;
+        if (p->record) memcpy(r->latents + (size_t)i * lat, x, sizeof(float) * lat);
+    }
+    r->seconds_unet = now() - t0;
+    memcpy(r->final_latent, x, sizeof(float) * lat);
+    t0 = now();
+    s = dm_vae_decode(&e->vae, x, h, w, r->image_raw, &e->arena, err);
+    r->seconds_vae = now() - t0;
+done:
+    free(x), free(xin), free(eps), free(t);
+    dm_sampler_free(smp);
+    if (s) dm_txt2img_result_free(r);
+    return s;
+}

@@ -1,0 +1,75 @@
+/* The engine: one loaded model (tokenizer, text encoder, UNet, VAE, scheduler config) and one
+ * activation arena, reused for every image of a run; and txt2img with classifier-free guidance. */
+#ifndef DM_PIPELINE_ENGINE_H
+#define DM_PIPELINE_ENGINE_H
+
+#include "model/clip.h"
+#include "model/tokenizer.h"
+#include "model/unet.h"
+#include "model/vae.h"
+#include "pipeline/attn_store.h"
+#include "sched/sampler.h"
+
+typedef struct {
+    const char *model_path;
+    const char *tokenizer_dir; /* NULL: the model's own / beside the file */
+    const char *ldm_config;    /* LDM .yaml for a one-file checkpoint (NULL: FILE.yaml if present) */
+    int threads;               /* 0: leave the libraries' defaults */
+    int prediction;            /* -1: from the model, 0: epsilon, 1: v_prediction */
+    int no_tokenizer;          /* debug commands that take token ids need none */
+} dm_engine_options;
+
+typedef struct {
+    dm_model *model;
+    dm_tokenizer *tok;  /* NULL with no_tokenizer */
+    dm_clip clip;
+    dm_unet unet;
+    dm_vae vae;
+    dm_sched_config sched;
+    dm_arena arena;
+} dm_engine;
+
+dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *err);
+void dm_engine_free(dm_engine *e);
+/* Sets OpenMP and OpenBLAS thread counts (process-wide libraries; not engine state). */
+void dm_set_threads(int threads);
+
+/* ids77 -> embeddings (77, D) */
+dm_status dm_engine_encode_ids(dm_engine *e, const int32_t *ids77, float *emb, dm_error *err);
+/* prompt -> embeddings (77, D); ids77 (may be NULL) receives its ids */
+dm_status dm_engine_encode(dm_engine *e, const char *prompt, float *emb, int32_t *ids77,
+                           dm_error *err);
+
+typedef struct {
+    const char *prompt;
+    const char *negative_prompt; /* NULL = "" */
+    int steps;
+    float guidance;              /* <= 1: no classifier-free guidance (one branch) */
+    dm_sampler_kind sampler;
+    float eta;                   /* DDIM only */
+    int width, height;           /* image size, multiples of the VAE factor */
+    uint64_t seed;
+    const float *init_noise;     /* (L, h, w) as diffusers' latents= (scaled by init_noise_sigma), or NULL */
+    dm_attn_store *store;        /* attention capture (conditional branch), or NULL */
+    int record;                  /* keep every step's tensors in the result */
+} dm_txt2img_params;
+
+typedef struct {
+    int L, h, w, H, W, n_calls, batch;
+    float *image_raw;      /* (3, H, W) decoder output, unclamped */
+    float *final_latent;   /* (L, h, w) */
+    float *prompt_embeds;  /* (batch, 77, D): [uncond, cond] */
+    int64_t *timesteps;    /* (n_calls) */
+    float *timesteps_f;    /* (n_calls) */
+    float *latents;        /* record: (n_calls, L, h, w) after each step */
+    float *unet_input;     /* record: (n_calls, batch, L, h, w) */
+    float *unet_output;    /* record: (n_calls, batch, L, h, w) */
+    double seconds_text, seconds_unet, seconds_vae;
+} dm_txt2img_result;
+
+dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result *r, dm_error *err);
+void dm_txt2img_result_free(dm_txt2img_result *r);
+/* (3, H, W) in ~[-1, 1] -> RGB8 (H, W, 3), as diffusers: round(clamp(x/2+0.5, 0, 1) * 255) */
+void dm_image_to_rgb8(const float *img, int H, int W, uint8_t *rgb);
+
+#endif
