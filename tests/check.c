@@ -21,9 +21,9 @@ const char *check_shared_dir(void) {
 }
 
 const char *check_shared(const char *rel) {
-    static char buf[8][4096];
+    static char buf[32][4096];
     static int k;
-    char *b = buf[k++ % 8];
+    char *b = buf[k++ % 32];
     snprintf(b, 4096, "%s/%s", check_shared_dir(), rel);
     return b;
 }

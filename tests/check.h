@@ -31,7 +31,7 @@ extern int check_passed, check_failed;
 
 /* Path of ../shared (from DM_SHARED_DIR), or skips the whole test when it is missing. */
 const char *check_shared_dir(void);
-/* Joins the shared dir and a relative path into a static buffer (one of 8 rotating). */
+/* Joins the shared dir and a relative path into a static buffer (one of 32 rotating). */
 const char *check_shared(const char *rel);
 /* Creates a fresh temporary directory for this test. */
 const char *check_tmpdir(void);

@@ -5,7 +5,9 @@
 #include "cli/cli.h"
 
 static const dm_cli_command commands[] = {
+    {"txt2img", "generate one image from a prompt", dm_cmd_txt2img},
     {"tokenize", "print the 77 token ids of a prompt", dm_cmd_tokenize},
+    {"debug", "run one network (text-encoder, unet, vae-decode) on tensors from a file", dm_cmd_debug},
     {"eval", "score predicted masks against ground truth (per-class IoU, mIoU)", dm_cmd_eval},
     {"merge", "merge the output folders of a sharded run into one dataset", dm_cmd_merge},
     {"viz", "draw a contact sheet of a dataset (image | mask overlay | heat map)", dm_cmd_viz},

@@ -1,0 +1,267 @@
+/* diffumask bench: how fast the engine runs on this machine, and how far from the linked BLAS.
+ *   1. sgemm GFLOP/s on the UNet's own GEMM shapes (im2col convs + linears at this size);
+ *   2. one UNet forward of batch B (B = 2: one guided step), its FLOPs counted from the
+ *      loaded config, GFLOP/s, ratio to (1), and where the time goes by kind of op;
+ *   3. the same step with every cross-attention captured into a DiffuMask attention store;
+ *   4. text encoder and VAE decode seconds, peak RSS. */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "core/rng.h"
+#include "model/clip.h"
+#include "model/unet.h"
+#include "model/vae.h"
+#include "pipeline/attn_store.h"
+
+enum { MAX_GEMMS = 512 };
+
+static const char *const op_names[DM_OP_KINDS] = {"conv", "linear", "attention", "norm", "elementwise"};
+
+typedef struct {
+    double sgemm_gflops, sgemm_seconds;           /* on the conv + linear shapes, per forward */
+    double unet_seconds, unet_gflop, capture_seconds;
+    double op_seconds[DM_OP_KINDS], op_gflop[DM_OP_KINDS];
+    double text_seconds, vae_seconds, peak_rss_mb;
+    int gemm_shapes;
+} results;
+
+/* Seconds one cblas_sgemm of this shape takes (best of runs filling ~min_s seconds). */
+static double time_sgemm(int M, int N, int K, const float *A, const float *B, float *C, double min_s) {
+    double best = INFINITY, spent = 0;
+    for (int r = 0; r < 50 && (r < 2 || spent < min_s); r++) {
+        double t0 = omp_get_wtime();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+        double t = omp_get_wtime() - t0;
+        spent += t;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+/* sgemm GFLOP/s over the conv and linear GEMMs of one forward, weighted as the forward runs them. */
+static dm_status bench_sgemm(const dm_unet_gemm *g, int n, int B, results *r, dm_error *err) {
+    size_t a = 0, b = 0, c = 0;
+    for (int i = 0; i < n; i++) {
+        if (g[i].kind == DM_OP_ATTN) continue;
+        size_t M = (size_t)g[i].M, N = (size_t)g[i].N, K = (size_t)g[i].K;
+        a = M * K > a ? M * K : a, b = K * N > b ? K * N : b, c = M * N > c ? M * N : c;
+    }
+    float *A = malloc(sizeof(float) * a), *Bm = malloc(sizeof(float) * b), *C = malloc(sizeof(float) * c);
+    if (!A || !Bm || !C) {
+        free(A), free(Bm), free(C);
+        return dm_fail(err, "bench: out of memory for the sgemm operands");
+    }
+    dm_rng rng;
+    dm_rng_seed(&rng, 1);
+    dm_rng_fill_normal(&rng, A, a);
+    dm_rng_fill_normal(&rng, Bm, b);
+    double flops = 0, secs = 0;
+    for (int i = 0; i < n; i++) {
+        if (g[i].kind == DM_OP_ATTN) continue;
+        double t = time_sgemm(g[i].M, g[i].N, g[i].K, A, Bm, C, 0.05);
+        flops += 2.0 * g[i].M * g[i].N * g[i].K * g[i].count * B;
+        secs += t * g[i].count * B;
+        r->gemm_shapes++;
+    }
+    r->sgemm_gflops = flops / secs * 1e-9;
+    r->sgemm_seconds = secs;
+    free(A), free(Bm), free(C);
+    return DM_OK;
+}
+
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
+}
+
+static dm_status run(const char *path, int width, int height, int B, int repeat, results *r,
+                     dm_error *err) {
+    dm_model *m = NULL;
+    dm_clip clip = {0};
+    dm_unet unet = {0};
+    dm_vae vae = {0}; /* borrows the weight store: nothing to free */
+    dm_arena arena = {0};
+    dm_attn_store store;
+    dm_attn_store_init(&store, B - 1, 0);
+    float *ctx = NULL, *x = NULL, *y = NULL, *img = NULL;
+    dm_unet_gemm *g = NULL;
+    dm_status s;
+    if ((s = dm_model_open(path, &m, err)) || (s = dm_clip_load(m, &clip, err)) ||
+        (s = dm_unet_load(m, &unet, err)) || (s = dm_vae_load(m, &vae, err)))
+        goto done;
+    int f = dm_vae_factor(&vae), h = height / f, w = width / f, D = m->clip.hidden;
+    if (h < 1 || w < 1 || height % f || width % f) {
+        s = dm_fail_code(err, DM_EUSAGE, "--width/--height %dx%d: must be positive multiples of %d", width, height, f);
+        goto done;
+    }
+    if (m->unet.cross_dim != D) {
+        s = dm_fail(err, "%s: text width %d does not match the UNet context width %d", path, D, m->unet.cross_dim);
+        goto done;
+    }
+    size_t need = dm_clip_arena_bytes(&clip, 77), nu = dm_unet_arena_bytes(&unet, h, w, 77),
+           nv = dm_vae_arena_bytes(&vae, h, w);
+    need = nu > need ? nu : need, need = nv > need ? nv : need;
+    if ((s = dm_arena_init(&arena, need, err))) goto done;
+    ctx = malloc(sizeof(float) * B * 77 * D);
+    x = malloc(sizeof(float) * B * m->unet.in_ch * h * w);
+    y = malloc(sizeof(float) * B * m->unet.out_ch * h * w);
+    img = malloc(sizeof(float) * 3 * (size_t)height * width);
+    g = malloc(sizeof *g * MAX_GEMMS);
+    if (!ctx || !x || !y || !img || !g) {
+        s = dm_fail(err, "bench: out of memory");
+        goto done;
+    }
+
+    /* text encoder: B prompts of 77 tokens (BOS, a few words, EOS, padding) */
+    double t0 = omp_get_wtime();
+    for (int b = 0; b < B; b++) {
+        int32_t ids[77];
+        for (int i = 0; i < 77; i++) ids[i] = i == 0 ? 49406 : i < 9 ? 320 + 17 * i + b : 49407;
+        if ((s = dm_clip_forward(&clip, ids, 77, ctx + (size_t)b * 77 * D, NULL, &arena, err))) goto done;
+    }
+    r->text_seconds = omp_get_wtime() - t0;
+
+    int ng = dm_unet_gemms(&unet, h, w, 77, g, MAX_GEMMS);
+    if (ng > MAX_GEMMS) {
+        s = dm_fail(err, "bench: the UNet has more than %d GEMM shapes", MAX_GEMMS);
+        goto done;
+    }
+    for (int i = 0; i < ng; i++) r->op_gflop[g[i].kind] += 2e-9 * g[i].M * g[i].N * g[i].K * g[i].count * B;
+    r->unet_gflop = dm_unet_flops(&unet, h, w, 77) * B * 1e-9;
+    if ((s = bench_sgemm(g, ng, B, r, err))) goto done;
+
+    dm_rng rng;
+    dm_rng_seed(&rng, 42);
+    dm_rng_fill_normal(&rng, x, (size_t)B * m->unet.in_ch * h * w);
+    float t[16];
+    for (int b = 0; b < B && b < 16; b++) t[b] = 500.0f;
+    if (B > 16) {
+        s = dm_fail_code(err, DM_EUSAGE, "--batch %d: at most 16", B);
+        goto done;
+    }
+    /* plain steps and one captured step in between, so both see a warm arena after the first */
+    r->unet_seconds = INFINITY;
+    for (int k = 0; k <= repeat; k++) {
+        int capture = k == 1;
+        dm_op_profile prof = {{0}};
+        dm_unet_capture cap = {.profile = &prof};
+        if (capture) cap = (dm_unet_capture){.hook = dm_attn_store_hook, .user = &store, .capture_cross = 1};
+        t0 = omp_get_wtime();
+        if ((s = dm_unet_forward(&unet, x, B, h, w, t, ctx, 77, y, &cap, &arena, err))) goto done;
+        double sec = omp_get_wtime() - t0;
+        if (capture) {
+            dm_attn_store_step(&store);
+            r->capture_seconds = sec;
+        } else if (sec < r->unet_seconds) {
+            r->unet_seconds = sec;
+            memcpy(r->op_seconds, prof.seconds, sizeof r->op_seconds);
+        }
+    }
+    for (size_t i = 0; i < (size_t)B * m->unet.out_ch * h * w; i++)
+        if (!isfinite(y[i])) {
+            s = dm_fail(err, "%s: the UNet output is not finite (broken weights?)", path);
+            goto done;
+        }
+
+    /* VAE decode of one latent (the pipeline decodes each image of a batch in turn) */
+    t0 = omp_get_wtime();
+    if ((s = dm_vae_decode(&vae, y, h, w, img, &arena, err))) goto done;
+    r->vae_seconds = omp_get_wtime() - t0;
+    r->peak_rss_mb = peak_rss_mb();
+done:
+    free(ctx), free(x), free(y), free(img), free(g);
+    dm_attn_store_free(&store);
+    dm_arena_free(&arena);
+    dm_unet_free(&unet);
+    dm_clip_free(&clip);
+    dm_model_free(m);
+    return s;
+}
+
+int dm_cmd_bench(int argc, char **argv) {
+    const char *model = NULL;
+    long width = 512, height = 512, batch = 2, threads = 0, repeat = 1;
+    int json = 0;
+    const dm_opt opts[] = {
+        {"--model", DM_ARG_STR, &model, "PATH", "diffusers folder or one-file .safetensors checkpoint"},
+        {"--width", DM_ARG_INT, &width, "W", "image width in pixels (default 512)"},
+        {"--height", DM_ARG_INT, &height, "H", "image height in pixels (default 512)"},
+        {"--batch", DM_ARG_INT, &batch, "B", "UNet batch (default 2 = one classifier-free-guided step)"},
+        {"--threads", DM_ARG_INT, &threads, "T", "OpenMP and OpenBLAS threads (default: all cores)"},
+        {"--repeat", DM_ARG_INT, &repeat, "N", "plain UNet steps to time, best kept (default 1; "
+                                              "a captured step runs after the first)"},
+        {"--json", DM_ARG_FLAG, &json, NULL, "print one JSON object instead of the table"},
+    };
+    const dm_cmd_spec spec = {
+        "diffumask bench", "--model PATH [--width W --height H] [--batch B] [--threads T] [--json]",
+        "Times the text encoder, one UNet step and one VAE decode at the given size, counts the UNet's "
+        "FLOPs from its config (conv 2·O·C·k²·Ho·Wo, linear 2·M·N·K, attention 2·2·heads·Lq·Lk·d), "
+        "times the linked BLAS's sgemm on the same GEMM shapes, and reports achieved/sgemm, the time "
+        "by kind of op, the overhead of capturing every cross-attention map, and the peak RSS.",
+        opts, (int)(sizeof opts / sizeof *opts), 0, 0};
+    const char *pos[1];
+    int n_pos;
+    int rc = dm_parse_args(&spec, argc, argv, pos, &n_pos);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (!model) return dm_usage_error(&spec, "--model PATH is required");
+    if (batch < 1 || batch > 16) return dm_usage_error(&spec, "--batch %ld: expected 1..16", batch);
+    if (threads < 0 || threads > 1024) return dm_usage_error(&spec, "--threads %ld: expected 1..1024", threads);
+    if (repeat < 1 || repeat > 100) return dm_usage_error(&spec, "--repeat %ld: expected 1..100", repeat);
+    if (width < 8 || height < 8 || width > 8192 || height > 8192)
+        return dm_usage_error(&spec, "--width/--height %ldx%ld: expected 8..8192", width, height);
+    if (threads > 0) {
+        omp_set_num_threads((int)threads);
+        openblas_set_num_threads((int)threads);
+    }
+    int T = omp_get_max_threads();
+    results r = {0};
+    dm_error err = {{0}};
+    dm_status s = run(model, (int)width, (int)height, (int)batch, (int)repeat, &r, &err);
+    if (s) {
+        fprintf(stderr, "%s: %s\n", spec.command, err.msg);
+        return s == DM_EUSAGE ? 2 : 1;
+    }
+    double gflops = r.unet_gflop / r.unet_seconds, ratio = gflops / r.sgemm_gflops;
+    double overhead = r.capture_seconds / r.unet_seconds - 1.0;
+    if (json) {
+        printf("{\"model\":\"%s\",\"width\":%ld,\"height\":%ld,\"batch\":%ld,\"threads\":%d,"
+               "\"blas_threads\":%d,\"unet_seconds\":%.6g,\"unet_gflop\":%.6g,\"unet_gflops\":%.6g,"
+               "\"sgemm_gflops\":%.6g,\"ratio\":%.4f,\"capture_seconds\":%.6g,\"capture_overhead\":%.4f,"
+               "\"text_encoder_seconds\":%.6g,\"vae_decode_seconds\":%.6g,\"peak_rss_mb\":%.1f,\"ops\":{",
+               model, width, height, batch, T, openblas_get_num_threads(), r.unet_seconds, r.unet_gflop,
+               gflops, r.sgemm_gflops, ratio, r.capture_seconds, overhead, r.text_seconds,
+               r.vae_seconds, r.peak_rss_mb);
+        for (int k = 0; k < DM_OP_KINDS; k++)
+            printf("%s\"%s\":{\"seconds\":%.6g,\"gflop\":%.6g}", k ? "," : "", op_names[k],
+                   r.op_seconds[k], r.op_gflop[k]);
+        printf("}}\n");
+        return 0;
+    }
+    printf("diffumask bench: %s, %ldx%ld (latent %ldx%ld), batch %ld, %d threads (BLAS %d)\n\n", model,
+           width, height, width / 8, height / 8, batch, T, openblas_get_num_threads());
+    printf("  sgemm on the UNet's %d conv/linear GEMM shapes   %8.1f GFLOP/s\n", r.gemm_shapes, r.sgemm_gflops);
+    printf("  UNet step                                      %8.3f s   %8.1f GFLOP   %6.1f GFLOP/s   %5.1f%% of sgemm\n",
+           r.unet_seconds, r.unet_gflop, gflops, 100 * ratio);
+    printf("  UNet step, cross-attention captured            %8.3f s   overhead %+.1f%%\n", r.capture_seconds, 100 * overhead);
+    printf("  text encoder (%ld x 77 tokens)                   %8.3f s\n", batch, r.text_seconds);
+    printf("  VAE decode (1 image)                           %8.3f s\n", r.vae_seconds);
+    printf("  peak RSS                                       %8.0f MB\n\n", r.peak_rss_mb);
+    printf("  UNet time by op        seconds    share     GFLOP   GFLOP/s\n");
+    double sum = 0;
+    for (int k = 0; k < DM_OP_KINDS; k++) {
+        sum += r.op_seconds[k];
+        printf("  %-18s %10.3f   %5.1f%%  %8.1f  %8.1f\n", op_names[k], r.op_seconds[k],
+               100 * r.op_seconds[k] / r.unet_seconds, r.op_gflop[k],
+               r.op_seconds[k] > 0 ? r.op_gflop[k] / r.op_seconds[k] : 0.0);
+    }
+    printf("  %-18s %10.3f   %5.1f%%\n", "other", r.unet_seconds - sum, 100 * (r.unet_seconds - sum) / r.unet_seconds);
+    return 0;
+}

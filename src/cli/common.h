@@ -1,0 +1,33 @@
+/* Pieces every model-using subcommand shares: the engine options and error reporting. */
+#ifndef DM_CLI_COMMON_H
+#define DM_CLI_COMMON_H
+
+#include "cli/args.h"
+#include "pipeline/engine.h"
+
+/* --model, --tokenizer, --config, --threads, --prediction: declared once, parsed into here */
+typedef struct {
+    const char *model, *tokenizer, *config, *prediction;
+    long threads;
+} dm_cli_model_opts;
+
+#define DM_CLI_MODEL_OPTS(o)                                                                       \
+    {"--model", DM_ARG_STR, &(o).model, "PATH",                                                    \
+     "diffusers folder or one .safetensors file (SD 1.x / 2.x)"},                                 \
+        {"--tokenizer", DM_ARG_STR, &(o).tokenizer, "DIR",                                         \
+         "tokenizer folder (vocab.json, merges.txt); default: the model's own"},                   \
+        {"--config", DM_ARG_STR, &(o).config, "YAML",                                              \
+         "LDM config of a one-file checkpoint (default: FILE.yaml beside it, if any)"},            \
+        {"--prediction", DM_ARG_STR, &(o).prediction, "eps|v",                                     \
+         "override the model's prediction type (SD 2.x 768 models are v)"},                       \
+        {"--threads", DM_ARG_INT, &(o).threads, "T", "CPU threads (default: all cores)"}
+
+/* The model path when --model is absent: the built-in demo model, if installed/in the tree. */
+const char *dm_cli_default_model(void);
+/* Opens the engine; on failure prints "CMD: message" and returns 1 (2 for usage errors). */
+int dm_cli_open_engine(const dm_cmd_spec *spec, const dm_cli_model_opts *o, int need_tokenizer,
+                       dm_engine **e);
+/* Prints "CMD: message" on stderr; returns the exit status for s (1, or 2 for DM_EUSAGE). */
+int dm_cli_fail(const dm_cmd_spec *spec, dm_status s, const dm_error *err);
+
+#endif
