@@ -12,6 +12,7 @@ typedef struct {
 int dm_cmd_tokenize(int argc, char **argv);
 int dm_cmd_eval(int argc, char **argv);
 int dm_cmd_debug(int argc, char **argv);
+int dm_cmd_generate(int argc, char **argv);
 int dm_cmd_txt2img(int argc, char **argv);
 int dm_cmd_merge(int argc, char **argv);
 int dm_cmd_viz(int argc, char **argv);

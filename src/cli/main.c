@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 static const dm_cli_command commands[] = {
+    {"generate", "make a segmentation dataset from a list of classes (DiffuMask)", dm_cmd_generate},
     {"txt2img", "generate one image from a prompt", dm_cmd_txt2img},
     {"tokenize", "print the 77 token ids of a prompt", dm_cmd_tokenize},
     {"debug", "run one network (text-encoder, unet, vae-decode) on tensors from a file", dm_cmd_debug},

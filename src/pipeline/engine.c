@@ -175,6 +175,7 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
             for (size_t k = 0; k < lat; k++) eps[k] = eps[k] + p->guidance * (eps[lat + k] - eps[k]);
         if ((s = dm_sampler_step(smp, i, eps, x, lat, &rng, NULL, err))) goto done;
         if (p->record) memcpy(r->latents + (size_t)i * lat, x, sizeof(float) * lat);
+        if (p->on_step) p->on_step(p->user, i + 1, N);
     }
     r->seconds_unet = now() - t0;
     memcpy(r->final_latent, x, sizeof(float) * lat);

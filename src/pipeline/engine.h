@@ -52,6 +52,8 @@ typedef struct {
     const float *init_noise;     /* (L, h, w) as diffusers' latents= (scaled by init_noise_sigma), or NULL */
     dm_attn_store *store;        /* attention capture (conditional branch), or NULL */
     int record;                  /* keep every step's tensors in the result */
+    void (*on_step)(void *user, int step, int n_steps); /* progress, after each UNet call (may be NULL) */
+    void *user;
 } dm_txt2img_params;
 
 typedef struct {

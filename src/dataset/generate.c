@@ -1,0 +1,280 @@
+#include "dataset/generate.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/sha256.h"
+#include "dataset/dataset.h"
+#include "io/file.h"
+
+static dm_status hash_file(dm_sha256 *h, const char *path, dm_error *err) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return dm_fail(err, "%s: cannot open for hashing", path);
+    static const size_t N = 1 << 20;
+    char *buf = malloc(N);
+    size_t n;
+    while (buf && (n = fread(buf, 1, N, fp)) > 0) dm_sha256_update(h, buf, n);
+    int bad = !buf || ferror(fp);
+    free(buf);
+    fclose(fp);
+    return bad ? dm_fail(err, "%s: read error while hashing", path) : DM_OK;
+}
+
+dm_status dm_model_sha256(const char *path, char out[65], dm_error *err) {
+    dm_sha256 h;
+    dm_sha256_init(&h);
+    if (dm_file_exists(path)) {
+        DM_TRY(hash_file(&h, path, err));
+    } else {
+        /* a diffusers folder: every config and weight file, in a fixed order, each prefixed by
+         * its relative name (so moving bytes between files changes the hash) */
+        static const char *const parts[] = {"model_index.json", "scheduler/scheduler_config.json",
+                                            "text_encoder/config.json", "text_encoder/model.safetensors",
+                                            "tokenizer/vocab.json", "tokenizer/merges.txt",
+                                            "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
+                                            "vae/config.json", "vae/diffusion_pytorch_model.safetensors", NULL};
+        char p[8192];
+        for (const char *const *q = parts; *q; q++) {
+            snprintf(p, sizeof p, "%s/%s", path, *q);
+            if (!dm_file_exists(p)) continue;
+            dm_sha256_update(&h, *q, strlen(*q) + 1);
+            DM_TRY(hash_file(&h, p, err));
+        }
+    }
+    dm_sha256_hex(&h, out);
+    return DM_OK;
+}
+
+int dm_selfattn_res_for(const dm_engine *e, int latent_h, int latent_w) {
+    const dm_unet_config *c = &e->unet.cfg;
+    int best = 0;
+    for (int i = 0; i < c->levels; i++) {
+        int h = latent_h >> i, w = latent_w >> i;
+        if (c->down_attn[i] && h * w <= 1024 && h > best) best = h;
+    }
+    return best;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The run's settings: a second run into the same folder must have the same ones. */
+static char *config_json(const dm_engine *e, const dm_plan *plan, const dm_generate_options *o,
+                         const char *sha) {
+    cJSON *c = cJSON_CreateObject();
+    char method[128];
+    dm_mask_method_name(&o->mask, method, sizeof method);
+    cJSON_AddStringToObject(c, "tool", "diffumask " DM_VERSION);
+    cJSON_AddStringToObject(c, "model", o->model_label);
+    cJSON_AddStringToObject(c, "model_sha256", sha);
+    cJSON_AddStringToObject(c, "source", o->source_label);
+    cJSON *cls = cJSON_AddArrayToObject(c, "classes");
+    for (int i = 0; i < plan->n_classes; i++) cJSON_AddItemToArray(cls, cJSON_CreateString(plan->classes[i].label));
+    cJSON_AddNumberToObject(c, "samples", (double)plan->n_items);
+    cJSON_AddStringToObject(c, "negative_prompt", o->negative_prompt);
+    cJSON_AddNumberToObject(c, "steps", o->steps);
+    cJSON_AddNumberToObject(c, "guidance", o->guidance);
+    cJSON_AddStringToObject(c, "sampler", dm_sampler_kind_name(o->sampler));
+    cJSON_AddNumberToObject(c, "prediction_v", e->sched.prediction_v);
+    cJSON_AddNumberToObject(c, "width", o->width);
+    cJSON_AddNumberToObject(c, "height", o->height);
+    cJSON_AddNumberToObject(c, "seed", (double)o->seed);
+    cJSON_AddStringToObject(c, "image_format", o->image_ext);
+    cJSON_AddStringToObject(c, "mask_method", method);
+    cJSON_AddStringToObject(c, "threshold", o->threshold_label);
+    cJSON_AddNumberToObject(c, "ignore_lo", o->mask.ignore_lo);
+    cJSON_AddNumberToObject(c, "ignore_hi", o->mask.ignore_hi);
+    cJSON_AddNumberToObject(c, "save_heatmaps", o->save_heatmaps);
+    cJSON_AddNumberToObject(c, "prune_fraction", o->prune_fraction);
+    if (o->sharded) {
+        char sh[64];
+        snprintf(sh, sizeof sh, "%d/%d", o->shard.k, o->shard.n);
+        cJSON_AddStringToObject(c, "shard", sh);
+    }
+    char *s = cJSON_Print(c);
+    cJSON_Delete(c);
+    return s;
+}
+
+typedef struct {
+    dm_generate_progress_fn fn;
+    void *user;
+    dm_generate_progress *p;
+} step_ctx;
+
+static void on_step(void *user, int step, int n) {
+    step_ctx *c = user;
+    c->p->step = step, c->p->n_steps = n;
+    if (c->fn) c->fn(c->user, c->p, 0);
+}
+
+/* One sample: generate, mask, write. */
+static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm_plan_item *it,
+                     const dm_generate_options *o, const char *sha, int self_h, step_ctx *sc,
+                     dm_error *err) {
+    int pos[DM_MAX_OBJECTS][16], npos[DM_MAX_OBJECTS];
+    for (int k = 0; k < it->n_obj; k++)
+        DM_TRY(dm_token_positions(e->tok, it->prompt, it->word[k], pos[k], 16, &npos[k], err));
+    dm_attn_store store;
+    dm_attn_store_init(&store, 1, self_h);
+    dm_txt2img_params p = {.prompt = it->prompt, .negative_prompt = o->negative_prompt, .steps = o->steps,
+                           .guidance = o->guidance, .sampler = o->sampler, .width = o->width,
+                           .height = o->height, .seed = it->seed, .store = &store, .on_step = on_step, .user = sc};
+    dm_txt2img_result r;
+    dm_status s = dm_txt2img(e, &p, &r, err);
+    if (s) {
+        dm_attn_store_free(&store);
+        return s;
+    }
+    double t0 = now();
+    int H = o->height, W = o->width, K = it->n_obj, hs[DM_MASK_MAX_RES], ws[DM_MASK_MAX_RES];
+    int nr = dm_attn_store_resolutions(&store, hs, ws, DM_MASK_MAX_RES);
+    size_t HW = (size_t)H * W;
+    uint8_t *rgb = malloc(HW * 3), *mask = malloc(HW);
+    float *soft = malloc(sizeof(float) * HW * K), *bufs = NULL, *self = NULL;
+    dm_attn_map maps[DM_MAX_OBJECTS * DM_MASK_MAX_RES];
+    size_t per_obj = 0;
+    for (int r2 = 0; r2 < nr; r2++) per_obj += (size_t)hs[r2] * ws[r2];
+    bufs = malloc(sizeof(float) * (per_obj * K + 1));
+    if (!rgb || !mask || !soft || !bufs) s = dm_fail(err, "out of memory");
+    if (!s) {
+        dm_image_to_rgb8(r.image_raw, H, W, rgb);
+        float *b = bufs;
+        for (int k = 0; k < K; k++)
+            for (int q = 0; q < nr; q++) {
+                dm_attn_store_token_map(&store, hs[q], ws[q], pos[k], npos[k], b);
+                maps[k * nr + q] = (dm_attn_map){hs[q], ws[q], b};
+                b += (size_t)hs[q] * ws[q];
+            }
+        float scale = 0;
+        const float *S = dm_attn_store_self(&store, &scale);
+        int n = store.self_h * store.self_w;
+        if (o->mask.use_selfattn && S && (self = malloc(sizeof(float) * n * n)))
+            for (size_t i = 0; i < (size_t)n * n; i++) self[i] = S[i] * scale;
+        else if (o->mask.use_selfattn) s = dm_fail(err, "no self-attention captured for the refinement");
+    }
+    dm_mask_score score = {0};
+    if (!s) s = dm_mask_make(&o->mask, maps, K, nr, it->class_id, rgb, H, W, self, store.self_h,
+                             store.self_w, mask, soft, &score, err);
+    double mask_s = now() - t0;
+    if (!s) {
+        cJSON *f = cJSON_CreateObject(), *cls = cJSON_CreateArray(), *ids = cJSON_CreateArray(),
+              *words = cJSON_CreateArray(), *tp = cJSON_CreateArray();
+        cJSON_AddStringToObject(f, "prompt", it->prompt);
+        cJSON_AddStringToObject(f, "negative_prompt", o->negative_prompt);
+        for (int k = 0; k < K; k++) {
+            cJSON_AddItemToArray(cls, cJSON_CreateString(plan->classes[it->class_id[k] - 1].label));
+            cJSON_AddItemToArray(ids, cJSON_CreateNumber(it->class_id[k]));
+            cJSON_AddItemToArray(words, cJSON_CreateString(it->word[k]));
+            cJSON_AddItemToArray(tp, cJSON_CreateIntArray(pos[k], npos[k]));
+        }
+        if (K == 1) { /* single-object samples keep scalar fields, the common case */
+            cJSON_AddStringToObject(f, "class", plan->classes[it->class_id[0] - 1].label);
+            cJSON_AddNumberToObject(f, "class_id", it->class_id[0]);
+            cJSON_AddStringToObject(f, "word", it->word[0]);
+            cJSON_AddItemToObject(f, "token_positions", cJSON_CreateIntArray(pos[0], npos[0]));
+            cJSON_Delete(cls), cJSON_Delete(ids), cJSON_Delete(words), cJSON_Delete(tp);
+        } else {
+            cJSON_AddItemToObject(f, "classes", cls);
+            cJSON_AddItemToObject(f, "class_ids", ids);
+            cJSON_AddItemToObject(f, "words", words);
+            cJSON_AddItemToObject(f, "token_positions", tp);
+        }
+        cJSON_AddNumberToObject(f, "index", (double)it->index);
+        cJSON_AddNumberToObject(f, "seed", (double)it->seed);
+        cJSON_AddStringToObject(f, "sampler", dm_sampler_kind_name(o->sampler));
+        cJSON_AddNumberToObject(f, "steps", o->steps);
+        cJSON_AddNumberToObject(f, "guidance", o->guidance);
+        cJSON_AddStringToObject(f, "model", o->model_label);
+        cJSON_AddStringToObject(f, "model_sha256", sha);
+        char method[128];
+        dm_mask_method_name(&o->mask, method, sizeof method);
+        cJSON_AddStringToObject(f, "mask_method", method);
+        cJSON_AddStringToObject(f, "threshold", o->threshold_label);
+        cJSON *q = cJSON_AddObjectToObject(f, "quality");
+        cJSON_AddNumberToObject(q, "score", score.score);
+        cJSON_AddNumberToObject(q, "mass_inside", score.mass_inside);
+        cJSON_AddNumberToObject(q, "contrast", score.contrast);
+        cJSON_AddNumberToObject(q, "area_fraction", score.area_fraction);
+        cJSON_AddNumberToObject(q, "agreement", score.agreement);
+        cJSON *t = cJSON_AddObjectToObject(f, "timing");
+        cJSON_AddNumberToObject(t, "text_s", r.seconds_text);
+        cJSON_AddNumberToObject(t, "unet_s", r.seconds_unet);
+        cJSON_AddNumberToObject(t, "vae_s", r.seconds_vae);
+        cJSON_AddNumberToObject(t, "mask_s", mask_s);
+        dm_sample smp = {.name = it->name, .rgb = rgb, .mask = mask, .heat = o->save_heatmaps ? soft : NULL,
+                         .width = W, .height = H, .fields = f};
+        s = dm_dataset_add(ds, &smp, err);
+        cJSON_Delete(f);
+    }
+    free(rgb), free(mask), free(soft), free(bufs), free(self);
+    dm_txt2img_result_free(&r);
+    dm_attn_store_free(&store);
+    return s;
+}
+
+dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_options *o,
+                          dm_generate_progress_fn progress, void *user, dm_error *err) {
+    if (!e->tok) return dm_fail(err, "generate needs a tokenizer");
+    /* every class word must be in its prompt: fail before anything is written */
+    for (long i = 0; i < plan->n_items; i++) {
+        const dm_plan_item *it = &plan->items[i];
+        if (!dm_shard_owns(o->shard.k, o->shard.n, it->index)) continue;
+        for (int k = 0; k < it->n_obj; k++) {
+            int pos[16], n;
+            dm_status s = dm_token_positions(e->tok, it->prompt, it->word[k], pos, 16, &n, err);
+            if (s) return dm_fail_wrap(err, "sample %ld", it->index);
+        }
+    }
+    int f = dm_vae_factor(&e->vae);
+    if (o->width % f || o->height % f || o->width <= 0 || o->height <= 0)
+        return dm_fail_code(err, DM_EUSAGE, "--width/--height must be positive multiples of %d", f);
+    char sha[65];
+    DM_TRY(dm_model_sha256(e->model->path, sha, err));
+    char *cfg = config_json(e, plan, o, sha);
+    const char **names = malloc(sizeof *names * (size_t)plan->n_classes);
+    if (!cfg || !names) {
+        free(cfg), free(names);
+        return dm_fail(err, "out of memory");
+    }
+    for (int i = 0; i < plan->n_classes; i++) names[i] = plan->classes[i].label;
+    dm_dataset *ds;
+    dm_status s = dm_dataset_open(o->out_dir, cfg, names, plan->n_classes, o->image_ext, &ds, err);
+    free(cfg), free(names);
+    if (s) return s;
+    int self_h = o->mask.use_selfattn ? dm_selfattn_res_for(e, o->height / f, o->width / f) : 0;
+    dm_generate_progress pr = {0};
+    for (long i = 0; i < plan->n_items; i++)
+        if (dm_shard_owns(o->shard.k, o->shard.n, plan->items[i].index)) {
+            pr.total++;
+            if (dm_dataset_has(ds, plan->items[i].name)) pr.skipped++;
+        }
+    pr.done = pr.skipped;
+    step_ctx sc = {progress, user, &pr};
+    double spent = 0;
+    long made = 0;
+    for (long i = 0; i < plan->n_items && !s; i++) {
+        const dm_plan_item *it = &plan->items[i];
+        if (!dm_shard_owns(o->shard.k, o->shard.n, it->index) || dm_dataset_has(ds, it->name)) continue;
+        pr.current = it->name;
+        double t0 = now();
+        s = one(e, ds, plan, it, o, sha, self_h, &sc, err);
+        if (s) {
+            dm_fail_wrap(err, "%s/%s", o->out_dir, it->name);
+            break;
+        }
+        spent += now() - t0, made++;
+        pr.done++;
+        pr.seconds_per_image = spent / (double)made;
+        if (progress) progress(user, &pr, 1);
+    }
+    if (!s) s = dm_dataset_finish(ds, err);
+    dm_dataset_close(ds);
+    return s;
+}

@@ -1,0 +1,50 @@
+/* DiffuMask generation: for every planned sample this process owns, txt2img with the attention
+ * store on, masks from the class words' attention, and one dataset sample written atomically.
+ * Resumable (finished samples are skipped), shardable, deterministic per sample. */
+#ifndef DM_DATASET_GENERATE_H
+#define DM_DATASET_GENERATE_H
+
+#include "dataset/prompts.h"
+#include "dataset/shard.h"
+#include "mask/mask.h"
+#include "pipeline/engine.h"
+
+typedef struct {
+    const char *out_dir;
+    const char *model_label;     /* the --model as given (recorded) */
+    const char *negative_prompt; /* "" */
+    int steps;
+    float guidance;
+    dm_sampler_kind sampler;
+    int width, height;
+    uint64_t seed;
+    const char *image_ext;       /* "jpg" | "png" */
+    int save_heatmaps;
+    dm_mask_params mask;
+    const char *threshold_label; /* "0.5", "otsu", ... as given (recorded) */
+    dm_shard shard;
+    int sharded;                 /* record the shard in config.json */
+    float prune_fraction;        /* drop the worst fraction by quality score at the end */
+    const char *source_label;    /* "--classes bird,cat" etc. (recorded) */
+} dm_generate_options;
+
+typedef struct {
+    long total;     /* samples this process owns */
+    long done;      /* finished (including ones found finished) */
+    long skipped;   /* found finished at start */
+    const char *current;
+    int step, n_steps;
+    double seconds_per_image; /* mean over the images generated in this run */
+} dm_generate_progress;
+
+typedef void (*dm_generate_progress_fn)(void *user, const dm_generate_progress *p, int sample_done);
+
+dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_options *o,
+                          dm_generate_progress_fn progress, void *user, dm_error *err);
+/* sha256 of a model: of the file, or of a diffusers folder's config and weight files. */
+dm_status dm_model_sha256(const char *path, char out[65], dm_error *err);
+/* The latent resolution (height) whose self-attention to capture: the finest attention level
+ * with at most 32x32 positions (toy-shapes: 8, SD at 512: 32). */
+int dm_selfattn_res_for(const dm_engine *e, int latent_h, int latent_w);
+
+#endif

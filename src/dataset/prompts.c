@@ -1,0 +1,272 @@
+#include "dataset/prompts.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "io/file.h"
+
+uint64_t dm_sample_seed(uint64_t run_seed, long index) {
+    /* 53 bits: the seed is written to JSON manifests, whose numbers are doubles */
+    return dm_seed_mix(run_seed, (uint64_t)index) & ((1ull << 53) - 1);
+}
+
+void dm_plan_free(dm_plan *p) {
+    for (int i = 0; i < p->n_classes; i++) {
+        free(p->classes[i].label);
+        for (int j = 0; j < p->classes[i].n_words; j++) free(p->classes[i].words[j]);
+        free(p->classes[i].words);
+    }
+    free(p->classes);
+    for (long i = 0; i < p->n_items; i++) {
+        free(p->items[i].prompt);
+        for (int k = 0; k < p->items[i].n_obj; k++) free(p->items[i].word[k]);
+    }
+    free(p->items);
+    memset(p, 0, sizeof *p);
+}
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
+}
+
+/* label: lower case, spaces removed ("potted plant" -> "pottedplant"), as VOC names them */
+static char *label_of(const char *word) {
+    char *l = malloc(strlen(word) + 1), *o = l;
+    if (!l) return NULL;
+    for (const char *c = word; *c; c++)
+        if (!isspace((unsigned char)*c)) *o++ = (char)tolower((unsigned char)*c);
+    *o = 0;
+    return l;
+}
+
+static int find_class(const dm_plan *p, const char *name) {
+    for (int i = 0; i < p->n_classes; i++) {
+        if (!strcmp(p->classes[i].label, name)) return i;
+        for (int j = 0; j < p->classes[i].n_words; j++)
+            if (!strcmp(p->classes[i].words[j], name)) return i;
+    }
+    return -1;
+}
+
+static dm_status add_class(dm_plan *p, const char *label, const char *const *words, int n_words,
+                           const char *where, dm_error *err) {
+    if (!*label) return dm_fail_code(err, DM_EUSAGE, "%s: empty class name", where);
+    if (p->n_classes >= 254) return dm_fail_code(err, DM_EUSAGE, "%s: more than 254 classes", where);
+    for (int i = 0; i < n_words; i++)
+        if (find_class(p, words[i]) >= 0)
+            return dm_fail_code(err, DM_EUSAGE, "%s: class '%s' is given twice", where, words[i]);
+    dm_class *c = realloc(p->classes, sizeof *c * (size_t)(p->n_classes + 1));
+    if (!c) return dm_fail(err, "out of memory");
+    p->classes = c;
+    c = &p->classes[p->n_classes++];
+    c->label = strdup(label);
+    c->words = calloc((size_t)n_words, sizeof *c->words);
+    c->n_words = n_words;
+    for (int i = 0; i < n_words && c->words; i++) c->words[i] = strdup(words[i]);
+    return DM_OK;
+}
+
+static dm_status add_word_class(dm_plan *p, const char *word, const char *where, dm_error *err) {
+    char *label = label_of(word);
+    if (!label) return dm_fail(err, "out of memory");
+    dm_status s = add_class(p, label, &word, 1, where, err);
+    free(label);
+    return s;
+}
+
+dm_status dm_plan_classes_csv(dm_plan *p, const char *csv, dm_error *err) {
+    char *copy = strdup(csv), *save = NULL;
+    dm_status s = DM_OK;
+    for (char *t = strtok_r(copy, ",", &save); t && !s; t = strtok_r(NULL, ",", &save)) {
+        char *w = trim(t);
+        if (*w) s = add_word_class(p, w, "--classes", err);
+    }
+    free(copy);
+    if (!s && p->n_classes == 0) s = dm_fail_code(err, DM_EUSAGE, "--classes: the class list is empty");
+    return s;
+}
+
+dm_status dm_plan_classes_file(dm_plan *p, const char *path, dm_error *err) {
+    char *text;
+    DM_TRY(dm_read_file(path, &text, NULL, err));
+    char *save = NULL, where[4200];
+    dm_status s = DM_OK;
+    int line_no = 0;
+    for (char *line = strtok_r(text, "\n", &save); line && !s; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        char *l = trim(line);
+        if (!*l) continue;
+        snprintf(where, sizeof where, "%s:%d", path, line_no);
+        const char *words[64];
+        int n = 0;
+        char *colon = strchr(l, ':'), *rest = NULL;
+        if (colon) *colon = 0, rest = colon + 1;
+        words[n++] = trim(l);
+        char *save2 = NULL;
+        for (char *t = rest ? strtok_r(rest, ",", &save2) : NULL; t && n < 64; t = strtok_r(NULL, ",", &save2))
+            if (*trim(t)) words[n++] = trim(t);
+        char *label = label_of(words[0]);
+        s = label ? add_class(p, label, words, n, where, err) : dm_fail(err, "out of memory");
+        free(label);
+    }
+    free(text);
+    if (!s && p->n_classes == 0) s = dm_fail_code(err, DM_EUSAGE, "%s: no classes in the file", path);
+    return s;
+}
+
+dm_status dm_plan_classes_preset(dm_plan *p, const char *name, dm_error *err) {
+    /* PASCAL VOC 2012, ids 1..20 in this order; the second word is how prompts name it */
+    static const char *const voc[20][2] = {
+        {"aeroplane", "aeroplane"}, {"bicycle", "bicycle"},         {"bird", "bird"},
+        {"boat", "boat"},           {"bottle", "bottle"},           {"bus", "bus"},
+        {"car", "car"},             {"cat", "cat"},                 {"chair", "chair"},
+        {"cow", "cow"},             {"diningtable", "dining table"}, {"dog", "dog"},
+        {"horse", "horse"},         {"motorbike", "motorbike"},     {"person", "person"},
+        {"pottedplant", "potted plant"}, {"sheep", "sheep"},        {"sofa", "sofa"},
+        {"train", "train"},         {"tvmonitor", "tv monitor"}};
+    if (strcmp(name, "voc"))
+        return dm_fail_code(err, DM_EUSAGE, "--preset: unknown preset '%s' (known: voc)", name);
+    for (int i = 0; i < 20; i++) DM_TRY(add_class(p, voc[i][0], &voc[i][1], 1, "--preset voc", err));
+    return DM_OK;
+}
+
+/* template with "{}" -> word; "a {}" -> "an {}" before a vowel */
+static char *fill(const char *tpl, const char *word) {
+    const char *at = strstr(tpl, "{}");
+    if (!at) return NULL;
+    size_t n = strlen(tpl) + strlen(word) + 4;
+    char *out = malloc(n);
+    if (!out) return NULL;
+    int an = at >= tpl + 2 && at[-1] == ' ' && at[-2] == 'a' && (at == tpl + 2 || at[-3] == ' ') &&
+             strchr("aeiouAEIOU", word[0]);
+    snprintf(out, n, "%.*s%s%s%s", (int)(at - tpl - (an ? 1 : 0)), tpl, an ? "n " : "", word, at + 2);
+    return out;
+}
+
+static dm_status grow(dm_plan *p, long n, dm_error *err) {
+    dm_plan_item *it = realloc(p->items, sizeof *it * (size_t)n);
+    if (!it) return dm_fail(err, "out of memory for %ld samples", n);
+    p->items = it;
+    return DM_OK;
+}
+
+static void name_item(dm_plan *p, dm_plan_item *it) {
+    int k = snprintf(it->name, sizeof it->name, "%06ld", it->index);
+    for (int o = 0; o < it->n_obj && k < (int)sizeof it->name - 2; o++)
+        k += snprintf(it->name + k, sizeof it->name - (size_t)k, "_%s", p->classes[it->class_id[o] - 1].label);
+    for (char *c = it->name; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.') *c = '-';
+}
+
+dm_status dm_plan_from_templates(dm_plan *p, const char *const *templates, int n_templates,
+                                 long per_class, uint64_t seed, dm_error *err) {
+    static const char *const def[1] = {DM_DEFAULT_TEMPLATE};
+    if (n_templates == 0) templates = def, n_templates = 1;
+    for (int t = 0; t < n_templates; t++)
+        if (!strstr(templates[t], "{}"))
+            return dm_fail_code(err, DM_EUSAGE, "--template '%s' has no {} for the class word", templates[t]);
+    if (per_class < 1 || per_class > 100000000L)
+        return dm_fail_code(err, DM_EUSAGE, "--images-per-class must be at least 1");
+    long n = per_class * p->n_classes;
+    DM_TRY(grow(p, n, err));
+    for (int c = 0; c < p->n_classes; c++)
+        for (long j = 0; j < per_class; j++) {
+            dm_plan_item *it = &p->items[p->n_items];
+            memset(it, 0, sizeof *it);
+            it->index = p->n_items;
+            const char *word = p->classes[c].words[j % p->classes[c].n_words];
+            it->prompt = fill(templates[j % n_templates], word);
+            it->n_obj = 1;
+            it->class_id[0] = c + 1;
+            it->word[0] = strdup(word);
+            it->seed = dm_sample_seed(seed, it->index);
+            p->n_items++;
+            if (!it->prompt || !it->word[0]) return dm_fail(err, "out of memory");
+            name_item(p, it);
+        }
+    return DM_OK;
+}
+
+static dm_status object(dm_plan *p, dm_plan_item *it, const cJSON *cls, const cJSON *word, int fixed,
+                        const char *where, dm_error *err) {
+    if (!cJSON_IsString(cls) || !*cls->valuestring)
+        return dm_fail_code(err, DM_EUSAGE, "%s: \"class\" must be a non-empty string", where);
+    if (word && !cJSON_IsString(word)) return dm_fail_code(err, DM_EUSAGE, "%s: \"word\" must be a string", where);
+    if (it->n_obj == DM_MAX_OBJECTS) return dm_fail_code(err, DM_EUSAGE, "%s: more than %d classes", where, DM_MAX_OBJECTS);
+    int c = find_class(p, cls->valuestring);
+    if (c < 0) {
+        if (fixed)
+            return dm_fail_code(err, DM_EUSAGE, "%s: class '%s' is not in the class list", where, cls->valuestring);
+        DM_TRY(add_word_class(p, cls->valuestring, where, err));
+        c = p->n_classes - 1;
+    }
+    it->class_id[it->n_obj] = c + 1;
+    it->word[it->n_obj] = strdup(word ? word->valuestring : cls->valuestring);
+    it->n_obj++;
+    return DM_OK;
+}
+
+dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_error *err) {
+    char *text;
+    DM_TRY(dm_read_file(path, &text, NULL, err));
+    int fixed = p->n_classes > 0;
+    char *save = NULL, where[4200];
+    dm_status s = DM_OK;
+    int line_no = 0;
+    for (char *line = strtok_r(text, "\n", &save); line && !s; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        if (!*trim(line)) continue;
+        snprintf(where, sizeof where, "%s:%d", path, line_no);
+        cJSON *o = cJSON_Parse(line);
+        if (!cJSON_IsObject(o)) {
+            cJSON_Delete(o);
+            s = dm_fail_code(err, DM_EUSAGE, "%s: not a JSON object", where);
+            break;
+        }
+        if ((s = grow(p, p->n_items + 1, err))) {
+            cJSON_Delete(o);
+            break;
+        }
+        dm_plan_item *it = &p->items[p->n_items];
+        memset(it, 0, sizeof *it);
+        it->index = p->n_items;
+        p->n_items++;
+        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(o, "prompt");
+        const cJSON *cls = cJSON_GetObjectItemCaseSensitive(o, "class");
+        const cJSON *classes = cJSON_GetObjectItemCaseSensitive(o, "classes");
+        const cJSON *word = cJSON_GetObjectItemCaseSensitive(o, "word");
+        const cJSON *words = cJSON_GetObjectItemCaseSensitive(o, "words");
+        const cJSON *sd = cJSON_GetObjectItemCaseSensitive(o, "seed");
+        if (!cJSON_IsString(pr) || !*pr->valuestring) s = dm_fail_code(err, DM_EUSAGE, "%s: needs a \"prompt\" string", where);
+        else if (!cls && !cJSON_IsArray(classes)) s = dm_fail_code(err, DM_EUSAGE, "%s: needs \"class\" or \"classes\"", where);
+        else if (sd && (!cJSON_IsNumber(sd) || sd->valuedouble < 0 || sd->valuedouble > 9007199254740991.0))
+            s = dm_fail_code(err, DM_EUSAGE, "%s: \"seed\" must be a non-negative integer", where);
+        if (!s) {
+            it->prompt = strdup(pr->valuestring);
+            it->seed = sd ? (uint64_t)sd->valuedouble : dm_sample_seed(seed, it->index);
+            if (cls) s = object(p, it, cls, word, fixed, where, err);
+            else {
+                if (words && (!cJSON_IsArray(words) || cJSON_GetArraySize(words) != cJSON_GetArraySize(classes)))
+                    s = dm_fail_code(err, DM_EUSAGE, "%s: \"words\" must match \"classes\"", where);
+                int k = 0;
+                for (const cJSON *c = classes->child; c && !s; c = c->next, k++)
+                    s = object(p, it, c, words ? cJSON_GetArrayItem(words, k) : NULL, fixed, where, err);
+                if (!s && it->n_obj == 0) s = dm_fail_code(err, DM_EUSAGE, "%s: \"classes\" is empty", where);
+            }
+        }
+        cJSON_Delete(o);
+        if (!s) name_item(p, it);
+    }
+    free(text);
+    if (!s && p->n_items == 0) s = dm_fail_code(err, DM_EUSAGE, "%s: no prompts in the file", path);
+    return s;
+}
