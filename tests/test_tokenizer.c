@@ -231,6 +231,8 @@ static void check_hostile_prompts(const dm_tokenizer *tok) {
     CHECK(dm_tokenize(tok, "a \xff\xfe cat\xc3", NULL, NULL, ids77, &err) == DM_OK && !memcmp(ref, ids77, sizeof ref));
     CHECK(dm_tokenize(tok, "a c\xed\xa0\x80" "at \xe2\x82", NULL, NULL, ids77, &err) == DM_OK &&
           !memcmp(ref, ids77, sizeof ref));
+    /* U+0345 matches no alternative of the case-insensitive regex, so it vanishes */
+    CHECK(dm_tokenize(tok, "a\xcd\x85 cat\xcd\x85", NULL, NULL, ids77, &err) == DM_OK && !memcmp(ref, ids77, sizeof ref));
     /* Python str.lower details: final sigma, dotted capital I */
     int32_t *a, *b;
     int na, nb;

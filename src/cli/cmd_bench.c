@@ -18,6 +18,7 @@
 #include "model/clip.h"
 #include "model/unet.h"
 #include "model/vae.h"
+#include "ops/ops.h"
 #include "pipeline/attn_store.h"
 
 enum { MAX_GEMMS = 512 };
@@ -32,12 +33,15 @@ typedef struct {
     int gemm_shapes;
 } results;
 
-/* Seconds one cblas_sgemm of this shape takes (best of runs filling ~min_s seconds). */
-static double time_sgemm(int M, int N, int K, const float *A, const float *B, float *C, double min_s) {
+/* Seconds one sgemm of this shape takes (best of runs filling ~min_s seconds): the BLAS
+ * threading the call itself, or (split) dm_sgemm splitting it over single-threaded calls. */
+static double time_sgemm(int M, int N, int K, const float *A, const float *B, float *C, int split,
+                         double min_s) {
     double best = INFINITY, spent = 0;
     for (int r = 0; r < 50 && (r < 2 || spent < min_s); r++) {
         double t0 = omp_get_wtime();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+        if (split) dm_sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+        else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
         double t = omp_get_wtime() - t0;
         spent += t;
         best = t < best ? t : best;
@@ -45,8 +49,11 @@ static double time_sgemm(int M, int N, int K, const float *A, const float *B, fl
     return best;
 }
 
-/* sgemm GFLOP/s over the conv and linear GEMMs of one forward, weighted as the forward runs them. */
-static dm_status bench_sgemm(const dm_unet_gemm *g, int n, int B, results *r, dm_error *err) {
+/* sgemm GFLOP/s over the conv and linear GEMMs of one forward, weighted as the forward runs
+ * them, on the same number of threads: per shape the faster of the linked BLAS threading the
+ * call itself and the engine's split (a reference the engine cannot beat by choosing). */
+static dm_status bench_sgemm(const dm_unet_gemm *g, int n, int B, int blas_threaded, results *r,
+                             dm_error *err) {
     size_t a = 0, b = 0, c = 0;
     for (int i = 0; i < n; i++) {
         if (g[i].kind == DM_OP_ATTN) continue;
@@ -65,11 +72,16 @@ static dm_status bench_sgemm(const dm_unet_gemm *g, int n, int B, results *r, dm
     double flops = 0, secs = 0;
     for (int i = 0; i < n; i++) {
         if (g[i].kind == DM_OP_ATTN) continue;
-        double t = time_sgemm(g[i].M, g[i].N, g[i].K, A, Bm, C, 0.05);
+        openblas_set_num_threads(omp_get_max_threads());
+        double t = time_sgemm(g[i].M, g[i].N, g[i].K, A, Bm, C, 0, 0.05);
+        dm_ops_set_threads(0);
+        double t2 = time_sgemm(g[i].M, g[i].N, g[i].K, A, Bm, C, 1, 0.05);
+        t = t2 < t ? t2 : t;
         flops += 2.0 * g[i].M * g[i].N * g[i].K * g[i].count * B;
         secs += t * g[i].count * B;
         r->gemm_shapes++;
     }
+    if (blas_threaded) openblas_set_num_threads(omp_get_max_threads());
     r->sgemm_gflops = flops / secs * 1e-9;
     r->sgemm_seconds = secs;
     free(A), free(Bm), free(C);
@@ -82,8 +94,8 @@ static double peak_rss_mb(void) {
     return (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
 }
 
-static dm_status run(const char *path, int width, int height, int B, int repeat, results *r,
-                     dm_error *err) {
+static dm_status run(const char *path, int width, int height, int B, int repeat, int blas_threaded,
+                     results *r, dm_error *err) {
     dm_model *m = NULL;
     dm_clip clip = {0};
     dm_unet unet = {0};
@@ -136,7 +148,7 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     }
     for (int i = 0; i < ng; i++) r->op_gflop[g[i].kind] += 2e-9 * g[i].M * g[i].N * g[i].K * g[i].count * B;
     r->unet_gflop = dm_unet_flops(&unet, h, w, 77) * B * 1e-9;
-    if ((s = bench_sgemm(g, ng, B, r, err))) goto done;
+    if ((s = bench_sgemm(g, ng, B, blas_threaded, r, err))) goto done;
 
     dm_rng rng;
     dm_rng_seed(&rng, 42);
@@ -147,7 +159,8 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
         s = dm_fail_code(err, DM_EUSAGE, "--batch %d: at most 16", B);
         goto done;
     }
-    /* plain steps and one captured step in between, so both see a warm arena after the first */
+    /* a plain step (it also faults the arena's pages in), the captured step, then the other
+     * plain steps; the best plain step is reported */
     r->unet_seconds = INFINITY;
     for (int k = 0; k <= repeat; k++) {
         int capture = k == 1;
@@ -188,17 +201,20 @@ done:
 
 int dm_cmd_bench(int argc, char **argv) {
     const char *model = NULL;
-    long width = 512, height = 512, batch = 2, threads = 0, repeat = 1;
-    int json = 0;
+    long width = 512, height = 512, batch = 2, threads = 0, repeat = 2;
+    int json = 0, blas_threaded = 0;
     const dm_opt opts[] = {
         {"--model", DM_ARG_STR, &model, "PATH", "diffusers folder or one-file .safetensors checkpoint"},
         {"--width", DM_ARG_INT, &width, "W", "image width in pixels (default 512)"},
         {"--height", DM_ARG_INT, &height, "H", "image height in pixels (default 512)"},
         {"--batch", DM_ARG_INT, &batch, "B", "UNet batch (default 2 = one classifier-free-guided step)"},
         {"--threads", DM_ARG_INT, &threads, "T", "OpenMP and OpenBLAS threads (default: all cores)"},
-        {"--repeat", DM_ARG_INT, &repeat, "N", "plain UNet steps to time, best kept (default 1; "
-                                              "a captured step runs after the first)"},
+        {"--repeat", DM_ARG_INT, &repeat, "N", "plain UNet steps to time, best kept (default 2; "
+                                              "the captured step runs after the first, which warms up)"},
         {"--json", DM_ARG_FLAG, &json, NULL, "print one JSON object instead of the table"},
+        {"--blas-threaded", DM_ARG_FLAG, &blas_threaded, NULL,
+         "for comparison: let OpenBLAS thread each GEMM with its own pool beside OpenMP's "
+         "(the engine's default is one OpenMP pool splitting single-threaded GEMMs)"},
     };
     const dm_cmd_spec spec = {
         "diffumask bench", "--model PATH [--width W --height H] [--batch B] [--threads T] [--json]",
@@ -217,14 +233,13 @@ int dm_cmd_bench(int argc, char **argv) {
     if (repeat < 1 || repeat > 100) return dm_usage_error(&spec, "--repeat %ld: expected 1..100", repeat);
     if (width < 8 || height < 8 || width > 8192 || height > 8192)
         return dm_usage_error(&spec, "--width/--height %ldx%ld: expected 8..8192", width, height);
-    if (threads > 0) {
-        omp_set_num_threads((int)threads);
-        openblas_set_num_threads((int)threads);
-    }
+    if (threads > 0) omp_set_num_threads((int)threads);
+    if (blas_threaded) openblas_set_num_threads(omp_get_max_threads());
+    else dm_ops_set_threads(0);
     int T = omp_get_max_threads();
     results r = {0};
     dm_error err = {{0}};
-    dm_status s = run(model, (int)width, (int)height, (int)batch, (int)repeat, &r, &err);
+    dm_status s = run(model, (int)width, (int)height, (int)batch, (int)repeat, blas_threaded, &r, &err);
     if (s) {
         fprintf(stderr, "%s: %s\n", spec.command, err.msg);
         return s == DM_EUSAGE ? 2 : 1;
@@ -233,10 +248,10 @@ int dm_cmd_bench(int argc, char **argv) {
     double overhead = r.capture_seconds / r.unet_seconds - 1.0;
     if (json) {
         printf("{\"model\":\"%s\",\"width\":%ld,\"height\":%ld,\"batch\":%ld,\"threads\":%d,"
-               "\"blas_threads\":%d,\"unet_seconds\":%.6g,\"unet_gflop\":%.6g,\"unet_gflops\":%.6g,"
+               "\"blas_threaded\":%d,\"unet_seconds\":%.6g,\"unet_gflop\":%.6g,\"unet_gflops\":%.6g,"
                "\"sgemm_gflops\":%.6g,\"ratio\":%.4f,\"capture_seconds\":%.6g,\"capture_overhead\":%.4f,"
                "\"text_encoder_seconds\":%.6g,\"vae_decode_seconds\":%.6g,\"peak_rss_mb\":%.1f,\"ops\":{",
-               model, width, height, batch, T, openblas_get_num_threads(), r.unet_seconds, r.unet_gflop,
+               model, width, height, batch, T, blas_threaded, r.unet_seconds, r.unet_gflop,
                gflops, r.sgemm_gflops, ratio, r.capture_seconds, overhead, r.text_seconds,
                r.vae_seconds, r.peak_rss_mb);
         for (int k = 0; k < DM_OP_KINDS; k++)
@@ -245,8 +260,9 @@ int dm_cmd_bench(int argc, char **argv) {
         printf("}}\n");
         return 0;
     }
-    printf("diffumask bench: %s, %ldx%ld (latent %ldx%ld), batch %ld, %d threads (BLAS %d)\n\n", model,
-           width, height, width / 8, height / 8, batch, T, openblas_get_num_threads());
+    printf("diffumask bench: %s, %ldx%ld (latent %ldx%ld), batch %ld, %d threads (%s)\n\n", model,
+           width, height, width / 8, height / 8, batch, T,
+           blas_threaded ? "OpenBLAS threads each GEMM" : "one OpenMP pool, single-threaded GEMMs split");
     printf("  sgemm on the UNet's %d conv/linear GEMM shapes   %8.1f GFLOP/s\n", r.gemm_shapes, r.sgemm_gflops);
     printf("  UNet step                                      %8.3f s   %8.1f GFLOP   %6.1f GFLOP/s   %5.1f%% of sgemm\n",
            r.unet_seconds, r.unet_gflop, gflops, 100 * ratio);

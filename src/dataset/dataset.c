@@ -613,8 +613,12 @@ static int rle_cols(const int32_t *label, int w, int h, int32_t id, int x0, int 
             }
             run++;
         }
-    run += (uint32_t)(w - 1 - x1) * h;
-    counts[n++] = run;
+    uint32_t tail = (uint32_t)(w - 1 - x1) * h; /* background columns right of the component */
+    if (cur == 1 && tail) { /* the last run is foreground: close it before the background tail */
+        counts[n++] = run;
+        run = 0;
+    }
+    counts[n++] = run + tail;
     return n;
 }
 

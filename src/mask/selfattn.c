@@ -40,3 +40,20 @@ void dm_selfattn_propagate(const float *S, int n, int tau, float *a, float *tmp)
         memcpy(a, tmp, (size_t)n * sizeof *a);
     }
 }
+
+dm_status dm_mask_pick_selfattn_res(const int *hs, const int *ws, int n, int max_tokens,
+                                    int *h_out, int *w_out, dm_error *err) {
+    long cap = max_tokens > 0 ? max_tokens : DM_MASK_SELFATTN_MAX_TOKENS;
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+        long tokens = (long)hs[i] * ws[i];
+        if (hs[i] < 1 || ws[i] < 1 || tokens > cap) continue;
+        if (best < 0 || tokens > (long)hs[best] * ws[best]) best = i;
+    }
+    if (best < 0)
+        return dm_fail(err, "self-attention: none of the %d attention resolutions has at most %ld "
+                            "positions", n, cap);
+    *h_out = hs[best];
+    if (w_out) *w_out = ws[best];
+    return DM_OK;
+}

@@ -1,6 +1,7 @@
 #include "model/unet.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +157,17 @@ typedef struct {
     const dm_unet_capture *cap;
     int self_index, cross_index; /* attention layers seen so far in this forward */
     dm_attn_event ev;            /* event under construction for the hook */
+    dm_op_profile *prof;         /* NULL unless the caller times the ops */
 } fwd;
+
+/* Runs one op statement, adding its wall time to the profile when one is attached
+ * (the kernels are parallel inside, so wall time is what a step pays). */
+#define OP(kind, stmt)                                                                             \
+    do {                                                                                           \
+        double op_t0_ = f->prof ? omp_get_wtime() : 0;                                             \
+        stmt;                                                                                      \
+        if (f->prof) f->prof->seconds[kind] += omp_get_wtime() - op_t0_;                           \
+    } while (0)
 
 #define ALLOC(ptr, n)                                                                              \
     do {                                                                                           \
@@ -180,9 +191,30 @@ static void time_embedding(const dm_unet *u, float t, float *feat, float *hid, f
     dm_silu(out, (size_t)T); /* every ResnetBlock2D applies silu before time_emb_proj */
 }
 
+/* ResnetBlock2D (the same math as dm_resnet_forward, spelled out so every op can be timed
+ * and the time embedding folded into conv1's bias):
+ * out = shortcut(x) + conv2(silu(gn2(conv1(silu(gn1(x))) + time_emb_proj(temb)))) */
 static dm_status resnet(fwd *f, const dm_resnet *r, const float *x, int H, int W, float *out) {
     const dm_unet_config *c = &f->u->cfg;
-    return dm_resnet_forward(r, x, H, W, f->temb, c->time_dim, c->groups, c->eps, out, f->a, f->err);
+    size_t mark = dm_arena_mark(f->a);
+    int HW = H * W, in = r->in_ch, oc = r->out_ch, wide = in > oc ? in : oc;
+    float *t1, *h, *sc, *bias;
+    ALLOC(t1, (size_t)wide * HW);
+    ALLOC(h, (size_t)oc * HW);
+    ALLOC(sc, dm_conv2d_scratch(wide, H, W, 3, 1, 1) + 1);
+    ALLOC(bias, oc);
+    /* hidden_states + temb[:, :, None, None] after conv1: a per-channel constant, so it
+     * joins conv1's bias instead of costing a pass over the map */
+    OP(DM_OP_LINEAR, dm_linear(f->temb, 1, c->time_dim, r->temb_w, r->temb_b, oc, bias));
+    for (int o = 0; o < oc; o++) bias[o] += r->conv1_b[o];
+    OP(DM_OP_NORM, dm_group_norm(x, in, HW, c->groups, c->eps, r->norm1_w, r->norm1_b, 1, t1));
+    OP(DM_OP_CONV, dm_conv2d(t1, in, H, W, r->conv1_w, bias, oc, 3, 1, 1, h, sc, 0));
+    OP(DM_OP_NORM, dm_group_norm(h, oc, HW, c->groups, c->eps, r->norm2_w, r->norm2_b, 1, t1));
+    OP(DM_OP_CONV, dm_conv2d(t1, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, 1, out, sc, 0));
+    if (r->skip_w) OP(DM_OP_CONV, dm_conv2d(x, in, H, W, r->skip_w, r->skip_b, oc, 1, 1, 0, out, NULL, 1));
+    else OP(DM_OP_ELEM, dm_add(out, x, (size_t)oc * HW));
+    dm_arena_release(f->a, mark);
+    return DM_OK;
 }
 
 static void probs_to_hook(void *user, int head, int q0, int q1, int Lk, const float *probs) {
@@ -204,9 +236,9 @@ static dm_status attention(fwd *f, const dm_transformer *t, int cross, const flo
     ALLOC(v, (size_t)Lk * C);
     ALLOC(o, (size_t)HW * C);
     ALLOC(sc, dm_attention_scratch(HW, Lk, hd));
-    dm_linear(n, HW, C, wq, NULL, C, q);
-    dm_linear(kv_src, Lk, kv_dim, wk, NULL, C, k);
-    dm_linear(kv_src, Lk, kv_dim, wv, NULL, C, v);
+    OP(DM_OP_LINEAR, dm_linear(n, HW, C, wq, NULL, C, q));
+    OP(DM_OP_LINEAR, dm_linear(kv_src, Lk, kv_dim, wk, NULL, C, k));
+    OP(DM_OP_LINEAR, dm_linear(kv_src, Lk, kv_dim, wv, NULL, C, v));
     const dm_unet_capture *cap = f->cap;
     int layer_index = cross ? f->cross_index++ : f->self_index++;
     int want = cap && cap->hook && (!cap->batch_mask || (cap->batch_mask >> f->batch & 1u)) &&
@@ -217,8 +249,9 @@ static dm_status attention(fwd *f, const dm_transformer *t, int cross, const flo
         f->ev = (dm_attn_event){.layer = name, .layer_index = layer_index, .cross = cross,
                                 .batch = f->batch, .heads = t->heads, .h = H, .w = W};
     }
-    dm_attention(q, C, k, C, v, C, HW, Lk, t->heads, hd, 0, o, C, sc, want ? probs_to_hook : NULL, f);
-    dm_linear_acc(o, HW, C, wo, bo, C, tokens);
+    OP(DM_OP_ATTN, dm_attention(q, C, k, C, v, C, HW, Lk, t->heads, hd, 0, o, C, sc,
+                                want ? probs_to_hook : NULL, f));
+    OP(DM_OP_LINEAR, dm_linear_acc(o, HW, C, wo, bo, C, tokens));
     dm_arena_release(f->a, mark);
     return DM_OK;
 }
@@ -233,23 +266,23 @@ static dm_status transformer(fwd *f, const dm_transformer *t, const float *x, in
     ALLOC(n, (size_t)HW * C);
     ALLOC(ff1, (size_t)HW * 2 * F);
     ALLOC(ff2, (size_t)HW * F);
-    dm_group_norm(x, C, HW, f->u->cfg.groups, 1e-6f, t->gn_w, t->gn_b, 0, g);
-    dm_linear_from_chw(g, C, HW, t->proj_in_w, t->proj_in_b, C, tok);
+    OP(DM_OP_NORM, dm_group_norm(x, C, HW, f->u->cfg.groups, 1e-6f, t->gn_w, t->gn_b, 0, g));
+    OP(DM_OP_LINEAR, dm_linear_from_chw(g, C, HW, t->proj_in_w, t->proj_in_b, C, tok));
     for (int d = 0; d < t->depth; d++) {
         const dm_tblock *b = &t->blocks[d];
-        dm_layer_norm(tok, HW, C, 1e-5f, b->norm1_w, b->norm1_b, n);
+        OP(DM_OP_NORM, dm_layer_norm(tok, HW, C, 1e-5f, b->norm1_w, b->norm1_b, n));
         DM_TRY(attention(f, t, 0, b->q1, b->k1, b->v1, b->o1_w, b->o1_b, n, HW, H, W, n, HW, C, tok, d));
-        dm_layer_norm(tok, HW, C, 1e-5f, b->norm2_w, b->norm2_b, n);
+        OP(DM_OP_NORM, dm_layer_norm(tok, HW, C, 1e-5f, b->norm2_w, b->norm2_b, n));
         DM_TRY(attention(f, t, 1, b->q2, b->k2, b->v2, b->o2_w, b->o2_b, n, HW, H, W, f->ctx,
                          f->ctx_len, f->u->cfg.cross_dim, tok, d));
         /* ff: tokens += net.2(geglu(net.0.proj(norm3(tokens)))) */
-        dm_layer_norm(tok, HW, C, 1e-5f, b->norm3_w, b->norm3_b, n);
-        dm_linear(n, HW, C, b->ff1_w, b->ff1_b, 2 * F, ff1);
-        dm_geglu(ff1, HW, F, ff2);
-        dm_linear_acc(ff2, HW, F, b->ff2_w, b->ff2_b, C, tok);
+        OP(DM_OP_NORM, dm_layer_norm(tok, HW, C, 1e-5f, b->norm3_w, b->norm3_b, n));
+        OP(DM_OP_LINEAR, dm_linear(n, HW, C, b->ff1_w, b->ff1_b, 2 * F, ff1));
+        OP(DM_OP_ELEM, dm_geglu(ff1, HW, F, ff2));
+        OP(DM_OP_LINEAR, dm_linear_acc(ff2, HW, F, b->ff2_w, b->ff2_b, C, tok));
     }
-    memcpy(out, x, sizeof(float) * C * HW);
-    dm_linear_to_chw_acc(tok, HW, C, t->proj_out_w, t->proj_out_b, C, out);
+    OP(DM_OP_ELEM, memcpy(out, x, sizeof(float) * C * HW));
+    OP(DM_OP_LINEAR, dm_linear_to_chw_acc(tok, HW, C, t->proj_out_w, t->proj_out_b, C, out));
     dm_arena_release(f->a, mark);
     return DM_OK;
 }
@@ -267,7 +300,7 @@ static dm_status forward_one(fwd *f, const float *x_in, float t, float *out, int
     ALLOC(feat, C0);
     ALLOC(hid, c->time_dim);
     ALLOC(temb, c->time_dim);
-    time_embedding(u, t, feat, hid, temb);
+    OP(DM_OP_LINEAR, time_embedding(u, t, feat, hid, temb));
     f->temb = temb;
 
     fmap stack[64];
@@ -276,7 +309,7 @@ static dm_status forward_one(fwd *f, const float *x_in, float t, float *out, int
     int C = C0, H = h, W = w;
     ALLOC(cur, (size_t)C0 * H * W);
     ALLOC(sc, dm_conv2d_scratch(c->in_ch, H, W, 3, 1, 1));
-    dm_conv2d(x_in, c->in_ch, H, W, u->conv_in_w, u->conv_in_b, C0, 3, 1, 1, cur, sc, 0);
+    OP(DM_OP_CONV, dm_conv2d(x_in, c->in_ch, H, W, u->conv_in_w, u->conv_in_b, C0, 3, 1, 1, cur, sc, 0));
     stack[sp++] = (fmap){cur, C, H, W};
     for (int i = 0; i < n; i++) {
         const dm_unet_level *lv = &u->down[i];
@@ -298,7 +331,7 @@ static dm_status forward_one(fwd *f, const float *x_in, float t, float *out, int
             ALLOC(nx, (size_t)C * Ho * Wo);
             size_t mark = dm_arena_mark(f->a);
             ALLOC(s2, dm_conv2d_scratch(C, H, W, 3, 2, 1));
-            dm_conv2d(cur, C, H, W, lv->resample_w, lv->resample_b, C, 3, 2, 1, nx, s2, 0);
+            OP(DM_OP_CONV, dm_conv2d(cur, C, H, W, lv->resample_w, lv->resample_b, C, 3, 2, 1, nx, s2, 0));
             dm_arena_release(f->a, mark);
             cur = nx, H = Ho, W = Wo;
             stack[sp++] = (fmap){cur, C, H, W};
@@ -321,8 +354,8 @@ static dm_status forward_one(fwd *f, const float *x_in, float t, float *out, int
             /* torch.cat([hidden_states, res_hidden_states], dim=1) */
             float *cat;
             ALLOC(cat, (size_t)(C + s.C) * H * W);
-            memcpy(cat, cur, sizeof(float) * C * H * W);
-            memcpy(cat + (size_t)C * H * W, s.x, sizeof(float) * s.C * H * W);
+            OP(DM_OP_ELEM, memcpy(cat, cur, sizeof(float) * C * H * W);
+               memcpy(cat + (size_t)C * H * W, s.x, sizeof(float) * s.C * H * W));
             ALLOC(nx, (size_t)lv->res[j].out_ch * H * W);
             DM_TRY(resnet(f, &lv->res[j], cat, H, W, nx));
             cur = nx, C = lv->res[j].out_ch;
@@ -337,19 +370,19 @@ static dm_status forward_one(fwd *f, const float *x_in, float t, float *out, int
             int Ho = stack[sp - 1].H, Wo = stack[sp - 1].W;
             float *up, *s2;
             ALLOC(up, (size_t)C * Ho * Wo);
-            if (Ho == 2 * H && Wo == 2 * W) dm_upsample_nearest2x(cur, C, H, W, up);
-            else dm_resize_nearest(cur, C, H, W, Ho, Wo, up);
+            if (Ho == 2 * H && Wo == 2 * W) OP(DM_OP_ELEM, dm_upsample_nearest2x(cur, C, H, W, up));
+            else OP(DM_OP_ELEM, dm_resize_nearest(cur, C, H, W, Ho, Wo, up));
             ALLOC(nx, (size_t)C * Ho * Wo);
             ALLOC(s2, dm_conv2d_scratch(C, Ho, Wo, 3, 1, 1));
-            dm_conv2d(up, C, Ho, Wo, lv->resample_w, lv->resample_b, C, 3, 1, 1, nx, s2, 0);
+            OP(DM_OP_CONV, dm_conv2d(up, C, Ho, Wo, lv->resample_w, lv->resample_b, C, 3, 1, 1, nx, s2, 0));
             cur = nx, H = Ho, W = Wo;
         }
     }
     float *g;
     ALLOC(g, (size_t)C * H * W);
     ALLOC(sc, dm_conv2d_scratch(C, H, W, 3, 1, 1));
-    dm_group_norm(cur, C, H * W, c->groups, c->eps, u->norm_out_w, u->norm_out_b, 1, g);
-    dm_conv2d(g, C, H, W, u->conv_out_w, u->conv_out_b, c->out_ch, 3, 1, 1, out, sc, 0);
+    OP(DM_OP_NORM, dm_group_norm(cur, C, H * W, c->groups, c->eps, u->norm_out_w, u->norm_out_b, 1, g));
+    OP(DM_OP_CONV, dm_conv2d(g, C, H, W, u->conv_out_w, u->conv_out_b, c->out_ch, 3, 1, 1, out, sc, 0));
     return DM_OK;
 }
 
@@ -374,11 +407,106 @@ dm_status dm_unet_forward(const dm_unet *u, const float *x, int B, int h, int w,
     if (h < 1 || w < 1) return dm_fail(err, "UNet: bad latent size %dx%d", h, w);
     for (int b = 0; b < B; b++) {
         fwd f = {.u = u, .a = a, .err = err, .ctx = ctx + (size_t)b * ctx_len * c->cross_dim,
-                 .ctx_len = ctx_len, .batch = b, .cap = cap};
+                 .ctx_len = ctx_len, .batch = b, .cap = cap, .prof = cap ? cap->profile : NULL};
         size_t mark = dm_arena_mark(a);
         dm_status s = forward_one(&f, x + b * in_sz, t[b], out + b * out_sz, h, w);
         dm_arena_release(a, mark);
         if (s) return s;
     }
     return DM_OK;
+}
+
+/* ------------------------------------------------------------------ FLOP plan */
+
+typedef struct {
+    dm_unet_gemm *g;
+    int n, max;
+} gemm_list;
+
+static void gemm(gemm_list *l, dm_op_kind kind, int M, int N, int K, int count) {
+    for (int i = 0; i < l->n && i < l->max; i++)
+        if (l->g[i].kind == kind && l->g[i].M == M && l->g[i].N == N && l->g[i].K == K) {
+            l->g[i].count += count;
+            return;
+        }
+    if (l->n < l->max) l->g[l->n] = (dm_unet_gemm){kind, M, N, K, count};
+    l->n++;
+}
+
+static void gemm_resnet(gemm_list *l, const dm_resnet *r, int HW, int T) {
+    gemm(l, DM_OP_LINEAR, 1, r->out_ch, T, 1);                         /* time_emb_proj */
+    gemm(l, DM_OP_CONV, r->out_ch, HW, r->in_ch * 9, 1);              /* conv1 */
+    gemm(l, DM_OP_CONV, r->out_ch, HW, r->out_ch * 9, 1);             /* conv2 */
+    if (r->skip_w) gemm(l, DM_OP_CONV, r->out_ch, HW, r->in_ch, 1);    /* conv_shortcut 1x1 */
+}
+
+static void gemm_transformer(gemm_list *l, const dm_transformer *t, int HW, int ctx_len, int X) {
+    int C = t->ch, d = C / t->heads;
+    gemm(l, DM_OP_LINEAR, HW, C, C, 1); /* proj_in */
+    for (int b = 0; b < t->depth; b++) {
+        gemm(l, DM_OP_LINEAR, HW, C, C, 5);               /* attn1 q k v out, attn2 q */
+        gemm(l, DM_OP_LINEAR, HW, C, C, 1);               /* attn2 out */
+        gemm(l, DM_OP_LINEAR, ctx_len, C, X, 2);          /* attn2 k v */
+        gemm(l, DM_OP_ATTN, HW, HW, d, t->heads);         /* self: Q Kᵀ */
+        gemm(l, DM_OP_ATTN, HW, d, HW, t->heads);         /* self: P V */
+        gemm(l, DM_OP_ATTN, HW, ctx_len, d, t->heads);    /* cross: Q Kᵀ */
+        gemm(l, DM_OP_ATTN, HW, d, ctx_len, t->heads);    /* cross: P V */
+        gemm(l, DM_OP_LINEAR, HW, 8 * C, C, 1);           /* ff.net.0.proj (GEGLU) */
+        gemm(l, DM_OP_LINEAR, HW, C, 4 * C, 1);           /* ff.net.2 */
+    }
+    gemm(l, DM_OP_LINEAR, C, HW, C, 1); /* proj_out, written back channel-major */
+}
+
+int dm_unet_gemms(const dm_unet *u, int h, int w, int ctx_len, dm_unet_gemm *out, int max) {
+    const dm_unet_config *c = &u->cfg;
+    gemm_list l = {out, 0, max};
+    int n = c->levels, C0 = c->block_out[0], T = c->time_dim, X = c->cross_dim;
+    int H = h, W = w, C = C0;
+    gemm(&l, DM_OP_LINEAR, 1, T, C0, 1);
+    gemm(&l, DM_OP_LINEAR, 1, T, T, 1);
+    gemm(&l, DM_OP_CONV, C0, H * W, c->in_ch * 9, 1);
+    int skipH[64], skipW[64], sp = 0;
+    skipH[sp] = H, skipW[sp++] = W;
+    for (int i = 0; i < n; i++) {
+        const dm_unet_level *lv = &u->down[i];
+        for (int j = 0; j < lv->n_res; j++) {
+            gemm_resnet(&l, &lv->res[j], H * W, T);
+            C = lv->res[j].out_ch;
+            if (lv->attn[j]) gemm_transformer(&l, lv->attn[j], H * W, ctx_len, X);
+            skipH[sp] = H, skipW[sp++] = W;
+        }
+        if (lv->resample_w) {
+            H = dm_conv_out(H, 3, 2, 1), W = dm_conv_out(W, 3, 2, 1);
+            gemm(&l, DM_OP_CONV, C, H * W, C * 9, 1);
+            skipH[sp] = H, skipW[sp++] = W;
+        }
+    }
+    gemm_resnet(&l, &u->mid_res[0], H * W, T);
+    if (u->mid_attn) {
+        gemm_transformer(&l, u->mid_attn, H * W, ctx_len, X);
+        gemm_resnet(&l, &u->mid_res[1], H * W, T);
+    }
+    for (int i = 0; i < n; i++) {
+        const dm_unet_level *lv = &u->up[i];
+        for (int j = 0; j < lv->n_res; j++) {
+            sp--;
+            gemm_resnet(&l, &lv->res[j], H * W, T);
+            C = lv->res[j].out_ch;
+            if (lv->attn[j]) gemm_transformer(&l, lv->attn[j], H * W, ctx_len, X);
+        }
+        if (lv->resample_w) {
+            H = skipH[sp - 1], W = skipW[sp - 1];
+            gemm(&l, DM_OP_CONV, C, H * W, C * 9, 1);
+        }
+    }
+    gemm(&l, DM_OP_CONV, c->out_ch, H * W, C0 * 9, 1);
+    return l.n;
+}
+
+double dm_unet_flops(const dm_unet *u, int h, int w, int ctx_len) {
+    dm_unet_gemm g[512];
+    int n = dm_unet_gemms(u, h, w, ctx_len, g, 512);
+    double total = 0;
+    for (int i = 0; i < n && i < 512; i++) total += 2.0 * g[i].M * g[i].N * g[i].K * g[i].count;
+    return total;
 }

@@ -66,13 +66,34 @@ typedef struct {
 
 typedef void (*dm_attn_hook)(void *user, const dm_attn_event *ev);
 
+/* Where the time of a forward goes, by kind of op (diffumask bench). */
+typedef enum { DM_OP_CONV, DM_OP_LINEAR, DM_OP_ATTN, DM_OP_NORM, DM_OP_ELEM, DM_OP_KINDS } dm_op_kind;
+typedef struct {
+    double seconds[DM_OP_KINDS]; /* wall seconds, accumulated over forwards */
+} dm_op_profile;
+
 typedef struct {
     dm_attn_hook hook;   /* NULL: no capture, no cost */
     void *user;
     int capture_cross;   /* report attn2 */
     int capture_self_h;  /* report attn1 of layers whose latent height is this (0: none) */
     unsigned batch_mask; /* which batch items to report (bit b); 0 = all */
+    dm_op_profile *profile; /* NULL: no timing; else per-op seconds and FLOPs are added */
 } dm_unet_capture;
+
+/* One matrix product of a forward, for FLOP counts and GEMM benchmarks: kind, the GEMM
+ * C[M,N] = A[M,K] B[K,N] it amounts to (convs as im2col GEMMs, attention as its two
+ * batched products per head), and how many times it runs per batch item. */
+typedef struct {
+    dm_op_kind kind;
+    int M, N, K;
+    int count;
+} dm_unet_gemm;
+/* The GEMMs of one forward of one batch item at latent h x w, from the loaded config;
+ * writes up to max entries (merged by shape) and returns how many there are. */
+int dm_unet_gemms(const dm_unet *u, int h, int w, int ctx_len, dm_unet_gemm *out, int max);
+/* FLOPs of those GEMMs (2·M·N·K each): the forward's FLOP count per batch item. */
+double dm_unet_flops(const dm_unet *u, int h, int w, int ctx_len);
 
 dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err);
 void dm_unet_free(dm_unet *u);

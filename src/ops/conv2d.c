@@ -1,6 +1,5 @@
 /* Convolution as one GEMM per image: im2col into caller scratch, then
  * y[O, Ho*Wo] = w[O, C*k*k] · cols[C*k*k, Ho*Wo]. 1x1 stride-1 convs skip im2col. */
-#include <cblas.h>
 #include <string.h>
 
 #include "ops/ops.h"
@@ -53,8 +52,7 @@ void dm_conv2d(const float *x, int C, int H, int W, const float *w, const float 
         cols = scratch;
     }
     int K = C * k * k;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, (int)HWo, K, 1.0f, w, K, cols,
-                (int)HWo, accumulate ? 1.0f : 0.0f, y, (int)HWo);
+    dm_sgemm(0, 0, O, (int)HWo, K, 1.0f, w, K, cols, (int)HWo, accumulate ? 1.0f : 0.0f, y, (int)HWo);
     if (b) {
 #pragma omp parallel for schedule(static) if ((size_t)O * HWo > 65536)
         for (int o = 0; o < O; o++) {

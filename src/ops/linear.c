@@ -1,4 +1,3 @@
-#include <cblas.h>
 #include <string.h>
 
 #include "ops/ops.h"
@@ -11,18 +10,18 @@ static void add_bias_rows(float *y, int M, int N, const float *b) {
 }
 
 void dm_linear(const float *x, int M, int K, const float *W, const float *b, int N, float *y) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
+    dm_sgemm(0, 1, M, N, K, 1.0f, x, K, W, K, 0.0f, y, N);
     add_bias_rows(y, M, N, b);
 }
 
 void dm_linear_acc(const float *x, int M, int K, const float *W, const float *b, int N, float *y) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, 1.0f, y, N);
+    dm_sgemm(0, 1, M, N, K, 1.0f, x, K, W, K, 1.0f, y, N);
     add_bias_rows(y, M, N, b);
 }
 
 void dm_linear_from_chw(const float *x, int C, int HW, const float *W, const float *b, int N,
                         float *y) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, HW, N, C, 1.0f, x, HW, W, C, 0.0f, y, N);
+    dm_sgemm(1, 1, HW, N, C, 1.0f, x, HW, W, C, 0.0f, y, N);
     add_bias_rows(y, HW, N, b);
 }
 
@@ -36,6 +35,6 @@ void dm_add_channel_bias(float *y, int C, int HW, const float *b) {
 void dm_linear_to_chw_acc(const float *h, int HW, int K, const float *W, const float *b, int N,
                           float *y) {
     /* y[N, HW] += W[N, K] · h[HW, K]ᵀ */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, HW, K, 1.0f, W, K, h, K, 1.0f, y, HW);
+    dm_sgemm(0, 1, N, HW, K, 1.0f, W, K, h, K, 1.0f, y, HW);
     dm_add_channel_bias(y, N, HW, b);
 }

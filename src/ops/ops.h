@@ -5,6 +5,19 @@
 
 #include <stddef.h>
 
+/* ------------------------------------------------------------------ threads and GEMM */
+
+/* Makes OpenMP the only thread pool: n OpenMP threads (n <= 0: keep the current count) and a
+ * single-threaded OpenBLAS whose GEMMs dm_sgemm splits over the OpenMP threads. A process
+ * setting: call it once at start-up, before any kernel (the CLI does). Without it, kernels
+ * still work and let OpenBLAS thread each GEMM itself. */
+void dm_ops_set_threads(int n);
+/* 1 when kernels may split work over OpenMP threads and call BLAS from inside them. */
+int dm_ops_parallel(void);
+/* cblas_sgemm(RowMajor, ...): C[M,N] = alpha · op(A) · op(B) + beta · C, split over threads. */
+void dm_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+
 /* y[M,N] = x[M,K] · W[N,K]ᵀ + b[N]   (torch.nn.Linear; b may be NULL). y may not alias x. */
 void dm_linear(const float *x, int M, int K, const float *W, const float *b, int N, float *y);
 /* y[M,N] += x[M,K] · W[N,K]ᵀ + b  (residual fused). */

@@ -1,0 +1,244 @@
+/* diffumask eval-toy: mask quality of every mask method on the toy-shapes protocol
+ * (models/toy-shapes/README.md; src/dataset/toy_oracle.h). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "dataset/toy_oracle.h"
+#include "io/file.h"
+#include "io/image.h"
+
+#define DEFAULT_METHODS                                                                            \
+    "basic@0.5,basic@best,otsu,selfattn@best,selfattn+otsu,crf,crf+otsu,crf+agreement,"           \
+    "selfattn+crf,selfattn+crf+otsu,selfattn+crf+agreement,default"
+#define MAX_METHODS 32
+
+typedef struct {
+    dm_cli_model_opts m;
+    const char *prompts, *methods, *out, *cache;
+    long n, steps, tune, self_h;
+    double prune;
+    int json, two_object;
+} toy_opts;
+
+static cJSON *num(double v) {
+    return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
+}
+
+static cJSON *result_json(const dm_eval_result *e) {
+    cJSON *o = cJSON_CreateObject(), *per = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "miou", num(e->n_classes ? e->miou : NAN));
+    cJSON_AddNumberToObject(o, "images", e->images);
+    for (int c = 0; c < e->n_classes; c++)
+        cJSON_AddItemToObject(per, c ? dm_toy_shape_name(c - 1) : "background", num(e->iou[c]));
+    cJSON_AddItemToObject(o, "per_class", per);
+    return o;
+}
+
+static void print_json(const toy_opts *o, int n, int steps, float guidance, int sa_h,
+                       const dm_toy_result *res, int n_methods) {
+    cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    cJSON_AddStringToObject(root, "set", o->two_object ? "two-object" : "single-object");
+    cJSON_AddNumberToObject(root, "samples", n);
+    cJSON_AddNumberToObject(root, "tune_samples", res[0].n_tune);
+    cJSON_AddNumberToObject(root, "steps", steps);
+    cJSON_AddNumberToObject(root, "guidance", guidance);
+    cJSON_AddNumberToObject(root, "selfattn_res", sa_h);
+    cJSON_AddNumberToObject(root, "prune_fraction", o->prune);
+    for (int i = 0; i < n_methods; i++) {
+        const dm_toy_result *r = &res[i];
+        cJSON *m = cJSON_CreateObject();
+        char canon[64];
+        dm_mask_method_name(&r->method.p, canon, sizeof canon);
+        cJSON_AddStringToObject(m, "method", r->method.name);
+        cJSON_AddStringToObject(m, "parts", canon);
+        cJSON_AddNumberToObject(m, "threshold", r->method.p.threshold);
+        cJSON_AddNumberToObject(m, "tau", r->method.p.selfattn_tau);
+        cJSON_AddItemToObject(m, "all", result_json(&r->all));
+        cJSON_AddItemToObject(m, "tune", result_json(&r->tune));
+        cJSON_AddItemToObject(m, "held_out", result_json(&r->held));
+        cJSON_AddItemToObject(m, "kept", result_json(&r->kept));
+        cJSON_AddNumberToObject(m, "ignore_fraction", r->ignore_fraction);
+        cJSON_AddItemToArray(arr, m);
+    }
+    cJSON_AddItemToObject(root, "methods", arr);
+    char *s = cJSON_PrintUnformatted(root);
+    if (s) printf("%s\n", s);
+    free(s);
+    cJSON_Delete(root);
+}
+
+static void print_table(const toy_opts *o, int n, int steps, float guidance, int sa_h,
+                        const dm_toy_result *res, int n_methods) {
+    printf("eval-toy: %d %s prompts, %d steps, guidance %g, self-attention %dx%d; tune = first "
+           "%d, held = the rest; kept = without the %.0f %% lowest-scoring samples\n",
+           n, o->two_object ? "two-object" : "single-object", steps, guidance, sa_h, sa_h,
+           res[0].n_tune, 100 * o->prune);
+    printf("%-26s %-14s %6s %6s %6s |", "method", "params", "mIoU", "tune", "held");
+    for (int c = 0; c < DM_TOY_N_CLASSES; c++)
+        printf(" %10s", c ? dm_toy_shape_name(c - 1) : "background");
+    printf(" | %6s %6s\n", "kept", "ign%");
+    for (int i = 0; i < n_methods; i++) {
+        const dm_toy_result *r = &res[i];
+        char params[32];
+        const dm_mask_params *p = &r->method.p;
+        if (p->otsu || p->agreement)
+            snprintf(params, sizeof params, "%s", p->otsu ? "g=otsu" : "g=agree");
+        else
+            snprintf(params, sizeof params, "g=%.2f", p->threshold);
+        if (p->use_selfattn) {
+            size_t len = strlen(params);
+            snprintf(params + len, sizeof params - len, " tau=%d", p->selfattn_tau);
+        }
+        printf("%-26s %-14s %6.3f %6.3f %6.3f |", r->method.name, params, r->all.miou,
+               r->tune.miou, r->held.n_classes ? r->held.miou : NAN);
+        for (int c = 0; c < DM_TOY_N_CLASSES; c++) printf(" %10.3f", r->all.iou[c]);
+        printf(" | %6.3f %6.2f\n", r->kept.miou, 100 * r->ignore_fraction);
+    }
+}
+
+/* --out: image, ground truth and every method's mask of each sample, as palette PNGs. */
+static dm_status write_outputs(const char *dir, const dm_toy_sample *s, int n,
+                               const dm_toy_result *res, int n_methods, dm_error *err) {
+    DM_TRY(dm_mkdirs(dir, err));
+    uint8_t pal[256 * 3];
+    dm_voc_palette(pal);
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        int W = s[i].W, H = s[i].H;
+        uint8_t *mask = malloc((size_t)W * H);
+        if (!mask) return dm_fail(err, "out of memory");
+        snprintf(path, sizeof path, "%s/%03d_image.png", dir, i);
+        dm_status st = dm_png_write_rgb(path, s[i].rgb, W, H, err);
+        snprintf(path, sizeof path, "%s/%03d_gt.png", dir, i);
+        if (st == DM_OK) st = dm_png_write_palette(path, s[i].gt, W, H, pal, err);
+        for (int m = 0; st == DM_OK && m < n_methods; m++) {
+            st = dm_toy_mask(&res[m].method.p, &s[i], mask, NULL, err);
+            snprintf(path, sizeof path, "%s/%03d_m%02d.png", dir, i, m);
+            if (st == DM_OK) st = dm_png_write_palette(path, mask, W, H, pal, err);
+        }
+        free(mask);
+        DM_TRY(st);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/methods.txt", dir);
+    FILE *fp = fopen(path, "w");
+    if (!fp) return dm_fail(err, "%s: cannot write", path);
+    for (int m = 0; m < n_methods; m++) fprintf(fp, "m%02d %s\n", m, res[m].method.name);
+    fprintf(fp, "prompts:\n");
+    for (int i = 0; i < n; i++) fprintf(fp, "%03d %s (seed %llu)\n", i, s[i].item.prompt,
+                                        (unsigned long long)s[i].item.seed);
+    fclose(fp);
+    return DM_OK;
+}
+
+int dm_cmd_eval_toy(int argc, char **argv) {
+    toy_opts o = {.n = 0, .steps = 0, .tune = -1, .self_h = 0, .prune = 0.2};
+    dm_opt opts[] = {
+        DM_CLI_MODEL_OPTS(o.m),
+        {"--prompts", DM_ARG_STR, &o.prompts, "FILE", "evaluation prompts (default: MODEL/eval-prompts.json)"},
+        {"--two-object", DM_ARG_FLAG, &o.two_object, NULL, "use 40 fixed two-object prompts instead"},
+        {"--methods", DM_ARG_STR, &o.methods, "LIST",
+         "comma-separated mask methods: default | NAME[@GAMMA|@best][:tau=N][:res=A/B], NAME = basic "
+         "or parts of selfattn+crf+otsu+agreement (default: " DEFAULT_METHODS ")"},
+        {"--n", DM_ARG_INT, &o.n, "N", "use only the first N prompts (default: all)"},
+        {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default: the prompts file's, 25)"},
+        {"--tune", DM_ARG_INT, &o.tune, "N", "samples the @best sweeps may look at: the first N (default: half)"},
+        {"--prune", DM_ARG_FLOAT, &o.prune, "F", "share of lowest-scoring samples dropped for 'kept' (default 0.2)"},
+        {"--self-res", DM_ARG_INT, &o.self_h, "H", "self-attention latent height to capture (default: dm_mask_pick_selfattn_res)"},
+        {"--cache", DM_ARG_STR, &o.cache, "FILE", "load the generated samples from FILE if it exists, else save them there"},
+        {"--json", DM_ARG_FLAG, &o.json, NULL, "print one JSON object instead of the table"},
+        {"--out", DM_ARG_STR, &o.out, "DIR", "also write every image, ground truth and mask (palette PNGs)"},
+    };
+    dm_cmd_spec spec = {"diffumask eval-toy", "[--model DIR] [--prompts FILE] [--methods LIST] [--json] [--out DIR] [--two-object]",
+                        "Generates the toy-shapes evaluation prompts (DDIM, guidance 5, empty negative prompt), takes the "
+                        "ground truth from the colour oracle and scores every mask method VOC-style (one confusion matrix "
+                        "over all images; background + circle square triangle star heart).",
+                        opts, (int)(sizeof opts / sizeof *opts), 0, 0};
+    const char *pos[1];
+    int npos, r = dm_parse_args(&spec, argc, argv, pos, &npos);
+    if (r) return r < 0 ? 0 : r;
+    if (o.n < 0) return dm_usage_error(&spec, "--n must be >= 0");
+    if (o.steps < 0 || o.steps > 1000) return dm_usage_error(&spec, "--steps must be 1..1000");
+    if (!(o.prune >= 0 && o.prune < 1)) return dm_usage_error(&spec, "--prune must be in [0, 1)");
+
+    dm_error err = {0};
+    dm_toy_method methods[MAX_METHODS];
+    int n_methods = 0;
+    {
+        char list[2048];
+        snprintf(list, sizeof list, "%s", o.methods ? o.methods : DEFAULT_METHODS);
+        for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+            if (n_methods == MAX_METHODS) return dm_usage_error(&spec, "at most %d methods", MAX_METHODS);
+            if (dm_toy_method_parse(tok, &methods[n_methods], &err)) return dm_usage_error(&spec, "%s", err.msg);
+            n_methods++;
+        }
+        if (!n_methods) return dm_usage_error(&spec, "--methods is empty");
+    }
+
+    dm_toy_sample *samples = NULL;
+    int n = 0, steps = 25, sa_h = 0;
+    float guidance = 5.0f;
+    dm_status s = DM_OK;
+    if (o.cache && dm_file_exists(o.cache)) {
+        s = dm_toy_samples_load(o.cache, &samples, &n, &err);
+        if (s) return dm_cli_fail(&spec, s, &err);
+        if (o.n && o.n < n) {
+            for (int i = (int)o.n; i < n; i++) dm_toy_sample_free(&samples[i]);
+            n = (int)o.n;
+        }
+        sa_h = samples[0].sa_h;
+        fprintf(stderr, "eval-toy: %d samples from %s\n", n, o.cache);
+    } else {
+        dm_engine *e;
+        if ((r = dm_cli_open_engine(&spec, &o.m, 1, &e))) return r;
+        dm_toy_item *items = NULL;
+        char path[4096];
+        if (o.two_object) {
+            n = 40;
+            items = calloc((size_t)n, sizeof *items);
+            if (!items) s = dm_fail(&err, "out of memory");
+            else dm_toy_two_object_items(items, n);
+        } else {
+            const char *model = o.m.model ? o.m.model : dm_cli_default_model();
+            snprintf(path, sizeof path, "%s/eval-prompts.json", model ? model : ".");
+            s = dm_toy_load_prompts(o.prompts ? o.prompts : path, &items, &n, &steps, &guidance, &err);
+        }
+        if (o.steps) steps = (int)o.steps;
+        if (!s && o.n && o.n < n) n = (int)o.n;
+        int f = dm_vae_factor(&e->vae), H = e->unet.cfg.sample_size * f;
+        int hs[DM_MASK_MAX_RES], ws[DM_MASK_MAX_RES];
+        int nr = dm_engine_attn_resolutions(e, H, H, hs, ws, DM_MASK_MAX_RES);
+        sa_h = (int)o.self_h;
+        if (!s && !sa_h) s = dm_mask_pick_selfattn_res(hs, ws, nr, 0, &sa_h, NULL, &err);
+        if (!s && !(samples = calloc((size_t)n, sizeof *samples))) s = dm_fail(&err, "out of memory");
+        for (int i = 0; !s && i < n; i++) {
+            s = dm_toy_generate(e, &items[i], steps, guidance, sa_h, &samples[i], &err);
+            if (!o.json && (i + 1) % 10 == 0) fprintf(stderr, "eval-toy: %d / %d images\n", i + 1, n);
+        }
+        free(items);
+        dm_engine_free(e);
+        if (!s && o.cache) s = dm_toy_samples_save(o.cache, samples, n, &err);
+    }
+
+    dm_toy_result res[MAX_METHODS];
+    int done = 0;
+    int n_tune = o.tune >= 0 ? (int)(o.tune < n ? o.tune : n) : n / 2;
+    for (; !s && done < n_methods; done++) {
+        s = dm_toy_evaluate(&methods[done], samples, n, n_tune, (float)o.prune, &res[done], &err);
+        if (s) dm_fail_wrap(&err, "method %s", methods[done].name);
+    }
+    if (!s) {
+        if (o.json) print_json(&o, n, steps, guidance, sa_h, res, n_methods);
+        else print_table(&o, n, steps, guidance, sa_h, res, n_methods);
+        if (o.out) s = write_outputs(o.out, samples, n, res, n_methods, &err);
+    }
+    for (int i = 0; i < done; i++) dm_toy_result_free(&res[i]);
+    for (int i = 0; samples && i < n; i++) dm_toy_sample_free(&samples[i]);
+    free(samples);
+    return s ? dm_cli_fail(&spec, s, &err) : 0;
+}

@@ -1,0 +1,104 @@
+/* Dataset augmentation (DiffuMask section 8): splicing (2x2 mosaics, object pasting), Gaussian
+ * blur, random occlusion and perspective transforms, image and mask transformed together.
+ *
+ * Rules every operation follows:
+ *   - images are resampled bilinearly, masks by nearest neighbour, so a mask only ever holds
+ *     class ids that were already there (plus 255);
+ *   - a pixel whose content is unknown is 255 (ignore) in the mask: under an occluder (the
+ *     object may still be there, it just cannot be seen: neither "object" nor "background" is a
+ *     true label) and where a perspective warp reads from outside the source;
+ *   - pixel centres sit at integer coordinates, so the identity warp reproduces the source and
+ *     an integer translation shifts it exactly.
+ *
+ * dm_augment_dataset writes a new dataset folder (dataset.h layout) with, per source sample,
+ * `copies` samples named SOURCE_aug0, SOURCE_aug1, ...; copy k of the i-th source sample (in
+ * name order) draws every random number from dm_seed_mix(dm_seed_mix(seed, i), k) only, so a
+ * re-run is byte-identical and a killed run resumes (finished samples are skipped). */
+#ifndef DM_DATASET_AUGMENT_H
+#define DM_DATASET_AUGMENT_H
+
+#include <stdint.h>
+
+#include "core/rng.h"
+#include "core/status.h"
+
+/* An image with its class-id mask; both row-major, w x h. */
+typedef struct {
+    uint8_t *rgb;  /* h x w x 3 */
+    uint8_t *mask; /* h x w: 0 background, 1..C, 255 ignore */
+    int w, h;
+} dm_aug_image;
+
+dm_status dm_aug_image_alloc(dm_aug_image *im, int w, int h, dm_error *err);
+void dm_aug_image_free(dm_aug_image *im);
+
+/* Scales src to dst's size (dst allocated by the caller): image bilinear with centres aligned,
+ * mask nearest: dst pixel x takes source column floor((x + 0.5) * src.w / dst.w), rows alike. */
+void dm_aug_resize(const dm_aug_image *src, dm_aug_image *dst);
+
+/* 2x2 mosaic into out (allocated by the caller): q[0] top-left, q[1] top-right, q[2] bottom-
+ * left, q[3] bottom-right, each scaled (dm_aug_resize) to its quadrant. The left column is
+ * out.w / 2 wide, the top row out.h / 2 high (the right / bottom ones take the rest). */
+dm_status dm_aug_mosaic(const dm_aug_image *const q[4], dm_aug_image *out, dm_error *err);
+
+/* Pastes the object sel marks in src (sel: src.w x src.h, non-zero = object pixel) onto dst:
+ * the object's bounding box is scaled by `scale` (nearest: the pasted pixels keep their exact
+ * colours, no source background bleeds into the edge) and its top-left corner placed at (x, y)
+ * of dst; parts falling outside dst are clipped. Pasted pixels take the object's colour and its
+ * mask value (what they cover is overwritten). Returns the number of pixels pasted. */
+long dm_aug_paste(dm_aug_image *dst, const dm_aug_image *src, const uint8_t *sel, double scale, int x, int y);
+
+/* Separable Gaussian blur of the image (sigma in pixels, radius ceil(3 sigma), edges clamped);
+ * the mask is left untouched. sigma <= 0 does nothing. */
+dm_status dm_aug_blur(dm_aug_image *im, double sigma, dm_error *err);
+
+/* Covers the rectangle [x, x+w) x [y, y+h) (clipped) with grey 128, or with uniform noise drawn
+ * from noise when it is not NULL; the mask under it becomes 255. */
+void dm_aug_occlude(dm_aug_image *im, int x, int y, int w, int h, dm_rng *noise);
+
+/* The homography H (row-major 3x3, H[8] = 1) taking the four points from[2k], from[2k+1] to
+ * to[2k], to[2k+1]. Fails when three of the points are collinear. */
+dm_status dm_aug_homography(const double from[8], const double to[8], double H[9], dm_error *err);
+
+/* Warps src into out (allocated by the caller, any size): out pixel (x, y) reads source point
+ * H * (x, y, 1). The image is sampled bilinearly, the mask at the nearest pixel; where that
+ * nearest pixel lies outside the source the mask is 255 and the image takes the source's mean
+ * colour (a black border would be an edge no real photo has). */
+void dm_aug_warp(const dm_aug_image *src, const double H[9], dm_aug_image *out);
+
+/* ------------------------------------------------------------ whole datasets */
+
+enum {
+    DM_AUG_MOSAIC = 1 << 0,
+    DM_AUG_PASTE = 1 << 1,
+    DM_AUG_BLUR = 1 << 2,
+    DM_AUG_OCCLUDE = 1 << 3,
+    DM_AUG_PERSPECTIVE = 1 << 4,
+    DM_AUG_ALL = (1 << 5) - 1
+};
+
+/* "mosaic,paste,blur,occlude,perspective" (any non-empty subset, any order) -> bit set. */
+dm_status dm_aug_parse_ops(const char *list, unsigned *ops, dm_error *err);
+
+typedef struct {
+    uint64_t seed;
+    int copies;   /* augmented samples per source sample, >= 1 */
+    unsigned ops; /* DM_AUG_* bits, at least one */
+} dm_augment_opts;
+
+typedef struct {
+    int sources; /* samples in the source dataset */
+    int written; /* new samples written by this run */
+    int skipped; /* already in OUT (resumed) */
+} dm_augment_stats;
+
+/* Copy k of a sample applies the k-th enabled operation (cyclically, in the order mosaic, paste,
+ * perspective, occlude, blur); each other enabled operation among perspective, occlusion and blur
+ * is added with probability 1/4. Splicing partners are other samples of the source, drawn from
+ * the copy's random stream. Each manifest line records "source", "ops" and the parameters drawn.
+ * OUT/config.json holds {"augment": {source, seed, copies, ops}, "source_config": ...};
+ * labels.txt is the source's. Heat maps are not carried over. */
+dm_status dm_augment_dataset(const char *src_dir, const char *out_dir, const dm_augment_opts *o,
+                             dm_augment_stats *stats, dm_error *err);
+
+#endif

@@ -1,0 +1,476 @@
+/* The random checkpoint writer: a plan (every tensor's LDM name, shape and how to draw it),
+ * built from a small spec of the architecture, then a streaming safetensors writer.
+ * The names are the inverse of model/names.c: what the CompVis/Stability releases carry. */
+#include "model/random_ckpt.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "io/file.h"
+
+typedef struct {
+    int openclip;                            /* text tower: 0 = HF CLIPTextModel, 1 = OpenCLIP */
+    int text_vocab, text_width, text_layers, text_mlp, text_pos;
+    int unet_ch, unet_levels, unet_mult[4], unet_res, unet_attn[4], unet_ctx, unet_linear;
+    int vae_ch, vae_levels, vae_mult[4], vae_res, vae_z;
+} arch_spec;
+
+static const arch_spec specs[] = {
+    [DM_RCK_SD15] = {0, 49408, 768, 12, 3072, 77, 320, 4, {1, 2, 4, 4}, 2, {1, 1, 1, 0}, 768, 0,
+                     128, 4, {1, 2, 4, 4}, 2, 4},
+    [DM_RCK_SD21] = {1, 49408, 1024, 24, 4096, 77, 320, 4, {1, 2, 4, 4}, 2, {1, 1, 1, 0}, 1024, 1,
+                     128, 4, {1, 2, 4, 4}, 2, 4},
+    [DM_RCK_TINY] = {0, 49408, 32, 2, 128, 77, 32, 4, {1, 1, 2, 2}, 2, {1, 1, 1, 0}, 32, 0,
+                     32, 4, {1, 1, 1, 2}, 1, 4},
+    [DM_RCK_TINY21] = {1, 49408, 64, 3, 256, 77, 64, 4, {1, 1, 2, 2}, 2, {1, 1, 1, 0}, 64, 1,
+                       32, 4, {1, 1, 1, 2}, 1, 4},
+};
+
+dm_status dm_rck_arch_parse(const char *s, dm_rck_arch *out, dm_error *err) {
+    static const char *const names[] = {"sd15", "sd21", "tiny", "tiny21"};
+    for (int i = 0; i < 4; i++)
+        if (s && !strcmp(s, names[i])) {
+            *out = (dm_rck_arch)i;
+            return DM_OK;
+        }
+    return dm_fail_code(err, DM_EUSAGE, "--arch '%s': expected sd15 or sd21", s ? s : "");
+}
+
+/* ------------------------------------------------------------------ the plan */
+
+typedef struct {
+    dm_rck_tensor *t;
+    int n, cap;
+    int oom;
+} plan;
+
+static dm_rck_tensor *push(plan *p, dm_rck_kind kind, int ndim, const int64_t *shape,
+                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static dm_rck_tensor *push(plan *p, dm_rck_kind kind, int ndim, const int64_t *shape,
+                           const char *fmt, ...) {
+    static dm_rck_tensor dummy; /* write-only sink after an allocation failure */
+    if (p->oom) return &dummy;
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 512;
+        dm_rck_tensor *t = realloc(p->t, sizeof *t * (size_t)cap);
+        if (!t) {
+            p->oom = 1;
+            return &dummy;
+        }
+        p->t = t, p->cap = cap;
+    }
+    dm_rck_tensor *t = &p->t[p->n++];
+    memset(t, 0, sizeof *t);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    va_end(ap);
+    t->kind = kind;
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i], t->numel *= shape[i];
+    /* fan_in of [out, in, ...]: everything but the first dimension */
+    t->fan_in = ndim >= 2 ? t->numel / shape[0] : 1;
+    return t;
+}
+
+#define SHAPE(...) (int64_t[]){__VA_ARGS__}
+#define NDIM(...) (int)(sizeof(int64_t[]){__VA_ARGS__} / sizeof(int64_t))
+/* a matrix/conv weight [dims...] */
+#define W(p, dims, ...) push(p, DM_RCK_WEIGHT, NDIM dims, SHAPE dims, __VA_ARGS__)
+#define VEC(p, kind, n, ...) push(p, kind, 1, SHAPE(n), __VA_ARGS__)
+
+/* weight + bias of a norm layer named pre + name */
+static void norm(plan *p, const char *pre, const char *name, int C) {
+    VEC(p, DM_RCK_NORM, C, "%s%s.weight", pre, name);
+    VEC(p, DM_RCK_BIAS, C, "%s%s.bias", pre, name);
+}
+
+/* a 1x1 conv ([O, I, 1, 1]) or a linear ([O, I]) with bias */
+static void proj(plan *p, const char *pre, const char *name, int O, int I, int conv) {
+    if (conv) W(p, (O, I, 1, 1), "%s%s.weight", pre, name);
+    else W(p, (O, I), "%s%s.weight", pre, name);
+    VEC(p, DM_RCK_BIAS, O, "%s%s.bias", pre, name);
+}
+
+static void conv3(plan *p, const char *pre, const char *name, int O, int I) {
+    W(p, (O, I, 3, 3), "%s%s.weight", pre, name);
+    VEC(p, DM_RCK_BIAS, O, "%s%s.bias", pre, name);
+}
+
+/* LDM ResBlock (openaimodel.py): in_layers = [GroupNorm, SiLU, conv], emb_layers = [SiLU, linear],
+ * out_layers = [GroupNorm, SiLU, Dropout, conv], skip_connection = 1x1 conv when in != out */
+static void unet_res(plan *p, const char *pre, int in, int out, int temb) {
+    norm(p, pre, "in_layers.0", in);
+    conv3(p, pre, "in_layers.2", out, in);
+    proj(p, pre, "emb_layers.1", out, temb, 0);
+    norm(p, pre, "out_layers.0", out);
+    conv3(p, pre, "out_layers.3", out, out);
+    if (in != out) proj(p, pre, "skip_connection", out, in, 1);
+}
+
+/* LDM SpatialTransformer with one BasicTransformerBlock (the names diffusers kept) */
+static void unet_transformer(plan *p, const char *pre, int C, int ctx, int linear) {
+    char b[200];
+    norm(p, pre, "norm", C);
+    proj(p, pre, "proj_in", C, C, !linear);
+    snprintf(b, sizeof b, "%stransformer_blocks.0.", pre);
+    W(p, (C, C), "%sattn1.to_q.weight", b);
+    W(p, (C, C), "%sattn1.to_k.weight", b);
+    W(p, (C, C), "%sattn1.to_v.weight", b);
+    proj(p, b, "attn1.to_out.0", C, C, 0);
+    W(p, (C, C), "%sattn2.to_q.weight", b);
+    W(p, (C, ctx), "%sattn2.to_k.weight", b);
+    W(p, (C, ctx), "%sattn2.to_v.weight", b);
+    proj(p, b, "attn2.to_out.0", C, C, 0);
+    proj(p, b, "ff.net.0.proj", 8 * C, C, 0); /* GEGLU: value and gate halves of 4C each */
+    proj(p, b, "ff.net.2", C, 4 * C, 0);
+    norm(p, b, "norm1", C);
+    norm(p, b, "norm2", C);
+    norm(p, b, "norm3", C);
+    proj(p, pre, "proj_out", C, C, !linear);
+}
+
+static void plan_unet(plan *p, const arch_spec *s) {
+    const char *M = "model.diffusion_model.";
+    char pre[200];
+    int C0 = s->unet_ch, T = 4 * C0, n = s->unet_levels, L = s->unet_res;
+    int bo[4] = {0};
+    for (int i = 0; i < n; i++) bo[i] = C0 * s->unet_mult[i];
+    snprintf(pre, sizeof pre, "%stime_embed.", M);
+    proj(p, pre, "0", T, C0, 0);
+    proj(p, pre, "2", T, T, 0);
+    snprintf(pre, sizeof pre, "%sinput_blocks.0.", M);
+    conv3(p, pre, "0", C0, 4);
+    int idx = 1, ch = C0;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < L; j++, idx++) {
+            snprintf(pre, sizeof pre, "%sinput_blocks.%d.0.", M, idx);
+            unet_res(p, pre, ch, bo[i], T);
+            ch = bo[i];
+            snprintf(pre, sizeof pre, "%sinput_blocks.%d.1.", M, idx);
+            if (s->unet_attn[i]) unet_transformer(p, pre, ch, s->unet_ctx, s->unet_linear);
+        }
+        if (i < n - 1) {
+            snprintf(pre, sizeof pre, "%sinput_blocks.%d.0.", M, idx++);
+            conv3(p, pre, "op", ch, ch);
+        }
+    }
+    int Cm = bo[n - 1];
+    snprintf(pre, sizeof pre, "%smiddle_block.0.", M);
+    unet_res(p, pre, Cm, Cm, T);
+    snprintf(pre, sizeof pre, "%smiddle_block.1.", M);
+    unet_transformer(p, pre, Cm, s->unet_ctx, s->unet_linear);
+    snprintf(pre, sizeof pre, "%smiddle_block.2.", M);
+    unet_res(p, pre, Cm, Cm, T);
+    /* output blocks: deepest level first, L+1 res blocks each, fed by the skip stack */
+    int prev = Cm;
+    idx = 0;
+    for (int i = 0; i < n; i++) {
+        int lvl = n - 1 - i, out = bo[lvl], in = bo[lvl ? lvl - 1 : 0];
+        for (int j = 0; j <= L; j++, idx++) {
+            int skip = j == L ? in : out, rin = j == 0 ? prev : out;
+            snprintf(pre, sizeof pre, "%soutput_blocks.%d.0.", M, idx);
+            unet_res(p, pre, rin + skip, out, T);
+            int sub = 1;
+            if (s->unet_attn[lvl]) {
+                snprintf(pre, sizeof pre, "%soutput_blocks.%d.1.", M, idx);
+                unet_transformer(p, pre, out, s->unet_ctx, s->unet_linear);
+                sub = 2;
+            }
+            if (j == L && i < n - 1) {
+                snprintf(pre, sizeof pre, "%soutput_blocks.%d.%d.", M, idx, sub);
+                conv3(p, pre, "conv", out, out);
+            }
+        }
+        prev = out;
+    }
+    snprintf(pre, sizeof pre, "%sout.", M);
+    norm(p, pre, "0", C0);
+    conv3(p, pre, "2", 4, C0);
+}
+
+/* LDM ResnetBlock (taming / ldm.modules.diffusionmodules.model) */
+static void vae_res(plan *p, const char *pre, int in, int out) {
+    norm(p, pre, "norm1", in);
+    conv3(p, pre, "conv1", out, in);
+    norm(p, pre, "norm2", out);
+    conv3(p, pre, "conv2", out, out);
+    if (in != out) proj(p, pre, "nin_shortcut", out, in, 1);
+}
+
+static void vae_mid(plan *p, const char *part, int C) {
+    char pre[200];
+    snprintf(pre, sizeof pre, "first_stage_model.%s.mid.block_1.", part);
+    vae_res(p, pre, C, C);
+    snprintf(pre, sizeof pre, "first_stage_model.%s.mid.attn_1.", part);
+    norm(p, pre, "norm", C);
+    /* AttnBlock: q/k/v/proj_out are 1x1 convs in the original layout */
+    proj(p, pre, "q", C, C, 1);
+    proj(p, pre, "k", C, C, 1);
+    proj(p, pre, "v", C, C, 1);
+    proj(p, pre, "proj_out", C, C, 1);
+    snprintf(pre, sizeof pre, "first_stage_model.%s.mid.block_2.", part);
+    vae_res(p, pre, C, C);
+}
+
+static void plan_vae(plan *p, const arch_spec *s) {
+    char pre[200];
+    int n = s->vae_levels, ch = s->vae_ch, z = s->vae_z, L = s->vae_res;
+    int bo[4] = {0};
+    for (int i = 0; i < n; i++) bo[i] = ch * s->vae_mult[i];
+    conv3(p, "first_stage_model.encoder.", "conv_in", ch, 3);
+    int cur = ch;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < L; j++) {
+            snprintf(pre, sizeof pre, "first_stage_model.encoder.down.%d.block.%d.", i, j);
+            vae_res(p, pre, cur, bo[i]);
+            cur = bo[i];
+        }
+        if (i < n - 1) {
+            snprintf(pre, sizeof pre, "first_stage_model.encoder.down.%d.", i);
+            conv3(p, pre, "downsample.conv", cur, cur);
+        }
+    }
+    vae_mid(p, "encoder", cur);
+    norm(p, "first_stage_model.encoder.", "norm_out", cur);
+    conv3(p, "first_stage_model.encoder.", "conv_out", 2 * z, cur);
+    /* decoder: up.i has bo[i] channels; it runs from the deepest level, each L+1 blocks */
+    cur = bo[n - 1];
+    conv3(p, "first_stage_model.decoder.", "conv_in", cur, z);
+    vae_mid(p, "decoder", cur);
+    for (int i = n - 1; i >= 0; i--) {
+        for (int j = 0; j <= L; j++) {
+            snprintf(pre, sizeof pre, "first_stage_model.decoder.up.%d.block.%d.", i, j);
+            vae_res(p, pre, cur, bo[i]);
+            cur = bo[i];
+        }
+        if (i > 0) {
+            snprintf(pre, sizeof pre, "first_stage_model.decoder.up.%d.", i);
+            conv3(p, pre, "upsample.conv", cur, cur);
+        }
+    }
+    norm(p, "first_stage_model.decoder.", "norm_out", cur);
+    conv3(p, "first_stage_model.decoder.", "conv_out", 3, cur);
+    proj(p, "first_stage_model.", "quant_conv", 2 * z, 2 * z, 1);
+    proj(p, "first_stage_model.", "post_quant_conv", z, z, 1);
+}
+
+static void plan_text(plan *p, const arch_spec *s) {
+    char pre[200];
+    int D = s->text_width, F = s->text_mlp;
+    if (!s->openclip) {
+        const char *T = "cond_stage_model.transformer.text_model.";
+        push(p, DM_RCK_EMBED, 2, SHAPE(s->text_vocab, D), "%sembeddings.token_embedding.weight", T);
+        push(p, DM_RCK_EMBED, 2, SHAPE(s->text_pos, D), "%sembeddings.position_embedding.weight", T);
+        push(p, DM_RCK_ARANGE, 2, SHAPE(1, s->text_pos), "%sembeddings.position_ids", T)->is_int = 1;
+        for (int l = 0; l < s->text_layers; l++) {
+            snprintf(pre, sizeof pre, "%sencoder.layers.%d.", T, l);
+            norm(p, pre, "layer_norm1", D);
+            proj(p, pre, "self_attn.q_proj", D, D, 0);
+            proj(p, pre, "self_attn.k_proj", D, D, 0);
+            proj(p, pre, "self_attn.v_proj", D, D, 0);
+            proj(p, pre, "self_attn.out_proj", D, D, 0);
+            norm(p, pre, "layer_norm2", D);
+            proj(p, pre, "mlp.fc1", F, D, 0);
+            proj(p, pre, "mlp.fc2", D, F, 0);
+        }
+        norm(p, T, "final_layer_norm", D);
+        return;
+    }
+    /* open_clip TextTransformer: nn.MultiheadAttention fuses q, k, v into in_proj_* */
+    const char *O = "cond_stage_model.model.";
+    push(p, DM_RCK_EMBED, 2, SHAPE(s->text_vocab, D), "%stoken_embedding.weight", O);
+    push(p, DM_RCK_EMBED, 2, SHAPE(s->text_pos, D), "%spositional_embedding", O);
+    for (int l = 0; l < s->text_layers; l++) {
+        snprintf(pre, sizeof pre, "%stransformer.resblocks.%d.", O, l);
+        norm(p, pre, "ln_1", D);
+        dm_rck_tensor *t = W(p, (3 * D, D), "%sattn.in_proj_weight", pre);
+        t->fan_in = D;
+        VEC(p, DM_RCK_BIAS, 3 * D, "%sattn.in_proj_bias", pre);
+        proj(p, pre, "attn.out_proj", D, D, 0);
+        norm(p, pre, "ln_2", D);
+        proj(p, pre, "mlp.c_fc", F, D, 0);
+        proj(p, pre, "mlp.c_proj", D, F, 0);
+    }
+    norm(p, O, "ln_final", D);
+    W(p, (D, D), "%stext_projection", O);
+    push(p, DM_RCK_CONST, 0, NULL, "%slogit_scale", O)->value = logf(100.0f);
+}
+
+static const char *const sched_names[] = {
+    "betas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_alphas_cumprod",
+    "sqrt_one_minus_alphas_cumprod", "log_one_minus_alphas_cumprod", "sqrt_recip_alphas_cumprod",
+    "sqrt_recipm1_alphas_cumprod", "posterior_variance", "posterior_log_variance_clipped",
+    "posterior_mean_coef1", "posterior_mean_coef2"};
+enum { N_SCHED = 12, T_TRAIN = 1000 };
+
+dm_status dm_rck_plan(dm_rck_arch arch, dm_rck_tensor **out, int *n, dm_error *err) {
+    *out = NULL, *n = 0;
+    if ((int)arch < 0 || (int)arch >= (int)(sizeof specs / sizeof *specs))
+        return dm_fail(err, "random checkpoint: unknown architecture %d", (int)arch);
+    const arch_spec *s = &specs[arch];
+    plan p = {0};
+    /* the DDPM buffers of LatentDiffusion.register_schedule, then the EMA bookkeeping */
+    for (int i = 0; i < N_SCHED; i++) push(&p, DM_RCK_SCHED, 1, SHAPE(T_TRAIN), "%s", sched_names[i])->sched = i;
+    push(&p, DM_RCK_CONST, 0, NULL, "model_ema.decay")->value = 0.9999f;
+    dm_rck_tensor *nu = push(&p, DM_RCK_CONST, 0, NULL, "model_ema.num_updates");
+    nu->is_int = 1, nu->value = 0;
+    plan_text(&p, s);
+    plan_unet(&p, s);
+    plan_vae(&p, s);
+    if (p.oom) {
+        free(p.t);
+        return dm_fail(err, "random checkpoint: out of memory planning %d tensors", p.n);
+    }
+    *out = p.t, *n = p.n;
+    return DM_OK;
+}
+
+/* ------------------------------------------------------------------ values */
+
+/* LatentDiffusion.register_schedule for "linear" (SD's scaled_linear) 0.00085 -> 0.012. */
+static void schedule(int which, float *out) {
+    double ac = 1.0;
+    double b0 = sqrt(0.00085), b1 = sqrt(0.012);
+    for (int t = 0; t < T_TRAIN; t++) {
+        double sb = b0 + (b1 - b0) * t / (T_TRAIN - 1), beta = sb * sb;
+        double prev = ac;
+        ac *= 1.0 - beta;
+        double pv = beta * (1.0 - prev) / (1.0 - ac), v = 0;
+        switch (which) {
+        case 0: v = beta; break;
+        case 1: v = ac; break;
+        case 2: v = prev; break;
+        case 3: v = sqrt(ac); break;
+        case 4: v = sqrt(1.0 - ac); break;
+        case 5: v = log(1.0 - ac); break;
+        case 6: v = sqrt(1.0 / ac); break;
+        case 7: v = sqrt(1.0 / ac - 1.0); break;
+        case 8: v = pv; break;
+        case 9: v = log(pv > 1e-20 ? pv : 1e-20); break;
+        case 10: v = beta * sqrt(prev) / (1.0 - ac); break;
+        default: v = (1.0 - prev) * sqrt(1.0 - beta) / (1.0 - ac); break;
+        }
+        out[t] = (float)v;
+    }
+}
+
+static dm_dtype stored_dtype(const dm_rck_tensor *t, dm_dtype dtype) {
+    if (!t->is_int) return dtype;
+    return t->kind == DM_RCK_ARANGE ? DM_I64 : DM_I32;
+}
+
+/* Fills elements [off, off+n) of tensor t. r is the tensor's own stream, consumed in order. */
+static void fill(const dm_rck_tensor *t, dm_rng *r, int64_t off, size_t n, float *x) {
+    switch (t->kind) {
+    case DM_RCK_WEIGHT:
+    case DM_RCK_EMBED:
+    case DM_RCK_BIAS:
+    case DM_RCK_NORM: {
+        float sd = t->kind == DM_RCK_WEIGHT ? 1.0f / sqrtf((float)t->fan_in) : 0.02f;
+        dm_rng_fill_normal(r, x, n);
+        for (size_t i = 0; i < n; i++) x[i] = x[i] * sd + (t->kind == DM_RCK_NORM ? 1.0f : 0.0f);
+        break;
+    }
+    case DM_RCK_SCHED: schedule(t->sched, x); break; /* 1000 elements: always one chunk */
+    case DM_RCK_CONST:
+        for (size_t i = 0; i < n; i++) x[i] = t->value;
+        break;
+    case DM_RCK_ARANGE:
+        for (size_t i = 0; i < n; i++) x[i] = (float)(off + (int64_t)i);
+        break;
+    }
+}
+
+/* Converts n floats to dtype into out. */
+static void encode(dm_dtype dtype, const float *x, size_t n, void *out) {
+    switch (dtype) {
+    case DM_F16:
+        for (size_t i = 0; i < n; i++) ((uint16_t *)out)[i] = dm_f32_to_f16(x[i]);
+        break;
+    case DM_I64:
+        for (size_t i = 0; i < n; i++) ((int64_t *)out)[i] = (int64_t)x[i];
+        break;
+    case DM_I32:
+        for (size_t i = 0; i < n; i++) ((int32_t *)out)[i] = (int32_t)x[i];
+        break;
+    default: memcpy(out, x, n * sizeof(float)); break;
+    }
+}
+
+/* The JSON header, padded with spaces to a multiple of 8 (data then starts aligned). */
+static char *build_header(const dm_rck_tensor *t, int n, dm_dtype dtype, size_t *len) {
+    size_t cap = 256 + (size_t)n * 320, k = 0;
+    char *h = malloc(cap);
+    if (!h) return NULL;
+    k += (size_t)snprintf(h + k, cap - k, "{\"__metadata__\":{\"format\":\"pt\"}");
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        dm_dtype d = stored_dtype(&t[i], dtype);
+        uint64_t bytes = (uint64_t)t[i].numel * dm_dtype_size(d);
+        k += (size_t)snprintf(h + k, cap - k, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t[i].name,
+                              dm_dtype_name(d));
+        for (int j = 0; j < t[i].ndim; j++)
+            k += (size_t)snprintf(h + k, cap - k, "%s%lld", j ? "," : "", (long long)t[i].shape[j]);
+        k += (size_t)snprintf(h + k, cap - k, "],\"data_offsets\":[%llu,%llu]}",
+                              (unsigned long long)off, (unsigned long long)(off + bytes));
+        off += bytes;
+    }
+    k += (size_t)snprintf(h + k, cap - k, "}");
+    while (k % 8) h[k++] = ' ';
+    h[k] = 0;
+    *len = k;
+    return h;
+}
+
+dm_status dm_rck_write(const char *path, dm_rck_arch arch, dm_dtype dtype, uint64_t seed,
+                       dm_error *err) {
+    if (dtype != DM_F32 && dtype != DM_F16)
+        return dm_fail_code(err, DM_EUSAGE, "%s: --dtype must be f16 or f32", path);
+    dm_rck_tensor *t;
+    int n;
+    DM_TRY(dm_rck_plan(arch, &t, &n, err));
+    size_t hlen;
+    char *header = build_header(t, n, dtype, &hlen);
+    enum { CHUNK = 1 << 20 };
+    float *x = malloc(sizeof(float) * CHUNK);
+    void *buf = malloc(8 * (size_t)CHUNK);
+    dm_status s = DM_OK;
+    dm_atomic_file af;
+    if (!header || !x || !buf) {
+        s = dm_fail(err, "%s: out of memory", path);
+        goto done;
+    }
+    if ((s = dm_atomic_open(&af, path, err))) goto done;
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++) le[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+    int ok = fwrite(le, 1, 8, af.fp) == 8 && fwrite(header, 1, hlen, af.fp) == hlen;
+    for (int i = 0; i < n && ok; i++) {
+        dm_rng r;
+        dm_rng_seed(&r, dm_seed_mix(seed, (uint64_t)i)); /* one stream per tensor */
+        dm_dtype d = stored_dtype(&t[i], dtype);
+        for (int64_t off = 0; off < t[i].numel && ok; off += CHUNK) {
+            size_t m = (size_t)(t[i].numel - off < CHUNK ? t[i].numel - off : CHUNK);
+            fill(&t[i], &r, off, m, x);
+            encode(d, x, m, buf);
+            ok = fwrite(buf, dm_dtype_size(d), m, af.fp) == m;
+        }
+    }
+    if (!ok) {
+        dm_atomic_abort(&af);
+        s = dm_fail(err, "%s: write failed (disk full?)", path);
+        goto done;
+    }
+    s = dm_atomic_commit(&af, err);
+done:
+    free(t);
+    free(header);
+    free(x);
+    free(buf);
+    return s;
+}

@@ -1,0 +1,252 @@
+/* `diffumask generate` end to end on tiny-sd1 (random weights: the masks are noise, so formats,
+ * determinism and safety are what is checked): a 2-class x 3-image dataset; its COCO RLE decodes
+ * to the PNG masks; kill -9 at random moments then resume gives the same files as an
+ * uninterrupted run; shards 0/2 + 1/2 merged equal the unsharded run; bad input is refused. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/rng.h"
+#include "dataset/dataset.h"
+#include "io/file.h"
+#include "io/image.h"
+
+static const char *cli, *model;
+static char tmp[512];
+#define ARGS "--classes bird,cat --images-per-class 3 --steps 4 --guidance 7.5 --width 64 --height 64 --seed 11 --image-format png --save-heatmaps --quiet"
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...) {
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=PASSIVE %s ", cli);
+    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* manifest lines without their "timing" objects, sorted */
+static char *manifest_canonical(const char *dir) {
+    char p[1024], **lines;
+    int n;
+    snprintf(p, sizeof p, "%s/manifest.jsonl", dir);
+    dm_error err;
+    if (dm_read_lines(p, &lines, &n, &err)) return strdup("");
+    char **canon = calloc((size_t)n + 1, sizeof *canon);
+    size_t total = 1;
+    for (int i = 0; i < n; i++) {
+        cJSON *o = cJSON_Parse(lines[i]);
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "timing");
+        canon[i] = o ? cJSON_PrintUnformatted(o) : strdup("<bad line>");
+        total += strlen(canon[i]) + 1;
+        cJSON_Delete(o);
+    }
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(canon[j], canon[j - 1]) < 0; j--) {
+            char *t = canon[j]; canon[j] = canon[j - 1]; canon[j - 1] = t;
+        }
+    char *out = malloc(total), *o = out;
+    for (int i = 0; i < n; i++) o += sprintf(o, "%s\n", canon[i]), free(canon[i]);
+    *o = 0;
+    free(canon);
+    dm_free_lines(lines, n);
+    return out;
+}
+
+/* Every file under a and b (recursively) is the same; the manifest compared canonically. */
+static int same_tree(const char *a, const char *b, const char *rel) {
+    char pa[1024], pb[1024];
+    snprintf(pa, sizeof pa, "%s%s", a, rel);
+    snprintf(pb, sizeof pb, "%s%s", b, rel);
+    struct dirent **ea, **eb;
+    int na = scandir(pa, &ea, NULL, alphasort), nb = scandir(pb, &eb, NULL, alphasort), ok = na == nb && na >= 0;
+    for (int i = 0; ok && i < na; i++) {
+        const char *n = ea[i]->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
+        if (strcmp(n, eb[i]->d_name)) {
+            fprintf(stderr, "  %s%s: %s vs %s\n", a, rel, n, eb[i]->d_name);
+            ok = 0;
+            break;
+        }
+        char r2[1024], fa[1100], fb[1100];
+        snprintf(r2, sizeof r2, "%s/%s", rel, n);
+        snprintf(fa, sizeof fa, "%s%s", a, r2);
+        snprintf(fb, sizeof fb, "%s%s", b, r2);
+        if (dm_dir_exists(fa)) {
+            ok = same_tree(a, b, r2);
+        } else if (!strcmp(n, "manifest.jsonl")) {
+            char *ma = manifest_canonical(a), *mb = manifest_canonical(b);
+            ok = !strcmp(ma, mb);
+            if (!ok) fprintf(stderr, "  manifests differ: %s vs %s\n", a, b);
+            free(ma), free(mb);
+        } else {
+            char *da, *db;
+            size_t la, lb;
+            dm_error err;
+            ok = !dm_read_file(fa, &da, &la, &err) && !dm_read_file(fb, &db, &lb, &err) && la == lb && !memcmp(da, db, la);
+            if (!ok) fprintf(stderr, "  %s differs from %s\n", fa, fb);
+        }
+    }
+    if (na != nb) fprintf(stderr, "  %s%s: %d vs %d entries\n", a, rel, na, nb);
+    for (int i = 0; i < na; i++) free(ea[i]);
+    for (int i = 0; i < nb; i++) free(eb[i]);
+    if (na >= 0) free(ea);
+    if (nb >= 0) free(eb);
+    return ok;
+}
+
+/* Decodes COCO's column-major uncompressed RLE into a 0/1 image. */
+static void rle_decode(const cJSON *counts, int h, int w, uint8_t *out) {
+    long pos = 0;
+    int val = 0;
+    for (const cJSON *c = counts->child; c; c = c->next, val ^= 1)
+        for (long k = 0; k < (long)c->valuedouble && pos < (long)h * w; k++, pos++) {
+            long x = pos / h, y = pos % h;
+            if (val) out[y * w + x] = 1;
+        }
+}
+
+static void check_coco(const char *dir) {
+    char p[2048], *text;
+    dm_error err;
+    snprintf(p, sizeof p, "%s/annotations.json", dir);
+    CHECK(dm_read_file(p, &text, NULL, &err) == DM_OK);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *images = cJSON_GetObjectItem(root, "images"), *anns = cJSON_GetObjectItem(root, "annotations");
+    CHECK(cJSON_GetArraySize(images) == 6);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(root, "categories")) == 2);
+    int checked = 0;
+    for (const cJSON *im = images->child; im; im = im->next) {
+        int id = cJSON_GetObjectItem(im, "id")->valueint;
+        const char *file = cJSON_GetObjectItem(im, "file_name")->valuestring;
+        char name[256];
+        snprintf(name, sizeof name, "%s", strrchr(file, '/') ? strrchr(file, '/') + 1 : file);
+        *strrchr(name, '.') = 0;
+        snprintf(p, sizeof p, "%.1024s/SegmentationClass/%.255s.png", dir, name);
+        uint8_t *mask;
+        int w, h;
+        CHECK(dm_image_read(p, 1, &mask, &w, &h, &err) == DM_OK);
+        for (int cat = 1; cat <= 2; cat++) {
+            uint8_t *dec = calloc((size_t)w * h, 1);
+            for (const cJSON *a = anns->child; a; a = a->next) {
+                if (cJSON_GetObjectItem(a, "image_id")->valueint != id ||
+                    cJSON_GetObjectItem(a, "category_id")->valueint != cat)
+                    continue;
+                CHECK(cJSON_GetObjectItem(a, "iscrowd")->valueint == 0);
+                rle_decode(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "segmentation"), "counts"), h, w, dec);
+            }
+            int same = 1;
+            for (int i = 0; i < w * h; i++) same &= dec[i] == (mask[i] == cat);
+            CHECKF(same, "%s: COCO RLE of class %d differs from the PNG mask", name, cat);
+            checked++;
+            free(dec);
+        }
+        free(mask);
+    }
+    CHECK(checked == 12);
+    cJSON_Delete(root);
+}
+
+int main(void) {
+    cli = getenv("DM_CLI");
+    if (!cli) check_skip("DM_CLI not set");
+    model = check_shared("golden/tiny-sd1");
+    snprintf(tmp, sizeof tmp, "%s", check_tmpdir());
+
+    /* the uninterrupted run */
+    CHECK(run("generate --model %s " ARGS " --out %s/full", model, tmp) == 0);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/full", tmp);
+    check_coco(p);
+    char **lines;
+    int n;
+    dm_error err;
+    snprintf(p, sizeof p, "%s/full/manifest.jsonl", tmp);
+    CHECK(dm_read_lines(p, &lines, &n, &err) == DM_OK && n == 6);
+    if (n == 6) {
+        cJSON *o = cJSON_Parse(lines[0]);
+        CHECK(!strcmp(cJSON_GetObjectItem(o, "name")->valuestring, "000000_bird"));
+        CHECK(!strcmp(cJSON_GetObjectItem(o, "prompt")->valuestring, "a photograph of a bird"));
+        CHECK(cJSON_GetObjectItem(o, "class_id")->valueint == 1);
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(o, "token_positions")) == 1 &&
+              cJSON_GetArrayItem(cJSON_GetObjectItem(o, "token_positions"), 0)->valueint == 5);
+        CHECK(strlen(cJSON_GetObjectItem(o, "model_sha256")->valuestring) == 64);
+        cJSON_Delete(o);
+        dm_free_lines(lines, n);
+    }
+    snprintf(p, sizeof p, "%s/full/ImageSets/Segmentation/train.txt", tmp);
+    CHECK(dm_read_lines(p, &lines, &n, &err) == DM_OK && n == 6);
+    if (n == 6) dm_free_lines(lines, n);
+
+    /* re-running the same command: nothing to do, same files */
+    CHECK(run("generate --model %s " ARGS " --out %s/full", model, tmp) == 0);
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, "%s/full", tmp);
+
+    /* kill -9 at random moments, then resume: byte-identical to the uninterrupted run */
+    dm_rng rng;
+    dm_rng_seed(&rng, (uint64_t)time(NULL));
+    for (int trial = 0; trial < 5; trial++) {
+        snprintf(b, sizeof b, "%s/killed%d", tmp, trial);
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "exec %s generate --model %s " ARGS " --out %s", cli, model, b);
+        pid_t pid = fork();
+        if (pid == 0) {
+            setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+            _exit(127);
+        }
+        long ms = 20 + (long)(dm_rng_uniform(&rng) * 900);
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        printf("trial %d: killed after %ld ms\n", trial, ms);
+        CHECK(run("generate --model %s " ARGS " --out %s", model, b) == 0);
+        CHECKF(same_tree(a, b, ""), "trial %d (kill after %ld ms) differs", trial, ms);
+    }
+
+    /* shards 0/2 + 1/2, merged == unsharded */
+    CHECK(run("generate --model %s " ARGS " --shard 0/2 --out %s/s0", model, tmp) == 0);
+    CHECK(run("generate --model %s " ARGS " --shard 1/2 --out %s/s1", model, tmp) == 0);
+    CHECK(run("merge %s/merged %s/s0 %s/s1 2>/dev/null", tmp, tmp, tmp) == 0);
+    snprintf(b, sizeof b, "%s/merged", tmp);
+    CHECK(same_tree(a, b, ""));
+    /* the same through the cluster environment variables */
+    CHECK(run("generate --model %s " ARGS " --num-shards 2 --out %s/j1 </dev/null 2>/dev/null; true", model, tmp) == 0);
+    setenv("JOB_COMPLETION_INDEX", "1", 1);
+    CHECK(run("generate --model %s " ARGS " --num-shards 2 --out %s/j1", model, tmp) == 0);
+    unsetenv("JOB_COMPLETION_INDEX");
+    snprintf(a, sizeof a, "%s/s1", tmp);
+    snprintf(b, sizeof b, "%s/j1", tmp);
+    CHECK(same_tree(a, b, ""));
+
+    /* bad input: clear errors, exit codes, nothing damaged */
+    CHECK(run("generate --model %s " ARGS " --steps 5 --out %s/full 2>/dev/null", model, tmp) == 1);
+    snprintf(a, sizeof a, "%s/full", tmp);
+    snprintf(b, sizeof b, "%s/killed0", tmp);
+    CHECK(same_tree(a, b, ""));
+    CHECK(run("generate --model %s --preset coco --images-per-class 1 --out %s/x 2>/dev/null", model, tmp) == 2);
+    CHECK(run("generate --model %s --classes ' , ' --images-per-class 1 --out %s/x 2>/dev/null", model, tmp) == 2);
+    CHECK(run("generate --model %s/none --classes cat --images-per-class 1 --out %s/x 2>/dev/null", tmp, tmp) == 1);
+    CHECK(run("generate --model %s --classes cat --images-per-class 1 --template 'a photo of a dog {}' --out %s/ok 2>/dev/null", model, tmp) == 0);
+    snprintf(p, sizeof p, "%s/bad.jsonl", tmp);
+    const char *jsonl = "{\"prompt\": \"a photo of a dog\", \"class\": \"cat\"}\n";
+    dm_write_file_atomic(p, jsonl, strlen(jsonl), &err);
+    CHECK(run("generate --model %s --prompts %s --out %s/y 2>/dev/null", model, p, tmp) == 1);
+    snprintf(p, sizeof p, "%s/y", tmp);
+    CHECK(!dm_dir_exists(p)); /* refused before anything was written */
+    CHECK(run("generate --model %s --classes cat --images-per-class 1 --out /proc/nope 2>/dev/null", model) == 1);
+    return check_finish();
+}
