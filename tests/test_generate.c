@@ -232,6 +232,33 @@ int main(void) {
     snprintf(b, sizeof b, "%s/j1", tmp);
     CHECK(same_tree(a, b, ""));
 
+    /* --prune-fraction: the lowest-scoring samples move to pruned/; a re-run changes nothing */
+    CHECK(run("generate --model %s " ARGS " --prune-fraction 0.34 --out %s/pruned", model, tmp) == 0);
+    snprintf(p, sizeof p, "%s/pruned/manifest.jsonl", tmp);
+    char **kept, **gone;
+    int nk = 0, ng = 0;
+    CHECK(dm_read_lines(p, &kept, &nk, &err) == DM_OK && nk == 4);
+    snprintf(p, sizeof p, "%s/pruned/pruned/manifest.jsonl", tmp);
+    CHECK(dm_read_lines(p, &gone, &ng, &err) == DM_OK && ng == 2);
+    double worst_kept = 2, best_gone = -1;
+    for (int i = 0; i < nk + ng; i++) {
+        cJSON *o = cJSON_Parse(i < nk ? kept[i] : gone[i - nk]);
+        double sc = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "quality"), "score")->valuedouble;
+        if (i < nk && sc < worst_kept) worst_kept = sc;
+        if (i >= nk && sc > best_gone) best_gone = sc;
+        cJSON_Delete(o);
+    }
+    CHECKF(best_gone <= worst_kept, "pruned score %g > kept score %g", best_gone, worst_kept);
+    if (nk) dm_free_lines(kept, nk);
+    if (ng) dm_free_lines(gone, ng);
+    snprintf(a, sizeof a, "%s/pruned-copy", tmp);
+    char cp[2200];
+    snprintf(cp, sizeof cp, "cp -a %s/pruned %s", tmp, a);
+    CHECK(system(cp) == 0);
+    CHECK(run("generate --model %s " ARGS " --prune-fraction 0.34 --out %s/pruned", model, tmp) == 0);
+    snprintf(b, sizeof b, "%s/pruned", tmp);
+    CHECK(same_tree(a, b, ""));
+
     /* bad input: clear errors, exit codes, nothing damaged */
     CHECK(run("generate --model %s " ARGS " --steps 5 --out %s/full 2>/dev/null", model, tmp) == 1);
     snprintf(a, sizeof a, "%s/full", tmp);

@@ -1,4 +1,5 @@
-/* diffumask augment: a new dataset of augmented copies (mosaic, paste, blur, occlusion, perspective). */
+/* diffumask augment: a new dataset of augmented copies (mosaic, paste, blur, occlusion,
+ * perspective). */
 #include <stdio.h>
 
 #include "cli/args.h"
@@ -15,24 +16,35 @@ int dm_cmd_augment(int argc, char **argv) {
         {"--ops", DM_ARG_STR, &ops_s, "LIST",
          "comma-separated subset of mosaic,paste,blur,occlude,perspective (default: all)"},
     };
-    const dm_cmd_spec spec = {
-        "diffumask augment", "DATASET --out DIR [--seed S] [--copies N] [--ops LIST]",
-        "Writes a new dataset (same layout, labels.txt copied) with N augmented copies SOURCE_augK of every "
-        "sample. Copy K applies the K-th chosen operation (cycling through mosaic, paste, perspective, "
-        "occlude, blur), plus each other chosen perspective/occlude/blur with probability 1/4. Splicing: 2x2 "
-        "mosaics of four samples, or one object (a connected component of one class) of another sample "
-        "pasted at a random place and scale. Images are resampled bilinearly, masks by nearest neighbour; "
-        "pixels under an occluder and pixels a warp reads from outside the image are 255 (ignore) in the "
-        "mask. Each copy's randomness comes from the seed, the sample's index and K only: re-runs are "
-        "byte-identical, and an interrupted run resumes.",
-        opts, (int)(sizeof opts / sizeof *opts), 1, 1};
+    const dm_cmd_spec spec = {"diffumask augment",
+                              "DATASET --out DIR [--seed S] [--copies N] [--ops LIST]",
+                              "Writes a new dataset (same layout, labels.txt copied) with N "
+                              "augmented copies SOURCE_augK of every "
+                              "sample. Copy K applies the K-th chosen operation (cycling through "
+                              "mosaic, paste, perspective, "
+                              "occlude, blur), plus each other chosen perspective/occlude/blur "
+                              "with probability 1/4. Splicing: 2x2 "
+                              "mosaics of four samples, or one object (a connected component of "
+                              "one class) of another sample "
+                              "pasted at a random place and scale. Images are resampled "
+                              "bilinearly, masks by nearest neighbour; "
+                              "pixels under an occluder and pixels a warp reads from outside the "
+                              "image are 255 (ignore) in the "
+                              "mask. Each copy's randomness comes from the seed, the sample's "
+                              "index and K only: re-runs are "
+                              "byte-identical, and an interrupted run resumes.",
+                              opts,
+                              (int)(sizeof opts / sizeof *opts),
+                              1,
+                              1};
     const char *pos[1];
     int n_pos;
     int r = dm_parse_args(&spec, argc, argv, pos, &n_pos);
     if (r) return r < 0 ? 0 : r;
     if (!out) return dm_usage_error(&spec, "--out is required");
     if (seed < 0) return dm_usage_error(&spec, "--seed %ld is negative", seed);
-    if (copies < 1 || copies > 10000) return dm_usage_error(&spec, "--copies %ld (1..10000)", copies);
+    if (copies < 1 || copies > 10000)
+        return dm_usage_error(&spec, "--copies %ld (1..10000)", copies);
     dm_error err = {{0}};
     dm_augment_opts o = {(uint64_t)seed, (int)copies, 0};
     if (dm_aug_parse_ops(ops_s, &o.ops, &err) != DM_OK) return dm_usage_error(&spec, "%s", err.msg);
@@ -42,7 +54,7 @@ int dm_cmd_augment(int argc, char **argv) {
         fprintf(stderr, "%s: %s\n", spec.command, err.msg);
         return s == DM_EUSAGE ? 2 : 1;
     }
-    printf("augmented %d source samples into %s: %d written, %d already there\n", st.sources, out, st.written,
-           st.skipped);
+    printf("augmented %d source samples into %s: %d written, %d already there\n", st.sources, out,
+           st.written, st.skipped);
     return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "core/rng.h"
 #include "dataset/toy_oracle.h"
 #include "io/file.h"
 #include "io/image.h"
@@ -20,7 +21,7 @@
 typedef struct {
     dm_cli_model_opts m;
     const char *prompts, *methods, *out, *cache;
-    long n, steps, tune, self_h;
+    long n, steps, tune, self_h, reseed;
     double prune;
     int json, two_object;
 } toy_opts;
@@ -145,6 +146,9 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         {"--methods", DM_ARG_STR, &o.methods, "LIST",
          "comma-separated mask methods: default | NAME[@GAMMA|@best][:tau=N][:res=A/B], NAME = basic "
          "or parts of selfattn+crf+otsu+agreement (default: " DEFAULT_METHODS ")"},
+        {"--reseed", DM_ARG_INT, &o.reseed, "K",
+         "replace every prompt's seed by a mix of it and K (K > 0): a separate set of images of the same "
+         "prompts, for tuning without looking at the evaluation images"},
         {"--n", DM_ARG_INT, &o.n, "N", "use only the first N prompts (default: all)"},
         {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default: the prompts file's, 25)"},
         {"--tune", DM_ARG_INT, &o.tune, "N", "samples the @best sweeps may look at: the first N (default: half)"},
@@ -162,6 +166,7 @@ int dm_cmd_eval_toy(int argc, char **argv) {
     const char *pos[1];
     int npos, r = dm_parse_args(&spec, argc, argv, pos, &npos);
     if (r) return r < 0 ? 0 : r;
+    if (o.reseed < 0) return dm_usage_error(&spec, "--reseed must be >= 0");
     if (o.n < 0) return dm_usage_error(&spec, "--n must be >= 0");
     if (o.steps < 0 || o.steps > 1000) return dm_usage_error(&spec, "--steps must be 1..1000");
     if (!(o.prune >= 0 && o.prune < 1)) return dm_usage_error(&spec, "--prune must be in [0, 1)");
@@ -209,6 +214,8 @@ int dm_cmd_eval_toy(int argc, char **argv) {
             s = dm_toy_load_prompts(o.prompts ? o.prompts : path, &items, &n, &steps, &guidance, &err);
         }
         if (o.steps) steps = (int)o.steps;
+        for (int i = 0; !s && o.reseed > 0 && i < n; i++)
+            items[i].seed = dm_seed_mix(items[i].seed, (uint64_t)o.reseed) % 1000000;
         if (!s && o.n && o.n < n) n = (int)o.n;
         int f = dm_vae_factor(&e->vae), H = e->unet.cfg.sample_size * f;
         int hs[DM_MASK_MAX_RES], ws[DM_MASK_MAX_RES];

@@ -3,12 +3,17 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "ops/ops.h"
 
 static const dm_cli_command commands[] = {
     {"generate", "make a segmentation dataset from a list of classes (DiffuMask)", dm_cmd_generate},
     {"txt2img", "generate one image from a prompt", dm_cmd_txt2img},
     {"tokenize", "print the 77 token ids of a prompt", dm_cmd_tokenize},
     {"debug", "run one network (text-encoder, unet, vae-decode) on tensors from a file", dm_cmd_debug},
+    {"augment", "write augmented copies of a dataset (mosaic, paste, blur, occlusion, perspective)", dm_cmd_augment},
+    {"filter", "prune the samples an external segmenter disagrees with most (per-sample IoU)", dm_cmd_filter},
+    {"bench", "time text encoder, UNet step and VAE decode; FLOPs, GFLOP/s vs sgemm, per-op profile", dm_cmd_bench},
+    {"tools", "developer tools (random-checkpoint: a full-size SD 1.5/2.1 file with random weights)", dm_cmd_tools},
     {"eval", "score predicted masks against ground truth (per-class IoU, mIoU)", dm_cmd_eval},
     {"merge", "merge the output folders of a sharded run into one dataset", dm_cmd_merge},
     {"viz", "draw a contact sheet of a dataset (image | mask overlay | heat map)", dm_cmd_viz},
@@ -24,6 +29,7 @@ static void usage(FILE *fp) {
 }
 
 int main(int argc, char **argv) {
+    dm_ops_set_threads(0); /* one OpenMP pool; --threads changes its size */
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -61,7 +61,8 @@ static void bilinear(const uint8_t *rgb, int w, int h, double sx, double sy, uin
 }
 
 /* Scales src into the rectangle (ox, oy, dw, dh) of dst. */
-static void resize_into(const dm_aug_image *src, dm_aug_image *dst, int ox, int oy, int dw, int dh) {
+static void resize_into(const dm_aug_image *src, dm_aug_image *dst, int ox, int oy, int dw,
+                        int dh) {
     for (int y = 0; y < dh; y++) {
         double sy = (y + 0.5) * src->h / dh - 0.5;
         int my = (int)((y + 0.5) * src->h / dh);
@@ -80,7 +81,8 @@ void dm_aug_resize(const dm_aug_image *src, dm_aug_image *dst) {
 }
 
 dm_status dm_aug_mosaic(const dm_aug_image *const q[4], dm_aug_image *out, dm_error *err) {
-    if (out->w < 2 || out->h < 2) return dm_fail(err, "mosaic: output %dx%d is too small for 2x2", out->w, out->h);
+    if (out->w < 2 || out->h < 2)
+        return dm_fail(err, "mosaic: output %dx%d is too small for 2x2", out->w, out->h);
     int lw = out->w / 2, th = out->h / 2;
     int xs[4] = {0, lw, 0, lw}, ys[4] = {0, 0, th, th};
     int ws[4] = {lw, out->w - lw, lw, out->w - lw}, hs[4] = {th, th, out->h - th, out->h - th};
@@ -110,7 +112,8 @@ static int scaled_len(int len, double scale) {
     return v < 1 ? 1 : v > INT_MAX / 2 ? INT_MAX / 2 : (int)v;
 }
 
-long dm_aug_paste(dm_aug_image *dst, const dm_aug_image *src, const uint8_t *sel, double scale, int x, int y) {
+long dm_aug_paste(dm_aug_image *dst, const dm_aug_image *src, const uint8_t *sel, double scale,
+                  int x, int y) {
     int box[4];
     if (!(scale > 0) || !sel_bbox(sel, src->w, src->h, box)) return 0;
     int sw = scaled_len(box[2], scale), sh = scaled_len(box[3], scale);
@@ -179,7 +182,8 @@ void dm_aug_occlude(dm_aug_image *im, int x, int y, int w, int h, dm_rng *noise)
     for (int yy = y0; yy < y1; yy++)
         for (int xx = x0; xx < x1; xx++) {
             size_t i = (size_t)yy * im->w + xx;
-            for (int c = 0; c < 3; c++) im->rgb[3 * i + c] = noise ? (uint8_t)(dm_rng_u64(noise) >> 56) : 128;
+            for (int c = 0; c < 3; c++)
+                im->rgb[3 * i + c] = noise ? (uint8_t)(dm_rng_u64(noise) >> 56) : 128;
             im->mask[i] = 255;
         }
 }
@@ -246,7 +250,8 @@ void dm_aug_warp(const dm_aug_image *src, const double H[9], dm_aug_image *out) 
     for (int y = 0; y < out->h; y++)
         for (int x = 0; x < out->w; x++) {
             size_t o = (size_t)y * out->w + x;
-            double X = H[0] * x + H[1] * y + H[2], Y = H[3] * x + H[4] * y + H[5], Z = H[6] * x + H[7] * y + H[8];
+            double X = H[0] * x + H[1] * y + H[2], Y = H[3] * x + H[4] * y + H[5],
+                   Z = H[6] * x + H[7] * y + H[8];
             double sx = Z > 0 ? X / Z : -1e9, sy = Z > 0 ? Y / Z : -1e9;
             double nx = floor(sx + 0.5), ny = floor(sy + 0.5);
             if (!(nx >= 0 && ny >= 0 && nx < src->w && ny < src->h)) { /* also catches NaN */
@@ -281,8 +286,10 @@ dm_status dm_aug_parse_ops(const char *list, unsigned *ops, dm_error *err) {
         for (int i = 0; i < N_OPS; i++)
             if (strlen(OPS[i].name) == len && !strncmp(OPS[i].name, p, len)) found = i;
         if (found < 0)
-            return dm_fail_code(err, DM_EUSAGE, "--ops: unknown operation '%.*s' (mosaic, paste, blur, occlude, perspective)",
-                                (int)len, p);
+            return dm_fail_code(
+                err, DM_EUSAGE,
+                "--ops: unknown operation '%.*s' (mosaic, paste, blur, occlude, perspective)",
+                (int)len, p);
         *ops |= OPS[found].bit;
         p += len;
         if (*p == ',') p++;
@@ -341,9 +348,12 @@ static int pick_other(dm_rng *r, int n, int i) {
 }
 
 /* Parameters are rounded to 4 decimals before use, so the manifest records what was applied. */
-static double round4(double v) { return floor(v * 1e4) / 1e4; }
+static double round4(double v) {
+    return floor(v * 1e4) / 1e4;
+}
 
-static dm_status do_mosaic(const aug_source *s, int i, dm_rng *r, dm_aug_image *cur, cJSON *f, dm_error *err) {
+static dm_status do_mosaic(const aug_source *s, int i, dm_rng *r, dm_aug_image *cur, cJSON *f,
+                           dm_error *err) {
     /* Three partners, all different when the source has four samples or more. */
     int slot = rand_int(r, 4), idx[4], partners[3];
     for (int t = 0; t < 3; t++) {
@@ -359,25 +369,30 @@ static dm_status do_mosaic(const aug_source *s, int i, dm_rng *r, dm_aug_image *
     const dm_aug_image *q[4];
     dm_status st = DM_OK;
     for (int k = 0; k < 4 && st == DM_OK; k++) {
-        if (k == slot) q[k] = cur;
-        else if ((st = load_entry(s, idx[k], &parts[k], err)) == DM_OK) q[k] = &parts[k];
+        if (k == slot)
+            q[k] = cur;
+        else if ((st = load_entry(s, idx[k], &parts[k], err)) == DM_OK)
+            q[k] = &parts[k];
     }
     if (st == DM_OK && (st = dm_aug_image_alloc(&out, cur->w, cur->h, err)) == DM_OK) {
         if ((st = dm_aug_mosaic(q, &out, err)) == DM_OK) {
             dm_aug_image_free(cur);
             *cur = out;
-        } else dm_aug_image_free(&out);
+        } else
+            dm_aug_image_free(&out);
     }
     for (int k = 0; k < 4; k++) dm_aug_image_free(&parts[k]);
     if (st != DM_OK) return st;
     cJSON *names = cJSON_AddArrayToObject(f, "mosaic");
-    for (int k = 0; k < 4; k++) cJSON_AddItemToArray(names, cJSON_CreateString(s->m.v[idx[k]].name));
+    for (int k = 0; k < 4; k++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(s->m.v[idx[k]].name));
     return DM_OK;
 }
 
 /* Pastes one connected component of one class of another sample. Records "paste": null when
  * four partners in a row hold no object. */
-static dm_status do_paste(const aug_source *s, int i, dm_rng *r, dm_aug_image *cur, cJSON *f, dm_error *err) {
+static dm_status do_paste(const aug_source *s, int i, dm_rng *r, dm_aug_image *cur, cJSON *f,
+                          dm_error *err) {
     dm_status st = DM_OK;
     for (int attempt = 0; attempt < 4 && st == DM_OK; attempt++) {
         int j = pick_other(r, s->m.n, i);
@@ -460,7 +475,8 @@ static dm_status do_perspective(dm_aug_image *cur, dm_rng *r, cJSON *f, dm_error
 }
 
 static void do_occlude(dm_aug_image *cur, dm_rng *r, cJSON *f) {
-    int w = (int)(cur->w * (0.1 + 0.2 * dm_rng_uniform(r))), h = (int)(cur->h * (0.1 + 0.2 * dm_rng_uniform(r)));
+    int w = (int)(cur->w * (0.1 + 0.2 * dm_rng_uniform(r))),
+        h = (int)(cur->h * (0.1 + 0.2 * dm_rng_uniform(r)));
     if (w < 1) w = 1;
     if (h < 1) h = 1;
     int x = rand_int(r, cur->w - w + 1), y = rand_int(r, cur->h - h + 1);
@@ -475,8 +491,8 @@ static void do_occlude(dm_aug_image *cur, dm_rng *r, cJSON *f) {
 }
 
 /* Builds copy k of source sample i into *out (from base, the loaded source sample). */
-static dm_status make_copy(const aug_source *s, const dm_augment_opts *o, int i, int k, const dm_aug_image *base,
-                           dm_aug_image *out, cJSON *f, dm_error *err) {
+static dm_status make_copy(const aug_source *s, const dm_augment_opts *o, int i, int k,
+                           const dm_aug_image *base, dm_aug_image *out, cJSON *f, dm_error *err) {
     dm_rng r;
     dm_rng_seed(&r, dm_seed_mix(dm_seed_mix(o->seed, (uint64_t)i), (uint64_t)k));
     int enabled[N_OPS], n_en = 0;
@@ -494,12 +510,21 @@ static dm_status make_copy(const aug_source *s, const dm_augment_opts *o, int i,
         if (!(apply & OPS[t].bit)) continue;
         cJSON_AddItemToArray(ops, cJSON_CreateString(OPS[t].name));
         switch (OPS[t].bit) {
-        case DM_AUG_MOSAIC: st = do_mosaic(s, i, &r, out, f, err); break;
-        case DM_AUG_PASTE: st = do_paste(s, i, &r, out, f, err); break;
-        case DM_AUG_PERSPECTIVE: st = do_perspective(out, &r, f, err); break;
-        case DM_AUG_OCCLUDE: do_occlude(out, &r, f); break;
+        case DM_AUG_MOSAIC:
+            st = do_mosaic(s, i, &r, out, f, err);
+            break;
+        case DM_AUG_PASTE:
+            st = do_paste(s, i, &r, out, f, err);
+            break;
+        case DM_AUG_PERSPECTIVE:
+            st = do_perspective(out, &r, f, err);
+            break;
+        case DM_AUG_OCCLUDE:
+            do_occlude(out, &r, f);
+            break;
         case DM_AUG_BLUR: {
-            double sigma = round4((0.5 + dm_rng_uniform(&r)) * fmax(1.0, fmin(out->w, out->h) / 256.0));
+            double sigma =
+                round4((0.5 + dm_rng_uniform(&r)) * fmax(1.0, fmin(out->w, out->h) / 256.0));
             cJSON_AddNumberToObject(f, "blur_sigma", sigma);
             st = dm_aug_blur(out, sigma, err);
             break;
@@ -511,11 +536,12 @@ static dm_status make_copy(const aug_source *s, const dm_augment_opts *o, int i,
 }
 
 /* OUT/config.json: what was run on which source. */
-static dm_status make_config(const char *src_dir, const char *abs_src, const dm_augment_opts *o, char **out,
-                             dm_error *err) {
+static dm_status make_config(const char *src_dir, const char *abs_src, const dm_augment_opts *o,
+                             char **out, dm_error *err) {
     char path[PATH_CAP], *text;
     snprintf(path, sizeof path, "%s/config.json", src_dir);
-    if (!dm_file_exists(path)) return dm_fail(err, "%s: not a diffumask dataset (no config.json)", src_dir);
+    if (!dm_file_exists(path))
+        return dm_fail(err, "%s: not a diffumask dataset (no config.json)", src_dir);
     DM_TRY(dm_read_file(path, &text, NULL, err));
     cJSON *src_cfg = cJSON_Parse(text);
     free(text);
@@ -525,7 +551,8 @@ static dm_status make_config(const char *src_dir, const char *abs_src, const dm_
     }
     cJSON *cfg = cJSON_CreateObject(), *aug = cJSON_AddObjectToObject(cfg, "augment");
     cJSON_AddStringToObject(aug, "source", abs_src);
-    if (o->seed <= (1ull << 53)) cJSON_AddNumberToObject(aug, "seed", (double)o->seed);
+    if (o->seed <= (1ull << 53))
+        cJSON_AddNumberToObject(aug, "seed", (double)o->seed);
     else {
         char s[32];
         snprintf(s, sizeof s, "%llu", (unsigned long long)o->seed);
@@ -546,11 +573,13 @@ dm_status dm_augment_dataset(const char *src_dir, const char *out_dir, const dm_
     memset(stats, 0, sizeof *stats);
     if (o->copies < 1 || o->copies > 10000)
         return dm_fail_code(err, DM_EUSAGE, "augment: --copies %d (1..10000)", o->copies);
-    if (!(o->ops & DM_AUG_ALL)) return dm_fail_code(err, DM_EUSAGE, "augment: no operation selected");
+    if (!(o->ops & DM_AUG_ALL))
+        return dm_fail_code(err, DM_EUSAGE, "augment: no operation selected");
     char abs_src[PATH_CAP], abs_out[PATH_CAP];
     if (!realpath(src_dir, abs_src)) return dm_fail(err, "%s: no such dataset folder", src_dir);
     if (realpath(out_dir, abs_out) && !strcmp(abs_src, abs_out))
-        return dm_fail_code(err, DM_EUSAGE, "%s: --out must be a new folder, not the source", out_dir);
+        return dm_fail_code(err, DM_EUSAGE, "%s: --out must be a new folder, not the source",
+                            out_dir);
 
     char *config = NULL, **labels = NULL;
     int n_labels = 0;
@@ -569,7 +598,8 @@ dm_status dm_augment_dataset(const char *src_dir, const char *out_dir, const dm_
             const char *dot = strrchr(img, '.');
             if (dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"))) ext = "jpg";
         }
-        st = dm_dataset_open(out_dir, config, (const char *const *)labels + 1, n_labels - 1, ext, &ds, err);
+        st = dm_dataset_open(out_dir, config, (const char *const *)labels + 1, n_labels - 1, ext,
+                             &ds, err);
     }
     for (int i = 0; i < s.m.n && st == DM_OK; i++) {
         dm_aug_image base = {0};

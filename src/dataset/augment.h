@@ -46,7 +46,8 @@ dm_status dm_aug_mosaic(const dm_aug_image *const q[4], dm_aug_image *out, dm_er
  * colours, no source background bleeds into the edge) and its top-left corner placed at (x, y)
  * of dst; parts falling outside dst are clipped. Pasted pixels take the object's colour and its
  * mask value (what they cover is overwritten). Returns the number of pixels pasted. */
-long dm_aug_paste(dm_aug_image *dst, const dm_aug_image *src, const uint8_t *sel, double scale, int x, int y);
+long dm_aug_paste(dm_aug_image *dst, const dm_aug_image *src, const uint8_t *sel, double scale,
+                  int x, int y);
 
 /* Separable Gaussian blur of the image (sigma in pixels, radius ceil(3 sigma), edges clamped);
  * the mask is left untouched. sigma <= 0 does nothing. */

@@ -23,6 +23,7 @@ struct dm_dataset {
     int n_classes;
     int manifest_fd; /* O_APPEND, holds the flock that keeps a second process out */
     dm_name_set names;
+    dm_name_set pruned; /* samples moved to pruned/: made, not part of the dataset */
     bool heat_dir_made;
     uint8_t pal[256 * 3];
 };
@@ -418,6 +419,15 @@ dm_status dm_dataset_open(const char *out_dir, const char *config_json, const ch
         ds->heat_dir_made = dm_dir_exists(path);
         if ((st = join(path, out_dir, "manifest.jsonl", err)) == DM_OK) st = repair_manifest(ds, path, err);
     }
+    if (st == DM_OK) { /* samples pruned into pruned/ count as finished: a resumed run skips them */
+        char pruned[PATH_CAP];
+        dm_manifest pm = {0};
+        if (join(pruned, out_dir, "pruned", NULL) == DM_OK && dm_dir_exists(pruned) &&
+            (st = dm_manifest_load(pruned, &pm, err)) == DM_OK)
+            for (int i = 0; i < pm.n && st == DM_OK; i++)
+                if (!dm_name_set_add(&ds->pruned, pm.v[i].name)) st = dm_fail(err, "%s: out of memory", pruned);
+        dm_manifest_free(&pm);
+    }
     free(labels);
     free(canon);
     if (st != DM_OK) {
@@ -428,7 +438,9 @@ dm_status dm_dataset_open(const char *out_dir, const char *config_json, const ch
     return DM_OK;
 }
 
-bool dm_dataset_has(const dm_dataset *ds, const char *name) { return dm_name_set_has(&ds->names, name); }
+bool dm_dataset_has(const dm_dataset *ds, const char *name) {
+    return dm_name_set_has(&ds->names, name) || dm_name_set_has(&ds->pruned, name);
+}
 
 int dm_dataset_count(const dm_dataset *ds) { return (int)ds->names.n; }
 
@@ -436,6 +448,7 @@ void dm_dataset_close(dm_dataset *ds) {
     if (!ds) return;
     if (ds->manifest_fd >= 0) close(ds->manifest_fd);
     dm_name_set_free(&ds->names);
+    dm_name_set_free(&ds->pruned);
     free(ds);
 }
 

@@ -39,6 +39,7 @@ typedef struct {
  * is kept). n_classes excludes background. image_ext: "jpg" or "png". */
 dm_status dm_dataset_open(const char *out_dir, const char *config_json, const char *const *class_names,
                           int n_classes, const char *image_ext, dm_dataset **out, dm_error *err);
+/* True for finished samples, also those pruned into pruned/ (a resumed run must not redo them). */
 bool dm_dataset_has(const dm_dataset *ds, const char *name);
 int dm_dataset_count(const dm_dataset *ds); /* finished samples */
 dm_status dm_dataset_add(dm_dataset *ds, const dm_sample *s, dm_error *err);

@@ -53,19 +53,21 @@ static const char *entry_str(const dm_manifest_entry *e, const char *key) {
 }
 
 /* Score of one sample: its mask against PRED/NAME.png. */
-static dm_status score_entry(const char *dir, const char *pred_dir, const dm_manifest_entry *e, double *iou,
-                             dm_error *err) {
+static dm_status score_entry(const char *dir, const char *pred_dir, const dm_manifest_entry *e,
+                             double *iou, dm_error *err) {
     char mpath[PATH_CAP], ppath[PATH_CAP];
     snprintf(mpath, sizeof mpath, "%s/%s", dir, entry_str(e, "mask"));
     if ((size_t)snprintf(ppath, sizeof ppath, "%s/%s.png", pred_dir, e->name) >= sizeof ppath)
         return dm_fail(err, "%s/%s.png: path too long", pred_dir, e->name);
-    if (!dm_file_exists(ppath)) return dm_fail(err, "%s: no prediction for sample %s", ppath, e->name);
+    if (!dm_file_exists(ppath))
+        return dm_fail(err, "%s: no prediction for sample %s", ppath, e->name);
     uint8_t *mask = NULL, *pred = NULL;
     int mw, mh, pw, ph;
     DM_TRY(dm_png_read(mpath, 1, &mask, &mw, &mh, err));
     dm_status st = dm_png_read(ppath, 1, &pred, &pw, &ph, err);
     if (st == DM_OK && (pw != mw || ph != mh))
-        st = dm_fail(err, "%s: prediction is %dx%d but the mask of %s is %dx%d", ppath, pw, ph, e->name, mw, mh);
+        st = dm_fail(err, "%s: prediction is %dx%d but the mask of %s is %dx%d", ppath, pw, ph,
+                     e->name, mw, mh);
     if (st == DM_OK) *iou = dm_sample_iou(mask, pred, (size_t)mw * mh);
     free(mask);
     free(pred);
@@ -115,7 +117,8 @@ static dm_status mkdirs_for(const char *path, dm_error *err) {
 static const char *const FILE_KEYS[] = {"image", "mask", "heatmap"};
 
 /* Moves (move = true) or links one sample's files from dir to to_dir, same relative paths. */
-static dm_status transfer(const char *dir, const char *to_dir, const dm_manifest_entry *e, bool move, dm_error *err) {
+static dm_status transfer(const char *dir, const char *to_dir, const dm_manifest_entry *e,
+                          bool move, dm_error *err) {
     for (int k = 0; k < 3; k++) {
         const char *rel = entry_str(e, FILE_KEYS[k]);
         if (!rel) continue;
@@ -128,8 +131,10 @@ static dm_status transfer(const char *dir, const char *to_dir, const dm_manifest
             DM_TRY(link_file(src, dst, err));
             continue;
         }
-        if (dm_file_exists(dst)) return dm_fail(err, "%s: already exists (sample %s was pruned before)", dst, e->name);
-        if (rename(src, dst) != 0) return dm_fail(err, "%s: cannot move to %s: %s", src, dst, strerror(errno));
+        if (dm_file_exists(dst))
+            return dm_fail(err, "%s: already exists (sample %s was pruned before)", dst, e->name);
+        if (rename(src, dst) != 0)
+            return dm_fail(err, "%s: cannot move to %s: %s", src, dst, strerror(errno));
     }
     return DM_OK;
 }
@@ -156,7 +161,8 @@ static dm_status copy_if_absent(const char *src, const char *dst, dm_error *err)
 
 /* In place: dropped samples to DIR/pruned/, kept lines back into manifest.jsonl, then finish. */
 static dm_status prune_in_place(const char *dir, const dm_manifest *m, const double *iou,
-                                const dm_name_set *dropped, const dm_filter_result *res, dm_error *err) {
+                                const dm_name_set *dropped, const dm_filter_result *res,
+                                dm_error *err) {
     char pruned[PATH_CAP], path[PATH_CAP + 64], src[PATH_CAP + 64];
     snprintf(pruned, sizeof pruned, "%s/pruned", dir);
     if (res->dropped) {
@@ -176,13 +182,17 @@ static dm_status prune_in_place(const char *dir, const dm_manifest *m, const dou
     dm_status st = DM_OK;
     for (int i = 0; i < m->n && st == DM_OK; i++) {
         const dm_manifest_entry *e = &m->v[i];
-        char *line = line_with_iou(e, iou[i]);
-        if (!line) st = dm_fail(err, "%s: out of memory", dir);
+        char *line = iou ? line_with_iou(e, iou[i]) : strdup(e->line);
+        if (!line)
+            st = dm_fail(err, "%s: out of memory", dir);
         else if (dm_name_set_has(dropped, e->name)) {
             /* Files first, then the line: pruned/manifest.jsonl only lists moved samples. */
-            if ((st = transfer(dir, pruned, e, true, err)) == DM_OK) st = append_line(path, line, err);
-        } else if (p + strlen(line) + 2 <= buf + total) p += sprintf(p, "%s\n", line);
-        else st = dm_fail(err, "%s: internal error sizing manifest.jsonl", dir);
+            if ((st = transfer(dir, pruned, e, true, err)) == DM_OK)
+                st = append_line(path, line, err);
+        } else if (p + strlen(line) + 2 <= buf + total)
+            p += sprintf(p, "%s\n", line);
+        else
+            st = dm_fail(err, "%s: internal error sizing manifest.jsonl", dir);
         free(line);
     }
     snprintf(path, sizeof path, "%s/manifest.jsonl", dir);
@@ -193,14 +203,13 @@ static dm_status prune_in_place(const char *dir, const dm_manifest *m, const dou
 }
 
 /* With OUT: a new dataset of the kept samples. */
-static dm_status write_kept(const char *dir, const char *out_dir, const char *config_text, const char *pred_dir,
-                            double drop, char **labels, int n_labels, const dm_manifest *m, const double *iou,
-                            const dm_name_set *dropped, dm_error *err) {
-    char abs_src[PATH_CAP], abs_pred[PATH_CAP], abs_out[PATH_CAP];
+static dm_status write_kept(const char *dir, const char *out_dir, const char *config_text,
+                            const char *pred_dir, double drop, char **labels, int n_labels,
+                            const dm_manifest *m, const double *iou, const dm_name_set *dropped,
+                            dm_error *err) {
+    char abs_src[PATH_CAP], abs_pred[PATH_CAP];
     if (!realpath(dir, abs_src)) snprintf(abs_src, sizeof abs_src, "%s", dir);
     if (!realpath(pred_dir, abs_pred)) snprintf(abs_pred, sizeof abs_pred, "%s", pred_dir);
-    if (realpath(out_dir, abs_out) && !strcmp(abs_out, abs_src))
-        return dm_fail_code(err, DM_EUSAGE, "%s: --out is the dataset itself (leave --out out to prune in place)", out_dir);
     cJSON *cfg = cJSON_Parse(config_text);
     if (!cJSON_IsObject(cfg)) {
         cJSON_Delete(cfg);
@@ -215,14 +224,16 @@ static dm_status write_kept(const char *dir, const char *out_dir, const char *co
     cJSON_Delete(cfg);
     if (!text) return dm_fail(err, "%s: out of memory", out_dir);
     dm_dataset *ds = NULL;
-    dm_status st = dm_dataset_open(out_dir, text, (const char *const *)labels + 1, n_labels - 1, "png", &ds, err);
+    dm_status st = dm_dataset_open(out_dir, text, (const char *const *)labels + 1, n_labels - 1,
+                                   "png", &ds, err);
     free(text);
     if (st == DM_OK && dm_dataset_count(ds) > 0)
-        st = dm_fail(err, "%s: already holds %d samples; filter into a new folder", out_dir, dm_dataset_count(ds));
+        st = dm_fail(err, "%s: already holds %d samples; filter into a new folder", out_dir,
+                     dm_dataset_count(ds));
     for (int i = 0; i < m->n && st == DM_OK; i++) {
         const dm_manifest_entry *e = &m->v[i];
         if (dm_name_set_has(dropped, e->name)) continue;
-        char *line = line_with_iou(e, iou[i]);
+        char *line = iou ? line_with_iou(e, iou[i]) : strdup(e->line);
         if (!line) st = dm_fail(err, "%s: out of memory", out_dir);
         if (st == DM_OK) st = transfer(dir, out_dir, e, false, err);
         if (st == DM_OK) st = dm_dataset_append_line(ds, e->name, line, err);
@@ -236,29 +247,40 @@ static dm_status write_kept(const char *dir, const char *out_dir, const char *co
 dm_status dm_filter_dataset(const char *dir, const char *pred_dir, double drop, const char *out_dir,
                             dm_filter_result *res, dm_error *err) {
     memset(res, 0, sizeof *res);
-    if (!(drop >= 0 && drop <= 1)) return dm_fail_code(err, DM_EUSAGE, "filter: --drop %g is not in 0..1", drop);
+    if (!(drop >= 0 && drop <= 1))
+        return dm_fail_code(err, DM_EUSAGE, "filter: --drop %g is not in 0..1", drop);
     if (!dm_dir_exists(pred_dir)) return dm_fail(err, "%s: no such prediction folder", pred_dir);
     bool in_place = !out_dir || !*out_dir;
     if (strlen(dir) > PATH_CAP - 512) return dm_fail(err, "%s: path too long", dir);
+    char abs_dir[PATH_CAP], abs_out[PATH_CAP];
+    if (!in_place && realpath(dir, abs_dir) && realpath(out_dir, abs_out) &&
+        !strcmp(abs_dir, abs_out))
+        return dm_fail_code(err, DM_EUSAGE,
+                            "%s: --out is the dataset itself (leave --out out to prune in place)",
+                            out_dir);
     char path[PATH_CAP], *config = NULL, **labels = NULL;
     int n_labels = 0;
     snprintf(path, sizeof path, "%s/config.json", dir);
-    if (!dm_file_exists(path)) return dm_fail(err, "%s: not a diffumask dataset (no config.json)", dir);
+    if (!dm_file_exists(path))
+        return dm_fail(err, "%s: not a diffumask dataset (no config.json)", dir);
     DM_TRY(dm_read_file(path, &config, NULL, err));
     dm_status st = dm_read_labels(dir, &labels, &n_labels, err);
     dm_dataset *lock = NULL; /* in place: holds the dataset's writer lock (and repairs it) */
     if (st == DM_OK && in_place)
-        st = dm_dataset_open(dir, config, (const char *const *)labels + 1, n_labels - 1, "png", &lock, err);
+        st = dm_dataset_open(dir, config, (const char *const *)labels + 1, n_labels - 1, "png",
+                             &lock, err);
     dm_manifest m = {0};
     if (st == DM_OK) st = dm_manifest_load(dir, &m, err);
     dm_manifest_sort(&m);
 
     double *iou = NULL; /* per manifest entry (name order) */
-    if (st == DM_OK && m.n && (!(res->scores = calloc((size_t)m.n, sizeof *res->scores)) ||
-                               !(iou = calloc((size_t)m.n, sizeof *iou))))
+    if (st == DM_OK && m.n &&
+        (!(res->scores = calloc((size_t)m.n, sizeof *res->scores)) ||
+         !(iou = calloc((size_t)m.n, sizeof *iou))))
         st = dm_fail(err, "%s: out of memory", dir);
     for (int i = 0; i < m.n && st == DM_OK; i++) {
-        if (!(res->scores[i].name = strdup(m.v[i].name))) st = dm_fail(err, "%s: out of memory", dir);
+        if (!(res->scores[i].name = strdup(m.v[i].name)))
+            st = dm_fail(err, "%s: out of memory", dir);
         else {
             res->total++;
             st = score_entry(dir, pred_dir, &m.v[i], &iou[i], err);
@@ -273,15 +295,19 @@ dm_status dm_filter_dataset(const char *dir, const char *pred_dir, double drop, 
         double all = 0, kept = 0;
         for (int i = 0; i < res->total; i++) {
             all += res->scores[i].iou;
-            if (i >= res->dropped) kept += res->scores[i].iou;
-            else if (!dm_name_set_add(&dropped, res->scores[i].name)) st = dm_fail(err, "%s: out of memory", dir);
+            if (i >= res->dropped)
+                kept += res->scores[i].iou;
+            else if (!dm_name_set_add(&dropped, res->scores[i].name))
+                st = dm_fail(err, "%s: out of memory", dir);
         }
         res->miou_before = res->total ? all / res->total : 0;
         res->miou_after = res->kept ? kept / res->kept : 0;
     }
-    if (st == DM_OK && in_place) st = prune_in_place(dir, &m, iou, &dropped, res, err);
-    else if (st == DM_OK) st = write_kept(dir, out_dir, config, pred_dir, drop, labels, n_labels, &m, iou,
-                                        &dropped, err);
+    if (st == DM_OK && in_place)
+        st = prune_in_place(dir, &m, iou, &dropped, res, err);
+    else if (st == DM_OK)
+        st = write_kept(dir, out_dir, config, pred_dir, drop, labels, n_labels, &m, iou, &dropped,
+                        err);
     dm_name_set_free(&dropped);
     free(iou);
     dm_manifest_free(&m);
@@ -289,5 +315,53 @@ dm_status dm_filter_dataset(const char *dir, const char *pred_dir, double drop, 
     dm_free_lines(labels, n_labels);
     free(config);
     if (st != DM_OK) dm_filter_result_free(res);
+    return st;
+}
+
+/* The quality score generate wrote into each manifest line ("quality": {"score": ...}). */
+static double manifest_score(const dm_manifest_entry *e) {
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(e->json, "quality");
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(q, "score");
+    return cJSON_IsNumber(sc) ? sc->valuedouble : 0.0;
+}
+
+dm_status dm_prune_by_score(const char *dir, double fraction, int *n_dropped, dm_error *err) {
+    *n_dropped = 0;
+    if (!(fraction >= 0 && fraction < 1))
+        return dm_fail_code(err, DM_EUSAGE, "prune: fraction %g is not in [0, 1)", fraction);
+    char path[PATH_CAP], *config = NULL, **labels = NULL;
+    int n_labels = 0;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    DM_TRY(dm_read_file(path, &config, NULL, err));
+    dm_status st = dm_read_labels(dir, &labels, &n_labels, err);
+    dm_dataset *lock = NULL;
+    if (st == DM_OK)
+        st = dm_dataset_open(dir, config, (const char *const *)labels + 1, n_labels - 1, "png", &lock, err);
+    dm_manifest m = {0}, pm = {0};
+    if (st == DM_OK) st = dm_manifest_load(dir, &m, err);
+    snprintf(path, sizeof path, "%s/pruned", dir);
+    if (st == DM_OK && dm_dir_exists(path)) st = dm_manifest_load(path, &pm, err);
+    dm_manifest_sort(&m);
+    /* the target counts every sample ever made, so pruning again after a resume is a no-op */
+    int total = m.n + pm.n, target = (int)floor(fraction * total + 1e-9), extra = target - pm.n;
+    dm_filter_score *order = NULL;
+    dm_name_set dropped = {0};
+    if (st == DM_OK && extra > 0) {
+        if (!(order = calloc((size_t)m.n, sizeof *order))) st = dm_fail(err, "%s: out of memory", dir);
+        for (int i = 0; i < m.n && st == DM_OK; i++) order[i].name = m.v[i].name, order[i].iou = manifest_score(&m.v[i]);
+        if (st == DM_OK) qsort(order, (size_t)m.n, sizeof *order, score_cmp);
+        for (int i = 0; i < extra && i < m.n && st == DM_OK; i++)
+            if (!dm_name_set_add(&dropped, order[i].name)) st = dm_fail(err, "%s: out of memory", dir);
+        dm_filter_result res = {.total = m.n, .dropped = extra < m.n ? extra : m.n};
+        if (st == DM_OK) st = prune_in_place(dir, &m, NULL, &dropped, &res, err);
+        if (st == DM_OK) *n_dropped = res.dropped;
+    }
+    free(order);
+    dm_name_set_free(&dropped);
+    dm_manifest_free(&m);
+    dm_manifest_free(&pm);
+    dm_dataset_close(lock);
+    dm_free_lines(labels, n_labels);
+    free(config);
     return st;
 }

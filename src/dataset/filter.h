@@ -39,8 +39,9 @@ typedef struct {
 
 typedef struct {
     int total, kept, dropped;
-    double miou_before, miou_after; /* mean sample IoU over all / over the kept samples (0 if none) */
-    dm_filter_score *scores;        /* all samples, worst first; the first `dropped` were dropped */
+    double miou_before,
+        miou_after;          /* mean sample IoU over all / over the kept samples (0 if none) */
+    dm_filter_score *scores; /* all samples, worst first; the first `dropped` were dropped */
 } dm_filter_result;
 
 /* pred_dir holds NAME.png (palette indices or 8-bit gray class ids, the mask's size) for every
@@ -49,5 +50,10 @@ typedef struct {
 dm_status dm_filter_dataset(const char *dir, const char *pred_dir, double drop, const char *out_dir,
                             dm_filter_result *res, dm_error *err);
 void dm_filter_result_free(dm_filter_result *res);
+
+/* generate --prune-fraction: moves the samples with the lowest manifest quality score into
+ * DIR/pruned/ (as the in-place filter does) so that floor(fraction * all samples) are pruned in
+ * all; running it again after a resume prunes nothing more. */
+dm_status dm_prune_by_score(const char *dir, double fraction, int *n_dropped, dm_error *err);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "core/sha256.h"
 #include "dataset/dataset.h"
+#include "dataset/filter.h"
 #include "io/file.h"
 
 static dm_status hash_file(dm_sha256 *h, const char *path, dm_error *err) {
@@ -276,5 +277,7 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
     }
     if (!s) s = dm_dataset_finish(ds, err);
     dm_dataset_close(ds);
+    int dropped = 0;
+    if (!s && o->prune_fraction > 0) s = dm_prune_by_score(o->out_dir, o->prune_fraction, &dropped, err);
     return s;
 }

@@ -1,6 +1,5 @@
 #include "pipeline/engine.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -8,11 +7,12 @@
 #include <time.h>
 
 #include "model/model_paths.h"
+#include "ops/ops.h"
 
 void dm_set_threads(int threads) {
-    if (threads <= 0) return;
-    omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
+    /* one thread pool (OpenMP) splits every GEMM; OpenBLAS itself runs single-threaded, so the
+     * two pools never fight over the cores */
+    dm_ops_set_threads(threads);
 }
 
 dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *err) {

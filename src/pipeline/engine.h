@@ -31,7 +31,8 @@ typedef struct {
 
 dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *err);
 void dm_engine_free(dm_engine *e);
-/* Sets OpenMP and OpenBLAS thread counts (process-wide libraries; not engine state). */
+/* Sets the thread count (0: all cores) of the process-wide OpenMP pool; OpenBLAS runs
+ * single-threaded inside it. Called by dm_engine_open. */
 void dm_set_threads(int threads);
 
 /* ids77 -> embeddings (77, D) */
