@@ -161,35 +161,45 @@ dm_status dm_vae_decode(const dm_vae *v, const float *z, int h, int w, float *im
     const dm_vae_coder *k = &v->dec;
     size_t mark = dm_arena_mark(a);
     int L = c->latent_ch, n = c->levels, C = c->block_out[n - 1], H = h, W = w;
-    float *zs, *pq, *cur, *sc;
+    /* the feature maps ping-pong between two buffers sized for the largest one, so a 512x512
+     * decode holds two maps, not one per layer */
+    size_t biggest = 0;
+    for (int i = 0; i < n; i++) {
+        /* level i runs at (h << i) x (w << i), entering with the previous level's channels */
+        int cin = c->block_out[i ? n - i : n - 1], cout = c->block_out[n - 1 - i];
+        size_t m = (size_t)(cin > cout ? cin : cout) * ((size_t)h << i) * ((size_t)w << i);
+        biggest = m > biggest ? m : biggest;
+    }
+    float *zs, *pq, *buf[2], *sc;
     ALLOC(zs, (size_t)L * H * W);
     ALLOC(pq, (size_t)L * H * W);
+    ALLOC(buf[0], biggest);
+    ALLOC(buf[1], biggest);
+    int cur = 0;
     for (size_t i = 0; i < (size_t)L * H * W; i++) zs[i] = z[i] / c->scaling; /* latents / scaling_factor */
     dm_conv2d(zs, L, H, W, v->post_quant_w, v->post_quant_b, L, 1, 1, 0, pq, NULL, 0);
-    ALLOC(cur, (size_t)C * H * W);
     ALLOC(sc, dm_conv2d_scratch(L, H, W, 3, 1, 1));
-    dm_conv2d(pq, L, H, W, k->conv_in_w, k->conv_in_b, C, 3, 1, 1, cur, sc, 0);
-    DM_TRY(mid_block(v, k, &cur, C, H, W, a, err));
+    dm_conv2d(pq, L, H, W, k->conv_in_w, k->conv_in_b, C, 3, 1, 1, buf[cur], sc, 0);
+    float *mid = buf[cur];
+    DM_TRY(mid_block(v, k, &mid, C, H, W, a, err));
+    memcpy(buf[cur], mid, sizeof(float) * C * H * W);
     for (int i = 0; i < n; i++) {
         const dm_vae_level *lv = &k->levels[i];
         for (int j = 0; j < lv->n_res; j++) {
-            float *nx;
-            ALLOC(nx, (size_t)lv->res[j].out_ch * H * W);
-            DM_TRY(dm_resnet_forward(&lv->res[j], cur, H, W, NULL, 0, c->groups, c->eps, nx, a, err));
-            cur = nx, C = lv->res[j].out_ch;
+            DM_TRY(dm_resnet_forward(&lv->res[j], buf[cur], H, W, NULL, 0, c->groups, c->eps, buf[!cur], a, err));
+            cur = !cur, C = lv->res[j].out_ch;
         }
         if (lv->resample_w) {
-            float *up, *nx, *s2;
-            ALLOC(up, (size_t)C * 4 * H * W);
-            dm_upsample_nearest2x(cur, C, H, W, up);
+            dm_upsample_nearest2x(buf[cur], C, H, W, buf[!cur]);
             H *= 2, W *= 2;
-            ALLOC(nx, (size_t)C * H * W);
+            size_t m2 = dm_arena_mark(a);
+            float *s2;
             ALLOC(s2, dm_conv2d_scratch(C, H, W, 3, 1, 1));
-            dm_conv2d(up, C, H, W, lv->resample_w, lv->resample_b, C, 3, 1, 1, nx, s2, 0);
-            cur = nx;
+            dm_conv2d(buf[!cur], C, H, W, lv->resample_w, lv->resample_b, C, 3, 1, 1, buf[cur], s2, 0);
+            dm_arena_release(a, m2);
         }
     }
-    DM_TRY(head(v, k, cur, C, H, W, c->out_ch, image, a, err));
+    DM_TRY(head(v, k, buf[cur], C, H, W, c->out_ch, image, a, err));
     dm_arena_release(a, mark);
     return DM_OK;
 }

@@ -1,26 +1,40 @@
-/* Convolution as one GEMM per image: im2col into caller scratch, then
- * y[O, Ho*Wo] = w[O, C*k*k] · cols[C*k*k, Ho*Wo]. 1x1 stride-1 convs skip im2col. */
+/* Convolution as GEMM: im2col into caller scratch, then
+ * y[O, Ho*Wo] = w[O, C*k*k] · cols[C*k*k, Ho*Wo]. 1x1 stride-1 convs skip im2col.
+ * Large images go in bands of output rows so the im2col buffer stays bounded (a 512x512 VAE
+ * layer would need 1.2 GB at once); each band is one GEMM wide enough to run at full speed. */
 #include <string.h>
 
 #include "ops/ops.h"
 
-size_t dm_conv2d_scratch(int C, int H, int W, int k, int stride, int pad) {
-    if (k == 1 && stride == 1 && pad == 0) return 0;
-    size_t Ho = (size_t)dm_conv_out(H, k, stride, pad), Wo = (size_t)dm_conv_out(W, k, stride, pad);
-    return (size_t)C * k * k * Ho * Wo;
+/* im2col floats per band: 16M (64 MB) keeps SD's 64x64 UNet layers in one band */
+#define BAND_FLOATS ((size_t)16 << 20)
+
+/* Output rows per band. */
+static int band_rows(int C, int k, int Ho, int Wo) {
+    size_t per_row = (size_t)C * k * k * Wo, rows = BAND_FLOATS / (per_row ? per_row : 1);
+    if (rows < 1) rows = 1;
+    return rows > (size_t)Ho ? Ho : (int)rows;
 }
 
-static void im2col(const float *x, int C, int H, int W, int k, int stride, int pad, int Ho, int Wo,
-                   float *cols) {
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)C * Ho * Wo * k * k > 65536)
+size_t dm_conv2d_scratch(int C, int H, int W, int k, int stride, int pad) {
+    if (k == 1 && stride == 1 && pad == 0) return 0;
+    int Ho = dm_conv_out(H, k, stride, pad), Wo = dm_conv_out(W, k, stride, pad);
+    return (size_t)C * k * k * (size_t)band_rows(C, k, Ho, Wo) * Wo;
+}
+
+/* cols[C*k*k, (oy1-oy0)*Wo] for output rows [oy0, oy1) */
+static void im2col(const float *x, int C, int H, int W, int k, int stride, int pad, int oy0,
+                   int oy1, int Wo, float *cols) {
+    int R = oy1 - oy0;
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)C * R * Wo * k * k > 65536)
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
-                float *row = cols + (((size_t)c * k + ky) * k + kx) * Ho * Wo;
+                float *row = cols + (((size_t)c * k + ky) * k + kx) * R * Wo;
                 const float *xc = x + (size_t)c * H * W;
-                for (int oy = 0; oy < Ho; oy++) {
+                for (int oy = oy0; oy < oy1; oy++) {
                     int iy = oy * stride - pad + ky;
-                    float *r = row + (size_t)oy * Wo;
+                    float *r = row + (size_t)(oy - oy0) * Wo;
                     if (iy < 0 || iy >= H) {
                         memset(r, 0, sizeof(float) * Wo);
                         continue;
@@ -46,13 +60,19 @@ void dm_conv2d(const float *x, int C, int H, int W, const float *w, const float 
                int stride, int pad, float *y, float *scratch, int accumulate) {
     int Ho = dm_conv_out(H, k, stride, pad), Wo = dm_conv_out(W, k, stride, pad);
     size_t HWo = (size_t)Ho * Wo;
-    const float *cols = x;
-    if (!(k == 1 && stride == 1 && pad == 0)) {
-        im2col(x, C, H, W, k, stride, pad, Ho, Wo, scratch);
-        cols = scratch;
-    }
     int K = C * k * k;
-    dm_sgemm(0, 0, O, (int)HWo, K, 1.0f, w, K, cols, (int)HWo, accumulate ? 1.0f : 0.0f, y, (int)HWo);
+    if (k == 1 && stride == 1 && pad == 0) {
+        dm_sgemm(0, 0, O, (int)HWo, K, 1.0f, w, K, x, (int)HWo, accumulate ? 1.0f : 0.0f, y, (int)HWo);
+    } else {
+        int R = band_rows(C, k, Ho, Wo);
+        for (int oy0 = 0; oy0 < Ho; oy0 += R) {
+            int oy1 = oy0 + R < Ho ? oy0 + R : Ho, N = (oy1 - oy0) * Wo;
+            im2col(x, C, H, W, k, stride, pad, oy0, oy1, Wo, scratch);
+            /* y[:, band] = w · cols, written in place inside the full output rows */
+            dm_sgemm(0, 0, O, N, K, 1.0f, w, K, scratch, N, accumulate ? 1.0f : 0.0f,
+                     y + (size_t)oy0 * Wo, (int)HWo);
+        }
+    }
     if (b) {
 #pragma omp parallel for schedule(static) if ((size_t)O * HWo > 65536)
         for (int o = 0; o < O; o++) {
