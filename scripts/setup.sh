@@ -67,8 +67,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 
-# The main job. For now: the command list and a tokenizer example; it will become the
-# generation of the demo dataset.
+# The main job: a small segmentation dataset from the built-in demo model (models/toy-shapes,
+# a real model trained on drawings of shapes; no download), and its contact sheet.
 run() { # prints the command (arguments with spaces in quotes), then runs it
     local shown=() a
     for a in "$@"; do
@@ -77,13 +77,13 @@ run() { # prints the command (arguments with spaces in quotes), then runs it
     printf '\n$ %s\n' "${shown[*]}"
     "$@"
 }
-say "main job"
-run build/diffumask --help
-if [ -d ../shared/golden/tiny-sd1 ]; then
-    run build/diffumask tokenize --model ../shared/golden/tiny-sd1 \
-        "a photograph of an astronaut riding a horse"
-else
-    echo "(../shared not found beside the repository: skipping the tokenize example)"
-fi
+say "main job: a demo dataset"
+run build/diffumask generate --classes circle,square,triangle,star,heart --images-per-class 4 \
+    --template "a photo of a red {} on a plain background" \
+    --template "a photo of a blue {} on a striped background" \
+    --template "a photo of a yellow {} on a noisy background" \
+    --template "a photo of a green {} on a gradient background" \
+    --steps 25 --guidance 5 --image-format png --save-heatmaps --out out/demo
+run build/diffumask viz out/demo --out out/demo-sheet.png --n 10
 
-say "done: the CLI is build/diffumask; run the tests with: make test"
+say "done: dataset in out/demo (VOC layout + annotations.json), contact sheet out/demo-sheet.png; the CLI is build/diffumask; tests: make test"
