@@ -24,6 +24,39 @@ typedef struct {
     char msg[1024];
 } dm_error;
 
+/* ------------------------------------------------------------------ the engine
+ * A loaded Stable Diffusion model (diffusers folder, or one .safetensors file in the original
+ * layout, with the tokenizer/ folder beside it) plus its activation memory. One engine serves
+ * one thread at a time; open several for concurrent use. */
+typedef struct dm_engine dm_engine;
+
+/* threads: 0 = all cores. */
+dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err);
+void dm_close(dm_engine *e);
+/* The model's native image size (e.g. 512 for SD 1.x, 64 for the demo model). */
+int dm_native_size(const dm_engine *e);
+
+typedef struct {
+    const char *prompt;
+    const char *negative_prompt; /* NULL = "" */
+    int steps;                   /* 0 = 25 */
+    float guidance;              /* 0 = 7.5; <= 1 disables classifier-free guidance */
+    const char *sampler;         /* NULL = "ddim"; euler, euler_a, dpmpp_2m, pndm */
+    int width, height;           /* 0 = native size */
+    uint64_t seed;
+} dm_image_request;
+
+/* rgb: width*height*3 bytes. */
+dm_status dm_generate_image(dm_engine *e, const dm_image_request *r, uint8_t *rgb, dm_error *err);
+
+/* DiffuMask: the image and the mask of the given class words of the prompt. mask: width*height
+ * bytes, 0 = background, k+1 = class_words[k], 255 = ignore. mask_method NULL = the default
+ * (best measured) method; else e.g. "basic", "crf", "selfattn+crf". score (may be NULL): the
+ * sample's quality score in [0, 1]. */
+dm_status dm_generate_masked(dm_engine *e, const dm_image_request *r, const char *const *class_words,
+                             int n_words, const char *mask_method, uint8_t *rgb, uint8_t *mask,
+                             float *score, dm_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -115,55 +115,74 @@ static void on_step(void *user, int step, int n) {
     if (c->fn) c->fn(c->user, c->p, 0);
 }
 
-/* One sample: generate, mask, write. */
-static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm_plan_item *it,
-                     const dm_generate_options *o, const char *sha, int self_h, step_ctx *sc,
-                     dm_error *err) {
-    int pos[DM_MAX_OBJECTS][16], npos[DM_MAX_OBJECTS];
-    for (int k = 0; k < it->n_obj; k++)
-        DM_TRY(dm_token_positions(e->tok, it->prompt, it->word[k], pos[k], 16, &npos[k], err));
+dm_status dm_make_sample(dm_engine *e, const dm_sample_request *q, uint8_t *rgb, uint8_t *mask,
+                         float *soft, dm_mask_score *score, dm_txt2img_result *r, double *mask_seconds,
+                         dm_error *err) {
+    const dm_txt2img_params *g = q->gen;
+    int f = dm_vae_factor(&e->vae);
+    int self_h = q->mask->use_selfattn ? dm_selfattn_res_for(e, g->height / f, g->width / f) : 0;
     dm_attn_store store;
     dm_attn_store_init(&store, 1, self_h);
-    dm_txt2img_params p = {.prompt = it->prompt, .negative_prompt = o->negative_prompt, .steps = o->steps,
-                           .guidance = o->guidance, .sampler = o->sampler, .width = o->width,
-                           .height = o->height, .seed = it->seed, .store = &store, .on_step = on_step, .user = sc};
-    dm_txt2img_result r;
-    dm_status s = dm_txt2img(e, &p, &r, err);
+    dm_txt2img_params p = *g;
+    p.store = &store;
+    dm_status s = dm_txt2img(e, &p, r, err);
     if (s) {
         dm_attn_store_free(&store);
         return s;
     }
     double t0 = now();
-    int H = o->height, W = o->width, K = it->n_obj, hs[DM_MASK_MAX_RES], ws[DM_MASK_MAX_RES];
+    int H = g->height, W = g->width, K = q->n_obj, hs[DM_MASK_MAX_RES], ws[DM_MASK_MAX_RES];
     int nr = dm_attn_store_resolutions(&store, hs, ws, DM_MASK_MAX_RES);
-    size_t HW = (size_t)H * W;
-    uint8_t *rgb = malloc(HW * 3), *mask = malloc(HW);
-    float *soft = malloc(sizeof(float) * HW * K), *bufs = NULL, *self = NULL;
+    float *bufs = NULL, *self = NULL;
     dm_attn_map maps[DM_MAX_OBJECTS * DM_MASK_MAX_RES];
     size_t per_obj = 0;
-    for (int r2 = 0; r2 < nr; r2++) per_obj += (size_t)hs[r2] * ws[r2];
-    bufs = malloc(sizeof(float) * (per_obj * K + 1));
-    if (!rgb || !mask || !soft || !bufs) s = dm_fail(err, "out of memory");
+    for (int i = 0; i < nr; i++) per_obj += (size_t)hs[i] * ws[i];
+    if (K < 1 || K > DM_MAX_OBJECTS) s = dm_fail_code(err, DM_EUSAGE, "1..%d class words per image, not %d", DM_MAX_OBJECTS, K);
+    else if (!(bufs = malloc(sizeof(float) * (per_obj * K + 1)))) s = dm_fail(err, "out of memory");
     if (!s) {
-        dm_image_to_rgb8(r.image_raw, H, W, rgb);
+        dm_image_to_rgb8(r->image_raw, H, W, rgb);
         float *b = bufs;
         for (int k = 0; k < K; k++)
-            for (int q = 0; q < nr; q++) {
-                dm_attn_store_token_map(&store, hs[q], ws[q], pos[k], npos[k], b);
-                maps[k * nr + q] = (dm_attn_map){hs[q], ws[q], b};
-                b += (size_t)hs[q] * ws[q];
+            for (int i = 0; i < nr; i++) {
+                dm_attn_store_token_map(&store, hs[i], ws[i], q->pos[k], q->npos[k], b);
+                maps[k * nr + i] = (dm_attn_map){hs[i], ws[i], b};
+                b += (size_t)hs[i] * ws[i];
             }
         float scale = 0;
         const float *S = dm_attn_store_self(&store, &scale);
         int n = store.self_h * store.self_w;
-        if (o->mask.use_selfattn && S && (self = malloc(sizeof(float) * n * n)))
-            for (size_t i = 0; i < (size_t)n * n; i++) self[i] = S[i] * scale;
-        else if (o->mask.use_selfattn) s = dm_fail(err, "no self-attention captured for the refinement");
+        if (q->mask->use_selfattn && S && (self = malloc(sizeof(float) * n * n)))
+            for (size_t i = 0; i < (size_t)n * n; i++) self[i] = S[i] * scale; /* mean: rows sum to 1 */
+        else if (q->mask->use_selfattn) s = dm_fail(err, "no self-attention captured for the refinement");
     }
+    if (!s) s = dm_mask_make(q->mask, maps, K, nr, q->class_ids, rgb, H, W, self, store.self_h,
+                             store.self_w, mask, soft, score, err);
+    if (mask_seconds) *mask_seconds = now() - t0;
+    free(bufs), free(self);
+    dm_attn_store_free(&store);
+    if (s) dm_txt2img_result_free(r);
+    return s;
+}
+
+/* One dataset sample: generate, mask, write. */
+static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm_plan_item *it,
+                     const dm_generate_options *o, const char *sha, step_ctx *sc, dm_error *err) {
+    int pos[DM_MAX_OBJECTS][16], npos[DM_MAX_OBJECTS];
+    for (int k = 0; k < it->n_obj; k++)
+        DM_TRY(dm_token_positions(e->tok, it->prompt, it->word[k], pos[k], 16, &npos[k], err));
+    dm_txt2img_params p = {.prompt = it->prompt, .negative_prompt = o->negative_prompt, .steps = o->steps,
+                           .guidance = o->guidance, .sampler = o->sampler, .width = o->width,
+                           .height = o->height, .seed = it->seed, .on_step = on_step, .user = sc};
+    dm_sample_request q = {&p, it->n_obj, (const int(*)[16])pos, npos, it->class_id, &o->mask};
+    int H = o->height, W = o->width, K = it->n_obj;
+    size_t HW = (size_t)H * W;
+    uint8_t *rgb = malloc(HW * 3), *mask = malloc(HW);
+    float *soft = malloc(sizeof(float) * HW * K);
     dm_mask_score score = {0};
-    if (!s) s = dm_mask_make(&o->mask, maps, K, nr, it->class_id, rgb, H, W, self, store.self_h,
-                             store.self_w, mask, soft, &score, err);
-    double mask_s = now() - t0;
+    dm_txt2img_result r = {0};
+    double mask_s = 0;
+    dm_status s = (!rgb || !mask || !soft) ? dm_fail(err, "out of memory") : DM_OK;
+    if (!s) s = dm_make_sample(e, &q, rgb, mask, soft, &score, &r, &mask_s, err);
     if (!s) {
         cJSON *f = cJSON_CreateObject(), *cls = cJSON_CreateArray(), *ids = cJSON_CreateArray(),
               *words = cJSON_CreateArray(), *tp = cJSON_CreateArray();
@@ -214,11 +233,11 @@ static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm
         s = dm_dataset_add(ds, &smp, err);
         cJSON_Delete(f);
     }
-    free(rgb), free(mask), free(soft), free(bufs), free(self);
+    free(rgb), free(mask), free(soft);
     dm_txt2img_result_free(&r);
-    dm_attn_store_free(&store);
     return s;
 }
+
 
 dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_options *o,
                           dm_generate_progress_fn progress, void *user, dm_error *err) {
@@ -249,7 +268,6 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
     dm_status s = dm_dataset_open(o->out_dir, cfg, names, plan->n_classes, o->image_ext, &ds, err);
     free(cfg), free(names);
     if (s) return s;
-    int self_h = o->mask.use_selfattn ? dm_selfattn_res_for(e, o->height / f, o->width / f) : 0;
     dm_generate_progress pr = {0};
     for (long i = 0; i < plan->n_items; i++)
         if (dm_shard_owns(o->shard.k, o->shard.n, plan->items[i].index)) {
@@ -265,7 +283,7 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
         if (!dm_shard_owns(o->shard.k, o->shard.n, it->index) || dm_dataset_has(ds, it->name)) continue;
         pr.current = it->name;
         double t0 = now();
-        s = one(e, ds, plan, it, o, sha, self_h, &sc, err);
+        s = one(e, ds, plan, it, o, sha, &sc, err);
         if (s) {
             dm_fail_wrap(err, "%s/%s", o->out_dir, it->name);
             break;

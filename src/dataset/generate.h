@@ -37,6 +37,22 @@ typedef struct {
     double seconds_per_image; /* mean over the images generated in this run */
 } dm_generate_progress;
 
+/* One DiffuMask sample: txt2img with the attention store, then the masks of the class words.
+ * pos[k][0..npos[k]) are word k's token positions, class_ids[k] its label. Outputs (H*W*3,
+ * H*W, K*H*W) are the caller's; soft may be NULL. r receives the generation (caller frees). */
+typedef struct {
+    const dm_txt2img_params *gen; /* its store field is ignored (set here) */
+    int n_obj;
+    const int (*pos)[16];
+    const int *npos;
+    const int *class_ids;
+    const dm_mask_params *mask;
+} dm_sample_request;
+
+dm_status dm_make_sample(dm_engine *e, const dm_sample_request *q, uint8_t *rgb, uint8_t *mask,
+                         float *soft, dm_mask_score *score, dm_txt2img_result *r, double *mask_seconds,
+                         dm_error *err);
+
 typedef void (*dm_generate_progress_fn)(void *user, const dm_generate_progress *p, int sample_done);
 
 dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_options *o,

@@ -19,7 +19,8 @@ typedef struct {
     int no_tokenizer;          /* debug commands that take token ids need none */
 } dm_engine_options;
 
-typedef struct {
+/* (declared opaque in diffumask.h) */
+struct dm_engine {
     dm_model *model;
     dm_tokenizer *tok;  /* NULL with no_tokenizer */
     dm_clip clip;
@@ -27,7 +28,7 @@ typedef struct {
     dm_vae vae;
     dm_sched_config sched;
     dm_arena arena;
-} dm_engine;
+};
 
 dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *err);
 void dm_engine_free(dm_engine *e);

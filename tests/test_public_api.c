@@ -1,0 +1,47 @@
+/* The public API (include/diffumask.h only): open the demo model, make an image and a masked
+ * sample; same request => same bytes; errors are reported, not crashed on. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "diffumask.h"
+
+int main(void) {
+    const char *src = getenv("DM_SOURCE_DIR");
+    if (!src) check_skip("DM_SOURCE_DIR not set");
+    char model[4096];
+    snprintf(model, sizeof model, "%s/models/toy-shapes", src);
+    dm_error err = {0};
+    dm_engine *e;
+    CHECK(dm_open("/nonexistent/model", 1, &e, &err) == DM_ERR && strstr(err.msg, "/nonexistent/model"));
+    if (dm_open(model, 0, &e, &err)) {
+        CHECKF(0, "%s", err.msg);
+        return check_finish();
+    }
+    int S = dm_native_size(e);
+    CHECK(S == 64);
+    dm_image_request r = {.prompt = "a photo of a red circle on a plain background", .steps = 8,
+                          .guidance = 5, .seed = 3};
+    uint8_t *a = malloc((size_t)S * S * 3), *b = malloc((size_t)S * S * 3), *m = malloc((size_t)S * S),
+            *m2 = malloc((size_t)S * S);
+    CHECKF(dm_generate_image(e, &r, a, &err) == DM_OK, "%s", err.msg);
+    const char *words[1] = {"circle"};
+    float score = -1;
+    CHECKF(dm_generate_masked(e, &r, words, 1, "basic", b, m, &score, &err) == DM_OK, "%s", err.msg);
+    CHECK(memcmp(a, b, (size_t)S * S * 3) == 0); /* the capture does not change the image */
+    long fg = 0, other = 0;
+    for (int i = 0; i < S * S; i++) fg += m[i] == 1, other += m[i] > 1;
+    CHECK(fg > 0 && fg < S * S && other == 0);
+    CHECK(score >= 0 && score <= 1);
+    CHECKF(dm_generate_masked(e, &r, words, 1, "basic", b, m2, NULL, &err) == DM_OK, "%s", err.msg);
+    CHECK(memcmp(m, m2, (size_t)S * S) == 0);
+    const char *missing[1] = {"star"};
+    CHECK(dm_generate_masked(e, &r, missing, 1, NULL, b, m, NULL, &err) != DM_OK && strstr(err.msg, "star"));
+    CHECK(dm_generate_masked(e, &r, words, 1, "frobnicate", b, m, NULL, &err) == DM_EUSAGE);
+    dm_image_request bad = r;
+    bad.width = 62; /* not a multiple of the VAE factor 4 */
+    CHECK(dm_generate_image(e, &bad, a, &err) == DM_EUSAGE);
+    free(a), free(b), free(m), free(m2);
+    dm_close(e);
+    return check_finish();
+}
