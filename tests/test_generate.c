@@ -90,11 +90,12 @@ static int same_tree(const char *a, const char *b, const char *rel) {
             if (!ok) fprintf(stderr, "  manifests differ: %s vs %s\n", a, b);
             free(ma), free(mb);
         } else {
-            char *da, *db;
-            size_t la, lb;
+            char *da = NULL, *db = NULL;
+            size_t la = 0, lb = 0;
             dm_error err;
             ok = !dm_read_file(fa, &da, &la, &err) && !dm_read_file(fb, &db, &lb, &err) && la == lb && !memcmp(da, db, la);
             if (!ok) fprintf(stderr, "  %s differs from %s\n", fa, fb);
+            free(da), free(db);
         }
     }
     if (na != nb) fprintf(stderr, "  %s%s: %d vs %d entries\n", a, rel, na, nb);
