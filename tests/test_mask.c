@@ -6,6 +6,15 @@
 #include "check.h"
 #include "mask/mask.h"
 
+/* The parameters these tests were written for: the paper's rule (basic, gamma 0.5) and the
+ * generic dense-CRF kernels. dm_mask_params_default is the tuned method (test_defaults). */
+static void paper_params(dm_mask_params *p) {
+    dm_mask_params_default(p);
+    dm_mask_method_parse("basic", p, NULL);
+    p->threshold = 0.5f;
+    dm_crf_params_default(&p->crf);
+}
+
 static void test_resize(void) {
     /* 2x2 -> 4x4, align_corners=False. Along an axis (in 2, out 4, scale 0.5) output o samples
      * c = (o + 0.5) * 0.5 - 0.5:  o=0: -0.25 -> clamped 0 -> x0;  o=1: 0.25 -> 0.75 x0 + 0.25 x1;
@@ -96,7 +105,7 @@ static void test_aggregate_disc(void) {
     for (int y = 0; y < D; y++)
         for (int x = 0; x < D; x++) fine[y * D + x] = 100 - d2(x, y);
     dm_mask_params p;
-    dm_mask_params_default(&p);
+    paper_params(&p);
     static uint8_t mask[D * D];
     int cls = 5;
     dm_mask_score sc;
@@ -198,7 +207,7 @@ static void test_selfattn(void) {
     CHECK(ok);
     dm_attn_map m = {4, 4, seed};
     dm_mask_params p;
-    dm_mask_params_default(&p);
+    paper_params(&p);
     CHECK(dm_mask_method_parse("selfattn", &p, NULL) == DM_OK);
     p.selfattn_tau = 3;
     uint8_t mask[N];
@@ -209,7 +218,7 @@ static void test_selfattn(void) {
     for (int i = 0; i < N; i++) ok &= mask[i] == ((i % 4) < 2 ? 2 : 0);
     CHECK(ok);
     /* without the affinity: only the seed (and its bilinear-free identity) */
-    dm_mask_params_default(&p);
+    paper_params(&p);
     CHECK(dm_mask_make(&p, &m, 1, 1, &cls, NULL, 4, 4, NULL, 0, 0, mask, NULL, NULL, &err) ==
           DM_OK);
     int count = 0;
@@ -223,7 +232,7 @@ static void test_selfattn(void) {
 
 static void test_names(void) {
     dm_mask_params p;
-    dm_mask_params_default(&p);
+    paper_params(&p);
     dm_error err = {0};
     char buf[64];
     CHECK(dm_mask_method_parse("selfattn+crf", &p, &err) == DM_OK);
@@ -271,7 +280,7 @@ static void test_score(void) {
             noisy[y * D + x] = 0.6f * disc + 0.4f * (float)(lcg(&s) & 0xffff) / 65535.0f;
         }
     dm_mask_params p;
-    dm_mask_params_default(&p);
+    paper_params(&p);
     dm_error err = {0};
     static uint8_t mask[D * D];
     int cls = 1;
@@ -290,10 +299,39 @@ static void test_score(void) {
     /* whole image: area above area_max -> 0 */
     uint8_t full[4] = {1, 1, 1, 1};
     float sv[4] = {1, 1, 1, 1};
-    CHECK(dm_mask_score_class(sv, full, 1, 4, 1, 0.001f, 0.95f, NULL) == 0);
+    CHECK(dm_mask_score_class(sv, full, 1, 2, 2, 1, 0.001f, 0.95f, &p.score_w, NULL) == 0);
+}
+
+static void test_defaults(void) {
+    dm_mask_params p;
+    dm_mask_params_default(&p);
+    char buf[64];
+    dm_mask_method_name(&p, buf, sizeof buf);
+    CHECK(strcmp(buf, "selfattn+crf") == 0);
+    CHECK(p.threshold == 0.45f && p.selfattn_tau == 2 && p.n_res_sizes == 0);
+    CHECK(p.crf.bilateral_sigma_rgb == 20 && p.crf.bilateral_weight == 10);
+    CHECK(p.score_w.contrast == 1 && p.score_w.border == 1 && p.score_w.mass == 0);
+    /* the border part: a mask covering the whole outer ring scores 0; an inner disc does not */
+    enum { D = 16 };
+    static float soft[D * D];
+    static uint8_t ring[D * D], disc[D * D];
+    for (int y = 0; y < D; y++)
+        for (int x = 0; x < D; x++) {
+            int edge = x < 2 || y < 2 || x >= D - 2 || y >= D - 2;
+            int in = (x - 8) * (x - 8) + (y - 8) * (y - 8) < 16;
+            ring[y * D + x] = (uint8_t)edge;
+            disc[y * D + x] = (uint8_t)in;
+            soft[y * D + x] = in ? 1.0f : 0.0f;
+        }
+    dm_mask_score parts;
+    CHECK(dm_mask_score_class(soft, ring, 1, D, D, 1, 0.001f, 0.95f, &p.score_w, &parts) == 0);
+    CHECK(parts.border == 1.0f);
+    float s = dm_mask_score_class(soft, disc, 1, D, D, 1, 0.001f, 0.95f, &p.score_w, &parts);
+    CHECK(s == 1.0f && parts.border == 0 && parts.contrast == 1.0f);
 }
 
 int main(void) {
+    test_defaults();
     test_resize();
     test_aggregate_disc();
     test_otsu_agreement();

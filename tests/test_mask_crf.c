@@ -9,6 +9,15 @@
 #include "check.h"
 #include "mask/mask.h"
 
+/* The parameters these tests were written for: the paper's rule (basic, gamma 0.5) and the
+ * generic dense-CRF kernels. dm_mask_params_default is the tuned method (test_defaults). */
+static void paper_params(dm_mask_params *p) {
+    dm_mask_params_default(p);
+    dm_mask_method_parse("basic", p, NULL);
+    p->threshold = 0.5f;
+    dm_crf_params_default(&p->crf);
+}
+
 static unsigned lcg(unsigned *s) {
     *s = *s * 1664525u + 1013904223u;
     return *s >> 8;
@@ -162,7 +171,7 @@ static void test_crf_disc(int S, int check_time) {
     make_scene(S, 0.47f * S, 0.53f * S, r, 0.06f * S, -0.04f * S, rgb, truth, att, as);
     dm_attn_map m = {as, as, att};
     dm_mask_params p;
-    dm_mask_params_default(&p);
+    paper_params(&p);
     dm_error err = {0};
     int cls = 4;
     CHECK(dm_mask_make(&p, &m, 1, 1, &cls, rgb, S, S, NULL, 0, 0, mask, NULL, NULL, &err) == DM_OK);
@@ -214,7 +223,7 @@ static void test_selfattn_scene(void) {
     dm_selfattn_normalize_rows(aff, NA);
     dm_attn_map m = {AS, AS, att};
     dm_mask_params p;
-    dm_mask_params_default(&p);
+    paper_params(&p);
     dm_error err = {0};
     int cls = 1;
     CHECK(dm_mask_make(&p, &m, 1, 1, &cls, rgb, S, S, aff, AS, AS, mask, NULL, NULL, &err) ==
@@ -261,7 +270,7 @@ static void test_crf_two_classes(void) {
     dm_attn_map maps[2] = {{AS, AS, att[0]}, {AS, AS, att[1]}};
     int ids[2] = {1, 2};
     dm_mask_params p;
-    dm_mask_params_default(&p);
+    paper_params(&p);
     dm_error err = {0};
     CHECK(dm_mask_make(&p, maps, 2, 1, ids, rgb, S, S, NULL, 0, 0, mask, NULL, NULL, &err) ==
           DM_OK);

@@ -13,6 +13,7 @@ int dm_cmd_tokenize(int argc, char **argv);
 int dm_cmd_eval(int argc, char **argv);
 int dm_cmd_debug(int argc, char **argv);
 int dm_cmd_generate(int argc, char **argv);
+int dm_cmd_eval_toy(int argc, char **argv);
 int dm_cmd_tools(int argc, char **argv);
 int dm_cmd_bench(int argc, char **argv);
 int dm_cmd_augment(int argc, char **argv);

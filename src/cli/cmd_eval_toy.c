@@ -144,7 +144,7 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         {"--prompts", DM_ARG_STR, &o.prompts, "FILE", "evaluation prompts (default: MODEL/eval-prompts.json)"},
         {"--two-object", DM_ARG_FLAG, &o.two_object, NULL, "use 40 fixed two-object prompts instead"},
         {"--methods", DM_ARG_STR, &o.methods, "LIST",
-         "comma-separated mask methods: default | NAME[@GAMMA|@best][:tau=N][:res=A/B], NAME = basic "
+         "comma-separated mask methods: default | NAME[@GAMMA|@best][:tau=N][:res=A/B][:margin=M], NAME = basic "
          "or parts of selfattn+crf+otsu+agreement (default: " DEFAULT_METHODS ")"},
         {"--reseed", DM_ARG_INT, &o.reseed, "K",
          "replace every prompt's seed by a mix of it and K (K > 0): a separate set of images of the same "
@@ -154,7 +154,7 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         {"--tune", DM_ARG_INT, &o.tune, "N", "samples the @best sweeps may look at: the first N (default: half)"},
         {"--prune", DM_ARG_FLOAT, &o.prune, "F", "share of lowest-scoring samples dropped for 'kept' (default 0.2)"},
         {"--self-res", DM_ARG_INT, &o.self_h, "H", "self-attention latent height to capture (default: dm_mask_pick_selfattn_res)"},
-        {"--cache", DM_ARG_STR, &o.cache, "FILE", "load the generated samples from FILE if it exists, else save them there"},
+        {"--cache", DM_ARG_STR, &o.cache, "FILE", "load the generated samples from FILE if it exists (then --steps, --reseed, --two-object are those it was made with), else save them there"},
         {"--json", DM_ARG_FLAG, &o.json, NULL, "print one JSON object instead of the table"},
         {"--out", DM_ARG_STR, &o.out, "DIR", "also write every image, ground truth and mask (palette PNGs)"},
     };
@@ -197,6 +197,7 @@ int dm_cmd_eval_toy(int argc, char **argv) {
             n = (int)o.n;
         }
         sa_h = samples[0].sa_h;
+        o.two_object = samples[0].item.n_obj > 1; /* the cache decides what was generated */
         fprintf(stderr, "eval-toy: %d samples from %s\n", n, o.cache);
     } else {
         dm_engine *e;

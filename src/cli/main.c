@@ -15,6 +15,7 @@ static const dm_cli_command commands[] = {
     {"bench", "time text encoder, UNet step and VAE decode; FLOPs, GFLOP/s vs sgemm, per-op profile", dm_cmd_bench},
     {"tools", "developer tools (random-checkpoint: a full-size SD 1.5/2.1 file with random weights)", dm_cmd_tools},
     {"eval", "score predicted masks against ground truth (per-class IoU, mIoU)", dm_cmd_eval},
+    {"eval-toy", "score every mask method on the toy-shapes protocol (colour-oracle ground truth)", dm_cmd_eval_toy},
     {"merge", "merge the output folders of a sharded run into one dataset", dm_cmd_merge},
     {"viz", "draw a contact sheet of a dataset (image | mask overlay | heat map)", dm_cmd_viz},
 };

@@ -49,16 +49,6 @@ dm_status dm_model_sha256(const char *path, char out[65], dm_error *err) {
     return DM_OK;
 }
 
-int dm_selfattn_res_for(const dm_engine *e, int latent_h, int latent_w) {
-    const dm_unet_config *c = &e->unet.cfg;
-    int best = 0;
-    for (int i = 0; i < c->levels; i++) {
-        int h = latent_h >> i, w = latent_w >> i;
-        if (c->down_attn[i] && h * w <= 1024 && h > best) best = h;
-    }
-    return best;
-}
-
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -119,8 +109,11 @@ dm_status dm_make_sample(dm_engine *e, const dm_sample_request *q, uint8_t *rgb,
                          float *soft, dm_mask_score *score, dm_txt2img_result *r, double *mask_seconds,
                          dm_error *err) {
     const dm_txt2img_params *g = q->gen;
-    int f = dm_vae_factor(&e->vae);
-    int self_h = q->mask->use_selfattn ? dm_selfattn_res_for(e, g->height / f, g->width / f) : 0;
+    int self_h = 0, self_w = 0, hs[DM_MASK_MAX_RES], ws[DM_MASK_MAX_RES];
+    if (q->mask->use_selfattn) {
+        int n = dm_engine_attn_resolutions(e, g->height, g->width, hs, ws, DM_MASK_MAX_RES);
+        DM_TRY(dm_mask_pick_selfattn_res(hs, ws, n, 0, &self_h, &self_w, err));
+    }
     dm_attn_store store;
     dm_attn_store_init(&store, 1, self_h);
     dm_txt2img_params p = *g;
@@ -131,7 +124,7 @@ dm_status dm_make_sample(dm_engine *e, const dm_sample_request *q, uint8_t *rgb,
         return s;
     }
     double t0 = now();
-    int H = g->height, W = g->width, K = q->n_obj, hs[DM_MASK_MAX_RES], ws[DM_MASK_MAX_RES];
+    int H = g->height, W = g->width, K = q->n_obj;
     int nr = dm_attn_store_resolutions(&store, hs, ws, DM_MASK_MAX_RES);
     float *bufs = NULL, *self = NULL;
     dm_attn_map maps[DM_MAX_OBJECTS * DM_MASK_MAX_RES];
@@ -156,7 +149,15 @@ dm_status dm_make_sample(dm_engine *e, const dm_sample_request *q, uint8_t *rgb,
         else if (q->mask->use_selfattn) s = dm_fail(err, "no self-attention captured for the refinement");
     }
     if (!s) s = dm_mask_make(q->mask, maps, K, nr, q->class_ids, rgb, H, W, self, store.self_h,
-                             store.self_w, mask, soft, score, err);
+                             store.self_w, mask, NULL, score, err);
+    /* soft: each word's attention itself (aggregated, normalised, before any refinement): the
+     * heat map people look at to judge a mask */
+    float *scratch = soft ? malloc(sizeof(float) * H * W) : NULL;
+    if (!s && soft && !scratch) s = dm_fail(err, "out of memory");
+    for (int k = 0; !s && soft && k < K; k++)
+        s = dm_mask_aggregate(maps + k * nr, nr, q->mask->res_sizes, q->mask->n_res_sizes, q->mask->norm,
+                              q->mask->norm_each, H, W, soft + (size_t)k * H * W, scratch, err);
+    free(scratch);
     if (mask_seconds) *mask_seconds = now() - t0;
     free(bufs), free(self);
     dm_attn_store_free(&store);

@@ -39,7 +39,8 @@ typedef struct {
 
 /* One DiffuMask sample: txt2img with the attention store, then the masks of the class words.
  * pos[k][0..npos[k]) are word k's token positions, class_ids[k] its label. Outputs (H*W*3,
- * H*W, K*H*W) are the caller's; soft may be NULL. r receives the generation (caller frees). */
+ * H*W, K*H*W) are the caller's; soft (may be NULL) receives each word's aggregated attention
+ * map before refinement. r receives the generation (caller frees). */
 typedef struct {
     const dm_txt2img_params *gen; /* its store field is ignored (set here) */
     int n_obj;
@@ -59,8 +60,6 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
                           dm_generate_progress_fn progress, void *user, dm_error *err);
 /* sha256 of a model: of the file, or of a diffusers folder's config and weight files. */
 dm_status dm_model_sha256(const char *path, char out[65], dm_error *err);
-/* The latent resolution (height) whose self-attention to capture: the finest attention level
- * with at most 32x32 positions (toy-shapes: 8, SD at 512: 32). */
-int dm_selfattn_res_for(const dm_engine *e, int latent_h, int latent_w);
+
 
 #endif

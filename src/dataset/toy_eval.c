@@ -44,13 +44,19 @@ dm_status dm_toy_method_parse(const char *spec, dm_toy_method *m, dm_error *err)
             if (end == mods + 4 || *end || t < 1 || t > 64)
                 return dm_fail_code(err, DM_EUSAGE, "method '%s': tau must be 1..64", spec);
             m->p.selfattn_tau = (int)t;
+        } else if (!strncmp(mods, "margin=", 7)) {
+            char *end;
+            float g = strtof(mods + 7, &end);
+            if (end == mods + 7 || *end || !(g >= 0 && g <= 1))
+                return dm_fail_code(err, DM_EUSAGE, "method '%s': margin must be in [0,1]", spec);
+            m->p.margin = g;
         } else if (!strncmp(mods, "res=", 4)) {
             for (char *c = mods + 4; *c; c++)
                 if (*c == '/') *c = ',';
             DM_TRY(dm_mask_parse_resolutions(mods + 4, &m->p, err));
         } else {
             return dm_fail_code(err, DM_EUSAGE,
-                                "method '%s': unknown modifier '%s' (known: tau=N, res=A/B)", spec,
+                                "method '%s': unknown modifier '%s' (known: tau=N, res=A/B, margin=M)", spec,
                                 mods);
         }
         mods = next;

@@ -200,18 +200,6 @@ void dm_toy_two_object_items(dm_toy_item *items, int n) {
 
 /* ------------------------------------------------------------------ generation */
 
-int dm_engine_attn_resolutions(const dm_engine *e, int H, int W, int *hs, int *ws, int max) {
-    const dm_unet_config *c = &e->unet.cfg;
-    int f = dm_vae_factor(&e->vae), h = H / f, w = W / f, n = 0;
-    /* down level i runs at latent / 2^i (its up twin too); the mid block at the deepest level */
-    for (int i = 0; i < c->levels && n < max; i++) {
-        int attn = c->down_attn[i] || c->up_attn[c->levels - 1 - i] ||
-                   (c->mid_attn && i == c->levels - 1);
-        if (attn) hs[n] = h >> i, ws[n] = w >> i, n++;
-    }
-    return n;
-}
-
 void dm_toy_sample_maps(const dm_toy_sample *s, dm_attn_map *out) {
     long off = 0;
     for (int k = 0; k < s->K; k++)

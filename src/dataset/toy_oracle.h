@@ -72,11 +72,7 @@ void dm_toy_two_object_items(dm_toy_item *items, int n);
 
 /* ---------------------------------------------------------------- generation */
 
-/* The attention resolutions (latent heights/widths of the cross-attention layers) of the
- * engine's UNet for an image of H x W pixels, finest first; returns how many (<= max). Read from
- * the UNet configuration, so it is known before generating (to choose the self-attention
- * resolution to capture, dm_mask_pick_selfattn_res). */
-int dm_engine_attn_resolutions(const dm_engine *e, int H, int W, int *hs, int *ws, int max);
+
 
 typedef struct {
     dm_toy_item item;
@@ -109,10 +105,11 @@ dm_status dm_toy_samples_load(const char *path, dm_toy_sample **s, int *n, dm_er
 
 /* ---------------------------------------------------------------- evaluation */
 
-/* A mask method: "default" (dm_mask_params_default) or NAME[@GAMMA|@best][:tau=N][:res=A/B]
+/* A mask method: "default" (dm_mask_params_default) or NAME[@GAMMA|@best][:tau=N][:res=A/B][:margin=M]
  * with NAME a dm_mask_method_parse name ("basic", "selfattn+crf", "crf+agreement", ...) applied
  * to the default parameters: "basic@0.5" is the paper's reference rule. "@best" chooses the
- * threshold (and with selfattn also tau in 1..6) that maximises mIoU on the tuning samples. */
+ * threshold (and with selfattn also tau in 1..6) that maximises mIoU on the tuning samples;
+ * margin=M marks 255 where the two best classes are closer than M (several classes). */
 typedef struct {
     char name[96];
     dm_mask_params p;

@@ -13,6 +13,9 @@
  * The "basic" method (all refinements off, threshold 0.5, min–max) is the paper's rule as the toy
  * reference measured it: every resolution upsampled bilinearly (PyTorch align_corners=False) to
  * H x W, mean over resolutions, min–max to [0,1], foreground where soft > gamma.
+ * dm_mask_params_default is NOT that rule: it is the best method measured on toy-shapes
+ * (selfattn+crf, gamma 0.45; see dm_mask_params_default); set the flags to basic and gamma 0.5
+ * for the paper's rule.
  *
  * Labels in the output mask: 0 background, class_ids[k] (1..254) for class k, 255 ignore. */
 #ifndef DM_MASK_MASK_H
@@ -175,16 +178,30 @@ typedef struct {
     float contrast;      /* mean soft inside - mean soft outside, clamped to [0,1] */
     float area_fraction; /* mask pixels / all pixels */
     float agreement;     /* IoU of the final mask with the unrefined one (1 without refinement) */
+    float border;        /* fraction of the image's outermost pixel ring inside the mask */
     int n_classes;
     float class_score[DM_MASK_MAX_CLASSES];
 } dm_mask_score;
 
+/* Weights of the parts in the per-class score (a weighted geometric mean; weight 0 = unused). */
+typedef struct {
+    float mass, contrast, agreement, border; /* border part = 1 - border fraction */
+} dm_score_weights;
+
 /* Per-class score: 0 when the area fraction is outside [area_min, area_max] (empty or whole-image
- * masks say nothing was found), else the geometric mean of mass_inside, contrast, agreement.
- * soft: the class's unrefined soft map (n); mask/label: the pixels equal to label are the class;
- * agreement in [0,1] is passed through. Parts written to *parts (its score = the result). */
-float dm_mask_score_class(const float *soft, const uint8_t *mask, uint8_t label, long n,
-                          float agreement, float area_min, float area_max, dm_mask_score *parts);
+ * masks say nothing was found), else the weighted geometric mean of mass_inside, contrast,
+ * agreement and (1 - border): prod part^(w_part / sum w) (1 when every weight is 0).
+ * Measured on toy-shapes (BENCHMARKS.md, "Mask quality on toy-shapes"): the failures that matter
+ * are masks that flipped onto the background (the word's attention spread over everything but
+ * the object), which cover the image border; contrast separates diffuse from peaked attention.
+ * mass_inside and agreement rank refined masks worse than chance (a correct refinement moves the
+ * mask away from the coarse attention), so the default weights are contrast 1, border 1, others 0.
+ * Large objects that fill the frame also touch the border: lower the border weight for data sets
+ * of such classes. soft: the class's unrefined soft map (H*W); mask/label: the pixels equal to
+ * label are the class; agreement in [0,1] is passed through. Parts go to *parts (may be NULL). */
+float dm_mask_score_class(const float *soft, const uint8_t *mask, uint8_t label, int H, int W,
+                          float agreement, float area_min, float area_max,
+                          const dm_score_weights *w, dm_mask_score *parts);
 
 /* ---------------------------------------------------------------- mask.c (top level) */
 
@@ -195,7 +212,7 @@ typedef struct {
     dm_norm norm;  /* final normalisation (min–max) */
     int norm_each; /* also normalise each resolution before the mean (0) */
     /* threshold */
-    float threshold; /* fixed gamma (0.5) */
+    float threshold; /* fixed gamma (0.45; the paper's rule uses 0.5) */
     int otsu;        /* gamma per class by Otsu on the (refined) soft map (0) */
     int agreement;   /* gamma per class by agreement between unrefined and refined (0) */
     float agree_lo, agree_hi, agree_step; /* sweep 0.2 .. 0.8 step 0.05 */
@@ -204,12 +221,13 @@ typedef struct {
     float margin;               /* best - second < margin -> 255 (0 = off) */
     int ignore_disagree;        /* 255 where the refined and unrefined labelings differ (0) */
     /* refinements */
-    int use_selfattn; /* Dataset-Diffusion propagation S^tau a (0) */
+    int use_selfattn; /* Dataset-Diffusion propagation S^tau a (1) */
     int selfattn_tau; /* (2) */
-    int use_crf;      /* dense CRF on the image (0) */
-    dm_crf_params crf;
+    int use_crf;      /* dense CRF on the image (1) */
+    dm_crf_params crf;   /* dm_crf_params_default but colour std 20, weight 10 */
     /* score */
     float area_min, area_max; /* sane mask area fraction (0.001, 0.95) */
+    dm_score_weights score_w; /* (mass 0, contrast 1, agreement 0, border 1) */
 } dm_mask_params;
 
 void dm_mask_params_default(dm_mask_params *p);

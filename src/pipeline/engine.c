@@ -62,6 +62,18 @@ void dm_engine_free(dm_engine *e) {
     free(e);
 }
 
+int dm_engine_attn_resolutions(const dm_engine *e, int H, int W, int *hs, int *ws, int max) {
+    const dm_unet_config *c = &e->unet.cfg;
+    int f = dm_vae_factor(&e->vae), h = H / f, w = W / f, n = 0;
+    /* down level i runs at latent / 2^i (its up twin too); the mid block at the deepest level */
+    for (int i = 0; i < c->levels && n < max; i++) {
+        int attn = c->down_attn[i] || c->up_attn[c->levels - 1 - i] ||
+                   (c->mid_attn && i == c->levels - 1);
+        if (attn) hs[n] = h >> i, ws[n] = w >> i, n++;
+    }
+    return n;
+}
+
 dm_status dm_engine_encode_ids(dm_engine *e, const int32_t *ids77, float *emb, dm_error *err) {
     return dm_clip_forward(&e->clip, ids77, DM_CONTEXT_LEN, emb, NULL, &e->arena, err);
 }

@@ -36,6 +36,12 @@ void dm_engine_free(dm_engine *e);
  * single-threaded inside it. Called by dm_engine_open. */
 void dm_set_threads(int threads);
 
+/* The attention resolutions (latent heights/widths of the cross-attention layers) of the
+ * engine's UNet for an image of H x W pixels, finest first; returns how many (<= max). Read from
+ * the UNet configuration, so it is known before generating (to choose the self-attention
+ * resolution to capture, dm_mask_pick_selfattn_res). */
+int dm_engine_attn_resolutions(const dm_engine *e, int H, int W, int *hs, int *ws, int max);
+
 /* ids77 -> embeddings (77, D) */
 dm_status dm_engine_encode_ids(dm_engine *e, const int32_t *ids77, float *emb, dm_error *err);
 /* prompt -> embeddings (77, D); ids77 (may be NULL) receives its ids */
