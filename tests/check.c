@@ -1,6 +1,8 @@
 #include "check.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,4 +59,17 @@ const char *check_tiny_yaml(const char *model_path) {
     size_t n = strlen(model_path), k = strlen("-f16.safetensors");
     if (n < k || strcmp(model_path + n - k, "-f16.safetensors")) return NULL;
     return check_shared("golden/tiny-sd1-original.yaml");
+}
+
+int check_run_cli(const char *fmt, ...) {
+    const char *cli = getenv("DM_CLI");
+    if (!cli) check_skip("DM_CLI not set");
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=PASSIVE %s ", cli);
+    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

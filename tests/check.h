@@ -40,6 +40,9 @@ int check_finish(void);
 /* The LDM .yaml the f16 copy of the tiny golden model needs (its name has no .yaml twin:
  * heads cannot be read from shapes), or NULL for other paths. */
 const char *check_tiny_yaml(const char *model_path);
+/* Runs "$DM_CLI <formatted arguments>" through the shell (OMP_WAIT_POLICY=PASSIVE); returns its
+ * exit status (-1 if it did not exit normally). Skips the test when DM_CLI is not set. */
+int check_run_cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Max |a-b| over n floats. */
 double check_max_abs_diff(const float *a, const float *b, long n);
 

@@ -11,17 +11,7 @@
 
 static const char *cli, *tmp;
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=PASSIVE %s ", cli);
-    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define run check_run_cli
 
 /* Every tensor of `golden` named in `names` (NULL-terminated; "*" = all but the skipped ones)
  * equals the one in `mine` within tol. */

@@ -23,17 +23,7 @@ static const char *cli, *model;
 static char tmp[512];
 #define ARGS "--classes bird,cat --images-per-class 3 --steps 4 --guidance 7.5 --width 64 --height 64 --seed 11 --image-format png --save-heatmaps --quiet"
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=PASSIVE %s ", cli);
-    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+#define run check_run_cli
 
 /* manifest lines without their "timing" objects, sorted */
 static char *manifest_canonical(const char *dir) {

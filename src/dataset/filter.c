@@ -85,24 +85,6 @@ static char *line_with_iou(const dm_manifest_entry *e, double iou) {
     return s;
 }
 
-/* Hard link (or copy) src to dst, appearing atomically under dst. */
-static dm_status link_file(const char *src, const char *dst, dm_error *err) {
-    char tmp[PATH_CAP + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", dst, (long)getpid());
-    unlink(tmp);
-    if (link(src, tmp) == 0) {
-        if (rename(tmp, dst) == 0) return DM_OK;
-        int e = errno;
-        unlink(tmp);
-        return dm_fail(err, "%s: cannot rename into place: %s", dst, strerror(e));
-    }
-    char *data;
-    size_t len;
-    DM_TRY(dm_read_file(src, &data, &len, err));
-    dm_status st = dm_write_file_atomic(dst, data, len, err);
-    free(data);
-    return st;
-}
 
 /* Creates the folder a file path lies in. */
 static dm_status mkdirs_for(const char *path, dm_error *err) {
@@ -128,7 +110,7 @@ static dm_status transfer(const char *dir, const char *to_dir, const dm_manifest
             return dm_fail(err, "%s/%s: path too long", to_dir, rel);
         DM_TRY(mkdirs_for(dst, err));
         if (!move) {
-            DM_TRY(link_file(src, dst, err));
+            DM_TRY(dm_link_or_copy(src, dst, err));
             continue;
         }
         if (dm_file_exists(dst))

@@ -20,25 +20,6 @@ static int item_cmp(const void *a, const void *b) {
     return strcmp(((const merge_item *)a)->e->name, ((const merge_item *)b)->e->name);
 }
 
-/* Hard link when both folders are on one file system (no copy of the pixels), else a copy.
- * Either way the file appears atomically under its final name. */
-static dm_status link_or_copy(const char *src, const char *dst, dm_error *err) {
-    char tmp[PATH_CAP + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", dst, (long)getpid());
-    unlink(tmp);
-    if (link(src, tmp) == 0) {
-        if (rename(tmp, dst) == 0) return DM_OK;
-        int e = errno;
-        unlink(tmp);
-        return dm_fail(err, "%s: cannot rename into place: %s", dst, strerror(e));
-    }
-    char *data;
-    size_t len;
-    DM_TRY(dm_read_file(src, &data, &len, err));
-    dm_status st = dm_write_file_atomic(dst, data, len, err);
-    free(data);
-    return st;
-}
 
 /* The shards' common config (without "shard") and their common labels.txt. */
 static dm_status check_shards(const char *const *dirs, int n, char **config, char ***labels, int *n_labels,
@@ -103,7 +84,7 @@ static dm_status copy_sample(const char *out_dir, const char *shard_dir, const c
         *slash = 0;
         DM_TRY(dm_mkdirs(dst, err));
         *slash = '/';
-        DM_TRY(link_or_copy(src, dst, err));
+        DM_TRY(dm_link_or_copy(src, dst, err));
     }
     return DM_OK;
 }

@@ -109,3 +109,21 @@ dm_status dm_write_file_atomic(const char *path, const void *data, size_t len, d
     }
     return dm_atomic_commit(&af, err);
 }
+
+dm_status dm_link_or_copy(const char *src, const char *dst, dm_error *err) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", dst, (long)getpid());
+    unlink(tmp);
+    if (link(src, tmp) == 0) {
+        if (rename(tmp, dst) == 0) return DM_OK;
+        int e = errno;
+        unlink(tmp);
+        return dm_fail(err, "%s: cannot rename into place: %s", dst, strerror(e));
+    }
+    char *data;
+    size_t len;
+    DM_TRY(dm_read_file(src, &data, &len, err));
+    dm_status st = dm_write_file_atomic(dst, data, len, err);
+    free(data);
+    return st;
+}

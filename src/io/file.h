@@ -24,6 +24,9 @@ typedef struct {
 dm_status dm_atomic_open(dm_atomic_file *af, const char *path, dm_error *err);
 dm_status dm_atomic_commit(dm_atomic_file *af, dm_error *err);
 void dm_atomic_abort(dm_atomic_file *af);
+/* Makes dst a hard link of src (no copy of the bytes) when both are on one file system, else a
+ * copy; either way dst appears atomically under its final name. */
+dm_status dm_link_or_copy(const char *src, const char *dst, dm_error *err);
 /* One-shot: writes len bytes atomically. */
 dm_status dm_write_file_atomic(const char *path, const void *data, size_t len, dm_error *err);
 
