@@ -8,7 +8,7 @@
 
 #include "io/safetensors.h"
 
-#define LABEL "fuzz-input"
+#define LABEL          "fuzz-input"
 #define MAX_READ_ELEMS (1 << 20) /* bigger tensors are checked but not converted */
 
 #define REQUIRE(cond)                                                                              \

@@ -53,9 +53,9 @@ dm_status dm_generate_image(dm_engine *e, const dm_image_request *r, uint8_t *rg
  * bytes, 0 = background, k+1 = class_words[k], 255 = ignore. mask_method NULL = the default
  * (best measured) method; else e.g. "basic", "crf", "selfattn+crf". score (may be NULL): the
  * sample's quality score in [0, 1]. */
-dm_status dm_generate_masked(dm_engine *e, const dm_image_request *r, const char *const *class_words,
-                             int n_words, const char *mask_method, uint8_t *rgb, uint8_t *mask,
-                             float *score, dm_error *err);
+dm_status dm_generate_masked(dm_engine *e, const dm_image_request *r,
+                             const char *const *class_words, int n_words, const char *mask_method,
+                             uint8_t *rgb, uint8_t *mask, float *score, dm_error *err);
 
 #ifdef __cplusplus
 }

@@ -11,7 +11,8 @@ extern int check_passed, check_failed;
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
-        if (cond) check_passed++;                                                                  \
+        if (cond)                                                                                  \
+            check_passed++;                                                                        \
         else {                                                                                     \
             check_failed++;                                                                        \
             fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
@@ -20,7 +21,8 @@ extern int check_passed, check_failed;
 
 #define CHECKF(cond, ...)                                                                          \
     do {                                                                                           \
-        if (cond) check_passed++;                                                                  \
+        if (cond)                                                                                  \
+            check_passed++;                                                                        \
         else {                                                                                     \
             check_failed++;                                                                        \
             fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);               \

@@ -13,7 +13,8 @@ enum { W = 40, H = 32 };
 static const char *const CLASSES[] = {"circle", "square"};
 
 /* Runs a shell command, returns its exit status; stdout+stderr into out. */
-static int run(char *out, size_t cap, const char *fmt, const char *a, const char *b, const char *c) {
+static int run(char *out, size_t cap, const char *fmt, const char *a, const char *b,
+               const char *c) {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, fmt, getenv("DM_CLI"), a, b, c);
     strcat(cmd, " 2>&1");
@@ -37,11 +38,13 @@ static void make(const char *dir, const char *config, int from, int step, int sh
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
                 int k = y * W + x, dx = x - 12 - 4 * i - shift, dy = y - 14;
-                int circle = dx * dx + dy * dy < 64, square = x >= 26 && x < 36 && y >= 4 + shift && y < 14 + shift;
+                int circle = dx * dx + dy * dy < 64,
+                    square = x >= 26 && x < 36 && y >= 4 + shift && y < 14 + shift;
                 mask[k] = circle ? 1 : square ? 2 : 0;
                 if (x == 0) mask[k] = 255;
-                rgb[3 * k] = (uint8_t)(circle ? 220 : 40 + 3 * x), rgb[3 * k + 1] = (uint8_t)(square ? 200 : 60 + 4 * y),
-                rgb[3 * k + 2] = (uint8_t)(90 + 30 * i);
+                rgb[3 * k] = (uint8_t)(circle ? 220 : 40 + 3 * x),
+                        rgb[3 * k + 1] = (uint8_t)(square ? 200 : 60 + 4 * y),
+                        rgb[3 * k + 2] = (uint8_t)(90 + 30 * i);
                 heat[k] = circle ? 1.0f - (float)(dx * dx + dy * dy) / 64 : 0.05f;
             }
         char name[32];
@@ -57,7 +60,8 @@ int main(void) {
     if (!getenv("DM_CLI")) check_skip("DM_CLI not set");
     static char out[1 << 16];
     run(out, sizeof out, "%s eval --help%s%s%s", "", "", "");
-    if (strstr(out, "unknown command")) check_skip("eval / merge / viz are not registered in main.c yet");
+    if (strstr(out, "unknown command"))
+        check_skip("eval / merge / viz are not registered in main.c yet");
     const char *tmp = check_tmpdir();
     char gt[512], pred[512], s0[512], s1[512], merged[600], sheet[600];
     snprintf(gt, sizeof gt, "%s/gt", tmp);
@@ -67,9 +71,12 @@ int main(void) {
 
     /* A dataset against itself: mIoU 1, names from labels.txt. */
     CHECKF(run(out, sizeof out, "%s eval --pred %s --gt %s --json%s", gt, gt, "") == 0, "%s", out);
-    CHECKF(!strcmp(out, "{\"miou\":1,\"per_class\":{\"background\":1,\"circle\":1,\"square\":1},\"pixel_accuracy\":1,"
-                        "\"macc\":1,\"per_class_acc\":{\"background\":1,\"circle\":1,\"square\":1},\"images\":4,"
-                        "\"pixels\":4992}\n" /* 4 x (40 x 32 - 32 ignore) */), "%s", out);
+    CHECKF(!strcmp(out, "{\"miou\":1,\"per_class\":{\"background\":1,\"circle\":1,\"square\":1},"
+                        "\"pixel_accuracy\":1,"
+                        "\"macc\":1,\"per_class_acc\":{\"background\":1,\"circle\":1,\"square\":1},"
+                        "\"images\":4,"
+                        "\"pixels\":4992}\n" /* 4 x (40 x 32 - 32 ignore) */),
+           "%s", out);
     /* Shifted objects: lower, and the folder form gives the same table as the dataset root. */
     static char a[1 << 16];
     CHECK(run(a, sizeof a, "%s eval --pred %s --gt %s%s", pred, gt, "") == 0);
@@ -78,10 +85,13 @@ int main(void) {
     snprintf(pm, sizeof pm, "%s/SegmentationClass", pred);
     snprintf(gm, sizeof gm, "%s/SegmentationClass", gt);
     CHECK(run(out, sizeof out, "%s eval --pred %s --gt %s%s", pm, gm, "") == 0 && !strcmp(out, a));
-    CHECK(run(out, sizeof out, "%s eval --pred %s --gt %s --num-classes 4", pm, gm, "") == 0 && strstr(out, "class 3"));
+    CHECK(run(out, sizeof out, "%s eval --pred %s --gt %s --num-classes 4", pm, gm, "") == 0 &&
+          strstr(out, "class 3"));
     CHECK(run(out, sizeof out, "%s eval --pred %s --gt %s --ignore 300", pm, gm, "") == 2);
     CHECK(run(out, sizeof out, "%s eval --pred %s%s%s", pm, "", "") == 2);
-    CHECKF(run(out, sizeof out, "%s eval --pred %s --gt %s%s", tmp, gm, "") == 1 && strstr(out, "missing prediction"), "%s", out);
+    CHECKF(run(out, sizeof out, "%s eval --pred %s --gt %s%s", tmp, gm, "") == 1 &&
+               strstr(out, "missing prediction"),
+           "%s", out);
 
     /* merge: two shards == the one-shot dataset. */
     snprintf(s0, sizeof s0, "%s/s0", tmp);
@@ -90,8 +100,12 @@ int main(void) {
     make(s0, "{\"run\":1,\"shard\":\"0/2\"}", 0, 2, 0);
     make(s1, "{\"run\":1,\"shard\":\"1/2\"}", 1, 2, 0);
     CHECKF(run(out, sizeof out, "%s merge %s %s %s", merged, s0, s1) == 0, "%s", out);
-    const char *files[] = {"annotations.json", "config.json", "labels.txt", "ImageSets/Segmentation/train.txt",
-                           "JPEGImages/000003_square.png", "Heatmaps/000002_circle.png"};
+    const char *files[] = {"annotations.json",
+                           "config.json",
+                           "labels.txt",
+                           "ImageSets/Segmentation/train.txt",
+                           "JPEGImages/000003_square.png",
+                           "Heatmaps/000002_circle.png"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char pa[1024], pb[1024], *x = NULL, *y = NULL;
         size_t lx = 0, ly = 1;
@@ -103,7 +117,8 @@ int main(void) {
         CHECKF(x && y && lx == ly && !memcmp(x, y, lx), "%s differs after merge", files[i]);
         free(x), free(y);
     }
-    CHECK(run(out, sizeof out, "%s merge %s %s %s", merged, s0, s1) == 1 && strstr(out, "already holds"));
+    CHECK(run(out, sizeof out, "%s merge %s %s %s", merged, s0, s1) == 1 &&
+          strstr(out, "already holds"));
     CHECK(run(out, sizeof out, "%s merge %s%s%s", merged, "", "") == 2);
 
     /* viz: 4 rows of three 192-pixel tiles with 4-pixel gaps. */
@@ -112,16 +127,20 @@ int main(void) {
     uint8_t *pix;
     int w, h;
     dm_error err;
-    CHECK(dm_png_read(sheet, 3, &pix, &w, &h, &err) == DM_OK && w == 3 * 192 + 16 && h == 4 * 192 + 20);
+    CHECK(dm_png_read(sheet, 3, &pix, &w, &h, &err) == DM_OK && w == 3 * 192 + 16 &&
+          h == 4 * 192 + 20);
     free(pix);
     CHECK(run(out, sizeof out, "%s viz %s --out %s --n 2 --tile 128", gt, sheet, "") == 0);
-    CHECK(dm_png_read(sheet, 3, &pix, &w, &h, &err) == DM_OK && w == 3 * 128 + 16 && h == 2 * 128 + 12);
+    CHECK(dm_png_read(sheet, 3, &pix, &w, &h, &err) == DM_OK && w == 3 * 128 + 16 &&
+          h == 2 * 128 + 12);
     free(pix);
-    CHECK(run(out, sizeof out, "%s viz %s --out %s%s", tmp, sheet, "") == 1 && strstr(out, "no finished samples"));
+    CHECK(run(out, sizeof out, "%s viz %s --out %s%s", tmp, sheet, "") == 1 &&
+          strstr(out, "no finished samples"));
     CHECK(run(out, sizeof out, "%s viz %s%s%s", gt, "", "") == 2);
     if (getenv("DM_KEEP_SHEET")) { /* for looking at it: DM_KEEP_SHEET=/tmp/x.png */
         run(out, sizeof out, "%s viz %s --out %s --n 4%s", gt, getenv("DM_KEEP_SHEET"), "");
-        run(out, sizeof out, "%s viz %s --out %s.pred.png --n 4%s", pred, getenv("DM_KEEP_SHEET"), "");
+        run(out, sizeof out, "%s viz %s --out %s.pred.png --n 4%s", pred, getenv("DM_KEEP_SHEET"),
+            "");
     }
     return check_finish();
 }

@@ -35,14 +35,16 @@ static void compare(const char *mine_path, const char *golden_path, const char *
             const dm_st_tensor *m = dm_st_find(a, g->name);
             CHECKF(m && m->numel == g->numel, "%s: missing or wrong size: %s", mine_path, g->name);
             if (!m || m->numel != g->numel) continue;
-            CHECKF(m->ndim == g->ndim, "%s: %s rank %d vs golden %d", mine_path, g->name, m->ndim, g->ndim);
+            CHECKF(m->ndim == g->ndim, "%s: %s rank %d vs golden %d", mine_path, g->name, m->ndim,
+                   g->ndim);
             float *x = malloc(sizeof(float) * m->numel), *y = malloc(sizeof(float) * g->numel);
             if (dm_dtype_is_float(g->dtype)) {
                 dm_st_read_f32(m, x, &err);
                 dm_st_read_f32(g, y, &err);
             } else {
                 int64_t *u = malloc(8 * m->numel), *v = malloc(8 * g->numel);
-                CHECKF(dm_st_read_i64(m, u, &err) == DM_OK, "%s: %s not integer", mine_path, g->name);
+                CHECKF(dm_st_read_i64(m, u, &err) == DM_OK, "%s: %s not integer", mine_path,
+                       g->name);
                 dm_st_read_i64(g, v, &err);
                 for (long j = 0; j < (long)g->numel; j++) x[j] = (float)u[j], y[j] = (float)v[j];
                 free(u), free(v);
@@ -65,7 +67,8 @@ int main(void) {
     tmp = check_tmpdir();
     char models[2][1024]; /* check_shared's buffers rotate: keep copies */
     snprintf(models[0], sizeof models[0], "%s", check_shared("golden/tiny-sd1"));
-    snprintf(models[1], sizeof models[1], "%s", check_shared("golden/tiny-sd1-original.safetensors"));
+    snprintf(models[1], sizeof models[1], "%s",
+             check_shared("golden/tiny-sd1-original.safetensors"));
     for (int m = 0; m < 2; m++) {
         const char *te_names[] = {"last_hidden_state", "hidden_states.*", NULL};
         CHECK(run("debug text-encoder --model %s --in %s --out %s/te.safetensors", models[m],
@@ -87,7 +90,8 @@ int main(void) {
         compare(up, check_shared("golden/sd1/vae_decode.safetensors"), vae_names, 1e-4);
     }
     /* txt2img with the golden's initial noise: the pipeline tensors of pipe_ddim / pipe_euler */
-    const char *pipe_names[] = {"final_latent", "image_raw", "latents", "timesteps", "attn_layer.*", "attn_res.*", NULL};
+    const char *pipe_names[] = {"final_latent", "image_raw",  "latents", "timesteps",
+                                "attn_layer.*", "attn_res.*", NULL};
     const char *pipes[3][2] = {{"ddim", "golden/sd1/pipe_ddim.safetensors"},
                                {"euler", "golden/sd1/pipe_euler.safetensors"},
                                {"dpmpp_2m", "golden/sd1/pipe_dpmpp2m.safetensors"}};
@@ -95,20 +99,32 @@ int main(void) {
         char out[512], png[512];
         snprintf(out, sizeof out, "%s/p_%s.safetensors", tmp, pipes[k][0]);
         snprintf(png, sizeof png, "%s/p_%s.png", tmp, pipes[k][0]);
-        CHECK(run("txt2img --model %s --prompt 'a photograph of a bird' --negative-prompt '' --steps 10 "
-                  "--guidance 7.5 --sampler %s --width 128 --height 128 --init-noise %s --save-tensors %s "
-                  "--out %s 2>/dev/null", models[0], pipes[k][0], check_shared(pipes[k][1]), out, png) == 0);
-        compare(out, check_shared(pipes[k][1]), k == 0 ? pipe_names : (const char *[]){"final_latent", "image_raw", "latents", "timesteps", NULL}, 1e-3);
+        CHECK(run("txt2img --model %s --prompt 'a photograph of a bird' --negative-prompt '' "
+                  "--steps 10 "
+                  "--guidance 7.5 --sampler %s --width 128 --height 128 --init-noise %s "
+                  "--save-tensors %s "
+                  "--out %s 2>/dev/null",
+                  models[0], pipes[k][0], check_shared(pipes[k][1]), out, png) == 0);
+        compare(out, check_shared(pipes[k][1]),
+                k == 0
+                    ? pipe_names
+                    : (const char *[]){"final_latent", "image_raw", "latents", "timesteps", NULL},
+                1e-3);
     }
     /* same seed + settings => same bytes */
-    CHECK(run("txt2img --model %s --prompt 'a bird' --steps 3 --width 64 --height 64 --seed 7 --out %s/a.png 2>/dev/null", models[0], tmp) == 0);
-    CHECK(run("txt2img --model %s --prompt 'a bird' --steps 3 --width 64 --height 64 --seed 7 --out %s/b.png 2>/dev/null", models[0], tmp) == 0);
+    CHECK(run("txt2img --model %s --prompt 'a bird' --steps 3 --width 64 --height 64 --seed 7 "
+              "--out %s/a.png 2>/dev/null",
+              models[0], tmp) == 0);
+    CHECK(run("txt2img --model %s --prompt 'a bird' --steps 3 --width 64 --height 64 --seed 7 "
+              "--out %s/b.png 2>/dev/null",
+              models[0], tmp) == 0);
     char cmp[1024];
     snprintf(cmp, sizeof cmp, "cmp -s %s/a.png %s/b.png", tmp, tmp);
     CHECK(system(cmp) == 0);
     /* errors: usage -> 2, bad input -> 1 */
     CHECK(run("txt2img --model %s --out %s/x.png 2>/dev/null", models[0], tmp) == 2);
-    CHECK(run("txt2img --model %s --prompt a --width 100 --out %s/x.png 2>/dev/null", models[0], tmp) == 2);
+    CHECK(run("txt2img --model %s --prompt a --width 100 --out %s/x.png 2>/dev/null", models[0],
+              tmp) == 2);
     CHECK(run("txt2img --model %s/nope --prompt a --out %s/x.png 2>/dev/null", tmp, tmp) == 1);
     CHECK(run("debug unet --model %s --in %s --out %s/x.safetensors 2>/dev/null", models[0],
               check_shared("golden/sd1/vae_decode.safetensors"), tmp) == 1);

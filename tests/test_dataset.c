@@ -16,7 +16,8 @@ enum { W = 24, H = 16, NS = 5 };
 static const char *const CLASSES[] = {"circle", "square"};
 static const char *CONFIG = "{\"steps\": 20, \"seed\": 1}";
 
-/* Sample i: a gradient image; class 1 blob(s), class 2 square, an ignore band; heat map on even i. */
+/* Sample i: a gradient image; class 1 blob(s), class 2 square, an ignore band; heat map on even i.
+ */
 typedef struct {
     char name[32];
     uint8_t rgb[W * H * 3], mask[W * H];
@@ -28,7 +29,8 @@ static void make_sample(int i, sample_buf *b, dm_sample *s) {
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             int k = y * W + x;
-            b->rgb[3 * k] = (uint8_t)(x * 10 + i), b->rgb[3 * k + 1] = (uint8_t)(y * 15), b->rgb[3 * k + 2] = (uint8_t)(40 * i);
+            b->rgb[3 * k] = (uint8_t)(x * 10 + i), b->rgb[3 * k + 1] = (uint8_t)(y * 15),
+                       b->rgb[3 * k + 2] = (uint8_t)(40 * i);
             uint8_t m = 0;
             if (x >= 2 + i && x < 8 + i && y >= 3 && y < 9) m = 1;
             if (i % 2 == 1 && x >= 18 && y >= 12) m = 1; /* a second, separate class-1 blob */
@@ -38,10 +40,12 @@ static void make_sample(int i, sample_buf *b, dm_sample *s) {
             b->heat[k] = m == 1 ? 0.9f : (float)x / W;
         }
     *s = (dm_sample){b->name, b->rgb, b->mask, i % 2 == 0 ? b->heat : NULL, W, H, NULL, NULL};
-    s->fields_json = i == 0 ? "{\"prompt\":\"a photo of a circle\",\"seed\":7}" : "{\"prompt\":\"x\"}";
+    s->fields_json =
+        i == 0 ? "{\"prompt\":\"a photo of a circle\",\"seed\":7}" : "{\"prompt\":\"x\"}";
 }
 
-static dm_status add_range(const char *dir, const char *config, int from, int to, int shard_k, int shard_n) {
+static dm_status add_range(const char *dir, const char *config, int from, int to, int shard_k,
+                           int shard_n) {
     dm_dataset *ds;
     dm_error err = {{0}};
     dm_status st = dm_dataset_open(dir, config, CLASSES, 2, "jpg", &ds, &err);
@@ -76,16 +80,22 @@ static int list_files(const char *root, const char *rel, char names[][256], int 
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         char sub[256], full[1024];
-        if ((size_t)snprintf(sub, sizeof sub, "%s%s%.100s", rel, *rel ? "/" : "", e->d_name) >= sizeof sub) continue;
+        if ((size_t)snprintf(sub, sizeof sub, "%s%s%.100s", rel, *rel ? "/" : "", e->d_name) >=
+            sizeof sub)
+            continue;
         snprintf(full, sizeof full, "%s/%s", root, sub);
-        if (dm_dir_exists(full)) n = list_files(root, sub, names, n);
-        else if (n < 256) snprintf(names[n++], 256, "%s", sub);
+        if (dm_dir_exists(full))
+            n = list_files(root, sub, names, n);
+        else if (n < 256)
+            snprintf(names[n++], 256, "%s", sub);
     }
     closedir(d);
     return n;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* Lines sorted, so completion order does not matter. */
 static char *sorted_lines(char *text) {
@@ -150,7 +160,8 @@ static void test_rle(void) {
     CHECK(dm_components(m, 4, 3, 255, label, &nc, &err) == DM_OK && nc == 2);
     CHECK(label[1] == 1 && label[2] == 1 && label[5] == 1 && label[11] == 2 && label[0] == 0);
     int n = dm_rle_encode(label, 4, 3, 1, counts);
-    CHECK(n == 5 && counts[0] == 3 && counts[1] == 2 && counts[2] == 1 && counts[3] == 1 && counts[4] == 5);
+    CHECK(n == 5 && counts[0] == 3 && counts[1] == 2 && counts[2] == 1 && counts[3] == 1 &&
+          counts[4] == 5);
     n = dm_rle_encode(label, 4, 3, 2, counts);
     CHECK(n == 2 && counts[0] == 11 && counts[1] == 1);
     /* Foreground at (0,0): the first (background) run is 0. */
@@ -171,9 +182,11 @@ static void check_coco(const char *dir) {
     cJSON *j = cJSON_Parse(text);
     free(text);
     CHECK(j != NULL);
-    const cJSON *imgs = cJSON_GetObjectItem(j, "images"), *anns = cJSON_GetObjectItem(j, "annotations");
+    const cJSON *imgs = cJSON_GetObjectItem(j, "images"),
+                *anns = cJSON_GetObjectItem(j, "annotations");
     const cJSON *cats = cJSON_GetObjectItem(j, "categories");
-    CHECK(cJSON_GetArraySize(cats) == 2 && !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(cats, 1), "name")->valuestring, "square"));
+    CHECK(cJSON_GetArraySize(cats) == 2 &&
+          !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(cats, 1), "name")->valuestring, "square"));
     CHECK(cJSON_GetArraySize(imgs) == NS);
     int expect_id = 1, per_image[NS] = {0};
     for (int i = 0; i < NS; i++) {
@@ -182,7 +195,8 @@ static void check_coco(const char *dir) {
         snprintf(fname, sizeof fname, "%06d_%s.jpg", i, CLASSES[i % 2]);
         CHECK(cJSON_GetObjectItem(im, "id")->valueint == i + 1);
         CHECK(!strcmp(cJSON_GetObjectItem(im, "file_name")->valuestring, fname));
-        CHECK(cJSON_GetObjectItem(im, "width")->valueint == W && cJSON_GetObjectItem(im, "height")->valueint == H);
+        CHECK(cJSON_GetObjectItem(im, "width")->valueint == W &&
+              cJSON_GetObjectItem(im, "height")->valueint == H);
         snprintf(rel, sizeof rel, "%s/SegmentationClass/%06d_%s.png", dir, i, CLASSES[i % 2]);
         uint8_t *mask, decoded[W * H];
         int w, h;
@@ -197,7 +211,8 @@ static void check_coco(const char *dir) {
             int cls = cJSON_GetObjectItem(a, "category_id")->valueint;
             const cJSON *seg = cJSON_GetObjectItem(a, "segmentation");
             const cJSON *size = cJSON_GetObjectItem(seg, "size");
-            CHECK(cJSON_GetArrayItem(size, 0)->valueint == H && cJSON_GetArrayItem(size, 1)->valueint == W);
+            CHECK(cJSON_GetArrayItem(size, 0)->valueint == H &&
+                  cJSON_GetArrayItem(size, 1)->valueint == W);
             long pos = 0, area = 0;
             int v = 0, x0 = W, y0 = H, x1 = -1, y1 = -1;
             for (const cJSON *c = cJSON_GetObjectItem(seg, "counts")->child; c; c = c->next, v ^= 1)
@@ -206,20 +221,25 @@ static void check_coco(const char *dir) {
                     int x = (int)(pos / H), y = (int)(pos % H); /* column-major */
                     decoded[y * W + x] = (uint8_t)cls;
                     area++;
-                    x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1, y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
+                    x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1, y0 = y < y0 ? y : y0,
+                    y1 = y > y1 ? y : y1;
                 }
             CHECK(pos == W * H);
             CHECK(cJSON_GetObjectItem(a, "area")->valueint == area);
             const cJSON *bb = cJSON_GetObjectItem(a, "bbox");
-            CHECK(cJSON_GetArrayItem(bb, 0)->valueint == x0 && cJSON_GetArrayItem(bb, 1)->valueint == y0 &&
-                  cJSON_GetArrayItem(bb, 2)->valueint == x1 - x0 + 1 && cJSON_GetArrayItem(bb, 3)->valueint == y1 - y0 + 1);
+            CHECK(cJSON_GetArrayItem(bb, 0)->valueint == x0 &&
+                  cJSON_GetArrayItem(bb, 1)->valueint == y0 &&
+                  cJSON_GetArrayItem(bb, 2)->valueint == x1 - x0 + 1 &&
+                  cJSON_GetArrayItem(bb, 3)->valueint == y1 - y0 + 1);
         }
-        for (int k = 0; k < W * H; k++) mask[k] = mask[k] == 255 ? 0 : mask[k]; /* ignore: no annotation */
+        for (int k = 0; k < W * H; k++)
+            mask[k] = mask[k] == 255 ? 0 : mask[k]; /* ignore: no annotation */
         CHECKF(!memcmp(decoded, mask, sizeof decoded), "RLE union != mask for image %d", i);
         free(mask);
     }
     /* Odd samples have two class-1 blobs: 3 annotations; even ones 2. */
-    for (int i = 0; i < NS; i++) CHECKF(per_image[i] == (i % 2 ? 3 : 2), "image %d has %d annotations", i, per_image[i]);
+    for (int i = 0; i < NS; i++)
+        CHECKF(per_image[i] == (i % 2 ? 3 : 2), "image %d has %d annotations", i, per_image[i]);
     cJSON_Delete(j);
 }
 
@@ -234,15 +254,18 @@ int main(void) {
     /* A clean run. */
     CHECK(add_range(a, CONFIG, 0, NS, 0, 1) == DM_OK);
     char *t = slurp(a, "ImageSets/Segmentation/train.txt");
-    CHECK(!strcmp(t, "000000_circle\n000001_square\n000002_circle\n000003_square\n000004_circle\n"));
+    CHECK(
+        !strcmp(t, "000000_circle\n000001_square\n000002_circle\n000003_square\n000004_circle\n"));
     free(t);
     t = slurp(a, "labels.txt");
     CHECK(!strcmp(t, "background\ncircle\nsquare\n"));
     free(t);
     t = slurp(a, "manifest.jsonl");
-    const char *line0 = "{\"name\":\"000000_circle\",\"image\":\"JPEGImages/000000_circle.jpg\",\"mask\":"
-                       "\"SegmentationClass/000000_circle.png\",\"heatmap\":\"Heatmaps/000000_circle.png\","
-                       "\"width\":24,\"height\":16,\"prompt\":\"a photo of a circle\",\"seed\":7}\n{\"name\":\"000001_square\"";
+    const char *line0 =
+        "{\"name\":\"000000_circle\",\"image\":\"JPEGImages/000000_circle.jpg\",\"mask\":"
+        "\"SegmentationClass/000000_circle.png\",\"heatmap\":\"Heatmaps/000000_circle.png\","
+        "\"width\":24,\"height\":16,\"prompt\":\"a photo of a "
+        "circle\",\"seed\":7}\n{\"name\":\"000001_square\"";
     CHECKF(!strncmp(t, line0, strlen(line0)), "%s", t);
     free(t);
     t = slurp(a, "config.json");
@@ -262,10 +285,14 @@ int main(void) {
     CHECK(dm_write_file_atomic(path, "junk", 4, &err) == DM_OK);
     dm_dataset *ds;
     /* The same values in another key order or layout are the same settings. */
-    CHECKF(dm_dataset_open(b, "{\"seed\":1,\"steps\":20}", CLASSES, 2, "jpg", &ds, &err) == DM_OK, "%s", err.msg);
+    CHECKF(dm_dataset_open(b, "{\"seed\":1,\"steps\":20}", CLASSES, 2, "jpg", &ds, &err) == DM_OK,
+           "%s", err.msg);
     dm_dataset_close(ds);
-    CHECKF(dm_dataset_open(b, "{ \"steps\":20,  \"seed\":1 }", CLASSES, 2, "jpg", &ds, &err) == DM_OK, "%s", err.msg);
-    CHECK(dm_dataset_count(ds) == 2 && dm_dataset_has(ds, "000000_circle") && dm_dataset_has(ds, "000001_square"));
+    CHECKF(dm_dataset_open(b, "{ \"steps\":20,  \"seed\":1 }", CLASSES, 2, "jpg", &ds, &err) ==
+               DM_OK,
+           "%s", err.msg);
+    CHECK(dm_dataset_count(ds) == 2 && dm_dataset_has(ds, "000000_circle") &&
+          dm_dataset_has(ds, "000001_square"));
     CHECK(!dm_dataset_has(ds, "000002_circle"));
     CHECK(!dm_file_exists(path));
     t = slurp(b, "manifest.jsonl");
@@ -273,7 +300,9 @@ int main(void) {
     free(t);
     /* A second writer on the same folder is kept out. */
     dm_dataset *ds2;
-    CHECKF(dm_dataset_open(b, CONFIG, CLASSES, 2, "jpg", &ds2, &err) == DM_ERR && strstr(err.msg, "another"), "%s", err.msg);
+    CHECKF(dm_dataset_open(b, CONFIG, CLASSES, 2, "jpg", &ds2, &err) == DM_ERR &&
+               strstr(err.msg, "another"),
+           "%s", err.msg);
     /* Reserved manifest keys and bad names are refused. */
     sample_buf *sb = malloc(sizeof *sb);
     dm_sample s;
@@ -295,18 +324,25 @@ int main(void) {
     snprintf(path, sizeof path, "%s/SegmentationClass/000001_square.png", c);
     unlink(path);
     CHECK(dm_dataset_open(c, CONFIG, CLASSES, 2, "jpg", &ds, &err) == DM_OK);
-    CHECK(dm_dataset_count(ds) == 2 && !dm_dataset_has(ds, "000001_square") && dm_dataset_has(ds, "000002_circle"));
+    CHECK(dm_dataset_count(ds) == 2 && !dm_dataset_has(ds, "000001_square") &&
+          dm_dataset_has(ds, "000002_circle"));
     dm_dataset_close(ds);
     CHECK(add_range(c, CONFIG, 0, NS, 0, 1) == DM_OK);
     same_tree(a, c);
 
     /* Other settings or classes: refused, naming the key; nothing changed. */
-    CHECKF(dm_dataset_open(a, "{\"steps\":30,\"seed\":1}", CLASSES, 2, "jpg", &ds, &err) == DM_ERR &&
-           strstr(err.msg, "key steps differs") && strstr(err.msg, "config.json"), "%s", err.msg);
-    CHECKF(dm_dataset_open(a, "{\"steps\":20,\"seed\":1,\"sampler\":{\"eta\":0}}", CLASSES, 2, "jpg", &ds, &err) == DM_ERR &&
-           strstr(err.msg, "key sampler differs"), "%s", err.msg);
+    CHECKF(dm_dataset_open(a, "{\"steps\":30,\"seed\":1}", CLASSES, 2, "jpg", &ds, &err) ==
+                   DM_ERR &&
+               strstr(err.msg, "key steps differs") && strstr(err.msg, "config.json"),
+           "%s", err.msg);
+    CHECKF(dm_dataset_open(a, "{\"steps\":20,\"seed\":1,\"sampler\":{\"eta\":0}}", CLASSES, 2,
+                           "jpg", &ds, &err) == DM_ERR &&
+               strstr(err.msg, "key sampler differs"),
+           "%s", err.msg);
     const char *other[] = {"circle", "triangle"};
-    CHECKF(dm_dataset_open(a, CONFIG, other, 2, "jpg", &ds, &err) == DM_ERR && strstr(err.msg, "labels.txt"), "%s", err.msg);
+    CHECKF(dm_dataset_open(a, CONFIG, other, 2, "jpg", &ds, &err) == DM_ERR &&
+               strstr(err.msg, "labels.txt"),
+           "%s", err.msg);
     CHECK(dm_dataset_open(a, "not json", CLASSES, 2, "jpg", &ds, &err) == DM_ERR);
     CHECK(dm_dataset_open(a, CONFIG, CLASSES, 2, "bmp", &ds, &err) == DM_EUSAGE);
 
@@ -321,38 +357,50 @@ int main(void) {
     same_tree(a, m);
     snprintf(path, sizeof path, "%s/dup", tmp);
     const char *dup[] = {s0, s1, s0};
-    CHECKF(dm_dataset_merge(path, dup, 3, &err) == DM_ERR && strstr(err.msg, "in both"), "%s", err.msg);
+    CHECKF(dm_dataset_merge(path, dup, 3, &err) == DM_ERR && strstr(err.msg, "in both"), "%s",
+           err.msg);
     const char *mixed[] = {s0, a};
-    CHECKF(dm_dataset_merge(path, mixed, 2, &err) == DM_ERR, "merging a non-shard of other samples");
-    CHECKF(dm_dataset_merge(m, shards, 2, &err) == DM_ERR && strstr(err.msg, "already holds"), "%s", err.msg);
+    CHECKF(dm_dataset_merge(path, mixed, 2, &err) == DM_ERR,
+           "merging a non-shard of other samples");
+    CHECKF(dm_dataset_merge(m, shards, 2, &err) == DM_ERR && strstr(err.msg, "already holds"), "%s",
+           err.msg);
     snprintf(path, sizeof path, "%s/other", tmp);
     CHECK(add_range(path, "{\"steps\":25,\"seed\":1,\"shard\":\"1/2\"}", 0, 1, 1, 2) == DM_OK);
     const char *bad[] = {s0, path};
     snprintf(c, sizeof c, "%s/m2", tmp);
-    CHECKF(dm_dataset_merge(c, bad, 2, &err) == DM_ERR && strstr(err.msg, "key steps"), "%s", err.msg);
+    CHECKF(dm_dataset_merge(c, bad, 2, &err) == DM_ERR && strstr(err.msg, "key steps"), "%s",
+           err.msg);
     const char *missing[] = {s0, "/nonexistent/shard"};
-    CHECKF(dm_dataset_merge(c, missing, 2, &err) == DM_ERR && strstr(err.msg, "/nonexistent/shard"), "%s", err.msg);
+    CHECKF(dm_dataset_merge(c, missing, 2, &err) == DM_ERR && strstr(err.msg, "/nonexistent/shard"),
+           "%s", err.msg);
 
     /* Unwritable places: a clear error, no crash. */
     snprintf(path, sizeof path, "%s/config.json/sub", a);
-    CHECKF(dm_dataset_open(path, CONFIG, CLASSES, 2, "jpg", &ds, &err) == DM_ERR && strstr(err.msg, "config.json"), "%s", err.msg);
+    CHECKF(dm_dataset_open(path, CONFIG, CLASSES, 2, "jpg", &ds, &err) == DM_ERR &&
+               strstr(err.msg, "config.json"),
+           "%s", err.msg);
     snprintf(path, sizeof path, "%s/ro", tmp);
     mkdir(path, 0555);
     if (access(path, W_OK) != 0) {
         strcat(path, "/out");
-        CHECKF(dm_dataset_open(path, CONFIG, CLASSES, 2, "jpg", &ds, &err) == DM_ERR && strstr(err.msg, "ro/out"), "%s", err.msg);
+        CHECKF(dm_dataset_open(path, CONFIG, CLASSES, 2, "jpg", &ds, &err) == DM_ERR &&
+                   strstr(err.msg, "ro/out"),
+               "%s", err.msg);
         /* A dataset whose image folder became read-only: add fails, the sample stays unfinished. */
         snprintf(path, sizeof path, "%s/JPEGImages", b);
         CHECK(dm_dataset_open(b, CONFIG, CLASSES, 2, "jpg", &ds, &err) == DM_OK);
         chmod(path, 0555);
         make_sample(7, sb, &s);
-        CHECKF(dm_dataset_add(ds, &s, &err) == DM_ERR && strstr(err.msg, "000007_square"), "%s", err.msg);
+        CHECKF(dm_dataset_add(ds, &s, &err) == DM_ERR && strstr(err.msg, "000007_square"), "%s",
+               err.msg);
         CHECK(!dm_dataset_has(ds, "000007_square"));
         chmod(path, 0755);
         dm_dataset_close(ds);
     } else { /* running as root: /proc refuses new folders even then */
-        CHECKF(dm_dataset_open("/proc/dm-test/out", CONFIG, CLASSES, 2, "jpg", &ds, &err) == DM_ERR &&
-               strstr(err.msg, "/proc/dm-test"), "%s", err.msg);
+        CHECKF(dm_dataset_open("/proc/dm-test/out", CONFIG, CLASSES, 2, "jpg", &ds, &err) ==
+                       DM_ERR &&
+                   strstr(err.msg, "/proc/dm-test"),
+               "%s", err.msg);
     }
     free(sb);
 
@@ -360,16 +408,20 @@ int main(void) {
     dm_shard sh;
     bool found;
     CHECK(dm_shard_parse("3/8", &sh, &err) == DM_OK && sh.k == 3 && sh.n == 8);
-    CHECK(dm_shard_parse("8/8", &sh, &err) == DM_EUSAGE && dm_shard_parse("1", &sh, &err) == DM_EUSAGE);
-    CHECK(dm_shard_parse("-1/2", &sh, &err) == DM_EUSAGE && dm_shard_parse("1/2x", &sh, &err) == DM_EUSAGE);
+    CHECK(dm_shard_parse("8/8", &sh, &err) == DM_EUSAGE &&
+          dm_shard_parse("1", &sh, &err) == DM_EUSAGE);
+    CHECK(dm_shard_parse("-1/2", &sh, &err) == DM_EUSAGE &&
+          dm_shard_parse("1/2x", &sh, &err) == DM_EUSAGE);
     dm_shard_env env = {"5", "8", "1", NULL};
-    CHECK(dm_shard_from_values(0, &env, &sh, &found, &err) == DM_OK && found && sh.k == 4 && sh.n == 8);
+    CHECK(dm_shard_from_values(0, &env, &sh, &found, &err) == DM_OK && found && sh.k == 4 &&
+          sh.n == 8);
     CHECK(dm_shard_from_values(4, &env, &sh, &found, &err) == DM_ERR);
     env = (dm_shard_env){"2", NULL, NULL, NULL};
     CHECK(dm_shard_from_values(0, &env, &sh, &found, &err) == DM_ERR);
     CHECK(dm_shard_from_values(3, &env, &sh, &found, &err) == DM_OK && sh.k == 2 && sh.n == 3);
     env = (dm_shard_env){NULL, NULL, NULL, "3"};
-    CHECK(dm_shard_from_values(4, &env, &sh, &found, &err) == DM_OK && found && sh.k == 3 && sh.n == 4);
+    CHECK(dm_shard_from_values(4, &env, &sh, &found, &err) == DM_OK && found && sh.k == 3 &&
+          sh.n == 4);
     CHECK(dm_shard_from_values(3, &env, &sh, &found, &err) == DM_ERR);
     env = (dm_shard_env){NULL, NULL, NULL, NULL};
     CHECK(dm_shard_from_values(4, &env, &sh, &found, &err) == DM_OK && !found && sh.n == 1);

@@ -9,7 +9,9 @@
 #include "io/file.h"
 #include "io/image.h"
 
-static bool near(double a, double b) { return fabs(a - b) < 1e-12; }
+static bool near(double a, double b) {
+    return fabs(a - b) < 1e-12;
+}
 
 /*  gt                 pred
  *  0 0 1 1            0 1 1 1
@@ -46,13 +48,15 @@ int main(void) {
      * aAcc keeps its 14 in-range gt pixels. */
     memset(conf, 0, sizeof conf);
     dm_confusion_add(conf, PRED, GT, 16, 3, -1);
-    CHECK(dm_confusion_iou(conf, 3, &r, &err) == DM_OK && near(r.iou[2], 0.5) && near(r.pixel_accuracy, 10.0 / 14));
+    CHECK(dm_confusion_iou(conf, 3, &r, &err) == DM_OK && near(r.iou[2], 0.5) &&
+          near(r.pixel_accuracy, 10.0 / 14));
 
     /* A prediction out of range (7 with 3 classes) is a miss for its gt class and nothing else. */
     const uint8_t g1[2] = {0, 1}, p1[2] = {7, 1};
     memset(conf, 0, sizeof conf);
     dm_confusion_add(conf, p1, g1, 2, 3, 255);
-    CHECK(dm_confusion_iou(conf, 3, &r, &err) == DM_OK && near(r.iou[0], 0) && near(r.iou[1], 1) && isnan(r.iou[2]));
+    CHECK(dm_confusion_iou(conf, 3, &r, &err) == DM_OK && near(r.iou[0], 0) && near(r.iou[1], 1) &&
+          isnan(r.iou[2]));
     CHECK(near(r.miou, 0.5) && near(r.pixel_accuracy, 0.5));
     CHECK(dm_confusion_iou(conf, 0, &r, &err) == DM_EUSAGE);
 
@@ -71,26 +75,33 @@ int main(void) {
     CHECK(dm_png_write_gray(path, PRED, 4, 4, &err) == DM_OK); /* gray or palette: values count */
     CHECKF(dm_eval_dirs(pd, gd, 0, 255, &r, &err) == DM_OK, "%s", err.msg);
     CHECK(r.n_classes == 3 && near(r.miou, 5.0 / 9) && r.images == 1);
-    CHECK(dm_eval_dirs(gd, gd, 0, 255, &r, &err) == DM_OK && near(r.miou, 1.0) && near(r.pixel_accuracy, 1.0));
+    CHECK(dm_eval_dirs(gd, gd, 0, 255, &r, &err) == DM_OK && near(r.miou, 1.0) &&
+          near(r.pixel_accuracy, 1.0));
     /* Two images: the confusion matrix is summed over both, not the IoUs averaged. */
     snprintf(path, sizeof path, "%s/b.png", gd);
     CHECK(dm_png_write_gray(path, GT, 4, 4, &err) == DM_OK);
     snprintf(path, sizeof path, "%s/b.png", pd);
     CHECK(dm_png_write_gray(path, GT, 4, 4, &err) == DM_OK);
     CHECK(dm_eval_dirs(pd, gd, 3, 255, &r, &err) == DM_OK && r.images == 2);
-    /* class 0: TP 7 of gt 8, pred 9 -> 7/10; class 1: 7/10; class 2: TP 10, gt 12, pred 10 -> 10/12. */
+    /* class 0: TP 7 of gt 8, pred 9 -> 7/10; class 1: 7/10; class 2: TP 10, gt 12, pred 10 ->
+     * 10/12. */
     CHECK(near(r.iou[0], 0.7) && near(r.iou[1], 0.7) && near(r.iou[2], 10.0 / 12));
     /* Missing prediction, other size, not a mask. */
     snprintf(path, sizeof path, "%s/c.png", gd);
     CHECK(dm_png_write_gray(path, GT, 4, 4, &err) == DM_OK);
     CHECKF(dm_eval_dirs(pd, gd, 3, 255, &r, &err) == DM_ERR && strstr(err.msg, "pred/c.png") &&
-           strstr(err.msg, "missing prediction"), "%s", err.msg);
+               strstr(err.msg, "missing prediction"),
+           "%s", err.msg);
     snprintf(path, sizeof path, "%s/c.png", pd);
     CHECK(dm_png_write_gray(path, GT, 2, 8, &err) == DM_OK);
-    CHECKF(dm_eval_dirs(pd, gd, 3, 255, &r, &err) == DM_ERR && strstr(err.msg, "pred/c.png") && strstr(err.msg, "2x8"), "%s", err.msg);
+    CHECKF(dm_eval_dirs(pd, gd, 3, 255, &r, &err) == DM_ERR && strstr(err.msg, "pred/c.png") &&
+               strstr(err.msg, "2x8"),
+           "%s", err.msg);
     uint8_t rgb[48] = {0};
     CHECK(dm_png_write_rgb(path, rgb, 4, 4, &err) == DM_OK);
-    CHECKF(dm_eval_dirs(pd, gd, 3, 255, &r, &err) == DM_ERR && strstr(err.msg, "RGB"), "%s", err.msg);
-    CHECK(dm_eval_dirs(pd, "/nonexistent", 3, 255, &r, &err) == DM_ERR && strstr(err.msg, "/nonexistent"));
+    CHECKF(dm_eval_dirs(pd, gd, 3, 255, &r, &err) == DM_ERR && strstr(err.msg, "RGB"), "%s",
+           err.msg);
+    CHECK(dm_eval_dirs(pd, "/nonexistent", 3, 255, &r, &err) == DM_ERR &&
+          strstr(err.msg, "/nonexistent"));
     return check_finish();
 }

@@ -21,7 +21,9 @@
 
 static const char *cli, *model;
 static char tmp[512];
-#define ARGS "--classes bird,cat --images-per-class 3 --steps 4 --guidance 7.5 --width 64 --height 64 --seed 11 --image-format png --save-heatmaps --quiet"
+#define ARGS                                                                                       \
+    "--classes bird,cat --images-per-class 3 --steps 4 --guidance 7.5 --width 64 --height 64 "     \
+    "--seed 11 --image-format png --save-heatmaps --quiet"
 
 #define run check_run_cli
 
@@ -43,7 +45,9 @@ static char *manifest_canonical(const char *dir) {
     }
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && strcmp(canon[j], canon[j - 1]) < 0; j--) {
-            char *t = canon[j]; canon[j] = canon[j - 1]; canon[j - 1] = t;
+            char *t = canon[j];
+            canon[j] = canon[j - 1];
+            canon[j - 1] = t;
         }
     char *out = malloc(total), *o = out;
     for (int i = 0; i < n; i++) o += sprintf(o, "%s\n", canon[i]), free(canon[i]);
@@ -59,7 +63,8 @@ static int same_tree(const char *a, const char *b, const char *rel) {
     snprintf(pa, sizeof pa, "%s%s", a, rel);
     snprintf(pb, sizeof pb, "%s%s", b, rel);
     struct dirent **ea, **eb;
-    int na = scandir(pa, &ea, NULL, alphasort), nb = scandir(pb, &eb, NULL, alphasort), ok = na == nb && na >= 0;
+    int na = scandir(pa, &ea, NULL, alphasort), nb = scandir(pb, &eb, NULL, alphasort),
+        ok = na == nb && na >= 0;
     for (int i = 0; ok && i < na; i++) {
         const char *n = ea[i]->d_name;
         if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
@@ -83,7 +88,8 @@ static int same_tree(const char *a, const char *b, const char *rel) {
             char *da = NULL, *db = NULL;
             size_t la = 0, lb = 0;
             dm_error err;
-            ok = !dm_read_file(fa, &da, &la, &err) && !dm_read_file(fb, &db, &lb, &err) && la == lb && !memcmp(da, db, la);
+            ok = !dm_read_file(fa, &da, &la, &err) && !dm_read_file(fb, &db, &lb, &err) &&
+                 la == lb && !memcmp(da, db, la);
             if (!ok) fprintf(stderr, "  %s differs from %s\n", fa, fb);
             free(da), free(db);
         }
@@ -114,7 +120,8 @@ static void check_coco(const char *dir) {
     CHECK(dm_read_file(p, &text, NULL, &err) == DM_OK);
     cJSON *root = cJSON_Parse(text);
     free(text);
-    const cJSON *images = cJSON_GetObjectItem(root, "images"), *anns = cJSON_GetObjectItem(root, "annotations");
+    const cJSON *images = cJSON_GetObjectItem(root, "images"),
+                *anns = cJSON_GetObjectItem(root, "annotations");
     CHECK(cJSON_GetArraySize(images) == 6);
     CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(root, "categories")) == 2);
     int checked = 0;
@@ -135,7 +142,8 @@ static void check_coco(const char *dir) {
                     cJSON_GetObjectItem(a, "category_id")->valueint != cat)
                     continue;
                 CHECK(cJSON_GetObjectItem(a, "iscrowd")->valueint == 0);
-                rle_decode(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "segmentation"), "counts"), h, w, dec);
+                rle_decode(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "segmentation"), "counts"), h,
+                           w, dec);
             }
             int same = 1;
             for (int i = 0; i < w * h; i++) same &= dec[i] == (mask[i] == cat);
@@ -215,7 +223,9 @@ int main(void) {
     snprintf(b, sizeof b, "%s/merged", tmp);
     CHECK(same_tree(a, b, ""));
     /* the same through the cluster environment variables */
-    CHECK(run("generate --model %s " ARGS " --num-shards 2 --out %s/j1 </dev/null 2>/dev/null; true", model, tmp) == 0);
+    CHECK(run("generate --model %s " ARGS
+              " --num-shards 2 --out %s/j1 </dev/null 2>/dev/null; true",
+              model, tmp) == 0);
     setenv("JOB_COMPLETION_INDEX", "1", 1);
     CHECK(run("generate --model %s " ARGS " --num-shards 2 --out %s/j1", model, tmp) == 0);
     unsetenv("JOB_COMPLETION_INDEX");
@@ -224,7 +234,8 @@ int main(void) {
     CHECK(same_tree(a, b, ""));
 
     /* --prune-fraction: the lowest-scoring samples move to pruned/; a re-run changes nothing */
-    CHECK(run("generate --model %s " ARGS " --prune-fraction 0.34 --out %s/pruned", model, tmp) == 0);
+    CHECK(run("generate --model %s " ARGS " --prune-fraction 0.34 --out %s/pruned", model, tmp) ==
+          0);
     snprintf(p, sizeof p, "%s/pruned/manifest.jsonl", tmp);
     char **kept, **gone;
     int nk = 0, ng = 0;
@@ -246,7 +257,8 @@ int main(void) {
     char cp[2200];
     snprintf(cp, sizeof cp, "cp -a %s/pruned %s", tmp, a);
     CHECK(system(cp) == 0);
-    CHECK(run("generate --model %s " ARGS " --prune-fraction 0.34 --out %s/pruned", model, tmp) == 0);
+    CHECK(run("generate --model %s " ARGS " --prune-fraction 0.34 --out %s/pruned", model, tmp) ==
+          0);
     snprintf(b, sizeof b, "%s/pruned", tmp);
     CHECK(same_tree(a, b, ""));
 
@@ -255,16 +267,22 @@ int main(void) {
     snprintf(a, sizeof a, "%s/full", tmp);
     snprintf(b, sizeof b, "%s/killed0", tmp);
     CHECK(same_tree(a, b, ""));
-    CHECK(run("generate --model %s --preset coco --images-per-class 1 --out %s/x 2>/dev/null", model, tmp) == 2);
-    CHECK(run("generate --model %s --classes ' , ' --images-per-class 1 --out %s/x 2>/dev/null", model, tmp) == 2);
-    CHECK(run("generate --model %s/none --classes cat --images-per-class 1 --out %s/x 2>/dev/null", tmp, tmp) == 1);
-    CHECK(run("generate --model %s --classes cat --images-per-class 1 --template 'a photo of a dog {}' --out %s/ok 2>/dev/null", model, tmp) == 0);
+    CHECK(run("generate --model %s --preset coco --images-per-class 1 --out %s/x 2>/dev/null",
+              model, tmp) == 2);
+    CHECK(run("generate --model %s --classes ' , ' --images-per-class 1 --out %s/x 2>/dev/null",
+              model, tmp) == 2);
+    CHECK(run("generate --model %s/none --classes cat --images-per-class 1 --out %s/x 2>/dev/null",
+              tmp, tmp) == 1);
+    CHECK(run("generate --model %s --classes cat --images-per-class 1 --template 'a photo of a dog "
+              "{}' --out %s/ok 2>/dev/null",
+              model, tmp) == 0);
     snprintf(p, sizeof p, "%s/bad.jsonl", tmp);
     const char *jsonl = "{\"prompt\": \"a photo of a dog\", \"class\": \"cat\"}\n";
     dm_write_file_atomic(p, jsonl, strlen(jsonl), &err);
     CHECK(run("generate --model %s --prompts %s --out %s/y 2>/dev/null", model, p, tmp) == 1);
     snprintf(p, sizeof p, "%s/y", tmp);
     CHECK(!dm_dir_exists(p)); /* refused before anything was written */
-    CHECK(run("generate --model %s --classes cat --images-per-class 1 --out /proc/nope 2>/dev/null", model) == 1);
+    CHECK(run("generate --model %s --classes cat --images-per-class 1 --out /proc/nope 2>/dev/null",
+              model) == 1);
     return check_finish();
 }

@@ -28,16 +28,17 @@ int main(void) {
     enum { W = 37, H = 23 }; /* odd sizes catch stride mistakes */
     uint8_t rgb[W * H * 3], gray[W * H], idx[W * H];
     for (int i = 0; i < W * H; i++) {
-        rgb[3 * i] = (uint8_t)(i * 7), rgb[3 * i + 1] = (uint8_t)(i / W * 11), rgb[3 * i + 2] = (uint8_t)(255 - i);
+        rgb[3 * i] = (uint8_t)(i * 7), rgb[3 * i + 1] = (uint8_t)(i / W * 11),
+                rgb[3 * i + 2] = (uint8_t)(255 - i);
         gray[i] = (uint8_t)(i * 13);
         idx[i] = (uint8_t)(i % 5 == 4 ? 255 : i % 5);
     }
     uint8_t pal[768];
     dm_voc_palette(pal);
-    CHECK(pal[3] == 128 && pal[4] == 0 && pal[5] == 0);                  /* 1: aeroplane red */
-    CHECK(pal[6] == 0 && pal[7] == 128 && pal[8] == 0);                  /* 2 */
-    CHECK(pal[45] == 192 && pal[46] == 128 && pal[47] == 128);           /* 15: person */
-    CHECK(pal[765] == 224 && pal[766] == 224 && pal[767] == 192);        /* 255: ignore */
+    CHECK(pal[3] == 128 && pal[4] == 0 && pal[5] == 0);           /* 1: aeroplane red */
+    CHECK(pal[6] == 0 && pal[7] == 128 && pal[8] == 0);           /* 2 */
+    CHECK(pal[45] == 192 && pal[46] == 128 && pal[47] == 128);    /* 15: person */
+    CHECK(pal[765] == 224 && pal[766] == 224 && pal[767] == 192); /* 255: ignore */
     CHECK(pal[0] == 0 && pal[1] == 0 && pal[2] == 0);
 
     /* RGB PNG: exact. */
@@ -48,7 +49,8 @@ int main(void) {
     CHECK(dm_png_read(p[0], 3, &back, &w, &h, &err) == DM_OK && w == W && h == H);
     CHECK(back && !memcmp(back, rgb, sizeof rgb));
     free(back);
-    CHECKF(dm_png_read(p[0], 1, &back, &w, &h, &err) == DM_ERR && strstr(err.msg, "RGB PNG"), "%s", err.msg);
+    CHECKF(dm_png_read(p[0], 1, &back, &w, &h, &err) == DM_ERR && strstr(err.msg, "RGB PNG"), "%s",
+           err.msg);
     /* Same pixels, same bytes (no timestamps). */
     snprintf(p[1], 512, "%s/rgb2.png", dir);
     CHECK(dm_png_write_rgb(p[1], rgb, W, H, &err) == DM_OK && same_file(p[0], p[1]));
@@ -58,7 +60,8 @@ int main(void) {
     CHECK(dm_png_write_gray(p[0], gray, W, H, &err) == DM_OK);
     CHECK(dm_png_read(p[0], 1, &back, &w, &h, &err) == DM_OK && !memcmp(back, gray, sizeof gray));
     free(back);
-    CHECK(dm_png_read(p[0], 3, &back, &w, &h, &err) == DM_OK && back[3 * 5] == gray[5] && back[3 * 5 + 2] == gray[5]);
+    CHECK(dm_png_read(p[0], 3, &back, &w, &h, &err) == DM_OK && back[3 * 5] == gray[5] &&
+          back[3 * 5 + 2] == gray[5]);
     free(back);
 
     /* Palette PNG: indices come back raw; as RGB they are the VOC colours. */
@@ -75,12 +78,14 @@ int main(void) {
     uint8_t smooth[64 * 48 * 3];
     for (int y = 0; y < 48; y++)
         for (int x = 0; x < 64; x++)
-            for (int k = 0; k < 3; k++) smooth[(y * 64 + x) * 3 + k] = (uint8_t)(x * 2 + y + k * 20);
+            for (int k = 0; k < 3; k++)
+                smooth[(y * 64 + x) * 3 + k] = (uint8_t)(x * 2 + y + k * 20);
     snprintf(p[0], 512, "%s/img.jpg", dir);
     CHECK(dm_jpeg_write_rgb(p[0], smooth, 64, 48, 0, &err) == DM_OK);
     CHECK(dm_image_read(p[0], 3, &back, &w, &h, &err) == DM_OK && w == 64 && h == 48);
     int maxd = 0;
-    for (int i = 0; back && i < 64 * 48 * 3; i++) maxd = abs(back[i] - smooth[i]) > maxd ? abs(back[i] - smooth[i]) : maxd;
+    for (int i = 0; back && i < 64 * 48 * 3; i++)
+        maxd = abs(back[i] - smooth[i]) > maxd ? abs(back[i] - smooth[i]) : maxd;
     CHECKF(maxd <= 6, "JPEG max error %d", maxd);
     free(back);
     CHECK(dm_jpeg_read(p[0], 1, &back, &w, &h, &err) == DM_OK && w == 64);
@@ -90,8 +95,11 @@ int main(void) {
     CHECK(dm_jpeg_write_rgb(p[1], smooth, 64, 48, 101, &err) == DM_ERR);
 
     /* Errors name the file; nothing is left behind. */
-    CHECKF(dm_png_read("/nonexistent/x.png", 1, &back, &w, &h, &err) == DM_ERR && strstr(err.msg, "/nonexistent/x.png"), "%s", err.msg);
-    CHECKF(dm_png_read(p[0], 1, &back, &w, &h, &err) == DM_ERR && strstr(err.msg, "not a PNG"), "%s", err.msg);
+    CHECKF(dm_png_read("/nonexistent/x.png", 1, &back, &w, &h, &err) == DM_ERR &&
+               strstr(err.msg, "/nonexistent/x.png"),
+           "%s", err.msg);
+    CHECKF(dm_png_read(p[0], 1, &back, &w, &h, &err) == DM_ERR && strstr(err.msg, "not a PNG"),
+           "%s", err.msg);
     CHECKF(dm_jpeg_read(p[2], 3, &back, &w, &h, &err) == DM_ERR, "%s", err.msg);
     snprintf(p[2], 512, "%s/trunc.png", dir);
     snprintf(p[3], 512, "%s/rgb.png", dir);
@@ -100,14 +108,17 @@ int main(void) {
     CHECK(dm_read_file(p[3], &data, &len, &err) == DM_OK);
     CHECK(dm_write_file_atomic(p[2], data, len / 2, &err) == DM_OK);
     free(data);
-    CHECKF(dm_png_read(p[2], 3, &back, &w, &h, &err) == DM_ERR && strstr(err.msg, "trunc.png"), "%s", err.msg);
-    CHECKF(dm_image_read("x.bmp", 3, &back, &w, &h, &err) == DM_ERR && strstr(err.msg, "x.bmp"), "%s", err.msg);
+    CHECKF(dm_png_read(p[2], 3, &back, &w, &h, &err) == DM_ERR && strstr(err.msg, "trunc.png"),
+           "%s", err.msg);
+    CHECKF(dm_image_read("x.bmp", 3, &back, &w, &h, &err) == DM_ERR && strstr(err.msg, "x.bmp"),
+           "%s", err.msg);
     CHECK(dm_png_write_gray(p[2], gray, 0, H, &err) == DM_ERR);
     snprintf(p[2], 512, "%s/ro", dir);
     mkdir(p[2], 0555);
     snprintf(p[3], 512, "%s/ro/a.png", dir);
     if (access(p[2], W_OK) != 0) { /* root ignores permissions: then nothing to test */
-        CHECKF(dm_png_write_gray(p[3], gray, W, H, &err) == DM_ERR && strstr(err.msg, "ro/a.png"), "%s", err.msg);
+        CHECKF(dm_png_write_gray(p[3], gray, W, H, &err) == DM_ERR && strstr(err.msg, "ro/a.png"),
+               "%s", err.msg);
         CHECK(!dm_file_exists(p[3]));
     }
     return check_finish();

@@ -22,7 +22,8 @@ static void cmp(dm_safetensors *g, const char *name, const float *mine, long n, 
                 const char *what, double *worst) {
     long rn;
     float *ref = read_f32(g, name, &rn);
-    CHECKF(ref && rn == n, "%s: golden %s missing or of another size (%ld vs %ld)", what, name, ref ? rn : -1, n);
+    CHECKF(ref && rn == n, "%s: golden %s missing or of another size (%ld vs %ld)", what, name,
+           ref ? rn : -1, n);
     if (!ref || rn != n) return;
     double e = check_max_abs_diff(mine, ref, n);
     CHECKF(e <= tol, "%s: %s max err %g > %g", what, name, e, tol);
@@ -35,7 +36,8 @@ static void run(const char *model, const char *golden, dm_sampler_kind kind, dou
                 double tol_img, int check_attn) {
     dm_error err = {0};
     dm_engine *e;
-    dm_engine_options o = {.model_path = model, .ldm_config = check_tiny_yaml(model), .prediction = -1};
+    dm_engine_options o = {
+        .model_path = model, .ldm_config = check_tiny_yaml(model), .prediction = -1};
     if (dm_engine_open(&o, &e, &err)) {
         CHECKF(0, "%s", err.msg);
         return;
@@ -45,9 +47,16 @@ static void run(const char *model, const char *golden, dm_sampler_kind kind, dou
     float *noise = read_f32(g, "initial_noise", NULL);
     dm_attn_store store;
     dm_attn_store_init(&store, 1, 0);
-    dm_txt2img_params p = {.prompt = "a photograph of a bird", .negative_prompt = "", .steps = 10,
-                           .guidance = 7.5f, .sampler = kind, .width = 128, .height = 128,
-                           .init_noise = noise, .store = &store, .record = 1};
+    dm_txt2img_params p = {.prompt = "a photograph of a bird",
+                           .negative_prompt = "",
+                           .steps = 10,
+                           .guidance = 7.5f,
+                           .sampler = kind,
+                           .width = 128,
+                           .height = 128,
+                           .init_noise = noise,
+                           .store = &store,
+                           .record = 1};
     dm_txt2img_result r;
     dm_status s = dm_txt2img(e, &p, &r, &err);
     CHECKF(s == DM_OK, "%s", err.msg);
@@ -55,7 +64,8 @@ static void run(const char *model, const char *golden, dm_sampler_kind kind, dou
         printf("%s with %s:\n", model, golden);
         long lat = (long)r.L * r.h * r.w;
         double worst = 0;
-        cmp(g, "prompt_embeds", r.prompt_embeds, 2L * 77 * e->clip.cfg.hidden, tol_lat, model, &worst);
+        cmp(g, "prompt_embeds", r.prompt_embeds, 2L * 77 * e->clip.cfg.hidden, tol_lat, model,
+            &worst);
         cmp(g, "unet_input", r.unet_input, lat * 2 * r.n_calls, tol_lat, model, &worst);
         cmp(g, "latents", r.latents, lat * r.n_calls, tol_lat, model, &worst);
         cmp(g, "final_latent", r.final_latent, lat, tol_lat, model, &worst);
@@ -64,8 +74,10 @@ static void run(const char *model, const char *golden, dm_sampler_kind kind, dou
         float tf[16];
         int64_t ti[16];
         int is_float = dm_dtype_is_float(ts->dtype);
-        if (is_float) dm_st_read_f32(ts, tf, &err);
-        else dm_st_read_i64(ts, ti, &err);
+        if (is_float)
+            dm_st_read_f32(ts, tf, &err);
+        else
+            dm_st_read_i64(ts, ti, &err);
         int same = ts->numel == r.n_calls;
         for (int i = 0; same && i < r.n_calls; i++)
             same = is_float ? tf[i] == r.timesteps_f[i] : ti[i] == r.timesteps[i];
@@ -76,7 +88,8 @@ static void run(const char *model, const char *golden, dm_sampler_kind kind, dou
                 char name[200];
                 snprintf(name, sizeof name, "attn_layer.%s", store.layers[k].name);
                 dm_attn_store_layer_mean(&store, k, buf);
-                cmp(g, name, buf, (long)store.layers[k].h * store.layers[k].w * 77, 1e-4, model, &worst);
+                cmp(g, name, buf, (long)store.layers[k].h * store.layers[k].w * 77, 1e-4, model,
+                    &worst);
             }
             CHECK(store.n_layers == 16);
             int hs[8], ws[8], nr = dm_attn_store_resolutions(&store, hs, ws, 8);

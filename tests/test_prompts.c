@@ -22,21 +22,24 @@ int main(void) {
     dm_error err;
     dm_plan p = {0};
 
-    /* csv + two templates: sample j of class c uses template j % 2; "a {}" -> "an {}" before a vowel */
+    /* csv + two templates: sample j of class c uses template j % 2; "a {}" -> "an {}" before a
+     * vowel */
     const char *tpl[2] = {"a photograph of a {}", "{} in the wild"};
     CHECK(dm_plan_classes_csv(&p, "bird, owl ,potted plant", &err) == DM_OK && p.n_classes == 3);
     CHECK(dm_plan_from_templates(&p, tpl, 2, 2, 5, &err) == DM_OK && p.n_items == 6);
     CHECK(!strcmp(p.items[0].prompt, "a photograph of a bird"));
     CHECK(!strcmp(p.items[1].prompt, "bird in the wild"));
     CHECK(!strcmp(p.items[2].prompt, "a photograph of an owl"));
-    CHECK(!strcmp(p.items[4].name, "000004_pottedplant") && !strcmp(p.items[4].word[0], "potted plant"));
+    CHECK(!strcmp(p.items[4].name, "000004_pottedplant") &&
+          !strcmp(p.items[4].word[0], "potted plant"));
     CHECK(p.items[5].class_id[0] == 3 && p.items[5].index == 5);
     CHECK(p.items[3].seed == dm_sample_seed(5, 3) && p.items[3].seed != p.items[2].seed);
     CHECK(p.items[3].seed < (1ull << 53)); /* exact in JSON */
     dm_plan_free(&p);
 
     /* a classes file with synonyms and comments: words cycle over the class and its synonyms */
-    const char *cf = write_tmp(tmp, "classes.txt", "# birds and cats\nbird: sparrow, parrot\n\ncat   # plain\n");
+    const char *cf =
+        write_tmp(tmp, "classes.txt", "# birds and cats\nbird: sparrow, parrot\n\ncat   # plain\n");
     CHECK(dm_plan_classes_file(&p, cf, &err) == DM_OK && p.n_classes == 2);
     CHECK(p.classes[0].n_words == 3 && !strcmp(p.classes[0].words[2], "parrot"));
     CHECK(dm_plan_from_templates(&p, NULL, 0, 3, 0, &err) == DM_OK && p.n_items == 6);
@@ -48,21 +51,25 @@ int main(void) {
     /* the VOC preset: VOC ids, VOC label names, natural prompt words */
     CHECK(dm_plan_classes_preset(&p, "voc", &err) == DM_OK && p.n_classes == 20);
     CHECK(!strcmp(p.classes[7].label, "cat") && !strcmp(p.classes[19].label, "tvmonitor"));
-    CHECK(!strcmp(p.classes[19].words[0], "tv monitor") && !strcmp(p.classes[10].label, "diningtable"));
+    CHECK(!strcmp(p.classes[19].words[0], "tv monitor") &&
+          !strcmp(p.classes[10].label, "diningtable"));
     dm_plan_free(&p);
     CHECK(dm_plan_classes_preset(&p, "coco", &err) == DM_EUSAGE && strstr(err.msg, "coco"));
     dm_plan_free(&p);
 
     /* JSONL: seeds kept, several classes per line, ids in --classes order */
-    const char *jl = write_tmp(tmp, "p.jsonl",
-                               "{\"prompt\": \"a photo of a red circle\", \"class\": \"circle\", \"seed\": 42}\n"
-                               "\n"
-                               "{\"prompt\": \"a star and a circle\", \"classes\": [\"star\", \"circle\"]}\n");
+    const char *jl =
+        write_tmp(tmp, "p.jsonl",
+                  "{\"prompt\": \"a photo of a red circle\", \"class\": \"circle\", \"seed\": 42}\n"
+                  "\n"
+                  "{\"prompt\": \"a star and a circle\", \"classes\": [\"star\", \"circle\"]}\n");
     CHECK(dm_plan_classes_csv(&p, "circle,square,star", &err) == DM_OK);
     CHECK(dm_plan_from_jsonl(&p, jl, 9, &err) == DM_OK && p.n_items == 2);
-    CHECK(p.items[0].seed == 42 && p.items[0].class_id[0] == 1 && !strcmp(p.items[0].word[0], "circle"));
+    CHECK(p.items[0].seed == 42 && p.items[0].class_id[0] == 1 &&
+          !strcmp(p.items[0].word[0], "circle"));
     CHECK(p.items[1].n_obj == 2 && p.items[1].class_id[0] == 3 && p.items[1].class_id[1] == 1);
-    CHECK(p.items[1].seed == dm_sample_seed(9, 1) && !strcmp(p.items[1].name, "000001_star_circle"));
+    CHECK(p.items[1].seed == dm_sample_seed(9, 1) &&
+          !strcmp(p.items[1].name, "000001_star_circle"));
     dm_plan_free(&p);
     /* without a class list, classes come in order of first appearance */
     CHECK(dm_plan_from_jsonl(&p, jl, 9, &err) == DM_OK && p.n_classes == 2);
@@ -70,15 +77,18 @@ int main(void) {
     dm_plan_free(&p);
 
     /* errors: a class not in the list, no prompt, bad JSON, empty list, template without {} */
-    const char *bad1 = write_tmp(tmp, "b1.jsonl", "{\"prompt\": \"a heart\", \"class\": \"heart\"}\n");
+    const char *bad1 =
+        write_tmp(tmp, "b1.jsonl", "{\"prompt\": \"a heart\", \"class\": \"heart\"}\n");
     CHECK(dm_plan_classes_csv(&p, "circle", &err) == DM_OK);
-    CHECK(dm_plan_from_jsonl(&p, bad1, 0, &err) == DM_EUSAGE && strstr(err.msg, "b1.jsonl:1") && strstr(err.msg, "heart"));
+    CHECK(dm_plan_from_jsonl(&p, bad1, 0, &err) == DM_EUSAGE && strstr(err.msg, "b1.jsonl:1") &&
+          strstr(err.msg, "heart"));
     dm_plan_free(&p);
     const char *bad2 = write_tmp(tmp, "b2.jsonl", "{\"class\": \"circle\"}\n");
     CHECK(dm_plan_from_jsonl(&p, bad2, 0, &err) == DM_EUSAGE && strstr(err.msg, "prompt"));
     dm_plan_free(&p);
     const char *bad3 = write_tmp(tmp, "b3.jsonl", "{\"prompt\": \"x\", \"class\": \n");
-    CHECK(dm_plan_from_jsonl(&p, bad3, 0, &err) == DM_EUSAGE && strstr(err.msg, "not a JSON object"));
+    CHECK(dm_plan_from_jsonl(&p, bad3, 0, &err) == DM_EUSAGE &&
+          strstr(err.msg, "not a JSON object"));
     dm_plan_free(&p);
     CHECK(dm_plan_classes_csv(&p, " , ", &err) == DM_EUSAGE);
     dm_plan_free(&p);
@@ -88,7 +98,8 @@ int main(void) {
     CHECK(dm_plan_classes_csv(&p, "cat", &err) == DM_OK);
     CHECK(dm_plan_from_templates(&p, nobrace, 1, 1, 0, &err) == DM_EUSAGE && strstr(err.msg, "{}"));
     dm_plan_free(&p);
-    CHECK(dm_plan_classes_file(&p, "/nonexistent/classes.txt", &err) == DM_ERR && strstr(err.msg, "/nonexistent/classes.txt"));
+    CHECK(dm_plan_classes_file(&p, "/nonexistent/classes.txt", &err) == DM_ERR &&
+          strstr(err.msg, "/nonexistent/classes.txt"));
     dm_plan_free(&p);
     return check_finish();
 }

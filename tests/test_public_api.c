@@ -13,21 +13,25 @@ int main(void) {
     snprintf(model, sizeof model, "%s/models/toy-shapes", src);
     dm_error err = {0};
     dm_engine *e;
-    CHECK(dm_open("/nonexistent/model", 1, &e, &err) == DM_ERR && strstr(err.msg, "/nonexistent/model"));
+    CHECK(dm_open("/nonexistent/model", 1, &e, &err) == DM_ERR &&
+          strstr(err.msg, "/nonexistent/model"));
     if (dm_open(model, 0, &e, &err)) {
         CHECKF(0, "%s", err.msg);
         return check_finish();
     }
     int S = dm_native_size(e);
     CHECK(S == 64);
-    dm_image_request r = {.prompt = "a photo of a red circle on a plain background", .steps = 8,
-                          .guidance = 5, .seed = 3};
-    uint8_t *a = malloc((size_t)S * S * 3), *b = malloc((size_t)S * S * 3), *m = malloc((size_t)S * S),
-            *m2 = malloc((size_t)S * S);
+    dm_image_request r = {.prompt = "a photo of a red circle on a plain background",
+                          .steps = 8,
+                          .guidance = 5,
+                          .seed = 3};
+    uint8_t *a = malloc((size_t)S * S * 3), *b = malloc((size_t)S * S * 3),
+            *m = malloc((size_t)S * S), *m2 = malloc((size_t)S * S);
     CHECKF(dm_generate_image(e, &r, a, &err) == DM_OK, "%s", err.msg);
     const char *words[1] = {"circle"};
     float score = -1;
-    CHECKF(dm_generate_masked(e, &r, words, 1, "basic", b, m, &score, &err) == DM_OK, "%s", err.msg);
+    CHECKF(dm_generate_masked(e, &r, words, 1, "basic", b, m, &score, &err) == DM_OK, "%s",
+           err.msg);
     CHECK(memcmp(a, b, (size_t)S * S * 3) == 0); /* the capture does not change the image */
     long fg = 0, other = 0;
     for (int i = 0; i < S * S; i++) fg += m[i] == 1, other += m[i] > 1;
@@ -36,7 +40,8 @@ int main(void) {
     CHECKF(dm_generate_masked(e, &r, words, 1, "basic", b, m2, NULL, &err) == DM_OK, "%s", err.msg);
     CHECK(memcmp(m, m2, (size_t)S * S) == 0);
     const char *missing[1] = {"star"};
-    CHECK(dm_generate_masked(e, &r, missing, 1, NULL, b, m, NULL, &err) != DM_OK && strstr(err.msg, "star"));
+    CHECK(dm_generate_masked(e, &r, missing, 1, NULL, b, m, NULL, &err) != DM_OK &&
+          strstr(err.msg, "star"));
     CHECK(dm_generate_masked(e, &r, words, 1, "frobnicate", b, m, NULL, &err) == DM_EUSAGE);
     dm_image_request bad = r;
     bad.width = 62; /* not a multiple of the VAE factor 4 */

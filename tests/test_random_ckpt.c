@@ -27,10 +27,14 @@ static totals count(dm_rck_arch arch) {
     }
     for (int i = 0; i < s.n; i++) {
         const char *nm = t[i].name;
-        if (!strncmp(nm, "model.diffusion_model.", 22)) s.unet += t[i].numel;
-        else if (!strncmp(nm, "first_stage_model.", 18)) s.vae += t[i].numel;
-        else if (!strncmp(nm, "cond_stage_model.", 17)) s.text += t[i].numel;
-        else s.other += t[i].numel;
+        if (!strncmp(nm, "model.diffusion_model.", 22))
+            s.unet += t[i].numel;
+        else if (!strncmp(nm, "first_stage_model.", 18))
+            s.vae += t[i].numel;
+        else if (!strncmp(nm, "cond_stage_model.", 17))
+            s.text += t[i].numel;
+        else
+            s.other += t[i].numel;
     }
     free(t);
     return s;
@@ -67,20 +71,35 @@ static void full_size_plans(void) {
     int n;
     dm_error err = {{0}};
     CHECK(dm_rck_plan(DM_RCK_SD21, &t, &n, &err) == DM_OK);
-    CHECK(shape_is(find(t, n, "cond_stage_model.model.transformer.resblocks.23.attn.in_proj_weight"), 2, 3072, 1024, 0, 0));
+    CHECK(
+        shape_is(find(t, n, "cond_stage_model.model.transformer.resblocks.23.attn.in_proj_weight"),
+                 2, 3072, 1024, 0, 0));
     CHECK(shape_is(find(t, n, "cond_stage_model.model.positional_embedding"), 2, 77, 1024, 0, 0));
     CHECK(shape_is(find(t, n, "cond_stage_model.model.logit_scale"), 0, 0, 0, 0, 0));
-    CHECK(shape_is(find(t, n, "model.diffusion_model.input_blocks.1.1.proj_in.weight"), 2, 320, 320, 0, 0));
-    CHECK(shape_is(find(t, n, "model.diffusion_model.output_blocks.11.1.transformer_blocks.0.attn2.to_k.weight"), 2, 320, 1024, 0, 0));
+    CHECK(shape_is(find(t, n, "model.diffusion_model.input_blocks.1.1.proj_in.weight"), 2, 320, 320,
+                   0, 0));
+    CHECK(shape_is(
+        find(t, n,
+             "model.diffusion_model.output_blocks.11.1.transformer_blocks.0.attn2.to_k.weight"),
+        2, 320, 1024, 0, 0));
     free(t);
     CHECK(dm_rck_plan(DM_RCK_SD15, &t, &n, &err) == DM_OK);
-    CHECK(shape_is(find(t, n, "model.diffusion_model.input_blocks.1.1.proj_in.weight"), 4, 320, 320, 1, 1));
-    CHECK(shape_is(find(t, n, "model.diffusion_model.middle_block.1.transformer_blocks.0.ff.net.0.proj.weight"), 2, 10240, 1280, 0, 0));
-    CHECK(shape_is(find(t, n, "model.diffusion_model.output_blocks.2.1.conv.weight"), 4, 1280, 1280, 3, 3));
-    CHECK(shape_is(find(t, n, "model.diffusion_model.output_blocks.5.2.conv.weight"), 4, 1280, 1280, 3, 3));
+    CHECK(shape_is(find(t, n, "model.diffusion_model.input_blocks.1.1.proj_in.weight"), 4, 320, 320,
+                   1, 1));
+    CHECK(shape_is(
+        find(t, n,
+             "model.diffusion_model.middle_block.1.transformer_blocks.0.ff.net.0.proj.weight"),
+        2, 10240, 1280, 0, 0));
+    CHECK(shape_is(find(t, n, "model.diffusion_model.output_blocks.2.1.conv.weight"), 4, 1280, 1280,
+                   3, 3));
+    CHECK(shape_is(find(t, n, "model.diffusion_model.output_blocks.5.2.conv.weight"), 4, 1280, 1280,
+                   3, 3));
     CHECK(shape_is(find(t, n, "first_stage_model.decoder.mid.attn_1.q.weight"), 4, 512, 512, 1, 1));
-    CHECK(shape_is(find(t, n, "first_stage_model.decoder.up.0.block.0.nin_shortcut.weight"), 4, 128, 256, 1, 1));
-    CHECK(shape_is(find(t, n, "cond_stage_model.transformer.text_model.encoder.layers.11.mlp.fc1.weight"), 2, 3072, 768, 0, 0));
+    CHECK(shape_is(find(t, n, "first_stage_model.decoder.up.0.block.0.nin_shortcut.weight"), 4, 128,
+                   256, 1, 1));
+    CHECK(shape_is(
+        find(t, n, "cond_stage_model.transformer.text_model.encoder.layers.11.mlp.fc1.weight"), 2,
+        3072, 768, 0, 0));
     free(t);
 }
 
@@ -102,7 +121,8 @@ static void tiny_matches_reference(void) {
         const dm_st_tensor *r = dm_st_find(st, t[i].name);
         int same = r && r->ndim == t[i].ndim;
         for (int j = 0; same && j < r->ndim; j++) same = r->shape[j] == t[i].shape[j];
-        if (!same && bad++ < 5) fprintf(stderr, "tiny plan: '%s' missing or shaped differently\n", t[i].name);
+        if (!same && bad++ < 5)
+            fprintf(stderr, "tiny plan: '%s' missing or shaped differently\n", t[i].name);
     }
     CHECKF(bad == 0, "%d tensors differ from the reference", bad);
     free(t);
@@ -139,7 +159,8 @@ static void written(dm_rck_arch arch, dm_dtype dtype, int openclip) {
     const dm_unet_config *u = &m->unet;
     int C0 = openclip ? 64 : 32, ctx = openclip ? 64 : 32;
     CHECK(u->levels == 4 && u->layers_per_block == 2 && u->in_ch == 4 && u->out_ch == 4);
-    CHECK(u->block_out[0] == C0 && u->block_out[1] == C0 && u->block_out[2] == 2 * C0 && u->block_out[3] == 2 * C0);
+    CHECK(u->block_out[0] == C0 && u->block_out[1] == C0 && u->block_out[2] == 2 * C0 &&
+          u->block_out[3] == 2 * C0);
     CHECK(u->down_attn[0] && u->down_attn[1] && u->down_attn[2] && !u->down_attn[3]);
     CHECK(!u->up_attn[0] && u->up_attn[1] && u->up_attn[2] && u->up_attn[3]);
     CHECK(u->mid_attn && u->transformer_depth == 1 && u->cross_dim == ctx);
@@ -151,7 +172,8 @@ static void written(dm_rck_arch arch, dm_dtype dtype, int openclip) {
     CHECK(c->hidden == (openclip ? 64 : 32) && c->intermediate == (openclip ? 256 : 128));
     CHECK(c->layers == (openclip ? 2 : 2)); /* OpenCLIP: 3 resblocks, the penultimate output */
     const dm_vae_config *v = &m->vae;
-    CHECK(v->levels == 4 && v->block_out[0] == 32 && v->block_out[3] == 64 && v->layers_per_block == 1);
+    CHECK(v->levels == 4 && v->block_out[0] == 32 && v->block_out[3] == 64 &&
+          v->layers_per_block == 1);
     CHECK(v->latent_ch == 4 && v->in_ch == 3 && v->out_ch == 3);
 
     dm_unet un;

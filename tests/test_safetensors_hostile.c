@@ -47,8 +47,8 @@ static void write_file(const char *path, const void *p, size_t len) {
 /* ------------------------------------------------------------------ expectations */
 
 /* The buffer must be refused; the message must name `label` and contain every non-NULL needle. */
-static void expect_refused_at(const char *file, int line, buf b, const char *label,
-                              const char *n1, const char *n2, const char *n3) {
+static void expect_refused_at(const char *file, int line, buf b, const char *label, const char *n1,
+                              const char *n2, const char *n3) {
     dm_error err = {{0}};
     dm_safetensors *st = (dm_safetensors *)&err; /* must be reset to NULL */
     dm_status s = dm_st_open_buffer(b.p, b.len, label, &st, &err);
@@ -74,8 +74,7 @@ static void expect_file_refused_at(const char *file, int line, const char *path,
     CHECKF(s == DM_ERR, "%s:%d: %s: status %d, want DM_ERR", file, line, path, (int)s);
     CHECKF(st == NULL, "%s:%d: %s: handle not NULL on failure", file, line, path);
     if (s == DM_OK && st) dm_st_close(st);
-    CHECKF(strstr(err.msg, path) != NULL, "%s:%d: message lacks the path: %s", file, line,
-           err.msg);
+    CHECKF(strstr(err.msg, path) != NULL, "%s:%d: message lacks the path: %s", file, line, err.msg);
     CHECKF(strstr(err.msg, n1) != NULL, "%s:%d: %s: message lacks '%s': %s", file, line, path, n1,
            err.msg);
 }
@@ -158,8 +157,8 @@ static void test_json_shape(void) {
     REFUSED(make_st("42", 0), "number.safetensors", "not a JSON object", NULL, NULL);
     REFUSED(make_st("\"str\"", 0), "string.safetensors", "not a JSON object", NULL, NULL);
     REFUSED(make_st("null", 0), "null.safetensors", "not a JSON object", NULL, NULL);
-    REFUSED(make_st("{\"a\":{\"dtype\":\"F32\",", 0), "invalid.safetensors", "not valid JSON",
-            NULL, NULL);
+    REFUSED(make_st("{\"a\":{\"dtype\":\"F32\",", 0), "invalid.safetensors", "not valid JSON", NULL,
+            NULL);
     REFUSED(make_st("{'a':1}", 0), "quotes.safetensors", "not valid JSON", NULL, NULL);
     /* NUL bytes inside the header (cJSON reads them as white space) */
     buf b = make_st("{\"a\"X:1}", 0);
@@ -213,8 +212,9 @@ static void test_dtype_and_shape(void) {
             "span16.safetensors", "'w'", "shape needs", NULL);
 
     /* shape entries must be non-negative integers */
-    const char *bad[] = {"[-1]", "[2.5]", "[\"3\"]", "[null]", "[true]", "[[2]]", "[1e300]",
-                         "[4,-4]", "[18014398509481984]"};
+    const char *bad[] = {"[-1]",    "[2.5]",  "[\"3\"]",
+                         "[null]",  "[true]", "[[2]]",
+                         "[1e300]", "[4,-4]", "[18014398509481984]"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char json[256], label[64];
         snprintf(json, sizeof json,
@@ -233,9 +233,9 @@ static void test_dtype_and_shape(void) {
 static void test_offsets(void) {
     REFUSED(make_st("{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8),
             "past.safetensors", "'w'", "past the end", NULL);
-    REFUSED(make_st("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[1000000,1000004]}}",
-                    8),
-            "far.safetensors", "'w'", "past the end", NULL);
+    REFUSED(
+        make_st("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[1000000,1000004]}}", 8),
+        "far.safetensors", "'w'", "past the end", NULL);
     REFUSED(make_st("{\"w\":{\"dtype\":\"F32\",\"shape\":[0],"
                     "\"data_offsets\":[9007199254740992,9007199254740992]}}",
                     0),
@@ -357,7 +357,7 @@ static void test_valid_corners(void) {
 static void test_conversions(void) {
     static const uint16_t f16[] = {0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000,
                                    0x7c00, 0xfc00, 0x3555, 0x0400, 0x3e00};
-    static const float f16_want[] = {1.0f,  -2.0f,     65504.0f,     0x1p-24f,      -0.0f,
+    static const float f16_want[] = {1.0f,     -2.0f,     65504.0f,        0x1p-24f, -0.0f,
                                      INFINITY, -INFINITY, 0.333251953125f, 0x1p-14f, 1.5f};
     static const uint16_t bf16[] = {0x3f80, 0xc040, 0x7f80, 0x0000, 0x4049, 0x0001};
     static const float bf16_want[] = {1.0f, -3.0f, INFINITY, 0.0f, 3.140625f, 0x1p-133f};
@@ -445,8 +445,8 @@ static void test_conversions(void) {
     CHECK(dm_f32_to_f16(1.0f) == 0x3c00 && dm_f32_to_f16(-2.0f) == 0xc000);
     CHECK(dm_f32_to_f16(65504.0f) == 0x7bff && dm_f32_to_f16(1e6f) == 0x7c00);
     CHECK(dm_f32_to_f16(0x1p-24f) == 0x0001 && dm_f32_to_f16(0x1p-26f) == 0x0000);
-    CHECK(dm_f32_to_f16(1.0f + 0x1p-11f) == 0x3c00);               /* tie -> even */
-    CHECK(dm_f32_to_f16(1.0f + 3 * 0x1p-11f) == 0x3c02);           /* tie -> even (up) */
+    CHECK(dm_f32_to_f16(1.0f + 0x1p-11f) == 0x3c00);     /* tie -> even */
+    CHECK(dm_f32_to_f16(1.0f + 3 * 0x1p-11f) == 0x3c02); /* tie -> even (up) */
     for (uint32_t h = 0; h < 0x7c00; h++) /* every finite positive half round-trips */
         if (dm_f32_to_f16(dm_f16_to_f32((uint16_t)h)) != h) {
             CHECKF(0, "f16 %#06x does not round-trip", h);

@@ -55,8 +55,7 @@ static void run_golden(const char *file, dm_sampler_kind kind, const dm_sched_co
         CHECK(!dm_sampler_timesteps_are_float(s));
         for (int k = 0; k < 10; k++)
             CHECKF(got[k] == want[k] && dm_sampler_timestep(s, k) == (float)want[k],
-                   "%s timestep %d: %lld vs %lld", name, k, (long long)got[k],
-                   (long long)want[k]);
+                   "%s timestep %d: %lld vs %lld", name, k, (long long)got[k], (long long)want[k]);
     } else if (tt) {
         float want[10];
         CHECK(dm_st_read_f32(tt, want, &err) == DM_OK);
@@ -73,8 +72,8 @@ static void run_golden(const char *file, dm_sampler_kind kind, const dm_sched_co
     float *lat_in = read_f32(st, "latent_in", NULL);
     float *scaled = read_f32(st, "scaled_model_input", NULL);
     float *lat = read_f32(st, "latents", NULL);
-    float *x0s = dm_st_find(st, "pred_original_sample") ? read_f32(st, "pred_original_sample", NULL)
-                                                       : NULL;
+    float *x0s =
+        dm_st_find(st, "pred_original_sample") ? read_f32(st, "pred_original_sample", NULL) : NULL;
     long nsig = 0;
     float *sig = dm_st_find(st, "sigmas") ? read_f32(st, "sigmas", &nsig) : NULL;
     CHECK(ac && ins && noise && mos && lat_in && scaled && lat);
@@ -149,8 +148,8 @@ static int index_config(const char *key, dm_sched_config *c) {
     }
     cJSON *root = cJSON_Parse(text);
     free(text);
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(root, "schedulers"), key);
+    const cJSON *o =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "schedulers"), key);
     char *sub = o ? cJSON_PrintUnformatted(o) : NULL;
     char label[64];
     snprintf(label, sizeof label, "index.json: schedulers.%s", key);
@@ -178,7 +177,8 @@ int main(void) {
     run_golden("golden/sd1/sched_dpmpp2m.safetensors", DM_SAMPLER_DPMPP_2M, &ddim_cfg);
 
     /* The per-class configs recorded in index.json give the same runs. */
-    if (index_config("ddim", &c)) run_golden("golden/sd1/sched_ddim.safetensors", DM_SAMPLER_DDIM, &c);
+    if (index_config("ddim", &c))
+        run_golden("golden/sd1/sched_ddim.safetensors", DM_SAMPLER_DDIM, &c);
     if (index_config("euler", &c))
         run_golden("golden/sd1/sched_euler.safetensors", DM_SAMPLER_EULER, &c);
     if (index_config("dpmpp2m", &c))

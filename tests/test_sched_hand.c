@@ -33,8 +33,8 @@ static void check_timesteps(const dm_sched_config *c, dm_sampler_kind k, int ste
                             const double *want, int nwant, const char *what) {
     dm_sampler *s = make(c, k, steps, 0.0f);
     if (!s) return;
-    CHECKF(dm_sampler_num_calls(s) == nwant, "%s: %d calls, want %d", what,
-           dm_sampler_num_calls(s), nwant);
+    CHECKF(dm_sampler_num_calls(s) == nwant, "%s: %d calls, want %d", what, dm_sampler_num_calls(s),
+           nwant);
     for (int i = 0; i < nwant && i < dm_sampler_num_calls(s); i++)
         CHECKF(dm_sampler_timestep(s, i) == (float)want[i], "%s: t[%d] = %g, want %g", what, i,
                dm_sampler_timestep(s, i), want[i]);
@@ -98,8 +98,9 @@ static void test_spacings(void) {
     ref_alphas(1, 0.00085, 0.012, ac);
     dm_sampler *s = make(&c, DM_SAMPLER_EULER, 10, 0.0f); /* linspace: first t = 999 */
     double smax = sqrt((1 - ac[999]) / ac[999]);
-    if (s) CHECKF(fabs(dm_sampler_init_noise_sigma(s) - smax) < 1e-4 * smax, "%g vs %g",
-                  dm_sampler_init_noise_sigma(s), smax);
+    if (s)
+        CHECKF(fabs(dm_sampler_init_noise_sigma(s) - smax) < 1e-4 * smax, "%g vs %g",
+               dm_sampler_init_noise_sigma(s), smax);
     dm_sampler_free(s);
     dm_sched_config_default(&c);
     s = make(&c, DM_SAMPLER_EULER, 10, 0.0f); /* leading: first t = 901 */
@@ -230,7 +231,8 @@ static void test_pndm(void) {
                 ee = (23 * hist[2][e] - 16 * hist[1][e] + 5 * hist[0][e]) / 12;
             } else {
                 ee = (55 * hist[k][e] - 59 * hist[k - 1][e] + 37 * hist[k - 2][e] -
-                      9 * hist[k - 3][e]) / 24;
+                      9 * hist[k - 3][e]) /
+                     24;
             }
             xr[e] = sqrt(ap) * (xr[e] - sqrt(1 - a) * ee) / sqrt(a) + sqrt(1 - ap) * ee;
             after[k][e] = xr[e];
@@ -392,8 +394,8 @@ out:
     free(x), free(y), free(mo), free(z), free(x0);
 }
 
-/* ---- DDIM eta > 0 (Song et al. eq. 12/16): sigma_t = eta sqrt((1-a_prev)/(1-a)) sqrt(1 - a/a_prev),
- * x' = sqrt(a_prev) x0 + sqrt(1 - a_prev - sigma_t^2) eps + sigma_t z ---- */
+/* ---- DDIM eta > 0 (Song et al. eq. 12/16): sigma_t = eta sqrt((1-a_prev)/(1-a)) sqrt(1 -
+ * a/a_prev), x' = sqrt(a_prev) x0 + sqrt(1 - a_prev - sigma_t^2) eps + sigma_t z ---- */
 static void test_ddim_eta(void) {
     dm_sched_config c;
     dm_sched_config_default(&c);
@@ -518,13 +520,11 @@ static void test_errors(void) {
                    msg_has(&err, "cosine_fancy"),
                "%s", err.msg);
     }
-    CHECK(dm_sched_config_parse("{\"timestep_spacing\": \"sideways\"}", "cfg", &c, &err) ==
-          DM_ERR);
+    CHECK(dm_sched_config_parse("{\"timestep_spacing\": \"sideways\"}", "cfg", &c, &err) == DM_ERR);
     CHECKF(msg_has(&err, "timestep_spacing") && msg_has(&err, "sideways"), "%s", err.msg);
     CHECK(dm_sched_config_parse("{\"prediction_type\": \"sample\"}", "cfg", &c, &err) == DM_ERR);
     CHECKF(msg_has(&err, "prediction_type"), "%s", err.msg);
-    CHECK(dm_sched_config_parse("{\"num_train_timesteps\": \"1000\"}", "cfg", &c, &err) ==
-          DM_ERR);
+    CHECK(dm_sched_config_parse("{\"num_train_timesteps\": \"1000\"}", "cfg", &c, &err) == DM_ERR);
     CHECKF(msg_has(&err, "num_train_timesteps"), "%s", err.msg);
     CHECK(dm_sched_config_parse("{\"trained_betas\": [0.1, 0.2]}", "cfg", &c, &err) == DM_ERR);
     CHECKF(msg_has(&err, "trained_betas"), "%s", err.msg);

@@ -17,7 +17,8 @@ static void run(const char *model_path, double tol) {
     dm_safetensors *g;
     CHECK(dm_st_open(check_shared("golden/sd1/text_encoder.safetensors"), &g, &err) == DM_OK);
     const dm_st_tensor *ids_t = dm_st_find(g, "input_ids");
-    int B = (int)ids_t->shape[0], T = (int)ids_t->shape[1], D = clip.cfg.hidden, NL = clip.cfg.layers;
+    int B = (int)ids_t->shape[0], T = (int)ids_t->shape[1], D = clip.cfg.hidden,
+        NL = clip.cfg.layers;
     int64_t *ids64 = malloc(sizeof(int64_t) * B * T);
     dm_st_read_i64(ids_t, ids64, &err);
     float *out = malloc(sizeof(float) * T * D), *hid = malloc(sizeof(float) * (NL + 1) * T * D);
@@ -41,7 +42,8 @@ static void run(const char *model_path, double tol) {
             CHECKF(t != NULL, "golden lacks %s", name);
             if (!t) continue;
             dm_st_read_f32(t, ref, &err);
-            double e2 = check_max_abs_diff(hid + (size_t)l * T * D, ref + (size_t)b * T * D, (long)T * D);
+            double e2 =
+                check_max_abs_diff(hid + (size_t)l * T * D, ref + (size_t)b * T * D, (long)T * D);
             CHECKF(e2 <= tol, "%s: %s[%d] max err %g", model_path, name, b, e2);
             worst = e2 > worst ? e2 : worst;
         }

@@ -167,8 +167,9 @@ static void test_protocol_smoke(void) {
     free(back);
 
     /* every method on the two single-object samples: structure only */
-    const char *names[] = {"basic@0.5", "basic@best", "otsu", "selfattn@best", "crf",
-                           "selfattn+crf+agreement", "default"};
+    const char *names[] = {"basic@0.5",     "basic@best", "otsu",
+                           "selfattn@best", "crf",        "selfattn+crf+agreement",
+                           "default"};
     for (int m = 0; m < (int)(sizeof names / sizeof *names); m++) {
         dm_toy_method meth;
         dm_toy_result r;

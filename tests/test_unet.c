@@ -28,7 +28,8 @@ static void hook(void *user, const dm_attn_event *ev) {
         s->n++;
     }
     size_t row = (size_t)(ev->batch * ev->heads + ev->head) * s->hw[k] + ev->q0;
-    memcpy(s->probs[k] + row * ev->n_keys, ev->probs, sizeof(float) * (ev->q1 - ev->q0) * ev->n_keys);
+    memcpy(s->probs[k] + row * ev->n_keys, ev->probs,
+           sizeof(float) * (ev->q1 - ev->q0) * ev->n_keys);
 }
 
 static void run(const char *path, double tol, double tol_attn, double tol_mean) {
@@ -46,7 +47,8 @@ static void run(const char *path, double tol, double tol_attn, double tol_mean) 
     dm_st_open(check_shared("golden/sd1/unet.safetensors"), &g, &err);
     dm_st_open(check_shared("golden/sd1/unet_attn2.safetensors"), &ga, &err);
     const dm_st_tensor *xs = dm_st_find(g, "sample"), *ts = dm_st_find(g, "timesteps"),
-                       *cs = dm_st_find(g, "encoder_hidden_states"), *ys = dm_st_find(g, "noise_pred");
+                       *cs = dm_st_find(g, "encoder_hidden_states"),
+                       *ys = dm_st_find(g, "noise_pred");
     int B = (int)xs->shape[0], C = (int)xs->shape[1], h = (int)xs->shape[2], w = (int)xs->shape[3];
     float *x = malloc(sizeof(float) * xs->numel), *ctx = malloc(sizeof(float) * cs->numel);
     float *y = malloc(sizeof(float) * ys->numel), *ref = malloc(sizeof(float) * ys->numel);
@@ -64,7 +66,8 @@ static void run(const char *path, double tol, double tol_attn, double tol_mean) 
     s = dm_unet_forward(&u, x, B, h, w, t, ctx, 77, y, &cap, &a, &err);
     CHECKF(s == DM_OK, "%s", err.msg);
     double e = check_max_abs_diff(y, ref, (long)ys->numel), mean = 0;
-    for (long i = 0; i < (long)ys->numel; i++) mean += fabs((double)y[i] - ref[i]) / (double)ys->numel;
+    for (long i = 0; i < (long)ys->numel; i++)
+        mean += fabs((double)y[i] - ref[i]) / (double)ys->numel;
     CHECKF(e <= tol && mean <= tol_mean, "%s: noise_pred max err %g, mean %g", path, e, mean);
     printf("%s: noise_pred max abs error %.3g, mean %.3g (C=%d)\n", path, e, mean, C);
     /* every golden layer is captured, in forward order */

@@ -31,18 +31,22 @@ int dm_usage_error(const dm_cmd_spec *spec, const char *fmt, ...) {
 static int set_value(const dm_cmd_spec *s, const dm_opt *o, const char *v) {
     char *end;
     switch (o->kind) {
-    case DM_ARG_STR: *(const char **)o->dst = v; return 0;
+    case DM_ARG_STR:
+        *(const char **)o->dst = v;
+        return 0;
     case DM_ARG_INT: {
         errno = 0;
         long x = strtol(v, &end, 10);
-        if (errno || end == v || *end) return dm_usage_error(s, "%s expects an integer, got '%s'", o->name, v);
+        if (errno || end == v || *end)
+            return dm_usage_error(s, "%s expects an integer, got '%s'", o->name, v);
         *(long *)o->dst = x;
         return 0;
     }
     case DM_ARG_FLOAT: {
         errno = 0;
         double x = strtod(v, &end);
-        if (errno || end == v || *end) return dm_usage_error(s, "%s expects a number, got '%s'", o->name, v);
+        if (errno || end == v || *end)
+            return dm_usage_error(s, "%s expects a number, got '%s'", o->name, v);
         *(double *)o->dst = x;
         return 0;
     }
@@ -52,7 +56,9 @@ static int set_value(const dm_cmd_spec *s, const dm_opt *o, const char *v) {
         l->v[l->n++] = v;
         return 0;
     }
-    case DM_ARG_FLAG: *(int *)o->dst = 1; return 0;
+    case DM_ARG_FLAG:
+        *(int *)o->dst = 1;
+        return 0;
     }
     return 2;
 }
@@ -75,7 +81,8 @@ int dm_parse_args(const dm_cmd_spec *s, int argc, char **argv, const char **pos,
             size_t len = eq ? (size_t)(eq - a) : strlen(a);
             const dm_opt *o = NULL;
             for (int k = 0; k < s->n_opts; k++)
-                if (strlen(s->opts[k].name) == len && !strncmp(s->opts[k].name, a, len)) o = &s->opts[k];
+                if (strlen(s->opts[k].name) == len && !strncmp(s->opts[k].name, a, len))
+                    o = &s->opts[k];
             if (!o) return dm_usage_error(s, "unknown option '%.*s'", (int)len, a);
             if (o->kind == DM_ARG_FLAG) {
                 if (eq) return dm_usage_error(s, "%s takes no value", o->name);
@@ -91,6 +98,7 @@ int dm_parse_args(const dm_cmd_spec *s, int argc, char **argv, const char **pos,
         if (*n_pos >= s->max_pos) return dm_usage_error(s, "unexpected argument '%s'", a);
         pos[(*n_pos)++] = a;
     }
-    if (*n_pos < s->min_pos) return dm_usage_error(s, "missing argument (usage: %s %s)", s->command, s->usage);
+    if (*n_pos < s->min_pos)
+        return dm_usage_error(s, "missing argument (usage: %s %s)", s->command, s->usage);
     return 0;
 }

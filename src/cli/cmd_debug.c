@@ -21,7 +21,8 @@ static float *read_tensor_f32(const dm_safetensors *st, const char *name, int nd
         return NULL;
     }
     if ((*t)->ndim != ndim) {
-        dm_fail(err, "%s: tensor '%s' has %d dimensions, expected %d", dm_st_path(st), name, (*t)->ndim, ndim);
+        dm_fail(err, "%s: tensor '%s' has %d dimensions, expected %d", dm_st_path(st), name,
+                (*t)->ndim, ndim);
         return NULL;
     }
     float *p = malloc(sizeof(float) * (size_t)((*t)->numel ? (*t)->numel : 1));
@@ -34,13 +35,16 @@ static float *read_tensor_f32(const dm_safetensors *st, const char *name, int nd
 }
 
 /* ------------------------------------------------------------ text encoder */
-static dm_status text_encoder(dm_engine *e, const dm_safetensors *in, const char *out, dm_error *err) {
+static dm_status text_encoder(dm_engine *e, const dm_safetensors *in, const char *out,
+                              dm_error *err) {
     const dm_st_tensor *t = dm_st_find(in, "input_ids");
     if (!t || t->ndim != 2 || t->shape[1] < 1 || t->shape[1] > e->clip.cfg.max_pos)
-        return dm_fail(err, "%s: needs 'input_ids' [B, %d] (int64)", dm_st_path(in), e->clip.cfg.max_pos);
+        return dm_fail(err, "%s: needs 'input_ids' [B, %d] (int64)", dm_st_path(in),
+                       e->clip.cfg.max_pos);
     int B = (int)t->shape[0], T = (int)t->shape[1], D = e->clip.cfg.hidden, NL = e->clip.cfg.layers;
     int64_t *ids64 = malloc(sizeof(int64_t) * B * T + 8);
-    float *last = malloc(sizeof(float) * B * T * D + 4), *hid = malloc(sizeof(float) * (size_t)(NL + 1) * T * D);
+    float *last = malloc(sizeof(float) * B * T * D + 4),
+          *hid = malloc(sizeof(float) * (size_t)(NL + 1) * T * D);
     float *hs = malloc(sizeof(float) * (size_t)(NL + 1) * B * T * D);
     int32_t *ids = malloc(sizeof(int32_t) * T);
     dm_status s = (!ids64 || !last || !hid || !hs || !ids) ? dm_fail(err, "out of memory") : DM_OK;
@@ -49,7 +53,8 @@ static dm_status text_encoder(dm_engine *e, const dm_safetensors *in, const char
         for (int i = 0; i < T; i++) ids[i] = (int32_t)ids64[(size_t)b * T + i];
         s = dm_clip_forward(&e->clip, ids, T, last + (size_t)b * T * D, hid, &e->arena, err);
         for (int l = 0; !s && l <= NL; l++) /* hidden_states.l [B, T, D] */
-            memcpy(hs + ((size_t)l * B + b) * T * D, hid + (size_t)l * T * D, sizeof(float) * T * D);
+            memcpy(hs + ((size_t)l * B + b) * T * D, hid + (size_t)l * T * D,
+                   sizeof(float) * T * D);
     }
     if (!s) {
         dm_st_writer *w = dm_st_writer_new();
@@ -88,7 +93,8 @@ static void dump_hook(void *user, const dm_attn_event *ev) {
         d->n++;
     }
     size_t row = (size_t)(ev->batch * ev->heads + ev->head) * d->hw[k] + ev->q0;
-    memcpy(d->probs[k] + row * ev->n_keys, ev->probs, sizeof(float) * (ev->q1 - ev->q0) * ev->n_keys);
+    memcpy(d->probs[k] + row * ev->n_keys, ev->probs,
+           sizeof(float) * (ev->q1 - ev->q0) * ev->n_keys);
 }
 
 static dm_status unet(dm_engine *e, const dm_safetensors *in, const char *out, int attention,
@@ -97,13 +103,17 @@ static dm_status unet(dm_engine *e, const dm_safetensors *in, const char *out, i
     const dm_st_tensor *xs, *cs, *ts = dm_st_find(in, "timesteps");
     float *x = read_tensor_f32(in, "sample", 4, &xs, err), *ctx = NULL, *y = NULL, *t = NULL;
     dm_status s = x ? DM_OK : DM_ERR;
-    if (!s) ctx = read_tensor_f32(in, "encoder_hidden_states", 3, &cs, err), s = ctx ? DM_OK : DM_ERR;
+    if (!s)
+        ctx = read_tensor_f32(in, "encoder_hidden_states", 3, &cs, err), s = ctx ? DM_OK : DM_ERR;
     int B = 0, h = 0, w = 0, T = 0;
     if (!s) {
         B = (int)xs->shape[0], h = (int)xs->shape[2], w = (int)xs->shape[3], T = (int)cs->shape[1];
-        if (xs->shape[1] != c->in_ch) s = dm_fail(err, "%s: 'sample' has %lld channels, the UNet takes %d", dm_st_path(in), (long long)xs->shape[1], c->in_ch);
+        if (xs->shape[1] != c->in_ch)
+            s = dm_fail(err, "%s: 'sample' has %lld channels, the UNet takes %d", dm_st_path(in),
+                        (long long)xs->shape[1], c->in_ch);
         else if (cs->shape[0] != B || cs->shape[2] != c->cross_dim)
-            s = dm_fail(err, "%s: 'encoder_hidden_states' must be [%d, T, %d]", dm_st_path(in), B, c->cross_dim);
+            s = dm_fail(err, "%s: 'encoder_hidden_states' must be [%d, T, %d]", dm_st_path(in), B,
+                        c->cross_dim);
         else if (!ts || ts->ndim != 1 || (ts->shape[0] != B && ts->shape[0] != 1))
             s = dm_fail(err, "%s: needs 'timesteps' [%d]", dm_st_path(in), B);
     }
@@ -113,15 +123,18 @@ static dm_status unet(dm_engine *e, const dm_safetensors *in, const char *out, i
         y = malloc(sizeof(float) * (size_t)B * c->out_ch * h * w);
         int64_t tv[1024];
         float tf[1024];
-        if (B > 1024) s = dm_fail(err, "%s: batch %d too large", dm_st_path(in), B);
-        else if (dm_dtype_is_float(ts->dtype)) s = dm_st_read_f32(ts, tf, err);
+        if (B > 1024)
+            s = dm_fail(err, "%s: batch %d too large", dm_st_path(in), B);
+        else if (dm_dtype_is_float(ts->dtype))
+            s = dm_st_read_f32(ts, tf, err);
         else if (!(s = dm_st_read_i64(ts, tv, err)))
             for (int i = 0; i < (int)ts->shape[0]; i++) tf[i] = (float)tv[i];
         for (int b = 0; !s && b < B; b++) t[b] = tf[ts->shape[0] == 1 ? 0 : b];
     }
     if (!s) {
         dm_unet_capture cap = {.hook = dump_hook, .user = &d, .capture_cross = 1};
-        s = dm_unet_forward(&e->unet, x, B, h, w, t, ctx, T, y, attention ? &cap : NULL, &e->arena, err);
+        s = dm_unet_forward(&e->unet, x, B, h, w, t, ctx, T, y, attention ? &cap : NULL, &e->arena,
+                            err);
     }
     if (!s) {
         dm_st_writer *wr = dm_st_writer_new();
@@ -140,18 +153,22 @@ static dm_status unet(dm_engine *e, const dm_safetensors *in, const char *out, i
 }
 
 /* ------------------------------------------------------------ vae decode */
-static dm_status vae_decode(dm_engine *e, const dm_safetensors *in, const char *out, dm_error *err) {
+static dm_status vae_decode(dm_engine *e, const dm_safetensors *in, const char *out,
+                            dm_error *err) {
     const dm_st_tensor *zt;
     float *z = read_tensor_f32(in, "latent", 4, &zt, err);
     if (!z) return DM_ERR;
     int B = (int)zt->shape[0], L = (int)zt->shape[1], h = (int)zt->shape[2], w = (int)zt->shape[3];
     int f = dm_vae_factor(&e->vae);
     dm_status s = DM_OK;
-    if (L != e->vae.cfg.latent_ch) s = dm_fail(err, "%s: 'latent' has %d channels, the VAE takes %d", dm_st_path(in), L, e->vae.cfg.latent_ch);
+    if (L != e->vae.cfg.latent_ch)
+        s = dm_fail(err, "%s: 'latent' has %d channels, the VAE takes %d", dm_st_path(in), L,
+                    e->vae.cfg.latent_ch);
     float *img = s ? NULL : malloc(sizeof(float) * (size_t)B * 3 * h * f * w * f);
     if (!s && !img) s = dm_fail(err, "out of memory");
     for (int b = 0; !s && b < B; b++)
-        s = dm_vae_decode(&e->vae, z + (size_t)b * L * h * w, h, w, img + (size_t)b * 3 * h * f * w * f, &e->arena, err);
+        s = dm_vae_decode(&e->vae, z + (size_t)b * L * h * w, h, w,
+                          img + (size_t)b * 3 * h * f * w * f, &e->arena, err);
     if (!s) {
         dm_st_writer *wr = dm_st_writer_new();
         int64_t shape[4] = {B, e->vae.cfg.out_ch, (int64_t)h * f, (int64_t)w * f};
@@ -165,18 +182,24 @@ static dm_status vae_decode(dm_engine *e, const dm_safetensors *in, const char *
 
 int dm_cmd_debug(int argc, char **argv) {
     debug_opts o = {0};
-    dm_opt opts[] = {DM_CLI_MODEL_OPTS(o.m),
-                     {"--in", DM_ARG_STR, &o.in, "IN.safetensors", "input tensors"},
-                     {"--out", DM_ARG_STR, &o.out, "OUT.safetensors", "where to write the outputs"},
-                     {"--attention", DM_ARG_FLAG, &o.attention, NULL,
-                      "unet: also write every cross-attention map [B*heads, h*w, 77] by module name"}};
-    dm_cmd_spec spec = {"diffumask debug", "text-encoder|unet|vae-decode --model PATH --in IN --out OUT [--attention]",
-                        "Runs one network on tensors read from a safetensors file and writes its outputs:\n"
-                        "  text-encoder  input_ids [B,77] (int64) -> last_hidden_state, hidden_states.0..N\n"
-                        "  unet          sample [B,C,h,w], timesteps [B], encoder_hidden_states [B,77,D]\n"
-                        "                -> noise_pred [B,C,h,w] (+ attention maps with --attention)\n"
-                        "  vae-decode    latent [B,4,h,w] -> image [B,3,8h,8w] = decode(latent / scaling_factor)",
-                        opts, (int)(sizeof opts / sizeof *opts), 1, 1};
+    dm_opt opts[] = {
+        DM_CLI_MODEL_OPTS(o.m),
+        {"--in", DM_ARG_STR, &o.in, "IN.safetensors", "input tensors"},
+        {"--out", DM_ARG_STR, &o.out, "OUT.safetensors", "where to write the outputs"},
+        {"--attention", DM_ARG_FLAG, &o.attention, NULL,
+         "unet: also write every cross-attention map [B*heads, h*w, 77] by module name"}};
+    dm_cmd_spec spec = {
+        "diffumask debug",
+        "text-encoder|unet|vae-decode --model PATH --in IN --out OUT [--attention]",
+        "Runs one network on tensors read from a safetensors file and writes its outputs:\n"
+        "  text-encoder  input_ids [B,77] (int64) -> last_hidden_state, hidden_states.0..N\n"
+        "  unet          sample [B,C,h,w], timesteps [B], encoder_hidden_states [B,77,D]\n"
+        "                -> noise_pred [B,C,h,w] (+ attention maps with --attention)\n"
+        "  vae-decode    latent [B,4,h,w] -> image [B,3,8h,8w] = decode(latent / scaling_factor)",
+        opts,
+        (int)(sizeof opts / sizeof *opts),
+        1,
+        1};
     const char *pos[1];
     int npos, r = dm_parse_args(&spec, argc, argv, pos, &npos);
     if (r) return r < 0 ? 0 : r;
@@ -190,9 +213,12 @@ int dm_cmd_debug(int argc, char **argv) {
     dm_safetensors *in;
     dm_status s = dm_st_open(o.in, &in, &err);
     if (!s) {
-        if (!strcmp(what, "text-encoder")) s = text_encoder(e, in, o.out, &err);
-        else if (!strcmp(what, "unet")) s = unet(e, in, o.out, o.attention, &err);
-        else s = vae_decode(e, in, o.out, &err);
+        if (!strcmp(what, "text-encoder"))
+            s = text_encoder(e, in, o.out, &err);
+        else if (!strcmp(what, "unet"))
+            s = unet(e, in, o.out, o.attention, &err);
+        else
+            s = vae_decode(e, in, o.out, &err);
         dm_st_close(in);
     }
     dm_engine_free(e);

@@ -14,7 +14,7 @@
 #include "io/image.h"
 
 #define DEFAULT_METHODS                                                                            \
-    "basic@0.5,basic@best,otsu,selfattn@best,selfattn+otsu,crf,crf+otsu,crf+agreement,"           \
+    "basic@0.5,basic@best,otsu,selfattn@best,selfattn+otsu,crf,crf+otsu,crf+agreement,"            \
     "selfattn+crf,selfattn+crf+otsu,selfattn+crf+agreement,default"
 #define MAX_METHODS 32
 
@@ -95,8 +95,8 @@ static void print_table(const toy_opts *o, int n, int steps, float guidance, int
             size_t len = strlen(params);
             snprintf(params + len, sizeof params - len, " tau=%d", p->selfattn_tau);
         }
-        printf("%-26s %-14s %6.3f %6.3f %6.3f |", r->method.name, params, r->all.miou,
-               r->tune.miou, r->held.n_classes ? r->held.miou : NAN);
+        printf("%-26s %-14s %6.3f %6.3f %6.3f |", r->method.name, params, r->all.miou, r->tune.miou,
+               r->held.n_classes ? r->held.miou : NAN);
         for (int c = 0; c < DM_TOY_N_CLASSES; c++) printf(" %10.3f", r->all.iou[c]);
         printf(" | %6.3f %6.2f\n", r->kept.miou, 100 * r->ignore_fraction);
     }
@@ -131,8 +131,9 @@ static dm_status write_outputs(const char *dir, const dm_toy_sample *s, int n,
     if (!fp) return dm_fail(err, "%s: cannot write", path);
     for (int m = 0; m < n_methods; m++) fprintf(fp, "m%02d %s\n", m, res[m].method.name);
     fprintf(fp, "prompts:\n");
-    for (int i = 0; i < n; i++) fprintf(fp, "%03d %s (seed %llu)\n", i, s[i].item.prompt,
-                                        (unsigned long long)s[i].item.seed);
+    for (int i = 0; i < n; i++)
+        fprintf(fp, "%03d %s (seed %llu)\n", i, s[i].item.prompt,
+                (unsigned long long)s[i].item.seed);
     fclose(fp);
     return DM_OK;
 }
@@ -141,28 +142,45 @@ int dm_cmd_eval_toy(int argc, char **argv) {
     toy_opts o = {.n = 0, .steps = 0, .tune = -1, .self_h = 0, .prune = 0.2};
     dm_opt opts[] = {
         DM_CLI_MODEL_OPTS(o.m),
-        {"--prompts", DM_ARG_STR, &o.prompts, "FILE", "evaluation prompts (default: MODEL/eval-prompts.json)"},
-        {"--two-object", DM_ARG_FLAG, &o.two_object, NULL, "use 40 fixed two-object prompts instead"},
+        {"--prompts", DM_ARG_STR, &o.prompts, "FILE",
+         "evaluation prompts (default: MODEL/eval-prompts.json)"},
+        {"--two-object", DM_ARG_FLAG, &o.two_object, NULL,
+         "use 40 fixed two-object prompts instead"},
         {"--methods", DM_ARG_STR, &o.methods, "LIST",
-         "comma-separated mask methods: default | NAME[@GAMMA|@best][:tau=N][:res=A/B][:margin=M], NAME = basic "
+         "comma-separated mask methods: default | NAME[@GAMMA|@best][:tau=N][:res=A/B][:margin=M], "
+         "NAME = basic "
          "or parts of selfattn+crf+otsu+agreement (default: " DEFAULT_METHODS ")"},
         {"--reseed", DM_ARG_INT, &o.reseed, "K",
-         "replace every prompt's seed by a mix of it and K (K > 0): a separate set of images of the same "
+         "replace every prompt's seed by a mix of it and K (K > 0): a separate set of images of "
+         "the same "
          "prompts, for tuning without looking at the evaluation images"},
         {"--n", DM_ARG_INT, &o.n, "N", "use only the first N prompts (default: all)"},
         {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default: the prompts file's, 25)"},
-        {"--tune", DM_ARG_INT, &o.tune, "N", "samples the @best sweeps may look at: the first N (default: half)"},
-        {"--prune", DM_ARG_FLOAT, &o.prune, "F", "share of lowest-scoring samples dropped for 'kept' (default 0.2)"},
-        {"--self-res", DM_ARG_INT, &o.self_h, "H", "self-attention latent height to capture (default: dm_mask_pick_selfattn_res)"},
-        {"--cache", DM_ARG_STR, &o.cache, "FILE", "load the generated samples from FILE if it exists (then --steps, --reseed, --two-object are those it was made with), else save them there"},
+        {"--tune", DM_ARG_INT, &o.tune, "N",
+         "samples the @best sweeps may look at: the first N (default: half)"},
+        {"--prune", DM_ARG_FLOAT, &o.prune, "F",
+         "share of lowest-scoring samples dropped for 'kept' (default 0.2)"},
+        {"--self-res", DM_ARG_INT, &o.self_h, "H",
+         "self-attention latent height to capture (default: dm_mask_pick_selfattn_res)"},
+        {"--cache", DM_ARG_STR, &o.cache, "FILE",
+         "load the generated samples from FILE if it exists (then --steps, --reseed, --two-object "
+         "are those it was made with), else save them there"},
         {"--json", DM_ARG_FLAG, &o.json, NULL, "print one JSON object instead of the table"},
-        {"--out", DM_ARG_STR, &o.out, "DIR", "also write every image, ground truth and mask (palette PNGs)"},
+        {"--out", DM_ARG_STR, &o.out, "DIR",
+         "also write every image, ground truth and mask (palette PNGs)"},
     };
-    dm_cmd_spec spec = {"diffumask eval-toy", "[--model DIR] [--prompts FILE] [--methods LIST] [--json] [--out DIR] [--two-object]",
-                        "Generates the toy-shapes evaluation prompts (DDIM, guidance 5, empty negative prompt), takes the "
-                        "ground truth from the colour oracle and scores every mask method VOC-style (one confusion matrix "
-                        "over all images; background + circle square triangle star heart).",
-                        opts, (int)(sizeof opts / sizeof *opts), 0, 0};
+    dm_cmd_spec spec = {
+        "diffumask eval-toy",
+        "[--model DIR] [--prompts FILE] [--methods LIST] [--json] [--out DIR] [--two-object]",
+        "Generates the toy-shapes evaluation prompts (DDIM, guidance 5, empty negative prompt), "
+        "takes the "
+        "ground truth from the colour oracle and scores every mask method VOC-style (one confusion "
+        "matrix "
+        "over all images; background + circle square triangle star heart).",
+        opts,
+        (int)(sizeof opts / sizeof *opts),
+        0,
+        0};
     const char *pos[1];
     int npos, r = dm_parse_args(&spec, argc, argv, pos, &npos);
     if (r) return r < 0 ? 0 : r;
@@ -178,8 +196,10 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         char list[2048];
         snprintf(list, sizeof list, "%s", o.methods ? o.methods : DEFAULT_METHODS);
         for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
-            if (n_methods == MAX_METHODS) return dm_usage_error(&spec, "at most %d methods", MAX_METHODS);
-            if (dm_toy_method_parse(tok, &methods[n_methods], &err)) return dm_usage_error(&spec, "%s", err.msg);
+            if (n_methods == MAX_METHODS)
+                return dm_usage_error(&spec, "at most %d methods", MAX_METHODS);
+            if (dm_toy_method_parse(tok, &methods[n_methods], &err))
+                return dm_usage_error(&spec, "%s", err.msg);
             n_methods++;
         }
         if (!n_methods) return dm_usage_error(&spec, "--methods is empty");
@@ -207,12 +227,15 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         if (o.two_object) {
             n = 40;
             items = calloc((size_t)n, sizeof *items);
-            if (!items) s = dm_fail(&err, "out of memory");
-            else dm_toy_two_object_items(items, n);
+            if (!items)
+                s = dm_fail(&err, "out of memory");
+            else
+                dm_toy_two_object_items(items, n);
         } else {
             const char *model = o.m.model ? o.m.model : dm_cli_default_model();
             snprintf(path, sizeof path, "%s/eval-prompts.json", model ? model : ".");
-            s = dm_toy_load_prompts(o.prompts ? o.prompts : path, &items, &n, &steps, &guidance, &err);
+            s = dm_toy_load_prompts(o.prompts ? o.prompts : path, &items, &n, &steps, &guidance,
+                                    &err);
         }
         if (o.steps) steps = (int)o.steps;
         for (int i = 0; !s && o.reseed > 0 && i < n; i++)
@@ -223,10 +246,12 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         int nr = dm_engine_attn_resolutions(e, H, H, hs, ws, DM_MASK_MAX_RES);
         sa_h = (int)o.self_h;
         if (!s && !sa_h) s = dm_mask_pick_selfattn_res(hs, ws, nr, 0, &sa_h, NULL, &err);
-        if (!s && !(samples = calloc((size_t)n, sizeof *samples))) s = dm_fail(&err, "out of memory");
+        if (!s && !(samples = calloc((size_t)n, sizeof *samples)))
+            s = dm_fail(&err, "out of memory");
         for (int i = 0; !s && i < n; i++) {
             s = dm_toy_generate(e, &items[i], steps, guidance, sa_h, &samples[i], &err);
-            if (!o.json && (i + 1) % 10 == 0) fprintf(stderr, "eval-toy: %d / %d images\n", i + 1, n);
+            if (!o.json && (i + 1) % 10 == 0)
+                fprintf(stderr, "eval-toy: %d / %d images\n", i + 1, n);
         }
         free(items);
         dm_engine_free(e);
@@ -241,8 +266,10 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         if (s) dm_fail_wrap(&err, "method %s", methods[done].name);
     }
     if (!s) {
-        if (o.json) print_json(&o, n, steps, guidance, sa_h, res, n_methods);
-        else print_table(&o, n, steps, guidance, sa_h, res, n_methods);
+        if (o.json)
+            print_json(&o, n, steps, guidance, sa_h, res, n_methods);
+        else
+            print_table(&o, n, steps, guidance, sa_h, res, n_methods);
         if (o.out) s = write_outputs(o.out, samples, n, res, n_methods, &err);
     }
     for (int i = 0; i < done; i++) dm_toy_result_free(&res[i]);

@@ -24,9 +24,12 @@ typedef struct {
 
 static void fmt_time(double s, char *buf, size_t n) {
     long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, n, "%lds", t);
+    if (t >= 3600)
+        snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%lds", t);
 }
 
 /* A bar on a terminal, one plain line per finished sample otherwise. */
@@ -52,77 +55,123 @@ static void show(void *user, const dm_generate_progress *p, int sample_done) {
 }
 
 int dm_cmd_generate(int argc, char **argv) {
-    gen_opts o = {.per_class = 0, .steps = 25, .guidance = 7.5, .sampler = "ddim", .seed = 0,
-                  .threshold = NULL, .image_format = "jpg", .negative = ""};
+    gen_opts o = {.per_class = 0,
+                  .steps = 25,
+                  .guidance = 7.5,
+                  .sampler = "ddim",
+                  .seed = 0,
+                  .threshold = NULL,
+                  .image_format = "jpg",
+                  .negative = ""};
     dm_opt opts[] = {
         DM_CLI_MODEL_OPTS(o.m),
         {"--classes", DM_ARG_STR, &o.classes, "A,B,...", "class names (ids 1.. in this order)"},
-        {"--classes-file", DM_ARG_STR, &o.classes_file, "FILE", "one class a line, optional synonyms: 'bird: sparrow, parrot'"},
-        {"--preset", DM_ARG_STR, &o.preset, "voc", "a built-in class list (voc: the 20 PASCAL VOC classes with their ids)"},
-        {"--prompts", DM_ARG_STR, &o.prompts, "F.jsonl", "explicit samples: {\"prompt\",\"class\",\"word\"?,\"seed\"?} a line (or \"classes\"/\"words\" lists)"},
-        {"--images-per-class", DM_ARG_INT, &o.per_class, "N", "samples per class (with a class list)"},
-        {"--template", DM_ARG_MULTI, &o.templates, "T", "prompt template with {} for the class word, repeatable (default: \"" DM_DEFAULT_TEMPLATE "\")"},
+        {"--classes-file", DM_ARG_STR, &o.classes_file, "FILE",
+         "one class a line, optional synonyms: 'bird: sparrow, parrot'"},
+        {"--preset", DM_ARG_STR, &o.preset, "voc",
+         "a built-in class list (voc: the 20 PASCAL VOC classes with their ids)"},
+        {"--prompts", DM_ARG_STR, &o.prompts, "F.jsonl",
+         "explicit samples: {\"prompt\",\"class\",\"word\"?,\"seed\"?} a line (or "
+         "\"classes\"/\"words\" lists)"},
+        {"--images-per-class", DM_ARG_INT, &o.per_class, "N",
+         "samples per class (with a class list)"},
+        {"--template", DM_ARG_MULTI, &o.templates, "T",
+         "prompt template with {} for the class word, repeatable (default: \"" DM_DEFAULT_TEMPLATE
+         "\")"},
         {"--out", DM_ARG_STR, &o.out, "DIR", "dataset folder (created; re-running resumes)"},
         {"--negative-prompt", DM_ARG_STR, &o.negative, "TEXT", "negative prompt (default \"\")"},
         {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default 25)"},
         {"--guidance", DM_ARG_FLOAT, &o.guidance, "G", "guidance scale (default 7.5)"},
-        {"--sampler", DM_ARG_STR, &o.sampler, "S", "ddim | euler | euler_a | dpmpp_2m | pndm (default ddim)"},
+        {"--sampler", DM_ARG_STR, &o.sampler, "S",
+         "ddim | euler | euler_a | dpmpp_2m | pndm (default ddim)"},
         {"--width", DM_ARG_INT, &o.width, "W", "image width (default: the model's native size)"},
         {"--height", DM_ARG_INT, &o.height, "H", "image height (default: the model's native size)"},
-        {"--seed", DM_ARG_INT, &o.seed, "S", "run seed; sample i's seed derives from it and i only (default 0)"},
-        {"--threshold", DM_ARG_STR, &o.threshold, "X|otsu", "mask threshold in [0,1], or otsu (default: the method's)"},
-        {"--mask-method", DM_ARG_STR, &o.mask_method, "M", "basic | otsu | selfattn | crf | '+'-joined (default: the best measured)"},
-        {"--ignore-band", DM_ARG_STR, &o.ignore_band, "LO:HI", "soft values in [LO,HI) become 255 (ignore)"},
-        {"--resolutions", DM_ARG_STR, &o.resolutions, "LIST", "attention map heights to use, e.g. 32,16 (default: all)"},
-        {"--image-format", DM_ARG_STR, &o.image_format, "png|jpg", "image file format (default jpg)"},
-        {"--save-heatmaps", DM_ARG_FLAG, &o.heatmaps, NULL, "also keep the soft maps as 8-bit PNGs (Heatmaps/)"},
-        {"--prune-fraction", DM_ARG_FLOAT, &o.prune, "P", "drop the worst fraction P of samples by quality score at the end"},
-        {"--shard", DM_ARG_STR, &o.shard, "K/N", "generate only shard K of N (see docs/cluster.md)"},
-        {"--num-shards", DM_ARG_INT, &o.num_shards, "N", "shard count, with SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX"},
+        {"--seed", DM_ARG_INT, &o.seed, "S",
+         "run seed; sample i's seed derives from it and i only (default 0)"},
+        {"--threshold", DM_ARG_STR, &o.threshold, "X|otsu",
+         "mask threshold in [0,1], or otsu (default: the method's)"},
+        {"--mask-method", DM_ARG_STR, &o.mask_method, "M",
+         "basic | otsu | selfattn | crf | '+'-joined (default: the best measured)"},
+        {"--ignore-band", DM_ARG_STR, &o.ignore_band, "LO:HI",
+         "soft values in [LO,HI) become 255 (ignore)"},
+        {"--resolutions", DM_ARG_STR, &o.resolutions, "LIST",
+         "attention map heights to use, e.g. 32,16 (default: all)"},
+        {"--image-format", DM_ARG_STR, &o.image_format, "png|jpg",
+         "image file format (default jpg)"},
+        {"--save-heatmaps", DM_ARG_FLAG, &o.heatmaps, NULL,
+         "also keep the soft maps as 8-bit PNGs (Heatmaps/)"},
+        {"--prune-fraction", DM_ARG_FLOAT, &o.prune, "P",
+         "drop the worst fraction P of samples by quality score at the end"},
+        {"--shard", DM_ARG_STR, &o.shard, "K/N",
+         "generate only shard K of N (see docs/cluster.md)"},
+        {"--num-shards", DM_ARG_INT, &o.num_shards, "N",
+         "shard count, with SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX"},
         {"--quiet", DM_ARG_FLAG, &o.quiet, NULL, "no progress output"},
     };
-    dm_cmd_spec spec = {"diffumask generate",
-                        "--model PATH (--classes A,B | --classes-file F | --preset voc | --prompts F.jsonl) "
-                        "--images-per-class N --out DIR [options]",
-                        "Generates images with Stable Diffusion and their segmentation masks from the\n"
-                        "cross-attention of the class words (DiffuMask), written as a VOC-layout dataset\n"
-                        "with COCO annotations and a manifest. Killed runs resume where they stopped.",
-                        opts, (int)(sizeof opts / sizeof *opts), 0, 0};
+    dm_cmd_spec spec = {
+        "diffumask generate",
+        "--model PATH (--classes A,B | --classes-file F | --preset voc | --prompts F.jsonl) "
+        "--images-per-class N --out DIR [options]",
+        "Generates images with Stable Diffusion and their segmentation masks from the\n"
+        "cross-attention of the class words (DiffuMask), written as a VOC-layout dataset\n"
+        "with COCO annotations and a manifest. Killed runs resume where they stopped.",
+        opts,
+        (int)(sizeof opts / sizeof *opts),
+        0,
+        0};
     const char *pos[1];
     int npos, r = dm_parse_args(&spec, argc, argv, pos, &npos);
     if (r) return r < 0 ? 0 : r;
     int sources = !!o.classes + !!o.classes_file + !!o.preset;
-    if (sources > 1) return dm_usage_error(&spec, "give only one of --classes, --classes-file, --preset");
-    if (!sources && !o.prompts) return dm_usage_error(&spec, "give --classes, --classes-file, --preset or --prompts");
+    if (sources > 1)
+        return dm_usage_error(&spec, "give only one of --classes, --classes-file, --preset");
+    if (!sources && !o.prompts)
+        return dm_usage_error(&spec, "give --classes, --classes-file, --preset or --prompts");
     if (!o.out) return dm_usage_error(&spec, "--out is required");
-    if (o.prompts && o.per_class) return dm_usage_error(&spec, "--images-per-class does not go with --prompts (one sample per line)");
-    if (!o.prompts && o.per_class < 1) return dm_usage_error(&spec, "--images-per-class N (N >= 1) is required");
-    if (o.prompts && o.templates.n) return dm_usage_error(&spec, "--template does not go with --prompts");
+    if (o.prompts && o.per_class)
+        return dm_usage_error(
+            &spec, "--images-per-class does not go with --prompts (one sample per line)");
+    if (!o.prompts && o.per_class < 1)
+        return dm_usage_error(&spec, "--images-per-class N (N >= 1) is required");
+    if (o.prompts && o.templates.n)
+        return dm_usage_error(&spec, "--template does not go with --prompts");
     if (o.steps < 1 || o.steps > 1000) return dm_usage_error(&spec, "--steps must be 1..1000");
     if (strcmp(o.image_format, "png") && strcmp(o.image_format, "jpg"))
         return dm_usage_error(&spec, "--image-format must be png or jpg");
-    if (o.prune < 0 || o.prune >= 1) return dm_usage_error(&spec, "--prune-fraction must be in [0, 1)");
+    if (o.prune < 0 || o.prune >= 1)
+        return dm_usage_error(&spec, "--prune-fraction must be in [0, 1)");
     if (o.seed < 0) return dm_usage_error(&spec, "--seed must be >= 0");
 
     dm_error err = {0};
-    dm_generate_options g = {.out_dir = o.out, .negative_prompt = o.negative, .steps = (int)o.steps,
-                             .guidance = (float)o.guidance, .seed = (uint64_t)o.seed,
-                             .image_ext = o.image_format, .save_heatmaps = o.heatmaps,
-                             .prune_fraction = (float)o.prune, .shard = {0, 1}};
-    if (dm_sampler_kind_parse(o.sampler, &g.sampler, &err)) return dm_usage_error(&spec, "%s", err.msg);
+    dm_generate_options g = {.out_dir = o.out,
+                             .negative_prompt = o.negative,
+                             .steps = (int)o.steps,
+                             .guidance = (float)o.guidance,
+                             .seed = (uint64_t)o.seed,
+                             .image_ext = o.image_format,
+                             .save_heatmaps = o.heatmaps,
+                             .prune_fraction = (float)o.prune,
+                             .shard = {0, 1}};
+    if (dm_sampler_kind_parse(o.sampler, &g.sampler, &err))
+        return dm_usage_error(&spec, "%s", err.msg);
     dm_mask_params_default(&g.mask);
-    if (o.mask_method && dm_mask_method_parse(o.mask_method, &g.mask, &err)) return dm_usage_error(&spec, "%s", err.msg);
+    if (o.mask_method && dm_mask_method_parse(o.mask_method, &g.mask, &err))
+        return dm_usage_error(&spec, "%s", err.msg);
     g.threshold_label = "default";
     if (o.threshold) {
         char *end;
         double t = strtod(o.threshold, &end);
-        if (!strcmp(o.threshold, "otsu")) g.mask.otsu = 1, g.mask.agreement = 0;
+        if (!strcmp(o.threshold, "otsu"))
+            g.mask.otsu = 1, g.mask.agreement = 0;
         else if (*end || end == o.threshold || t < 0 || t > 1)
-            return dm_usage_error(&spec, "--threshold must be a number in [0, 1] or otsu, not '%s'", o.threshold);
-        else g.mask.threshold = (float)t, g.mask.otsu = 0, g.mask.agreement = 0;
+            return dm_usage_error(&spec, "--threshold must be a number in [0, 1] or otsu, not '%s'",
+                                  o.threshold);
+        else
+            g.mask.threshold = (float)t, g.mask.otsu = 0, g.mask.agreement = 0;
         g.threshold_label = o.threshold;
     }
-    if (o.ignore_band && dm_mask_parse_band(o.ignore_band, &g.mask.ignore_lo, &g.mask.ignore_hi, &err))
+    if (o.ignore_band &&
+        dm_mask_parse_band(o.ignore_band, &g.mask.ignore_lo, &g.mask.ignore_hi, &err))
         return dm_usage_error(&spec, "%s", err.msg);
     if (o.resolutions && dm_mask_parse_resolutions(o.resolutions, &g.mask, &err))
         return dm_usage_error(&spec, "%s", err.msg);
@@ -135,22 +184,31 @@ int dm_cmd_generate(int argc, char **argv) {
     } else if (found) {
         g.sharded = 1;
     } else if (o.num_shards > 1) {
-        return dm_usage_error(&spec, "--num-shards needs SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX (or use --shard K/N)");
+        return dm_usage_error(
+            &spec,
+            "--num-shards needs SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX (or use --shard K/N)");
     }
 
     /* the plan: classes and one item per sample */
     dm_plan plan = {0};
     dm_status s = DM_OK;
     char source[1024];
-    if (o.classes) s = dm_plan_classes_csv(&plan, o.classes, &err), snprintf(source, sizeof source, "classes:%s", o.classes);
-    else if (o.classes_file) s = dm_plan_classes_file(&plan, o.classes_file, &err), snprintf(source, sizeof source, "classes-file:%s", o.classes_file);
-    else if (o.preset) s = dm_plan_classes_preset(&plan, o.preset, &err), snprintf(source, sizeof source, "preset:%s", o.preset);
+    if (o.classes)
+        s = dm_plan_classes_csv(&plan, o.classes, &err),
+        snprintf(source, sizeof source, "classes:%s", o.classes);
+    else if (o.classes_file)
+        s = dm_plan_classes_file(&plan, o.classes_file, &err),
+        snprintf(source, sizeof source, "classes-file:%s", o.classes_file);
+    else if (o.preset)
+        s = dm_plan_classes_preset(&plan, o.preset, &err),
+        snprintf(source, sizeof source, "preset:%s", o.preset);
     if (o.prompts) {
         size_t k = sources ? strlen(source) : 0;
         snprintf(source + k, sizeof source - k, "%sprompts:%s", sources ? " " : "", o.prompts);
         if (!s) s = dm_plan_from_jsonl(&plan, o.prompts, (uint64_t)o.seed, &err);
     } else if (!s) {
-        s = dm_plan_from_templates(&plan, o.templates.v, o.templates.n, o.per_class, (uint64_t)o.seed, &err);
+        s = dm_plan_from_templates(&plan, o.templates.v, o.templates.n, o.per_class,
+                                   (uint64_t)o.seed, &err);
         for (int t = 0; t < o.templates.n; t++) {
             size_t k = strlen(source);
             snprintf(source + k, sizeof source - k, " template:%s", o.templates.v[t]);

@@ -8,11 +8,16 @@
 #define MERGE_MAX_SHARDS 4096
 
 int dm_cmd_merge(int argc, char **argv) {
-    const dm_cmd_spec spec = {"diffumask merge", "OUT SHARD_DIR...",
-                              "Merges the output folders of a sharded generation (--shard K/N) into OUT: "
-                              "settings must agree except the shard, sample names must be disjoint; files are "
-                              "hard-linked where possible; the result equals an unsharded run.",
-                              NULL, 0, 2, MERGE_MAX_SHARDS + 1};
+    const dm_cmd_spec spec = {
+        "diffumask merge",
+        "OUT SHARD_DIR...",
+        "Merges the output folders of a sharded generation (--shard K/N) into OUT: "
+        "settings must agree except the shard, sample names must be disjoint; files are "
+        "hard-linked where possible; the result equals an unsharded run.",
+        NULL,
+        0,
+        2,
+        MERGE_MAX_SHARDS + 1};
     static const char *pos[MERGE_MAX_SHARDS + 1];
     int n_pos;
     int r = dm_parse_args(&spec, argc, argv, pos, &n_pos);

@@ -16,12 +16,18 @@ int dm_cmd_tokenize(int argc, char **argv) {
          "use this tokenizer folder (vocab.json + merges.txt, optional special_tokens_map.json / "
          "tokenizer_config.json for the pad token) instead of the model's"},
     };
-    const dm_cmd_spec spec = {
-        "diffumask tokenize", "--model PATH [--tokenizer DIR] TEXT",
-        "Prints the 77 token ids of TEXT on one line, separated by spaces: <|startoftext|>, the CLIP BPE "
-        "tokens (lower-cased, NFC-normalised, as transformers' CLIPTokenizer), <|endoftext|>, truncated to 77 "
-        "with <|endoftext|> kept last and padded with the pad token (SD 1.x: <|endoftext|>, SD 2.x: \"!\" = 0).",
-        opts, (int)(sizeof opts / sizeof *opts), 1, 1};
+    const dm_cmd_spec spec = {"diffumask tokenize",
+                              "--model PATH [--tokenizer DIR] TEXT",
+                              "Prints the 77 token ids of TEXT on one line, separated by spaces: "
+                              "<|startoftext|>, the CLIP BPE "
+                              "tokens (lower-cased, NFC-normalised, as transformers' "
+                              "CLIPTokenizer), <|endoftext|>, truncated to 77 "
+                              "with <|endoftext|> kept last and padded with the pad token (SD 1.x: "
+                              "<|endoftext|>, SD 2.x: \"!\" = 0).",
+                              opts,
+                              (int)(sizeof opts / sizeof *opts),
+                              1,
+                              1};
     const char *pos[1];
     int n_pos;
     int r = dm_parse_args(&spec, argc, argv, pos, &n_pos);

@@ -11,28 +11,39 @@ static int random_checkpoint(int argc, char **argv) {
     const char *arch_s = NULL, *dtype_s = "f16", *out = NULL;
     long seed = 0;
     const dm_opt opts[] = {
-        {"--arch", DM_ARG_STR, &arch_s, "sd15|sd21", "the release whose names and shapes to reproduce"},
-        {"--dtype", DM_ARG_STR, &dtype_s, "f16|f32", "stored float type (default f16: 2.1 GB for sd15)"},
+        {"--arch", DM_ARG_STR, &arch_s, "sd15|sd21",
+         "the release whose names and shapes to reproduce"},
+        {"--dtype", DM_ARG_STR, &dtype_s, "f16|f32",
+         "stored float type (default f16: 2.1 GB for sd15)"},
         {"--out", DM_ARG_STR, &out, "FILE.safetensors", "where to write (atomically)"},
         {"--seed", DM_ARG_INT, &seed, "S", "random seed (default 0); same seed, same bytes"},
     };
     const dm_cmd_spec spec = {
-        "diffumask tools random-checkpoint", "--arch sd15|sd21 --out FILE.safetensors [--dtype f16|f32] [--seed S]",
+        "diffumask tools random-checkpoint",
+        "--arch sd15|sd21 --out FILE.safetensors [--dtype f16|f32] [--seed S]",
         "Writes a full-size Stable Diffusion checkpoint in the original one-file layout "
-        "(model.diffusion_model.*, first_stage_model.*, cond_stage_model.*) with the tensor names and "
-        "shapes of the real release and deterministic random weights (N(0, 1/sqrt(fan_in)) matrices, "
+        "(model.diffusion_model.*, first_stage_model.*, cond_stage_model.*) with the tensor names "
+        "and "
+        "shapes of the real release and deterministic random weights (N(0, 1/sqrt(fan_in)) "
+        "matrices, "
         "unit-ish norms, small biases, the real DDPM schedule buffers). For timing and testing the "
         "engine at full size without the real weights; its images are noise.",
-        opts, (int)(sizeof opts / sizeof *opts), 0, 0};
+        opts,
+        (int)(sizeof opts / sizeof *opts),
+        0,
+        0};
     const char *pos[1];
     int n_pos;
     int r = dm_parse_args(&spec, argc, argv, pos, &n_pos);
     if (r) return r < 0 ? 0 : r;
     if (!arch_s || !out) return dm_usage_error(&spec, "--arch and --out are required");
     dm_dtype dtype;
-    if (!strcmp(dtype_s, "f16")) dtype = DM_F16;
-    else if (!strcmp(dtype_s, "f32")) dtype = DM_F32;
-    else return dm_usage_error(&spec, "--dtype '%s': expected f16 or f32", dtype_s);
+    if (!strcmp(dtype_s, "f16"))
+        dtype = DM_F16;
+    else if (!strcmp(dtype_s, "f32"))
+        dtype = DM_F32;
+    else
+        return dm_usage_error(&spec, "--dtype '%s': expected f16 or f32", dtype_s);
     dm_error err = {{0}};
     dm_rck_arch arch;
     if (dm_rck_arch_parse(arch_s, &arch, &err)) return dm_usage_error(&spec, "%s", err.msg);
@@ -57,7 +68,8 @@ int dm_cmd_tools(int argc, char **argv) {
     int help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
     FILE *fp = help ? stdout : stderr;
     if (argc >= 2 && !help) fprintf(fp, "diffumask tools: unknown tool '%s'\n", argv[1]);
-    fprintf(fp, "usage: diffumask tools TOOL [options]   (diffumask tools TOOL --help)\n\ntools:\n");
+    fprintf(fp,
+            "usage: diffumask tools TOOL [options]   (diffumask tools TOOL --help)\n\ntools:\n");
     for (int i = 0; i < n; i++) fprintf(fp, "  %-18s %s\n", tools[i].name, tools[i].summary);
     return help ? 0 : 2;
 }

@@ -13,10 +13,15 @@ int dm_cmd_viz(int argc, char **argv) {
         {"--n", DM_ARG_INT, &n, "N", "number of samples, the first by name (default 16)"},
         {"--tile", DM_ARG_INT, &tile, "PX", "tile size in pixels, 128..1024 (default 192)"},
     };
-    const dm_cmd_spec spec = {"diffumask viz", "DATASET --out sheet.png [--n 16]",
-                              "Draws one row per sample: the image, the image blended with each class's VOC "
-                              "colour (boundaries in white), and the attention heat map (jet colours).",
-                              opts, (int)(sizeof opts / sizeof *opts), 1, 1};
+    const dm_cmd_spec spec = {
+        "diffumask viz",
+        "DATASET --out sheet.png [--n 16]",
+        "Draws one row per sample: the image, the image blended with each class's VOC "
+        "colour (boundaries in white), and the attention heat map (jet colours).",
+        opts,
+        (int)(sizeof opts / sizeof *opts),
+        1,
+        1};
     const char *pos[1];
     int n_pos;
     int r = dm_parse_args(&spec, argc, argv, pos, &n_pos);

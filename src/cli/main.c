@@ -9,21 +9,30 @@ static const dm_cli_command commands[] = {
     {"generate", "make a segmentation dataset from a list of classes (DiffuMask)", dm_cmd_generate},
     {"txt2img", "generate one image from a prompt", dm_cmd_txt2img},
     {"tokenize", "print the 77 token ids of a prompt", dm_cmd_tokenize},
-    {"debug", "run one network (text-encoder, unet, vae-decode) on tensors from a file", dm_cmd_debug},
-    {"augment", "write augmented copies of a dataset (mosaic, paste, blur, occlusion, perspective)", dm_cmd_augment},
-    {"filter", "prune the samples an external segmenter disagrees with most (per-sample IoU)", dm_cmd_filter},
-    {"bench", "time text encoder, UNet step and VAE decode; FLOPs, GFLOP/s vs sgemm, per-op profile", dm_cmd_bench},
-    {"tools", "developer tools (random-checkpoint: a full-size SD 1.5/2.1 file with random weights)", dm_cmd_tools},
+    {"debug", "run one network (text-encoder, unet, vae-decode) on tensors from a file",
+     dm_cmd_debug},
+    {"augment", "write augmented copies of a dataset (mosaic, paste, blur, occlusion, perspective)",
+     dm_cmd_augment},
+    {"filter", "prune the samples an external segmenter disagrees with most (per-sample IoU)",
+     dm_cmd_filter},
+    {"bench",
+     "time text encoder, UNet step and VAE decode; FLOPs, GFLOP/s vs sgemm, per-op profile",
+     dm_cmd_bench},
+    {"tools",
+     "developer tools (random-checkpoint: a full-size SD 1.5/2.1 file with random weights)",
+     dm_cmd_tools},
     {"eval", "score predicted masks against ground truth (per-class IoU, mIoU)", dm_cmd_eval},
-    {"eval-toy", "score every mask method on the toy-shapes protocol (colour-oracle ground truth)", dm_cmd_eval_toy},
+    {"eval-toy", "score every mask method on the toy-shapes protocol (colour-oracle ground truth)",
+     dm_cmd_eval_toy},
     {"merge", "merge the output folders of a sharded run into one dataset", dm_cmd_merge},
     {"viz", "draw a contact sheet of a dataset (image | mask overlay | heat map)", dm_cmd_viz},
 };
 
 static void usage(FILE *fp) {
-    fprintf(fp, "diffumask %s — Stable Diffusion in C that writes segmentation datasets (DiffuMask)\n\n"
-                "usage: diffumask COMMAND [options]   (diffumask COMMAND --help for its options)\n\n"
-                "commands:\n",
+    fprintf(fp,
+            "diffumask %s — Stable Diffusion in C that writes segmentation datasets (DiffuMask)\n\n"
+            "usage: diffumask COMMAND [options]   (diffumask COMMAND --help for its options)\n\n"
+            "commands:\n",
             DM_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(fp, "  %-14s %s\n", commands[i].name, commands[i].summary);

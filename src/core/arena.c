@@ -6,10 +6,11 @@
 
 dm_status dm_arena_init(dm_arena *a, size_t cap, dm_error *err) {
     memset(a, 0, sizeof *a);
-    void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p =
+        mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
-        return dm_fail(err, "cannot reserve %zu MB for activations: %s", cap >> 20, strerror(errno));
+        return dm_fail(err, "cannot reserve %zu MB for activations: %s", cap >> 20,
+                       strerror(errno));
     a->base = p;
     a->cap = cap;
     return DM_OK;

@@ -20,7 +20,8 @@ static uint32_t ror(uint32_t x, int n) {
 static void block(dm_sha256 *s, const uint8_t *p) {
     uint32_t w[64], a[8];
     for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
     for (int i = 16; i < 64; i++) {
         uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
         uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
@@ -28,9 +29,11 @@ static void block(dm_sha256 *s, const uint8_t *p) {
     }
     memcpy(a, s->h, sizeof a);
     for (int i = 0; i < 64; i++) {
-        uint32_t S1 = ror(a[4], 6) ^ ror(a[4], 11) ^ ror(a[4], 25), ch = (a[4] & a[5]) ^ (~a[4] & a[6]);
+        uint32_t S1 = ror(a[4], 6) ^ ror(a[4], 11) ^ ror(a[4], 25),
+                 ch = (a[4] & a[5]) ^ (~a[4] & a[6]);
         uint32_t t1 = a[7] + S1 + ch + K[i] + w[i];
-        uint32_t S0 = ror(a[0], 2) ^ ror(a[0], 13) ^ ror(a[0], 22), mj = (a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]);
+        uint32_t S0 = ror(a[0], 2) ^ ror(a[0], 13) ^ ror(a[0], 22),
+                 mj = (a[0] & a[1]) ^ (a[0] & a[2]) ^ (a[1] & a[2]);
         uint32_t t2 = S0 + mj;
         memmove(a + 1, a, 7 * sizeof *a);
         a[4] += t1;

@@ -7,7 +7,7 @@
 
 typedef struct {
     uint32_t h[8];
-    uint64_t len;   /* bytes hashed */
+    uint64_t len; /* bytes hashed */
     uint8_t buf[64];
     size_t fill;
 } dm_sha256;

@@ -6,7 +6,8 @@
 #include "dataset/generate.h"
 
 dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err) {
-    if (!model_path || !out) return dm_fail_code(err, DM_EUSAGE, "dm_open: model path and handle are required");
+    if (!model_path || !out)
+        return dm_fail_code(err, DM_EUSAGE, "dm_open: model path and handle are required");
     dm_engine_options o = {.model_path = model_path, .threads = threads, .prediction = -1};
     return dm_engine_open(&o, out, err);
 }
@@ -19,12 +20,17 @@ int dm_native_size(const dm_engine *e) {
     return e->unet.cfg.sample_size * dm_vae_factor(&e->vae);
 }
 
-static dm_status to_params(dm_engine *e, const dm_image_request *r, dm_txt2img_params *p, dm_error *err) {
-    if (!r || !r->prompt) return dm_fail_code(err, DM_EUSAGE, "a request with a prompt is required");
-    *p = (dm_txt2img_params){.prompt = r->prompt, .negative_prompt = r->negative_prompt,
-                             .steps = r->steps ? r->steps : 25, .guidance = r->guidance ? r->guidance : 7.5f,
+static dm_status to_params(dm_engine *e, const dm_image_request *r, dm_txt2img_params *p,
+                           dm_error *err) {
+    if (!r || !r->prompt)
+        return dm_fail_code(err, DM_EUSAGE, "a request with a prompt is required");
+    *p = (dm_txt2img_params){.prompt = r->prompt,
+                             .negative_prompt = r->negative_prompt,
+                             .steps = r->steps ? r->steps : 25,
+                             .guidance = r->guidance ? r->guidance : 7.5f,
                              .width = r->width ? r->width : dm_native_size(e),
-                             .height = r->height ? r->height : dm_native_size(e), .seed = r->seed};
+                             .height = r->height ? r->height : dm_native_size(e),
+                             .seed = r->seed};
     return dm_sampler_kind_parse(r->sampler ? r->sampler : "ddim", &p->sampler, err);
 }
 
@@ -38,9 +44,9 @@ dm_status dm_generate_image(dm_engine *e, const dm_image_request *r, uint8_t *rg
     return DM_OK;
 }
 
-dm_status dm_generate_masked(dm_engine *e, const dm_image_request *r, const char *const *class_words,
-                             int n_words, const char *mask_method, uint8_t *rgb, uint8_t *mask,
-                             float *score, dm_error *err) {
+dm_status dm_generate_masked(dm_engine *e, const dm_image_request *r,
+                             const char *const *class_words, int n_words, const char *mask_method,
+                             uint8_t *rgb, uint8_t *mask, float *score, dm_error *err) {
     dm_txt2img_params p;
     DM_TRY(to_params(e, r, &p, err));
     if (n_words < 1 || n_words > DM_MAX_OBJECTS)

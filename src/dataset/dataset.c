@@ -35,8 +35,8 @@ bool dm_valid_name(const char *name) {
     if (n == 0 || n > 200 || name[0] == '.') return false;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '-' || c == '.'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
             return false;
     }
     return true;
@@ -205,13 +205,16 @@ static dm_status manifest_push(dm_manifest *m, char *name, char *line, cJSON *js
 static bool entry_file_ok(const char *dir, const cJSON *j, const char *key, bool required) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     if (!v) return !required;
-    if (!cJSON_IsString(v) || strstr(v->valuestring, "..") || v->valuestring[0] == '/') return false;
+    if (!cJSON_IsString(v) || strstr(v->valuestring, "..") || v->valuestring[0] == '/')
+        return false;
     char path[PATH_CAP];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, v->valuestring) >= sizeof path) return false;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, v->valuestring) >= sizeof path)
+        return false;
     return dm_file_exists(path);
 }
 
-dm_status dm_manifest_parse(const char *dir, const char *text, size_t len, dm_manifest *m, dm_error *err) {
+dm_status dm_manifest_parse(const char *dir, const char *text, size_t len, dm_manifest *m,
+                            dm_error *err) {
     memset(m, 0, sizeof *m);
     dm_name_set seen = {0};
     size_t pos = 0;
@@ -222,11 +225,13 @@ dm_status dm_manifest_parse(const char *dir, const char *text, size_t len, dm_ma
         cJSON *j = cJSON_ParseWithLength(text + pos, l);
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
         bool ok = cJSON_IsObject(j) && cJSON_IsString(name) && dm_valid_name(name->valuestring) &&
-                  !dm_name_set_has(&seen, name->valuestring) && entry_file_ok(dir, j, "image", true) &&
-                  entry_file_ok(dir, j, "mask", true) && entry_file_ok(dir, j, "heatmap", false);
+                  !dm_name_set_has(&seen, name->valuestring) &&
+                  entry_file_ok(dir, j, "image", true) && entry_file_ok(dir, j, "mask", true) &&
+                  entry_file_ok(dir, j, "heatmap", false);
         if (ok) {
             char *n = strdup(name->valuestring), *line = strndup(text + pos, l);
-            if (!n || !line || !dm_name_set_add(&seen, n) || manifest_push(m, n, line, j) != DM_OK) {
+            if (!n || !line || !dm_name_set_add(&seen, n) ||
+                manifest_push(m, n, line, j) != DM_OK) {
                 free(n);
                 free(line);
                 cJSON_Delete(j);
@@ -294,14 +299,17 @@ static void remove_stale_tmp(const char *dir) {
     closedir(d);
 }
 
-static dm_status write_text_once(const char *path, const char *text, const char *what, dm_error *err) {
+static dm_status write_text_once(const char *path, const char *text, const char *what,
+                                 dm_error *err) {
     if (dm_file_exists(path)) {
         char *old;
         size_t len;
         DM_TRY(dm_read_file(path, &old, &len, err));
         bool same = len == strlen(text) && !memcmp(old, text, len);
         free(old);
-        if (!same) return dm_fail(err, "%s: OUT was made with a different %s; use a new --out", path, what);
+        if (!same)
+            return dm_fail(err, "%s: OUT was made with a different %s; use a new --out", path,
+                           what);
         return DM_OK;
     }
     return dm_write_file_atomic(path, text, strlen(text), err);
@@ -319,12 +327,16 @@ static dm_status check_config(const char *path, const char *canon, dm_error *err
     cJSON *a = cJSON_Parse(old), *b = cJSON_Parse(canon);
     free(old);
     char key[512] = "";
-    if (!a) snprintf(key, sizeof key, "(unreadable config.json)");
-    else if (!dm_json_first_diff(a, b, key, sizeof key)) key[0] = 0; /* same values, other layout */
+    if (!a)
+        snprintf(key, sizeof key, "(unreadable config.json)");
+    else if (!dm_json_first_diff(a, b, key, sizeof key))
+        key[0] = 0; /* same values, other layout */
     cJSON_Delete(a);
     cJSON_Delete(b);
     if (!key[0]) return DM_OK;
-    return dm_fail(err, "%s: OUT was made with different settings (key %s differs); use a new --out", path, key);
+    return dm_fail(err,
+                   "%s: OUT was made with different settings (key %s differs); use a new --out",
+                   path, key);
 }
 
 static dm_status lock_manifest(dm_dataset *ds, const char *path, dm_error *err) {
@@ -367,21 +379,26 @@ static dm_status repair_manifest(dm_dataset *ds, const char *path, dm_error *err
     return st;
 }
 
-dm_status dm_dataset_open(const char *out_dir, const char *config_json, const char *const *class_names,
-                          int n_classes, const char *image_ext, dm_dataset **out, dm_error *err) {
+dm_status dm_dataset_open(const char *out_dir, const char *config_json,
+                          const char *const *class_names, int n_classes, const char *image_ext,
+                          dm_dataset **out, dm_error *err) {
     *out = NULL;
-    if (!out_dir || !*out_dir) return dm_fail_code(err, DM_EUSAGE, "dataset: no output folder given");
+    if (!out_dir || !*out_dir)
+        return dm_fail_code(err, DM_EUSAGE, "dataset: no output folder given");
     if (strlen(out_dir) > PATH_CAP - 512) return dm_fail(err, "%s: path too long", out_dir);
     if (n_classes < 1 || n_classes > 254)
-        return dm_fail_code(err, DM_EUSAGE, "%s: %d classes (1..254 fit a mask next to 0 and 255)", out_dir, n_classes);
+        return dm_fail_code(err, DM_EUSAGE, "%s: %d classes (1..254 fit a mask next to 0 and 255)",
+                            out_dir, n_classes);
     if (strcmp(image_ext, "jpg") && strcmp(image_ext, "png"))
-        return dm_fail_code(err, DM_EUSAGE, "%s: image type '%s' is not jpg or png", out_dir, image_ext);
+        return dm_fail_code(err, DM_EUSAGE, "%s: image type '%s' is not jpg or png", out_dir,
+                            image_ext);
     /* labels.txt: line i = class id i. */
     size_t lab_len = strlen("background\n") + 1;
     for (int i = 0; i < n_classes; i++) {
         const char *c = class_names[i];
         if (!c || !*c || strpbrk(c, "\n\r"))
-            return dm_fail_code(err, DM_EUSAGE, "%s: class %d has an empty or multi-line name", out_dir, i + 1);
+            return dm_fail_code(err, DM_EUSAGE, "%s: class %d has an empty or multi-line name",
+                                out_dir, i + 1);
         lab_len += strlen(c) + 1;
     }
     char *labels = malloc(lab_len), *p = labels;
@@ -398,9 +415,11 @@ dm_status dm_dataset_open(const char *out_dir, const char *config_json, const ch
         snprintf(ds->ext, sizeof ds->ext, "%s", image_ext);
         ds->n_classes = n_classes;
         dm_voc_palette(ds->pal);
-        st = dm_config_canonical(config_json ? config_json : "{}", NULL, "dataset config", &canon, err);
+        st = dm_config_canonical(config_json ? config_json : "{}", NULL, "dataset config", &canon,
+                                 err);
     }
-    const char *subdirs[] = {"JPEGImages", "SegmentationClass", "ImageSets/Segmentation", "Heatmaps"};
+    const char *subdirs[] = {"JPEGImages", "SegmentationClass", "ImageSets/Segmentation",
+                             "Heatmaps"};
     char path[PATH_CAP];
     if (st == DM_OK) st = dm_mkdirs(out_dir, err);
     for (int i = 0; i < 3 && st == DM_OK; i++)
@@ -417,7 +436,8 @@ dm_status dm_dataset_open(const char *out_dir, const char *config_json, const ch
         for (int i = 0; i < 4; i++)
             if (join(path, out_dir, subdirs[i], NULL) == DM_OK) remove_stale_tmp(path);
         ds->heat_dir_made = dm_dir_exists(path);
-        if ((st = join(path, out_dir, "manifest.jsonl", err)) == DM_OK) st = repair_manifest(ds, path, err);
+        if ((st = join(path, out_dir, "manifest.jsonl", err)) == DM_OK)
+            st = repair_manifest(ds, path, err);
     }
     if (st == DM_OK) { /* samples pruned into pruned/ count as finished: a resumed run skips them */
         char pruned[PATH_CAP];
@@ -425,7 +445,8 @@ dm_status dm_dataset_open(const char *out_dir, const char *config_json, const ch
         if (join(pruned, out_dir, "pruned", NULL) == DM_OK && dm_dir_exists(pruned) &&
             (st = dm_manifest_load(pruned, &pm, err)) == DM_OK)
             for (int i = 0; i < pm.n && st == DM_OK; i++)
-                if (!dm_name_set_add(&ds->pruned, pm.v[i].name)) st = dm_fail(err, "%s: out of memory", pruned);
+                if (!dm_name_set_add(&ds->pruned, pm.v[i].name))
+                    st = dm_fail(err, "%s: out of memory", pruned);
         dm_manifest_free(&pm);
     }
     free(labels);
@@ -442,7 +463,9 @@ bool dm_dataset_has(const dm_dataset *ds, const char *name) {
     return dm_name_set_has(&ds->names, name) || dm_name_set_has(&ds->pruned, name);
 }
 
-int dm_dataset_count(const dm_dataset *ds) { return (int)ds->names.n; }
+int dm_dataset_count(const dm_dataset *ds) {
+    return (int)ds->names.n;
+}
 
 void dm_dataset_close(dm_dataset *ds) {
     if (!ds) return;
@@ -454,7 +477,8 @@ void dm_dataset_close(dm_dataset *ds) {
 
 /* ------------------------------------------------------------ add */
 
-dm_status dm_dataset_append_line(dm_dataset *ds, const char *name, const char *line, dm_error *err) {
+dm_status dm_dataset_append_line(dm_dataset *ds, const char *name, const char *line,
+                                 dm_error *err) {
     char path[PATH_CAP];
     DM_TRY(join(path, ds->dir, "manifest.jsonl", err));
     off_t before = lseek(ds->manifest_fd, 0, SEEK_END);
@@ -478,7 +502,8 @@ dm_status dm_dataset_append_line(dm_dataset *ds, const char *name, const char *l
     if (!e && fsync(ds->manifest_fd) != 0) e = errno;
     if (e) {
         /* Leave no half line behind (reopen would drop it anyway). */
-        if (before >= 0 && ftruncate(ds->manifest_fd, before) != 0) { /* nothing more to do */ }
+        if (before >= 0 && ftruncate(ds->manifest_fd, before) != 0) { /* nothing more to do */
+        }
         return dm_fail(err, "%s: cannot append the line of %s: %s", path, name, strerror(e));
     }
     if (!dm_name_set_add(&ds->names, name)) return dm_fail(err, "%s: out of memory", path);
@@ -490,7 +515,8 @@ static dm_status add_fields(cJSON *line, const dm_sample *s, const char *where, 
     const cJSON *f = s->fields;
     if (!f && s->fields_json) {
         f = parsed = cJSON_Parse(s->fields_json);
-        if (!parsed) return dm_fail_code(err, DM_EUSAGE, "%s: manifest fields are not valid JSON", where);
+        if (!parsed)
+            return dm_fail_code(err, DM_EUSAGE, "%s: manifest fields are not valid JSON", where);
     }
     if (f && !cJSON_IsObject(f)) {
         cJSON_Delete(parsed);
@@ -498,7 +524,8 @@ static dm_status add_fields(cJSON *line, const dm_sample *s, const char *where, 
     }
     for (const cJSON *c = f ? f->child : NULL; c; c = c->next) {
         if (cJSON_GetObjectItemCaseSensitive(line, c->string)) {
-            dm_fail_code(err, DM_EUSAGE, "%s: manifest field '%s' is the writer's own", where, c->string);
+            dm_fail_code(err, DM_EUSAGE, "%s: manifest field '%s' is the writer's own", where,
+                         c->string);
             cJSON_Delete(parsed);
             return DM_EUSAGE;
         }
@@ -516,15 +543,18 @@ static dm_status add_fields(cJSON *line, const dm_sample *s, const char *where, 
 dm_status dm_dataset_add(dm_dataset *ds, const dm_sample *s, dm_error *err) {
     const char *name = s->name ? s->name : "";
     if (!dm_valid_name(name))
-        return dm_fail_code(err, DM_EUSAGE, "%s: bad sample name '%s' (use [A-Za-z0-9_.-])", ds->dir, name);
+        return dm_fail_code(err, DM_EUSAGE, "%s: bad sample name '%s' (use [A-Za-z0-9_.-])",
+                            ds->dir, name);
     if (dm_dataset_has(ds, name))
-        return dm_fail_code(err, DM_EUSAGE, "%s: sample %s is already in the dataset", ds->dir, name);
+        return dm_fail_code(err, DM_EUSAGE, "%s: sample %s is already in the dataset", ds->dir,
+                            name);
     if (!s->rgb || !s->mask || s->width <= 0 || s->height <= 0)
         return dm_fail_code(err, DM_EUSAGE, "%s: sample %s has no pixels", ds->dir, name);
     size_t npix = (size_t)s->width * s->height;
     for (size_t i = 0; i < npix; i++)
         if (s->mask[i] > ds->n_classes && s->mask[i] != 255)
-            return dm_fail_code(err, DM_EUSAGE, "%s: sample %s: mask value %d is not a class id (0..%d or 255)",
+            return dm_fail_code(err, DM_EUSAGE,
+                                "%s: sample %s: mask value %d is not a class id (0..%d or 255)",
                                 ds->dir, name, s->mask[i], ds->n_classes);
 
     char rel_img[512], rel_mask[512], rel_heat[512], path[PATH_CAP];
@@ -533,8 +563,10 @@ dm_status dm_dataset_add(dm_dataset *ds, const dm_sample *s, dm_error *err) {
     snprintf(rel_heat, sizeof rel_heat, "Heatmaps/%s.png", name);
 
     DM_TRY(join(path, ds->dir, rel_img, err));
-    if (!strcmp(ds->ext, "jpg")) DM_TRY(dm_jpeg_write_rgb(path, s->rgb, s->width, s->height, 0, err));
-    else DM_TRY(dm_png_write_rgb(path, s->rgb, s->width, s->height, err));
+    if (!strcmp(ds->ext, "jpg"))
+        DM_TRY(dm_jpeg_write_rgb(path, s->rgb, s->width, s->height, 0, err));
+    else
+        DM_TRY(dm_png_write_rgb(path, s->rgb, s->width, s->height, err));
     DM_TRY(join(path, ds->dir, rel_mask, err));
     DM_TRY(dm_png_write_palette(path, s->mask, s->width, s->height, ds->pal, err));
     if (s->heat) {
@@ -612,7 +644,8 @@ dm_status dm_components(const uint8_t *mask, int w, int h, int ignore, int32_t *
 
 /* RLE of one component whose pixels all lie in columns x0..x1: the columns outside are one
  * background run each side, so only the bounding columns are scanned. */
-static int rle_cols(const int32_t *label, int w, int h, int32_t id, int x0, int x1, uint32_t *counts) {
+static int rle_cols(const int32_t *label, int w, int h, int32_t id, int x0, int x1,
+                    uint32_t *counts) {
     int n = 0;
     uint32_t run = (uint32_t)x0 * h;
     int cur = 0; /* runs alternate 0,1,0,...; the first counts background */
@@ -650,15 +683,17 @@ static dm_status coco_annotate(const char *path, const uint8_t *mask, int w, int
     size_t n = (size_t)w * h;
     for (size_t i = 0; i < n; i++)
         if (mask[i] > n_classes && mask[i] != 255)
-            return dm_fail(err, "%s: pixel (%zu,%zu) has value %d, not a class id of labels.txt (0..%d, 255)",
-                           path, i % w, i / w, mask[i], n_classes);
+            return dm_fail(
+                err, "%s: pixel (%zu,%zu) has value %d, not a class id of labels.txt (0..%d, 255)",
+                path, i % w, i / w, mask[i], n_classes);
     int32_t *label = malloc(n * sizeof *label);
     uint32_t *counts = malloc((n + 1) * sizeof *counts);
     comp_info *ci = NULL;
     int nc = 0;
     dm_status st = label && counts ? dm_components(mask, w, h, 255, label, &nc, err)
                                    : dm_fail(err, "%s: out of memory", path);
-    if (st == DM_OK && !(ci = calloc((size_t)nc + 1, sizeof *ci))) st = dm_fail(err, "%s: out of memory", path);
+    if (st == DM_OK && !(ci = calloc((size_t)nc + 1, sizeof *ci)))
+        st = dm_fail(err, "%s: out of memory", path);
     if (st == DM_OK) {
         for (size_t i = 0; i < n; i++) {
             if (!label[i]) continue;
@@ -676,13 +711,16 @@ static dm_status coco_annotate(const char *path, const uint8_t *mask, int w, int
                 if (c->cls != cls) continue;
                 int nr = rle_cols(label, w, h, id, c->x0, c->x1, counts);
                 cJSON *a = cJSON_CreateObject(), *seg = cJSON_CreateObject();
-                cJSON *cnt = cJSON_CreateArray(), *size = cJSON_CreateArray(), *bbox = cJSON_CreateArray();
+                cJSON *cnt = cJSON_CreateArray(), *size = cJSON_CreateArray(),
+                      *bbox = cJSON_CreateArray();
                 if (!a || !seg || !cnt || !size || !bbox) {
-                    cJSON_Delete(a), cJSON_Delete(seg), cJSON_Delete(cnt), cJSON_Delete(size), cJSON_Delete(bbox);
+                    cJSON_Delete(a), cJSON_Delete(seg), cJSON_Delete(cnt), cJSON_Delete(size),
+                        cJSON_Delete(bbox);
                     st = dm_fail(err, "%s: out of memory", path);
                     break;
                 }
-                for (int r = 0; r < nr; r++) cJSON_AddItemToArray(cnt, cJSON_CreateNumber(counts[r]));
+                for (int r = 0; r < nr; r++)
+                    cJSON_AddItemToArray(cnt, cJSON_CreateNumber(counts[r]));
                 cJSON_AddItemToArray(size, cJSON_CreateNumber(h));
                 cJSON_AddItemToArray(size, cJSON_CreateNumber(w));
                 cJSON_AddItemToObject(seg, "counts", cnt);
@@ -705,7 +743,8 @@ static dm_status coco_annotate(const char *path, const uint8_t *mask, int w, int
     return st;
 }
 
-static dm_status write_string_list(const char *path, char **items, int from, int to, dm_error *err) {
+static dm_status write_string_list(const char *path, char **items, int from, int to,
+                                   dm_error *err) {
     size_t total = 1;
     for (int i = from; i < to; i++) total += strlen(items[i]) + 1;
     char *buf = malloc(total), *p = buf;
@@ -732,7 +771,8 @@ dm_status dm_dataset_finish_dir(const char *dir, dm_error *err) {
     char **names = malloc(sizeof *names * ((size_t)m.n + 1));
     if (!names) st = dm_fail(err, "%s: out of memory", dir);
     for (int i = 0; names && i < m.n; i++) names[i] = m.v[i].name;
-    if (st == DM_OK && (st = join(path, dir, "ImageSets/Segmentation", err)) == DM_OK) st = dm_mkdirs(path, err);
+    if (st == DM_OK && (st = join(path, dir, "ImageSets/Segmentation", err)) == DM_OK)
+        st = dm_mkdirs(path, err);
     if (st == DM_OK && (st = join(path, dir, "ImageSets/Segmentation/train.txt", err)) == DM_OK)
         st = write_string_list(path, names, 0, m.n, err);
     free(names);
@@ -790,4 +830,6 @@ dm_status dm_dataset_finish_dir(const char *dir, dm_error *err) {
     return st;
 }
 
-dm_status dm_dataset_finish(dm_dataset *ds, dm_error *err) { return dm_dataset_finish_dir(ds->dir, err); }
+dm_status dm_dataset_finish(dm_dataset *ds, dm_error *err) {
+    return dm_dataset_finish_dir(ds->dir, err);
+}

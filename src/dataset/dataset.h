@@ -27,7 +27,7 @@ typedef struct {
     const char *name;   /* [A-Za-z0-9_.-]+, e.g. "000042_circle" (sorting by name = sample order) */
     const uint8_t *rgb; /* height x width x 3 */
     const uint8_t *mask; /* height x width class ids: 0 background, 1..C, 255 ignore */
-    const float *heat;  /* optional height x width in [0,1] (NULL: no Heatmaps/NAME.png) */
+    const float *heat;   /* optional height x width in [0,1] (NULL: no Heatmaps/NAME.png) */
     int width, height;
     /* Extra manifest fields: a cJSON object, or else a JSON object string (both may be NULL).
      * The keys name, image, mask, heatmap, width, height are the writer's own. */
@@ -37,8 +37,9 @@ typedef struct {
 
 /* config_json: the run's settings as one JSON object (stored re-printed by cJSON, so key order
  * is kept). n_classes excludes background. image_ext: "jpg" or "png". */
-dm_status dm_dataset_open(const char *out_dir, const char *config_json, const char *const *class_names,
-                          int n_classes, const char *image_ext, dm_dataset **out, dm_error *err);
+dm_status dm_dataset_open(const char *out_dir, const char *config_json,
+                          const char *const *class_names, int n_classes, const char *image_ext,
+                          dm_dataset **out, dm_error *err);
 /* True for finished samples, also those pruned into pruned/ (a resumed run must not redo them). */
 bool dm_dataset_has(const dm_dataset *ds, const char *name);
 int dm_dataset_count(const dm_dataset *ds); /* finished samples */
@@ -54,7 +55,8 @@ dm_status dm_dataset_finish_dir(const char *dir, dm_error *err);
  * except for the top-level key "shard" (dropped from OUT's copy); files are hard-linked (copied
  * when linking fails), manifests concatenated in name order, then OUT is finished. A sample name
  * present in two shards is an error. */
-dm_status dm_dataset_merge(const char *out_dir, const char *const *shard_dirs, int n, dm_error *err);
+dm_status dm_dataset_merge(const char *out_dir, const char *const *shard_dirs, int n,
+                           dm_error *err);
 
 /* The lines of a text file (labels.txt: line i = name of class id i), '\n' and "\r\n" endings
  * removed; free with dm_free_lines. */
@@ -88,7 +90,8 @@ typedef struct {
 } dm_manifest;
 
 /* Parses manifest text from a dataset folder: keeps complete lines whose files exist under dir. */
-dm_status dm_manifest_parse(const char *dir, const char *text, size_t len, dm_manifest *m, dm_error *err);
+dm_status dm_manifest_parse(const char *dir, const char *text, size_t len, dm_manifest *m,
+                            dm_error *err);
 /* Reads DIR/manifest.jsonl (a missing file is an empty manifest). */
 dm_status dm_manifest_load(const char *dir, dm_manifest *m, dm_error *err);
 /* Sorts entries by name (strcmp). */

@@ -9,8 +9,8 @@
 #include "io/file.h"
 #include "io/image.h"
 
-void dm_confusion_add(uint64_t *conf, const uint8_t *pred, const uint8_t *gt, size_t n, int n_classes,
-                      int ignore) {
+void dm_confusion_add(uint64_t *conf, const uint8_t *pred, const uint8_t *gt, size_t n,
+                      int n_classes, int ignore) {
     int stride = n_classes + 1;
     for (size_t i = 0; i < n; i++) {
         if (gt[i] == ignore) continue;
@@ -22,7 +22,8 @@ void dm_confusion_add(uint64_t *conf, const uint8_t *pred, const uint8_t *gt, si
 
 dm_status dm_confusion_iou(const uint64_t *conf, int n_classes, dm_eval_result *r, dm_error *err) {
     if (n_classes < 1 || n_classes > DM_EVAL_MAX_CLASSES)
-        return dm_fail_code(err, DM_EUSAGE, "eval: %d classes (1..%d)", n_classes, DM_EVAL_MAX_CLASSES);
+        return dm_fail_code(err, DM_EUSAGE, "eval: %d classes (1..%d)", n_classes,
+                            DM_EVAL_MAX_CLASSES);
     int stride = n_classes + 1;
     r->n_classes = n_classes;
     uint64_t tp_all = 0, gt_all = 0;
@@ -52,7 +53,9 @@ dm_status dm_confusion_iou(const uint64_t *conf, int n_classes, dm_eval_result *
     return DM_OK;
 }
 
-static int str_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int str_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* Sorted names of the *.png files of a folder. */
 static dm_status list_png(const char *dir, char ***out, int *n, dm_error *err) {
@@ -74,8 +77,10 @@ static dm_status list_png(const char *dir, char ***out, int *n, dm_error *err) {
             }
             v = nv;
         }
-        if (!(v[cnt] = strdup(e->d_name))) st = dm_fail(err, "%s: out of memory", dir);
-        else cnt++;
+        if (!(v[cnt] = strdup(e->d_name)))
+            st = dm_fail(err, "%s: out of memory", dir);
+        else
+            cnt++;
     }
     closedir(d);
     if (cnt) qsort(v, (size_t)cnt, sizeof *v, str_cmp);
@@ -87,12 +92,14 @@ static dm_status list_png(const char *dir, char ***out, int *n, dm_error *err) {
 dm_status dm_eval_dirs(const char *pred_dir, const char *gt_dir, int n_classes, int ignore,
                        dm_eval_result *r, dm_error *err) {
     if (n_classes < 0 || n_classes > DM_EVAL_MAX_CLASSES)
-        return dm_fail_code(err, DM_EUSAGE, "eval: %d classes (1..%d)", n_classes, DM_EVAL_MAX_CLASSES);
+        return dm_fail_code(err, DM_EUSAGE, "eval: %d classes (1..%d)", n_classes,
+                            DM_EVAL_MAX_CLASSES);
     char **names = NULL;
     int n = 0;
     dm_status st = list_png(gt_dir, &names, &n, err);
     if (st == DM_OK && n == 0) st = dm_fail(err, "%s: no .png ground-truth masks", gt_dir);
-    if (st == DM_OK && !dm_dir_exists(pred_dir)) st = dm_fail(err, "%s: cannot open folder", pred_dir);
+    if (st == DM_OK && !dm_dir_exists(pred_dir))
+        st = dm_fail(err, "%s: cannot open folder", pred_dir);
     /* Count every (gt, pred) byte pair first; the class count can then be chosen afterwards. */
     enum { S = 257 };
     uint64_t *all = calloc((size_t)S * S, sizeof *all);
@@ -110,7 +117,8 @@ dm_status dm_eval_dirs(const char *pred_dir, const char *gt_dir, int n_classes, 
         st = dm_png_read(gp, 1, &g, &gw, &gh, err);
         if (st == DM_OK) st = dm_png_read(pp, 1, &p, &pw, &ph, err);
         if (st == DM_OK && (gw != pw || gh != ph))
-            st = dm_fail(err, "%s: prediction is %dx%d but ground truth %s is %dx%d", pp, pw, ph, gp, gw, gh);
+            st = dm_fail(err, "%s: prediction is %dx%d but ground truth %s is %dx%d", pp, pw, ph,
+                         gp, gw, gh);
         if (st == DM_OK) dm_confusion_add(all, p, g, (size_t)gw * gh, 256, ignore);
         free(g);
         free(p);
@@ -124,7 +132,8 @@ dm_status dm_eval_dirs(const char *pred_dir, const char *gt_dir, int n_classes, 
                 }
         if (n_classes == 0) n_classes = 1;
     }
-    uint64_t *conf = st == DM_OK ? calloc((size_t)(n_classes + 1) * (n_classes + 1), sizeof *conf) : NULL;
+    uint64_t *conf =
+        st == DM_OK ? calloc((size_t)(n_classes + 1) * (n_classes + 1), sizeof *conf) : NULL;
     if (!conf && st == DM_OK) st = dm_fail(err, "eval: out of memory");
     if (st == DM_OK) {
         int s = n_classes + 1;

@@ -15,18 +15,18 @@
 
 /* conf has (n_classes+1)^2 counts, row = ground truth, column = prediction; row / column
  * n_classes collects labels outside 0..n_classes-1. Zero it before the first add. */
-void dm_confusion_add(uint64_t *conf, const uint8_t *pred, const uint8_t *gt, size_t n, int n_classes,
-                      int ignore);
+void dm_confusion_add(uint64_t *conf, const uint8_t *pred, const uint8_t *gt, size_t n,
+                      int n_classes, int ignore);
 
 typedef struct {
     int n_classes;
     double iou[DM_EVAL_MAX_CLASSES]; /* NaN where the class has no gt and no predicted pixel */
     double acc[DM_EVAL_MAX_CLASSES]; /* NaN where the class has no gt pixel */
     uint64_t gt_pixels[DM_EVAL_MAX_CLASSES], pred_pixels[DM_EVAL_MAX_CLASSES];
-    double miou, macc;      /* nanmean over classes (NaN when all are NaN) */
-    double pixel_accuracy;  /* aAcc */
-    uint64_t pixels;        /* counted (non-ignore) ground-truth pixels */
-    int images;             /* filled by dm_eval_dirs */
+    double miou, macc;     /* nanmean over classes (NaN when all are NaN) */
+    double pixel_accuracy; /* aAcc */
+    uint64_t pixels;       /* counted (non-ignore) ground-truth pixels */
+    int images;            /* filled by dm_eval_dirs */
 } dm_eval_result;
 
 dm_status dm_confusion_iou(const uint64_t *conf, int n_classes, dm_eval_result *r, dm_error *err);

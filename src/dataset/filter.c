@@ -85,7 +85,6 @@ static char *line_with_iou(const dm_manifest_entry *e, double iou) {
     return s;
 }
 
-
 /* Creates the folder a file path lies in. */
 static dm_status mkdirs_for(const char *path, dm_error *err) {
     char d[PATH_CAP];
@@ -318,7 +317,8 @@ dm_status dm_prune_by_score(const char *dir, double fraction, int *n_dropped, dm
     dm_status st = dm_read_labels(dir, &labels, &n_labels, err);
     dm_dataset *lock = NULL;
     if (st == DM_OK)
-        st = dm_dataset_open(dir, config, (const char *const *)labels + 1, n_labels - 1, "png", &lock, err);
+        st = dm_dataset_open(dir, config, (const char *const *)labels + 1, n_labels - 1, "png",
+                             &lock, err);
     dm_manifest m = {0}, pm = {0};
     if (st == DM_OK) st = dm_manifest_load(dir, &m, err);
     snprintf(path, sizeof path, "%s/pruned", dir);
@@ -329,11 +329,14 @@ dm_status dm_prune_by_score(const char *dir, double fraction, int *n_dropped, dm
     dm_filter_score *order = NULL;
     dm_name_set dropped = {0};
     if (st == DM_OK && extra > 0) {
-        if (!(order = calloc((size_t)m.n, sizeof *order))) st = dm_fail(err, "%s: out of memory", dir);
-        for (int i = 0; i < m.n && st == DM_OK; i++) order[i].name = m.v[i].name, order[i].iou = manifest_score(&m.v[i]);
+        if (!(order = calloc((size_t)m.n, sizeof *order)))
+            st = dm_fail(err, "%s: out of memory", dir);
+        for (int i = 0; i < m.n && st == DM_OK; i++)
+            order[i].name = m.v[i].name, order[i].iou = manifest_score(&m.v[i]);
         if (st == DM_OK) qsort(order, (size_t)m.n, sizeof *order, score_cmp);
         for (int i = 0; i < extra && i < m.n && st == DM_OK; i++)
-            if (!dm_name_set_add(&dropped, order[i].name)) st = dm_fail(err, "%s: out of memory", dir);
+            if (!dm_name_set_add(&dropped, order[i].name))
+                st = dm_fail(err, "%s: out of memory", dir);
         dm_filter_result res = {.total = m.n, .dropped = extra < m.n ? extra : m.n};
         if (st == DM_OK) st = prune_in_place(dir, &m, NULL, &dropped, &res, err);
         if (st == DM_OK) *n_dropped = res.dropped;

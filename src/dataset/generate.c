@@ -32,11 +32,17 @@ dm_status dm_model_sha256(const char *path, char out[65], dm_error *err) {
     } else {
         /* a diffusers folder: every config and weight file, in a fixed order, each prefixed by
          * its relative name (so moving bytes between files changes the hash) */
-        static const char *const parts[] = {"model_index.json", "scheduler/scheduler_config.json",
-                                            "text_encoder/config.json", "text_encoder/model.safetensors",
-                                            "tokenizer/vocab.json", "tokenizer/merges.txt",
-                                            "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
-                                            "vae/config.json", "vae/diffusion_pytorch_model.safetensors", NULL};
+        static const char *const parts[] = {"model_index.json",
+                                            "scheduler/scheduler_config.json",
+                                            "text_encoder/config.json",
+                                            "text_encoder/model.safetensors",
+                                            "tokenizer/vocab.json",
+                                            "tokenizer/merges.txt",
+                                            "unet/config.json",
+                                            "unet/diffusion_pytorch_model.safetensors",
+                                            "vae/config.json",
+                                            "vae/diffusion_pytorch_model.safetensors",
+                                            NULL};
         char p[8192];
         for (const char *const *q = parts; *q; q++) {
             snprintf(p, sizeof p, "%s/%s", path, *q);
@@ -66,7 +72,8 @@ static char *config_json(const dm_engine *e, const dm_plan *plan, const dm_gener
     cJSON_AddStringToObject(c, "model_sha256", sha);
     cJSON_AddStringToObject(c, "source", o->source_label);
     cJSON *cls = cJSON_AddArrayToObject(c, "classes");
-    for (int i = 0; i < plan->n_classes; i++) cJSON_AddItemToArray(cls, cJSON_CreateString(plan->classes[i].label));
+    for (int i = 0; i < plan->n_classes; i++)
+        cJSON_AddItemToArray(cls, cJSON_CreateString(plan->classes[i].label));
     cJSON_AddNumberToObject(c, "samples", (double)plan->n_items);
     cJSON_AddStringToObject(c, "negative_prompt", o->negative_prompt);
     cJSON_AddNumberToObject(c, "steps", o->steps);
@@ -106,8 +113,8 @@ static void on_step(void *user, int step, int n) {
 }
 
 dm_status dm_make_sample(dm_engine *e, const dm_sample_request *q, uint8_t *rgb, uint8_t *mask,
-                         float *soft, dm_mask_score *score, dm_txt2img_result *r, double *mask_seconds,
-                         dm_error *err) {
+                         float *soft, dm_mask_score *score, dm_txt2img_result *r,
+                         double *mask_seconds, dm_error *err) {
     const dm_txt2img_params *g = q->gen;
     int self_h = 0, self_w = 0, hs[DM_MASK_MAX_RES], ws[DM_MASK_MAX_RES];
     if (q->mask->use_selfattn) {
@@ -130,8 +137,10 @@ dm_status dm_make_sample(dm_engine *e, const dm_sample_request *q, uint8_t *rgb,
     dm_attn_map maps[DM_MAX_OBJECTS * DM_MASK_MAX_RES];
     size_t per_obj = 0;
     for (int i = 0; i < nr; i++) per_obj += (size_t)hs[i] * ws[i];
-    if (K < 1 || K > DM_MAX_OBJECTS) s = dm_fail_code(err, DM_EUSAGE, "1..%d class words per image, not %d", DM_MAX_OBJECTS, K);
-    else if (!(bufs = malloc(sizeof(float) * (per_obj * K + 1)))) s = dm_fail(err, "out of memory");
+    if (K < 1 || K > DM_MAX_OBJECTS)
+        s = dm_fail_code(err, DM_EUSAGE, "1..%d class words per image, not %d", DM_MAX_OBJECTS, K);
+    else if (!(bufs = malloc(sizeof(float) * (per_obj * K + 1))))
+        s = dm_fail(err, "out of memory");
     if (!s) {
         dm_image_to_rgb8(r->image_raw, H, W, rgb);
         float *b = bufs;
@@ -145,18 +154,22 @@ dm_status dm_make_sample(dm_engine *e, const dm_sample_request *q, uint8_t *rgb,
         const float *S = dm_attn_store_self(&store, &scale);
         int n = store.self_h * store.self_w;
         if (q->mask->use_selfattn && S && (self = malloc(sizeof(float) * n * n)))
-            for (size_t i = 0; i < (size_t)n * n; i++) self[i] = S[i] * scale; /* mean: rows sum to 1 */
-        else if (q->mask->use_selfattn) s = dm_fail(err, "no self-attention captured for the refinement");
+            for (size_t i = 0; i < (size_t)n * n; i++)
+                self[i] = S[i] * scale; /* mean: rows sum to 1 */
+        else if (q->mask->use_selfattn)
+            s = dm_fail(err, "no self-attention captured for the refinement");
     }
-    if (!s) s = dm_mask_make(q->mask, maps, K, nr, q->class_ids, rgb, H, W, self, store.self_h,
-                             store.self_w, mask, NULL, score, err);
+    if (!s)
+        s = dm_mask_make(q->mask, maps, K, nr, q->class_ids, rgb, H, W, self, store.self_h,
+                         store.self_w, mask, NULL, score, err);
     /* soft: each word's attention itself (aggregated, normalised, before any refinement): the
      * heat map people look at to judge a mask */
     float *scratch = soft ? malloc(sizeof(float) * H * W) : NULL;
     if (!s && soft && !scratch) s = dm_fail(err, "out of memory");
     for (int k = 0; !s && soft && k < K; k++)
-        s = dm_mask_aggregate(maps + k * nr, nr, q->mask->res_sizes, q->mask->n_res_sizes, q->mask->norm,
-                              q->mask->norm_each, H, W, soft + (size_t)k * H * W, scratch, err);
+        s = dm_mask_aggregate(maps + k * nr, nr, q->mask->res_sizes, q->mask->n_res_sizes,
+                              q->mask->norm, q->mask->norm_each, H, W, soft + (size_t)k * H * W,
+                              scratch, err);
     free(scratch);
     if (mask_seconds) *mask_seconds = now() - t0;
     free(bufs), free(self);
@@ -171,9 +184,16 @@ static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm
     int pos[DM_MAX_OBJECTS][16], npos[DM_MAX_OBJECTS];
     for (int k = 0; k < it->n_obj; k++)
         DM_TRY(dm_token_positions(e->tok, it->prompt, it->word[k], pos[k], 16, &npos[k], err));
-    dm_txt2img_params p = {.prompt = it->prompt, .negative_prompt = o->negative_prompt, .steps = o->steps,
-                           .guidance = o->guidance, .sampler = o->sampler, .width = o->width,
-                           .height = o->height, .seed = it->seed, .on_step = on_step, .user = sc};
+    dm_txt2img_params p = {.prompt = it->prompt,
+                           .negative_prompt = o->negative_prompt,
+                           .steps = o->steps,
+                           .guidance = o->guidance,
+                           .sampler = o->sampler,
+                           .width = o->width,
+                           .height = o->height,
+                           .seed = it->seed,
+                           .on_step = on_step,
+                           .user = sc};
     dm_sample_request q = {&p, it->n_obj, (const int(*)[16])pos, npos, it->class_id, &o->mask};
     int H = o->height, W = o->width, K = it->n_obj;
     size_t HW = (size_t)H * W;
@@ -229,8 +249,13 @@ static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm
         cJSON_AddNumberToObject(t, "unet_s", r.seconds_unet);
         cJSON_AddNumberToObject(t, "vae_s", r.seconds_vae);
         cJSON_AddNumberToObject(t, "mask_s", mask_s);
-        dm_sample smp = {.name = it->name, .rgb = rgb, .mask = mask, .heat = o->save_heatmaps ? soft : NULL,
-                         .width = W, .height = H, .fields = f};
+        dm_sample smp = {.name = it->name,
+                         .rgb = rgb,
+                         .mask = mask,
+                         .heat = o->save_heatmaps ? soft : NULL,
+                         .width = W,
+                         .height = H,
+                         .fields = f};
         s = dm_dataset_add(ds, &smp, err);
         cJSON_Delete(f);
     }
@@ -238,7 +263,6 @@ static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm
     dm_txt2img_result_free(&r);
     return s;
 }
-
 
 dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_options *o,
                           dm_generate_progress_fn progress, void *user, dm_error *err) {
@@ -281,7 +305,8 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
     long made = 0;
     for (long i = 0; i < plan->n_items && !s; i++) {
         const dm_plan_item *it = &plan->items[i];
-        if (!dm_shard_owns(o->shard.k, o->shard.n, it->index) || dm_dataset_has(ds, it->name)) continue;
+        if (!dm_shard_owns(o->shard.k, o->shard.n, it->index) || dm_dataset_has(ds, it->name))
+            continue;
         pr.current = it->name;
         double t0 = now();
         s = one(e, ds, plan, it, o, sha, &sc, err);
@@ -297,6 +322,7 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
     if (!s) s = dm_dataset_finish(ds, err);
     dm_dataset_close(ds);
     int dropped = 0;
-    if (!s && o->prune_fraction > 0) s = dm_prune_by_score(o->out_dir, o->prune_fraction, &dropped, err);
+    if (!s && o->prune_fraction > 0)
+        s = dm_prune_by_score(o->out_dir, o->prune_fraction, &dropped, err);
     return s;
 }

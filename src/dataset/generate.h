@@ -18,20 +18,20 @@ typedef struct {
     dm_sampler_kind sampler;
     int width, height;
     uint64_t seed;
-    const char *image_ext;       /* "jpg" | "png" */
+    const char *image_ext; /* "jpg" | "png" */
     int save_heatmaps;
     dm_mask_params mask;
     const char *threshold_label; /* "0.5", "otsu", ... as given (recorded) */
     dm_shard shard;
-    int sharded;                 /* record the shard in config.json */
-    float prune_fraction;        /* drop the worst fraction by quality score at the end */
-    const char *source_label;    /* "--classes bird,cat" etc. (recorded) */
+    int sharded;              /* record the shard in config.json */
+    float prune_fraction;     /* drop the worst fraction by quality score at the end */
+    const char *source_label; /* "--classes bird,cat" etc. (recorded) */
 } dm_generate_options;
 
 typedef struct {
-    long total;     /* samples this process owns */
-    long done;      /* finished (including ones found finished) */
-    long skipped;   /* found finished at start */
+    long total;   /* samples this process owns */
+    long done;    /* finished (including ones found finished) */
+    long skipped; /* found finished at start */
     const char *current;
     int step, n_steps;
     double seconds_per_image; /* mean over the images generated in this run */
@@ -51,8 +51,8 @@ typedef struct {
 } dm_sample_request;
 
 dm_status dm_make_sample(dm_engine *e, const dm_sample_request *q, uint8_t *rgb, uint8_t *mask,
-                         float *soft, dm_mask_score *score, dm_txt2img_result *r, double *mask_seconds,
-                         dm_error *err);
+                         float *soft, dm_mask_score *score, dm_txt2img_result *r,
+                         double *mask_seconds, dm_error *err);
 
 typedef void (*dm_generate_progress_fn)(void *user, const dm_generate_progress *p, int sample_done);
 
@@ -60,6 +60,5 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
                           dm_generate_progress_fn progress, void *user, dm_error *err);
 /* sha256 of a model: of the file, or of a diffusers folder's config and weight files. */
 dm_status dm_model_sha256(const char *path, char out[65], dm_error *err);
-
 
 #endif

@@ -20,10 +20,9 @@ static int item_cmp(const void *a, const void *b) {
     return strcmp(((const merge_item *)a)->e->name, ((const merge_item *)b)->e->name);
 }
 
-
 /* The shards' common config (without "shard") and their common labels.txt. */
-static dm_status check_shards(const char *const *dirs, int n, char **config, char ***labels, int *n_labels,
-                              dm_error *err) {
+static dm_status check_shards(const char *const *dirs, int n, char **config, char ***labels,
+                              int *n_labels, dm_error *err) {
     char path[PATH_CAP];
     cJSON *first = NULL;
     dm_status st = DM_OK;
@@ -36,8 +35,10 @@ static dm_status check_shards(const char *const *dirs, int n, char **config, cha
         char *text;
         if ((st = dm_read_file(path, &text, NULL, err)) != DM_OK) break;
         cJSON *j = cJSON_Parse(text);
-        if (!cJSON_IsObject(j)) st = dm_fail(err, "%s: not a JSON object", path);
-        else if (i == 0) st = dm_config_canonical(text, "shard", path, config, err);
+        if (!cJSON_IsObject(j))
+            st = dm_fail(err, "%s: not a JSON object", path);
+        else if (i == 0)
+            st = dm_config_canonical(text, "shard", path, config, err);
         free(text);
         if (st != DM_OK) {
             cJSON_Delete(j);
@@ -45,11 +46,14 @@ static dm_status check_shards(const char *const *dirs, int n, char **config, cha
         }
         cJSON_DeleteItemFromObjectCaseSensitive(j, "shard");
         char key[512] = "";
-        if (!first) first = j;
+        if (!first)
+            first = j;
         else {
             if (dm_json_first_diff(first, j, key, sizeof key))
-                st = dm_fail(err, "%s: settings differ from %s/config.json (key %s); shards of one run "
-                             "differ only in \"shard\"", path, dirs[0], key);
+                st = dm_fail(err,
+                             "%s: settings differ from %s/config.json (key %s); shards of one run "
+                             "differ only in \"shard\"",
+                             path, dirs[0], key);
             cJSON_Delete(j);
         }
     }
@@ -65,13 +69,16 @@ static dm_status check_shards(const char *const *dirs, int n, char **config, cha
             *n_labels = nl;
         } else {
             dm_free_lines(l, nl);
-            if (!same) st = dm_fail(err, "%s/labels.txt: class list differs from %s/labels.txt", dirs[i], dirs[0]);
+            if (!same)
+                st = dm_fail(err, "%s/labels.txt: class list differs from %s/labels.txt", dirs[i],
+                             dirs[0]);
         }
     }
     return st;
 }
 
-static dm_status copy_sample(const char *out_dir, const char *shard_dir, const cJSON *j, dm_error *err) {
+static dm_status copy_sample(const char *out_dir, const char *shard_dir, const cJSON *j,
+                             dm_error *err) {
     static const char *const keys[] = {"image", "mask", "heatmap"};
     for (int k = 0; k < 3; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
@@ -89,7 +96,8 @@ static dm_status copy_sample(const char *out_dir, const char *shard_dir, const c
     return DM_OK;
 }
 
-dm_status dm_dataset_merge(const char *out_dir, const char *const *shard_dirs, int n, dm_error *err) {
+dm_status dm_dataset_merge(const char *out_dir, const char *const *shard_dirs, int n,
+                           dm_error *err) {
     if (n < 1) return dm_fail_code(err, DM_EUSAGE, "merge: no shard folders given");
     char *config = NULL, **labels = NULL;
     int n_labels = 0;
@@ -111,15 +119,18 @@ dm_status dm_dataset_merge(const char *out_dir, const char *const *shard_dirs, i
     for (size_t i = 1; i < total && st == DM_OK; i++)
         if (!strcmp(items[i].e->name, items[i - 1].e->name))
             st = dm_fail(err, "%s: sample %s is in both %s and %s (shards must be disjoint)",
-                         shard_dirs[items[i].shard], items[i].e->name, shard_dirs[items[i - 1].shard],
-                         shard_dirs[items[i].shard]);
+                         shard_dirs[items[i].shard], items[i].e->name,
+                         shard_dirs[items[i - 1].shard], shard_dirs[items[i].shard]);
 
     dm_dataset *ds = NULL;
     if (st == DM_OK)
-        st = dm_dataset_open(out_dir, config, (const char *const *)labels + 1, n_labels - 1, "png", &ds, err);
+        st = dm_dataset_open(out_dir, config, (const char *const *)labels + 1, n_labels - 1, "png",
+                             &ds, err);
     if (st == DM_OK && dm_dataset_count(ds) > 0)
-        st = dm_fail(err, "%s: already holds %d samples; merge into a new folder", out_dir, dm_dataset_count(ds));
-    /* Files first, then the lines: a merge killed halfway leaves OUT resumable like a generation. */
+        st = dm_fail(err, "%s: already holds %d samples; merge into a new folder", out_dir,
+                     dm_dataset_count(ds));
+    /* Files first, then the lines: a merge killed halfway leaves OUT resumable like a generation.
+     */
     for (size_t i = 0; i < total && st == DM_OK; i++) {
         st = copy_sample(out_dir, shard_dirs[items[i].shard], items[i].e->json, err);
         if (st == DM_OK) st = dm_dataset_append_line(ds, items[i].e->name, items[i].e->line, err);

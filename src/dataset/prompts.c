@@ -58,7 +58,8 @@ static int find_class(const dm_plan *p, const char *name) {
 static dm_status add_class(dm_plan *p, const char *label, const char *const *words, int n_words,
                            const char *where, dm_error *err) {
     if (!*label) return dm_fail_code(err, DM_EUSAGE, "%s: empty class name", where);
-    if (p->n_classes >= 254) return dm_fail_code(err, DM_EUSAGE, "%s: more than 254 classes", where);
+    if (p->n_classes >= 254)
+        return dm_fail_code(err, DM_EUSAGE, "%s: more than 254 classes", where);
     for (int i = 0; i < n_words; i++)
         if (find_class(p, words[i]) >= 0)
             return dm_fail_code(err, DM_EUSAGE, "%s: class '%s' is given twice", where, words[i]);
@@ -89,7 +90,8 @@ dm_status dm_plan_classes_csv(dm_plan *p, const char *csv, dm_error *err) {
         if (*w) s = add_word_class(p, w, "--classes", err);
     }
     free(copy);
-    if (!s && p->n_classes == 0) s = dm_fail_code(err, DM_EUSAGE, "--classes: the class list is empty");
+    if (!s && p->n_classes == 0)
+        s = dm_fail_code(err, DM_EUSAGE, "--classes: the class list is empty");
     return s;
 }
 
@@ -112,30 +114,45 @@ dm_status dm_plan_classes_file(dm_plan *p, const char *path, dm_error *err) {
         if (colon) *colon = 0, rest = colon + 1;
         words[n++] = trim(l);
         char *save2 = NULL;
-        for (char *t = rest ? strtok_r(rest, ",", &save2) : NULL; t && n < 64; t = strtok_r(NULL, ",", &save2))
+        for (char *t = rest ? strtok_r(rest, ",", &save2) : NULL; t && n < 64;
+             t = strtok_r(NULL, ",", &save2))
             if (*trim(t)) words[n++] = trim(t);
         char *label = label_of(words[0]);
         s = label ? add_class(p, label, words, n, where, err) : dm_fail(err, "out of memory");
         free(label);
     }
     free(text);
-    if (!s && p->n_classes == 0) s = dm_fail_code(err, DM_EUSAGE, "%s: no classes in the file", path);
+    if (!s && p->n_classes == 0)
+        s = dm_fail_code(err, DM_EUSAGE, "%s: no classes in the file", path);
     return s;
 }
 
 dm_status dm_plan_classes_preset(dm_plan *p, const char *name, dm_error *err) {
     /* PASCAL VOC 2012, ids 1..20 in this order; the second word is how prompts name it */
-    static const char *const voc[20][2] = {
-        {"aeroplane", "aeroplane"}, {"bicycle", "bicycle"},         {"bird", "bird"},
-        {"boat", "boat"},           {"bottle", "bottle"},           {"bus", "bus"},
-        {"car", "car"},             {"cat", "cat"},                 {"chair", "chair"},
-        {"cow", "cow"},             {"diningtable", "dining table"}, {"dog", "dog"},
-        {"horse", "horse"},         {"motorbike", "motorbike"},     {"person", "person"},
-        {"pottedplant", "potted plant"}, {"sheep", "sheep"},        {"sofa", "sofa"},
-        {"train", "train"},         {"tvmonitor", "tv monitor"}};
+    static const char *const voc[20][2] = {{"aeroplane", "aeroplane"},
+                                           {"bicycle", "bicycle"},
+                                           {"bird", "bird"},
+                                           {"boat", "boat"},
+                                           {"bottle", "bottle"},
+                                           {"bus", "bus"},
+                                           {"car", "car"},
+                                           {"cat", "cat"},
+                                           {"chair", "chair"},
+                                           {"cow", "cow"},
+                                           {"diningtable", "dining table"},
+                                           {"dog", "dog"},
+                                           {"horse", "horse"},
+                                           {"motorbike", "motorbike"},
+                                           {"person", "person"},
+                                           {"pottedplant", "potted plant"},
+                                           {"sheep", "sheep"},
+                                           {"sofa", "sofa"},
+                                           {"train", "train"},
+                                           {"tvmonitor", "tv monitor"}};
     if (strcmp(name, "voc"))
         return dm_fail_code(err, DM_EUSAGE, "--preset: unknown preset '%s' (known: voc)", name);
-    for (int i = 0; i < 20; i++) DM_TRY(add_class(p, voc[i][0], &voc[i][1], 1, "--preset voc", err));
+    for (int i = 0; i < 20; i++)
+        DM_TRY(add_class(p, voc[i][0], &voc[i][1], 1, "--preset voc", err));
     return DM_OK;
 }
 
@@ -148,7 +165,8 @@ static char *fill(const char *tpl, const char *word) {
     if (!out) return NULL;
     int an = at >= tpl + 2 && at[-1] == ' ' && at[-2] == 'a' && (at == tpl + 2 || at[-3] == ' ') &&
              strchr("aeiouAEIOU", word[0]);
-    snprintf(out, n, "%.*s%s%s%s", (int)(at - tpl - (an ? 1 : 0)), tpl, an ? "n " : "", word, at + 2);
+    snprintf(out, n, "%.*s%s%s%s", (int)(at - tpl - (an ? 1 : 0)), tpl, an ? "n " : "", word,
+             at + 2);
     return out;
 }
 
@@ -162,7 +180,8 @@ static dm_status grow(dm_plan *p, long n, dm_error *err) {
 static void name_item(dm_plan *p, dm_plan_item *it) {
     int k = snprintf(it->name, sizeof it->name, "%06ld", it->index);
     for (int o = 0; o < it->n_obj && k < (int)sizeof it->name - 2; o++)
-        k += snprintf(it->name + k, sizeof it->name - (size_t)k, "_%s", p->classes[it->class_id[o] - 1].label);
+        k += snprintf(it->name + k, sizeof it->name - (size_t)k, "_%s",
+                      p->classes[it->class_id[o] - 1].label);
     for (char *c = it->name; *c; c++)
         if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.') *c = '-';
 }
@@ -173,7 +192,8 @@ dm_status dm_plan_from_templates(dm_plan *p, const char *const *templates, int n
     if (n_templates == 0) templates = def, n_templates = 1;
     for (int t = 0; t < n_templates; t++)
         if (!strstr(templates[t], "{}"))
-            return dm_fail_code(err, DM_EUSAGE, "--template '%s' has no {} for the class word", templates[t]);
+            return dm_fail_code(err, DM_EUSAGE, "--template '%s' has no {} for the class word",
+                                templates[t]);
     if (per_class < 1 || per_class > 100000000L)
         return dm_fail_code(err, DM_EUSAGE, "--images-per-class must be at least 1");
     long n = per_class * p->n_classes;
@@ -196,16 +216,19 @@ dm_status dm_plan_from_templates(dm_plan *p, const char *const *templates, int n
     return DM_OK;
 }
 
-static dm_status object(dm_plan *p, dm_plan_item *it, const cJSON *cls, const cJSON *word, int fixed,
-                        const char *where, dm_error *err) {
+static dm_status object(dm_plan *p, dm_plan_item *it, const cJSON *cls, const cJSON *word,
+                        int fixed, const char *where, dm_error *err) {
     if (!cJSON_IsString(cls) || !*cls->valuestring)
         return dm_fail_code(err, DM_EUSAGE, "%s: \"class\" must be a non-empty string", where);
-    if (word && !cJSON_IsString(word)) return dm_fail_code(err, DM_EUSAGE, "%s: \"word\" must be a string", where);
-    if (it->n_obj == DM_MAX_OBJECTS) return dm_fail_code(err, DM_EUSAGE, "%s: more than %d classes", where, DM_MAX_OBJECTS);
+    if (word && !cJSON_IsString(word))
+        return dm_fail_code(err, DM_EUSAGE, "%s: \"word\" must be a string", where);
+    if (it->n_obj == DM_MAX_OBJECTS)
+        return dm_fail_code(err, DM_EUSAGE, "%s: more than %d classes", where, DM_MAX_OBJECTS);
     int c = find_class(p, cls->valuestring);
     if (c < 0) {
         if (fixed)
-            return dm_fail_code(err, DM_EUSAGE, "%s: class '%s' is not in the class list", where, cls->valuestring);
+            return dm_fail_code(err, DM_EUSAGE, "%s: class '%s' is not in the class list", where,
+                                cls->valuestring);
         DM_TRY(add_word_class(p, cls->valuestring, where, err));
         c = p->n_classes - 1;
     }
@@ -246,21 +269,28 @@ dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_err
         const cJSON *word = cJSON_GetObjectItemCaseSensitive(o, "word");
         const cJSON *words = cJSON_GetObjectItemCaseSensitive(o, "words");
         const cJSON *sd = cJSON_GetObjectItemCaseSensitive(o, "seed");
-        if (!cJSON_IsString(pr) || !*pr->valuestring) s = dm_fail_code(err, DM_EUSAGE, "%s: needs a \"prompt\" string", where);
-        else if (!cls && !cJSON_IsArray(classes)) s = dm_fail_code(err, DM_EUSAGE, "%s: needs \"class\" or \"classes\"", where);
-        else if (sd && (!cJSON_IsNumber(sd) || sd->valuedouble < 0 || sd->valuedouble > 9007199254740991.0))
+        if (!cJSON_IsString(pr) || !*pr->valuestring)
+            s = dm_fail_code(err, DM_EUSAGE, "%s: needs a \"prompt\" string", where);
+        else if (!cls && !cJSON_IsArray(classes))
+            s = dm_fail_code(err, DM_EUSAGE, "%s: needs \"class\" or \"classes\"", where);
+        else if (sd && (!cJSON_IsNumber(sd) || sd->valuedouble < 0 ||
+                        sd->valuedouble > 9007199254740991.0))
             s = dm_fail_code(err, DM_EUSAGE, "%s: \"seed\" must be a non-negative integer", where);
         if (!s) {
             it->prompt = strdup(pr->valuestring);
             it->seed = sd ? (uint64_t)sd->valuedouble : dm_sample_seed(seed, it->index);
-            if (cls) s = object(p, it, cls, word, fixed, where, err);
+            if (cls)
+                s = object(p, it, cls, word, fixed, where, err);
             else {
-                if (words && (!cJSON_IsArray(words) || cJSON_GetArraySize(words) != cJSON_GetArraySize(classes)))
+                if (words && (!cJSON_IsArray(words) ||
+                              cJSON_GetArraySize(words) != cJSON_GetArraySize(classes)))
                     s = dm_fail_code(err, DM_EUSAGE, "%s: \"words\" must match \"classes\"", where);
                 int k = 0;
                 for (const cJSON *c = classes->child; c && !s; c = c->next, k++)
-                    s = object(p, it, c, words ? cJSON_GetArrayItem(words, k) : NULL, fixed, where, err);
-                if (!s && it->n_obj == 0) s = dm_fail_code(err, DM_EUSAGE, "%s: \"classes\" is empty", where);
+                    s = object(p, it, c, words ? cJSON_GetArrayItem(words, k) : NULL, fixed, where,
+                               err);
+                if (!s && it->n_obj == 0)
+                    s = dm_fail_code(err, DM_EUSAGE, "%s: \"classes\" is empty", where);
             }
         }
         cJSON_Delete(o);

@@ -17,8 +17,8 @@ typedef struct {
 } dm_class;
 
 typedef struct {
-    long index;      /* global sample index */
-    char name[160];  /* "000042_bird": sorting by name follows the plan */
+    long index;     /* global sample index */
+    char name[160]; /* "000042_bird": sorting by name follows the plan */
     char *prompt;
     int n_obj;
     int class_id[DM_MAX_OBJECTS]; /* 1..n_classes */

@@ -36,19 +36,28 @@ dm_status dm_shard_from_values(int num_shards, const dm_shard_env *env, dm_shard
     long id, count, min = 0;
     if (env->slurm_task_id) {
         if (!parse_count(env->slurm_task_id, &id))
-            return dm_fail(err, "SLURM_ARRAY_TASK_ID: '%s' is not a task number", env->slurm_task_id);
+            return dm_fail(err, "SLURM_ARRAY_TASK_ID: '%s' is not a task number",
+                           env->slurm_task_id);
         if (env->slurm_task_min && !parse_count(env->slurm_task_min, &min))
-            return dm_fail(err, "SLURM_ARRAY_TASK_MIN: '%s' is not a task number", env->slurm_task_min);
+            return dm_fail(err, "SLURM_ARRAY_TASK_MIN: '%s' is not a task number",
+                           env->slurm_task_min);
         if (env->slurm_task_count) {
             if (!parse_count(env->slurm_task_count, &count) || count < 1)
-                return dm_fail(err, "SLURM_ARRAY_TASK_COUNT: '%s' is not a count", env->slurm_task_count);
+                return dm_fail(err, "SLURM_ARRAY_TASK_COUNT: '%s' is not a count",
+                               env->slurm_task_count);
             if (num_shards > 0 && count != num_shards)
-                return dm_fail(err, "SLURM_ARRAY_TASK_COUNT: %ld tasks but --num-shards %d", count, num_shards);
-        } else if (num_shards > 0) count = num_shards;
-        else return dm_fail(err, "SLURM_ARRAY_TASK_ID: set but the shard count is unknown (give --num-shards)");
+                return dm_fail(err, "SLURM_ARRAY_TASK_COUNT: %ld tasks but --num-shards %d", count,
+                               num_shards);
+        } else if (num_shards > 0)
+            count = num_shards;
+        else
+            return dm_fail(
+                err, "SLURM_ARRAY_TASK_ID: set but the shard count is unknown (give --num-shards)");
         if (id < min || id - min >= count)
-            return dm_fail(err, "SLURM_ARRAY_TASK_ID: task %ld is outside %ld..%ld (a strided --array "
-                           "is not supported)", id, min, min + count - 1);
+            return dm_fail(err,
+                           "SLURM_ARRAY_TASK_ID: task %ld is outside %ld..%ld (a strided --array "
+                           "is not supported)",
+                           id, min, min + count - 1);
         *out = (dm_shard){(int)(id - min), (int)count};
         *found = true;
         return DM_OK;
@@ -57,9 +66,12 @@ dm_status dm_shard_from_values(int num_shards, const dm_shard_env *env, dm_shard
         if (!parse_count(env->job_index, &id))
             return dm_fail(err, "JOB_COMPLETION_INDEX: '%s' is not an index", env->job_index);
         if (num_shards < 1)
-            return dm_fail(err, "JOB_COMPLETION_INDEX: set but the shard count is unknown (give --num-shards)");
+            return dm_fail(
+                err,
+                "JOB_COMPLETION_INDEX: set but the shard count is unknown (give --num-shards)");
         if (id >= num_shards)
-            return dm_fail(err, "JOB_COMPLETION_INDEX: %ld is not below --num-shards %d", id, num_shards);
+            return dm_fail(err, "JOB_COMPLETION_INDEX: %ld is not below --num-shards %d", id,
+                           num_shards);
         *out = (dm_shard){(int)id, num_shards};
         *found = true;
     }

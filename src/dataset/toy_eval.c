@@ -30,8 +30,8 @@ dm_status dm_toy_method_parse(const char *spec, dm_toy_method *m, dm_error *err)
             char *end;
             float g = strtof(at, &end);
             if (end == at || *end || !(g >= 0 && g < 1))
-                return dm_fail_code(err, DM_EUSAGE, "method '%s': threshold must be in [0,1) or best",
-                                    spec);
+                return dm_fail_code(err, DM_EUSAGE,
+                                    "method '%s': threshold must be in [0,1) or best", spec);
             m->p.threshold = g;
         }
     }
@@ -55,9 +55,9 @@ dm_status dm_toy_method_parse(const char *spec, dm_toy_method *m, dm_error *err)
                 if (*c == '/') *c = ',';
             DM_TRY(dm_mask_parse_resolutions(mods + 4, &m->p, err));
         } else {
-            return dm_fail_code(err, DM_EUSAGE,
-                                "method '%s': unknown modifier '%s' (known: tau=N, res=A/B, margin=M)", spec,
-                                mods);
+            return dm_fail_code(
+                err, DM_EUSAGE,
+                "method '%s': unknown modifier '%s' (known: tau=N, res=A/B, margin=M)", spec, mods);
         }
         mods = next;
     }
@@ -69,7 +69,8 @@ dm_status dm_toy_mask(const dm_mask_params *p, const dm_toy_sample *s, uint8_t *
     dm_attn_map maps[DM_TOY_MAX_OBJ * DM_MASK_MAX_RES];
     dm_toy_sample_maps(s, maps);
     if (p->use_selfattn && !s->selfattn)
-        return dm_fail_code(err, DM_EUSAGE, "toy: method selfattn needs the self-attention captured");
+        return dm_fail_code(err, DM_EUSAGE,
+                            "toy: method selfattn needs the self-attention captured");
     return dm_mask_make(p, maps, s->K, s->n_res, s->class_ids, s->rgb, s->H, s->W, s->selfattn,
                         s->sa_h, s->sa_w, mask, NULL, score, err);
 }

@@ -52,9 +52,12 @@ void dm_rgb_to_hsv(uint8_t r8, uint8_t g8, uint8_t b8, float *h, float *s, float
     float mx = fmaxf(r, fmaxf(g, b)), mn = fminf(r, fminf(g, b)), d = mx - mn;
     float hue = 0;
     if (d > 0) {
-        if (mx == r) hue = 60.0f * fmodf((g - b) / d, 6.0f);
-        else if (mx == g) hue = 60.0f * ((b - r) / d + 2.0f);
-        else hue = 60.0f * ((r - g) / d + 4.0f);
+        if (mx == r)
+            hue = 60.0f * fmodf((g - b) / d, 6.0f);
+        else if (mx == g)
+            hue = 60.0f * ((b - r) / d + 2.0f);
+        else
+            hue = 60.0f * ((r - g) / d + 4.0f);
         if (hue < 0) hue += 360.0f;
         if (hue >= 360.0f) hue -= 360.0f;
     }
@@ -154,7 +157,8 @@ dm_status dm_toy_load_prompts(const char *path, dm_toy_item **items, int *n, int
         it->bg = dm_toy_bg_index(cJSON_GetStringValue(b));
         if (it->color[0] < 0 || it->shape[0] < 0 || it->bg < 0 || !cJSON_IsNumber(seed) ||
             seed->valuedouble < 0) {
-            st = dm_fail(err, "%s: item %d needs a known color, shape, bg and a seed >= 0", path, i);
+            st =
+                dm_fail(err, "%s: item %d needs a known color, shape, bg and a seed >= 0", path, i);
             goto done;
         }
         it->seed = (uint64_t)seed->valuedouble;
@@ -190,8 +194,8 @@ void dm_toy_two_object_items(dm_toy_item *items, int n) {
         it->shape[0] = pairs[i % np][0];
         it->shape[1] = pairs[i % np][1];
         it->color[0] = (int)(dm_rng_u64(&rng) % DM_TOY_N_COLORS);
-        it->color[1] = (it->color[0] + 1 + (int)(dm_rng_u64(&rng) % (DM_TOY_N_COLORS - 1))) %
-                       DM_TOY_N_COLORS;
+        it->color[1] =
+            (it->color[0] + 1 + (int)(dm_rng_u64(&rng) % (DM_TOY_N_COLORS - 1))) % DM_TOY_N_COLORS;
         it->bg = (int)(dm_rng_u64(&rng) % DM_TOY_N_BGS);
         it->seed = dm_rng_u64(&rng) % 1000000;
         double_prompt(it);
@@ -234,9 +238,16 @@ dm_status dm_toy_generate(dm_engine *e, const dm_toy_item *it, int steps, float 
     int H = e->unet.cfg.sample_size * f, W = H;
     dm_attn_store store;
     dm_attn_store_init(&store, 1, self_h);
-    dm_txt2img_params p = {.prompt = it->prompt, .negative_prompt = "", .steps = steps,
-                           .guidance = guidance, .sampler = DM_SAMPLER_DDIM, .eta = 0,
-                           .width = W, .height = H, .seed = it->seed, .store = &store};
+    dm_txt2img_params p = {.prompt = it->prompt,
+                           .negative_prompt = "",
+                           .steps = steps,
+                           .guidance = guidance,
+                           .sampler = DM_SAMPLER_DDIM,
+                           .eta = 0,
+                           .width = W,
+                           .height = H,
+                           .seed = it->seed,
+                           .store = &store};
     dm_txt2img_result res = {0};
     dm_status st = dm_txt2img(e, &p, &res, err);
     if (st != DM_OK) goto done;
@@ -320,11 +331,12 @@ dm_status dm_toy_samples_save(const char *path, const dm_toy_sample *s, int n, d
         for (int k = 0; k < x->K; k++) h.class_ids[k] = x->class_ids[k];
         for (int r = 0; r < x->n_res; r++) h.res_h[r] = x->res_h[r], h.res_w[r] = x->res_w[r];
         long n_px = (long)x->H * x->W, sn = (long)x->sa_h * x->sa_w;
-        ok = fwrite(&h, sizeof h, 1, fp) == 1 &&
-             fwrite(x->rgb, 1, (size_t)n_px * 3, fp) == (size_t)n_px * 3 &&
-             fwrite(x->gt, 1, (size_t)n_px, fp) == (size_t)n_px &&
-             fwrite(x->maps, sizeof(float), (size_t)maps_floats(x), fp) == (size_t)maps_floats(x) &&
-             (!sn || fwrite(x->selfattn, sizeof(float), (size_t)(sn * sn), fp) == (size_t)(sn * sn));
+        ok =
+            fwrite(&h, sizeof h, 1, fp) == 1 &&
+            fwrite(x->rgb, 1, (size_t)n_px * 3, fp) == (size_t)n_px * 3 &&
+            fwrite(x->gt, 1, (size_t)n_px, fp) == (size_t)n_px &&
+            fwrite(x->maps, sizeof(float), (size_t)maps_floats(x), fp) == (size_t)maps_floats(x) &&
+            (!sn || fwrite(x->selfattn, sizeof(float), (size_t)(sn * sn), fp) == (size_t)(sn * sn));
     }
     if (!ok) {
         dm_atomic_abort(&af);

@@ -72,20 +72,18 @@ void dm_toy_two_object_items(dm_toy_item *items, int n);
 
 /* ---------------------------------------------------------------- generation */
 
-
-
 typedef struct {
     dm_toy_item item;
     int H, W;
-    int K;                      /* class words (objects) */
+    int K; /* class words (objects) */
     int class_ids[DM_TOY_MAX_OBJ];
-    int n_res;                  /* cross-attention resolutions, finest first */
+    int n_res; /* cross-attention resolutions, finest first */
     int res_h[DM_MASK_MAX_RES], res_w[DM_MASK_MAX_RES];
-    uint8_t *rgb;               /* H*W*3 */
-    uint8_t *gt;                /* H*W oracle labels */
-    float *maps;                /* class-major: class k, resolution r at maps + offset(k, r) */
-    int sa_h, sa_w;             /* self-attention resolution (0: none) */
-    float *selfattn;            /* (sa_h*sa_w)^2, rows normalised to 1, or NULL */
+    uint8_t *rgb;    /* H*W*3 */
+    uint8_t *gt;     /* H*W oracle labels */
+    float *maps;     /* class-major: class k, resolution r at maps + offset(k, r) */
+    int sa_h, sa_w;  /* self-attention resolution (0: none) */
+    float *selfattn; /* (sa_h*sa_w)^2, rows normalised to 1, or NULL */
 } dm_toy_sample;
 
 /* Views of a sample's maps in dm_mask_make's order (maps[k*n_res + r]); out: K*n_res entries. */
@@ -105,11 +103,12 @@ dm_status dm_toy_samples_load(const char *path, dm_toy_sample **s, int *n, dm_er
 
 /* ---------------------------------------------------------------- evaluation */
 
-/* A mask method: "default" (dm_mask_params_default) or NAME[@GAMMA|@best][:tau=N][:res=A/B][:margin=M]
- * with NAME a dm_mask_method_parse name ("basic", "selfattn+crf", "crf+agreement", ...) applied
- * to the default parameters: "basic@0.5" is the paper's reference rule. "@best" chooses the
- * threshold (and with selfattn also tau in 1..6) that maximises mIoU on the tuning samples;
- * margin=M marks 255 where the two best classes are closer than M (several classes). */
+/* A mask method: "default" (dm_mask_params_default) or
+ * NAME[@GAMMA|@best][:tau=N][:res=A/B][:margin=M] with NAME a dm_mask_method_parse name ("basic",
+ * "selfattn+crf", "crf+agreement", ...) applied to the default parameters: "basic@0.5" is the
+ * paper's reference rule. "@best" chooses the threshold (and with selfattn also tau in 1..6) that
+ * maximises mIoU on the tuning samples; margin=M marks 255 where the two best classes are closer
+ * than M (several classes). */
 typedef struct {
     char name[96];
     dm_mask_params p;
@@ -119,11 +118,11 @@ typedef struct {
 dm_status dm_toy_method_parse(const char *spec, dm_toy_method *m, dm_error *err);
 
 typedef struct {
-    dm_toy_method method;   /* with the threshold / tau actually used */
-    dm_eval_result all;     /* every sample */
-    dm_eval_result tune;    /* samples [0, n_tune) */
-    dm_eval_result held;    /* samples [n_tune, n) (n_classes 0 when empty) */
-    dm_eval_result kept;    /* all samples but the prune_fraction with the lowest score */
+    dm_toy_method method; /* with the threshold / tau actually used */
+    dm_eval_result all;   /* every sample */
+    dm_eval_result tune;  /* samples [0, n_tune) */
+    dm_eval_result held;  /* samples [n_tune, n) (n_classes 0 when empty) */
+    dm_eval_result kept;  /* all samples but the prune_fraction with the lowest score */
     int n, n_tune, n_kept;
     double ignore_fraction; /* predicted 255 pixels / all pixels */
     float *scores;          /* n per-sample dm_mask_score.score (malloc'd) */

@@ -7,10 +7,11 @@
 #include "core/status.h"
 
 #define DM_VIZ_TILE_DEFAULT 192
-#define DM_VIZ_GAP 4
+#define DM_VIZ_GAP          4
 
 /* First n samples of the dataset at dataset_dir; each tile is tile x tile pixels (>= 128), the
  * picture scaled to fit with its aspect kept. Written atomically as an RGB PNG. */
-dm_status dm_viz_sheet(const char *dataset_dir, const char *out_png, int n, int tile, dm_error *err);
+dm_status dm_viz_sheet(const char *dataset_dir, const char *out_png, int n, int tile,
+                       dm_error *err);
 
 #endif

@@ -16,7 +16,8 @@
 
 static dm_status check_size(const char *path, int w, int h, dm_error *err) {
     if (w <= 0 || h <= 0 || w > DM_IMG_MAX_SIDE || h > DM_IMG_MAX_SIDE)
-        return dm_fail(err, "%s: bad image size %dx%d (1..%d per side)", path, w, h, DM_IMG_MAX_SIDE);
+        return dm_fail(err, "%s: bad image size %dx%d (1..%d per side)", path, w, h,
+                       DM_IMG_MAX_SIDE);
     return DM_OK;
 }
 
@@ -61,7 +62,8 @@ static dm_status png_write(const char *path, const uint8_t *pix, int w, int h, i
     dm_atomic_file af;
     DM_TRY(dm_atomic_open(&af, path, err));
     png_err_ctx ctx = {{0}};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, png_on_error, png_on_warning);
+    png_structp png =
+        png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, png_on_error, png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_write_struct(&png, NULL);
@@ -108,7 +110,8 @@ dm_status dm_png_write_palette(const char *path, const uint8_t *idx, int w, int 
     return png_write(path, idx, w, h, PNG_COLOR_TYPE_PALETTE, pal, err);
 }
 
-dm_status dm_png_read(const char *path, int channels, uint8_t **pix, int *w, int *h, dm_error *err) {
+dm_status dm_png_read(const char *path, int channels, uint8_t **pix, int *w, int *h,
+                      dm_error *err) {
     *pix = NULL;
     if (channels != 1 && channels != 3) return dm_fail(err, "%s: channels must be 1 or 3", path);
     FILE *fp = fopen(path, "rb");
@@ -119,7 +122,8 @@ dm_status dm_png_read(const char *path, int channels, uint8_t **pix, int *w, int
         return dm_fail(err, "%s: not a PNG file", path);
     }
     png_err_ctx ctx = {{0}};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_on_error, png_on_warning);
+    png_structp png =
+        png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_on_error, png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
@@ -142,7 +146,8 @@ dm_status dm_png_read(const char *path, int channels, uint8_t **pix, int *w, int
     int pw = (int)png_get_image_width(png, info), ph = (int)png_get_image_height(png, info);
     int ct = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
     const char *why = NULL;
-    if (check_size(path, pw, ph, err) != DM_OK) why = "size";
+    if (check_size(path, pw, ph, err) != DM_OK)
+        why = "size";
     else if (channels == 3) {
         if (ct == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
         if (ct == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -151,8 +156,10 @@ dm_status dm_png_read(const char *path, int channels, uint8_t **pix, int *w, int
         if (ct & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
     } else {
         /* A label image: keep the stored values, never map them through the palette. */
-        if (ct & PNG_COLOR_MASK_COLOR && ct != PNG_COLOR_TYPE_PALETTE) why = "an RGB PNG, not an indexed or gray mask";
-        else if (depth == 16) why = "a 16-bit PNG, expected 8-bit mask values";
+        if (ct & PNG_COLOR_MASK_COLOR && ct != PNG_COLOR_TYPE_PALETTE)
+            why = "an RGB PNG, not an indexed or gray mask";
+        else if (depth == 16)
+            why = "a 16-bit PNG, expected 8-bit mask values";
         else {
             if (depth < 8) png_set_packing(png);
             if (ct & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
@@ -169,7 +176,8 @@ dm_status dm_png_read(const char *path, int channels, uint8_t **pix, int *w, int
     if ((int)png_get_rowbytes(png, info) != pw * channels) {
         png_destroy_read_struct(&png, &info, NULL);
         fclose(fp);
-        return dm_fail(err, "%s: unsupported PNG layout (colour type %d, depth %d)", path, ct, depth);
+        return dm_fail(err, "%s: unsupported PNG layout (colour type %d, depth %d)", path, ct,
+                       depth);
     }
     out = malloc((size_t)pw * ph * channels);
     rows = malloc(sizeof(png_bytep) * (size_t)ph);
@@ -207,7 +215,8 @@ static void jpeg_on_message(j_common_ptr cinfo) {
 dm_status dm_jpeg_write_rgb(const char *path, const uint8_t *rgb, int w, int h, int quality,
                             dm_error *err) {
     DM_TRY(check_size(path, w, h, err));
-    if (quality < 0 || quality > 100) return dm_fail(err, "%s: JPEG quality %d not in 1..100", path, quality);
+    if (quality < 0 || quality > 100)
+        return dm_fail(err, "%s: JPEG quality %d not in 1..100", path, quality);
     dm_atomic_file af;
     DM_TRY(dm_atomic_open(&af, path, err));
     struct jpeg_compress_struct c;
@@ -238,7 +247,8 @@ dm_status dm_jpeg_write_rgb(const char *path, const uint8_t *rgb, int w, int h, 
     return dm_atomic_commit(&af, err);
 }
 
-dm_status dm_jpeg_read(const char *path, int channels, uint8_t **pix, int *w, int *h, dm_error *err) {
+dm_status dm_jpeg_read(const char *path, int channels, uint8_t **pix, int *w, int *h,
+                       dm_error *err) {
     *pix = NULL;
     if (channels != 1 && channels != 3) return dm_fail(err, "%s: channels must be 1 or 3", path);
     FILE *fp = fopen(path, "rb");
@@ -264,7 +274,8 @@ dm_status dm_jpeg_read(const char *path, int channels, uint8_t **pix, int *w, in
     if (check_size(path, jw, jh, err) != DM_OK || d.output_components != channels) {
         jpeg_destroy_decompress(&d);
         fclose(fp);
-        if (d.output_components != channels) dm_fail(err, "%s: unsupported JPEG colour layout", path);
+        if (d.output_components != channels)
+            dm_fail(err, "%s: unsupported JPEG colour layout", path);
         return DM_ERR;
     }
     out = malloc((size_t)jw * jh * channels);
@@ -286,7 +297,8 @@ dm_status dm_jpeg_read(const char *path, int channels, uint8_t **pix, int *w, in
     return DM_OK;
 }
 
-dm_status dm_image_read(const char *path, int channels, uint8_t **pix, int *w, int *h, dm_error *err) {
+dm_status dm_image_read(const char *path, int channels, uint8_t **pix, int *w, int *h,
+                        dm_error *err) {
     const char *dot = strrchr(path, '.');
     if (dot && !strcasecmp(dot, ".png")) return dm_png_read(path, channels, pix, w, h, err);
     if (dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg")))

@@ -25,9 +25,11 @@ dm_status dm_jpeg_write_rgb(const char *path, const uint8_t *rgb, int w, int h, 
  * *pix is malloc'd (w*h*channels bytes); the caller frees it. */
 dm_status dm_png_read(const char *path, int channels, uint8_t **pix, int *w, int *h, dm_error *err);
 /* channels 3: RGB; 1: luminance. */
-dm_status dm_jpeg_read(const char *path, int channels, uint8_t **pix, int *w, int *h, dm_error *err);
+dm_status dm_jpeg_read(const char *path, int channels, uint8_t **pix, int *w, int *h,
+                       dm_error *err);
 /* By extension: .png, or .jpg / .jpeg (case-insensitive). */
-dm_status dm_image_read(const char *path, int channels, uint8_t **pix, int *w, int *h, dm_error *err);
+dm_status dm_image_read(const char *path, int channels, uint8_t **pix, int *w, int *h,
+                        dm_error *err);
 
 /* The PASCAL VOC colour map: index bits interleaved into the high bits of R, G, B
  * (1 -> (128,0,0), 2 -> (0,128,0), 15 -> (192,128,128), 255 -> (224,224,192)). */

@@ -17,7 +17,7 @@
 
 struct dm_safetensors {
     char *path;
-    void *map;        /* whole-file mapping (NULL for a caller's buffer) */
+    void *map; /* whole-file mapping (NULL for a caller's buffer) */
     size_t map_len;
     const uint8_t *data; /* start of the data area */
     size_t data_len;
@@ -25,7 +25,7 @@ struct dm_safetensors {
     dm_st_tensor *t; /* sorted by name */
     char *names;     /* storage for all names */
     int n_meta;
-    char **meta_kv;  /* key0, value0, key1, ... */
+    char **meta_kv; /* key0, value0, key1, ... */
 };
 
 static const struct {
@@ -33,8 +33,8 @@ static const struct {
     dm_dtype dtype;
     size_t size;
 } dtypes[] = {
-    {"F32", DM_F32, 4}, {"F16", DM_F16, 2}, {"BF16", DM_BF16, 2}, {"F64", DM_F64, 8},
-    {"I64", DM_I64, 8}, {"I32", DM_I32, 4}, {"I16", DM_I16, 2},   {"I8", DM_I8, 1},
+    {"F32", DM_F32, 4}, {"F16", DM_F16, 2},   {"BF16", DM_BF16, 2}, {"F64", DM_F64, 8},
+    {"I64", DM_I64, 8}, {"I32", DM_I32, 4},   {"I16", DM_I16, 2},   {"I8", DM_I8, 1},
     {"U8", DM_U8, 1},   {"BOOL", DM_BOOL, 1},
 };
 
@@ -182,13 +182,15 @@ static dm_status parse(dm_safetensors *st, const uint8_t *buf, size_t len, dm_er
         for (const cJSON *v = shape->child; v; v = v->next, d++) {
             uint64_t dim;
             if (!json_uint(v, INT64_MAX, &dim)) {
-                s = dm_fail(err, "%s: tensor '%s': shape entry %d is not a non-negative integer",
-                            p, name, d);
+                s = dm_fail(err, "%s: tensor '%s': shape entry %d is not a non-negative integer", p,
+                            name, d);
                 goto tensors_done;
             }
             t->shape[d] = (int64_t)dim;
-            if (dim != 0 && numel > UINT64_MAX / dim) overflow = true;
-            else numel *= dim;
+            if (dim != 0 && numel > UINT64_MAX / dim)
+                overflow = true;
+            else
+                numel *= dim;
         }
         if (!overflow && numel > UINT64_MAX / esize) overflow = true;
         t->ndim = nd;
@@ -203,7 +205,8 @@ static dm_status parse(dm_safetensors *st, const uint8_t *buf, size_t len, dm_er
             break;
         }
         if (en > st->data_len) {
-            s = dm_fail(err, "%s: tensor '%s': data_offsets [%llu, %llu] past the end of the data "
+            s = dm_fail(err,
+                        "%s: tensor '%s': data_offsets [%llu, %llu] past the end of the data "
                         "(%zu bytes; file truncated?)",
                         p, name, (unsigned long long)b, (unsigned long long)en, st->data_len);
             break;
@@ -253,8 +256,8 @@ done:
     return s;
 }
 
-static dm_status open_common(dm_safetensors *st, const void *buf, size_t len,
-                             dm_safetensors **out, dm_error *err) {
+static dm_status open_common(dm_safetensors *st, const void *buf, size_t len, dm_safetensors **out,
+                             dm_error *err) {
     dm_status s = parse(st, buf, len, err);
     if (s != DM_OK) {
         dm_st_close(st);
@@ -336,14 +339,17 @@ const char *dm_st_metadata(const dm_safetensors *st, const char *key) {
 float dm_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
     if (exp == 0) {
-        if (man == 0) bits = sign;
+        if (man == 0)
+            bits = sign;
         else { /* subnormal: renormalise */
             exp = 127 - 15 + 1;
             while (!(man & 0x400)) man <<= 1, exp--;
             bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
         }
-    } else if (exp == 31) bits = sign | 0x7f800000u | (man << 13);
-    else bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    } else if (exp == 31)
+        bits = sign | 0x7f800000u | (man << 13);
+    else
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
     float f;
     memcpy(&f, &bits, 4);
     return f;
@@ -380,7 +386,9 @@ float dm_bf16_to_f32(uint16_t h) {
 void dm_convert_to_f32(dm_dtype dtype, const void *src, size_t n, float *dst) {
     const uint8_t *s = src;
     switch (dtype) {
-    case DM_F32: memcpy(dst, s, n * 4); break;
+    case DM_F32:
+        memcpy(dst, s, n * 4);
+        break;
     case DM_F16:
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
@@ -402,7 +410,9 @@ void dm_convert_to_f32(dm_dtype dtype, const void *src, size_t n, float *dst) {
             dst[i] = (float)d;
         }
         break;
-    default: memset(dst, 0, n * 4); break;
+    default:
+        memset(dst, 0, n * 4);
+        break;
     }
 }
 
@@ -418,7 +428,9 @@ dm_status dm_st_read_i64(const dm_st_tensor *t, int64_t *dst, dm_error *err) {
     const uint8_t *s = t->data;
     for (int64_t i = 0; i < t->numel; i++) {
         switch (t->dtype) {
-        case DM_I64: memcpy(&dst[i], s + 8 * i, 8); break;
+        case DM_I64:
+            memcpy(&dst[i], s + 8 * i, 8);
+            break;
         case DM_I32: {
             int32_t v;
             memcpy(&v, s + 4 * i, 4);
@@ -429,9 +441,13 @@ dm_status dm_st_read_i64(const dm_st_tensor *t, int64_t *dst, dm_error *err) {
             memcpy(&v, s + 2 * i, 2);
             dst[i] = v;
         } break;
-        case DM_I8: dst[i] = (int8_t)s[i]; break;
+        case DM_I8:
+            dst[i] = (int8_t)s[i];
+            break;
         case DM_U8:
-        case DM_BOOL: dst[i] = s[i]; break;
+        case DM_BOOL:
+            dst[i] = s[i];
+            break;
         default:
             return dm_fail(err, "tensor '%s': dtype %s, expected an integer type", t->name,
                            dm_dtype_name(t->dtype));
@@ -467,8 +483,7 @@ dm_status dm_st_writer_add(dm_st_writer *w, const char *name, dm_dtype dtype, in
                            const int64_t *shape, const void *data, dm_error *err) {
     if (ndim < 0 || ndim > DM_MAX_DIMS) return dm_fail(err, "tensor '%s': bad rank %d", name, ndim);
     for (int i = 0; i < w->n; i++)
-        if (strcmp(w->e[i].name, name) == 0)
-            return dm_fail(err, "tensor '%s' added twice", name);
+        if (strcmp(w->e[i].name, name) == 0) return dm_fail(err, "tensor '%s' added twice", name);
     if (w->n == w->cap) {
         int cap = w->cap ? w->cap * 2 : 16;
         w_entry *e = realloc(w->e, (size_t)cap * sizeof *e);
@@ -505,7 +520,8 @@ dm_status dm_st_write(dm_st_writer *w, const char *path, dm_error *err) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "dtype", dm_dtype_name(e->dtype));
         cJSON *sh = cJSON_AddArrayToObject(o, "shape");
-        for (int d = 0; d < e->ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)e->shape[d]));
+        for (int d = 0; d < e->ndim; d++)
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)e->shape[d]));
         cJSON *of = cJSON_AddArrayToObject(o, "data_offsets");
         cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
         cJSON_AddItemToArray(of, cJSON_CreateNumber((double)(off + e->nbytes)));

@@ -12,7 +12,18 @@
 
 #define DM_MAX_DIMS 8
 
-typedef enum { DM_F32, DM_F16, DM_BF16, DM_F64, DM_I64, DM_I32, DM_I16, DM_I8, DM_U8, DM_BOOL } dm_dtype;
+typedef enum {
+    DM_F32,
+    DM_F16,
+    DM_BF16,
+    DM_F64,
+    DM_I64,
+    DM_I32,
+    DM_I16,
+    DM_I8,
+    DM_U8,
+    DM_BOOL
+} dm_dtype;
 
 size_t dm_dtype_size(dm_dtype t);
 const char *dm_dtype_name(dm_dtype t);

@@ -109,8 +109,8 @@ void dm_selfattn_propagate(const float *S, int n, int tau, float *a, float *tmp)
  * boundary at pixel level anyway). Toy-shapes (8x8, 4x4): 8. SD 1.x/2.x at 512x512 (64, 32, 16,
  * 8): 32; at 768x768 (96, 48, 24, 12): 24. DM_ERR when none qualifies. */
 #define DM_MASK_SELFATTN_MAX_TOKENS 1024
-dm_status dm_mask_pick_selfattn_res(const int *hs, const int *ws, int n, int max_tokens,
-                                    int *h_out, int *w_out, dm_error *err);
+dm_status dm_mask_pick_selfattn_res(const int *hs, const int *ws, int n, int max_tokens, int *h_out,
+                                    int *w_out, dm_error *err);
 
 /* ---------------------------------------------------------------- crf.c */
 
@@ -221,10 +221,10 @@ typedef struct {
     float margin;               /* best - second < margin -> 255 (0 = off) */
     int ignore_disagree;        /* 255 where the refined and unrefined labelings differ (0) */
     /* refinements */
-    int use_selfattn; /* Dataset-Diffusion propagation S^tau a (1) */
-    int selfattn_tau; /* (2) */
-    int use_crf;      /* dense CRF on the image (1) */
-    dm_crf_params crf;   /* dm_crf_params_default but colour std 20, weight 10 */
+    int use_selfattn;  /* Dataset-Diffusion propagation S^tau a (1) */
+    int selfattn_tau;  /* (2) */
+    int use_crf;       /* dense CRF on the image (1) */
+    dm_crf_params crf; /* dm_crf_params_default but colour std 20, weight 10 */
     /* score */
     float area_min, area_max; /* sane mask area fraction (0.001, 0.95) */
     dm_score_weights score_w; /* (mass 0, contrast 1, agreement 0, border 1) */

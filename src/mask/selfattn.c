@@ -41,8 +41,8 @@ void dm_selfattn_propagate(const float *S, int n, int tau, float *a, float *tmp)
     }
 }
 
-dm_status dm_mask_pick_selfattn_res(const int *hs, const int *ws, int n, int max_tokens,
-                                    int *h_out, int *w_out, dm_error *err) {
+dm_status dm_mask_pick_selfattn_res(const int *hs, const int *ws, int n, int max_tokens, int *h_out,
+                                    int *w_out, dm_error *err) {
     long cap = max_tokens > 0 ? max_tokens : DM_MASK_SELFATTN_MAX_TOKENS;
     int best = -1;
     for (int i = 0; i < n; i++) {
@@ -51,8 +51,10 @@ dm_status dm_mask_pick_selfattn_res(const int *hs, const int *ws, int n, int max
         if (best < 0 || tokens > (long)hs[best] * ws[best]) best = i;
     }
     if (best < 0)
-        return dm_fail(err, "self-attention: none of the %d attention resolutions has at most %ld "
-                            "positions", n, cap);
+        return dm_fail(err,
+                       "self-attention: none of the %d attention resolutions has at most %ld "
+                       "positions",
+                       n, cap);
     *h_out = hs[best];
     if (w_out) *w_out = ws[best];
     return DM_OK;

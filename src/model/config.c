@@ -34,8 +34,8 @@ static dm_status get_int(const cJSON *o, const char *path, const char *key, int 
     return DM_OK;
 }
 
-static dm_status get_float(const cJSON *o, const char *path, const char *key, float def,
-                           float *out, dm_error *err) {
+static dm_status get_float(const cJSON *o, const char *path, const char *key, float def, float *out,
+                           dm_error *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v || cJSON_IsNull(v)) {
         *out = def;
@@ -85,11 +85,15 @@ dm_status dm_clip_config_load(const char *path, dm_clip_config *c, dm_error *err
         goto done;
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "hidden_act");
     const char *a = cJSON_IsString(act) ? act->valuestring : "quick_gelu";
-    if (!strcmp(a, "gelu")) c->act_gelu = 1;
-    else if (!strcmp(a, "quick_gelu")) c->act_gelu = 0;
-    else s = dm_fail(err, "%s: hidden_act '%s' is not supported (quick_gelu, gelu)", path, a);
+    if (!strcmp(a, "gelu"))
+        c->act_gelu = 1;
+    else if (!strcmp(a, "quick_gelu"))
+        c->act_gelu = 0;
+    else
+        s = dm_fail(err, "%s: hidden_act '%s' is not supported (quick_gelu, gelu)", path, a);
     if (!s && (c->hidden <= 0 || c->heads <= 0 || c->hidden % c->heads || c->layers <= 0))
-        s = dm_fail(err, "%s: hidden_size %d is not divisible into %d heads", path, c->hidden, c->heads);
+        s = dm_fail(err, "%s: hidden_size %d is not divisible into %d heads", path, c->hidden,
+                    c->heads);
 done:
     cJSON_Delete(o);
     return s;
@@ -110,8 +114,10 @@ dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err
     int n = cJSON_GetArraySize(boc);
     if (!cJSON_IsArray(boc) || n < 1 || n > DM_MAX_LEVELS || cJSON_GetArraySize(down) != n ||
         cJSON_GetArraySize(up) != n) {
-        s = dm_fail(err, "%s: block_out_channels, down_block_types and up_block_types must be lists "
-                    "of the same length (1..%d)", path, DM_MAX_LEVELS);
+        s = dm_fail(err,
+                    "%s: block_out_channels, down_block_types and up_block_types must be lists "
+                    "of the same length (1..%d)",
+                    path, DM_MAX_LEVELS);
         goto done;
     }
     c->levels = n;
@@ -125,7 +131,8 @@ dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err
         c->block_out[i] = (int)b->valuedouble;
         c->down_attn[i] = block_has_attn(d->valuestring);
         c->up_attn[i] = block_has_attn(u->valuestring);
-        if (strcmp(d->valuestring, "CrossAttnDownBlock2D") && strcmp(d->valuestring, "DownBlock2D")) {
+        if (strcmp(d->valuestring, "CrossAttnDownBlock2D") &&
+            strcmp(d->valuestring, "DownBlock2D")) {
             s = dm_fail(err, "%s: down block type '%s' is not supported", path, d->valuestring);
             goto done;
         }
@@ -147,7 +154,8 @@ dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err
         (s = get_int(o, path, "sample_size", 64, &c->sample_size, err)))
         goto done;
     const cJSON *td = cJSON_GetObjectItemCaseSensitive(o, "transformer_layers_per_block");
-    if (cJSON_IsNumber(td)) tdepth = (int)td->valuedouble;
+    if (cJSON_IsNumber(td))
+        tdepth = (int)td->valuedouble;
     else if (td && !cJSON_IsNull(td)) {
         s = dm_fail(err, "%s: per-block transformer_layers_per_block is not supported", path);
         goto done;
@@ -175,7 +183,8 @@ dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err
     }
     for (int i = 0; i < n; i++)
         if (c->block_out[i] % c->groups || (c->down_attn[i] && c->block_out[i] % c->heads[i])) {
-            s = dm_fail(err, "%s: block_out_channels[%d] = %d does not divide into %d groups / %d heads",
+            s = dm_fail(err,
+                        "%s: block_out_channels[%d] = %d does not divide into %d groups / %d heads",
                         path, i, c->block_out[i], c->groups, c->heads[i]);
             goto done;
         }
@@ -228,11 +237,13 @@ static int64_t dim(const dm_weights *w, const char *name, int i) {
 
 static dm_status need(const dm_weights *w, const char *name, dm_error *err) {
     if (!dm_weights_has(w, name))
-        return dm_fail(err, "checkpoint has no '%s': not a Stable Diffusion 1.x/2.x checkpoint?", name);
+        return dm_fail(err, "checkpoint has no '%s': not a Stable Diffusion 1.x/2.x checkpoint?",
+                       name);
     return DM_OK;
 }
 
-dm_status dm_clip_config_infer(const dm_weights *w, int openclip, dm_clip_config *c, dm_error *err) {
+dm_status dm_clip_config_infer(const dm_weights *w, int openclip, dm_clip_config *c,
+                               dm_error *err) {
     memset(c, 0, sizeof *c);
     const char *emb = "text.text_model.embeddings.token_embedding.weight";
     DM_TRY(need(w, emb, err));
@@ -288,7 +299,8 @@ dm_status dm_unet_config_infer(const dm_weights *w, int openclip, const dm_ldm_h
     int first = -1;
     for (int i = 0; i < n && first < 0; i++)
         if (c->down_attn[i]) first = i;
-    const char *pre = first >= 0 ? "unet.down_blocks.%d.attentions.0." : "unet.mid_block.attentions.0.";
+    const char *pre =
+        first >= 0 ? "unet.down_blocks.%d.attentions.0." : "unet.mid_block.attentions.0.";
     char base[128];
     snprintf(base, sizeof base, pre, first);
     snprintf(name, sizeof name, "%stransformer_blocks.0.attn2.to_k.weight", base);
@@ -298,7 +310,8 @@ dm_status dm_unet_config_infer(const dm_weights *w, int openclip, const dm_ldm_h
     dm_weights_shape(w, name, &nd);
     c->linear_proj = nd == 2;
     for (c->transformer_depth = 0;; c->transformer_depth++) {
-        snprintf(name, sizeof name, "%stransformer_blocks.%d.norm1.weight", base, c->transformer_depth);
+        snprintf(name, sizeof name, "%stransformer_blocks.%d.norm1.weight", base,
+                 c->transformer_depth);
         if (!dm_weights_has(w, name)) break;
     }
     if (c->cross_dim <= 0 || c->transformer_depth == 0)
@@ -306,9 +319,12 @@ dm_status dm_unet_config_infer(const dm_weights *w, int openclip, const dm_ldm_h
     /* heads: the .yaml beside the file, else SD 1.x's 8 heads / SD 2.x's 64-wide heads */
     for (int i = 0; i < n; i++) {
         int ch = c->block_out[i];
-        if (h && h->unet_heads > 0) c->heads[i] = h->unet_heads;
-        else if (h && h->unet_head_channels > 0) c->heads[i] = ch / h->unet_head_channels;
-        else c->heads[i] = openclip ? ch / 64 : 8;
+        if (h && h->unet_heads > 0)
+            c->heads[i] = h->unet_heads;
+        else if (h && h->unet_head_channels > 0)
+            c->heads[i] = ch / h->unet_head_channels;
+        else
+            c->heads[i] = openclip ? ch / 64 : 8;
         if (c->heads[i] < 1) c->heads[i] = 1;
     }
     c->mid_heads = c->heads[n - 1];
@@ -329,7 +345,9 @@ dm_status dm_vae_config_infer(const dm_weights *w, const dm_ldm_hints *h, dm_vae
     DM_TRY(need(w, "vae.decoder.conv_in.weight", err));
     c->latent_ch = (int)dim(w, "vae.post_quant_conv.weight", 0);
     c->out_ch = (int)dim(w, "vae.decoder.conv_out.weight", 0);
-    c->in_ch = dm_weights_has(w, "vae.encoder.conv_in.weight") ? (int)dim(w, "vae.encoder.conv_in.weight", 1) : 3;
+    c->in_ch = dm_weights_has(w, "vae.encoder.conv_in.weight")
+                   ? (int)dim(w, "vae.encoder.conv_in.weight", 1)
+                   : 3;
     char name[256];
     int n = 0;
     for (; n < DM_MAX_LEVELS; n++) {
@@ -367,11 +385,16 @@ dm_status dm_ldm_hints_load(const char *path, dm_ldm_hints *h, dm_error *err) {
         char key[64];
         char val[128];
         if (sscanf(line, "%63[a-z_]: %127s", key, val) != 2) continue;
-        if (!strcmp(key, "num_heads")) h->unet_heads = atoi(val);
-        else if (!strcmp(key, "num_head_channels")) h->unet_head_channels = atoi(val);
-        else if (!strcmp(key, "scale_factor")) h->scale_factor = (float)atof(val);
-        else if (!strcmp(key, "parameterization")) h->v_prediction = strstr(val, "v") != NULL;
-        else if (!strcmp(key, "use_linear_in_transformer")) h->linear_in_transformer = !strncmp(val, "True", 4) || !strncmp(val, "true", 4);
+        if (!strcmp(key, "num_heads"))
+            h->unet_heads = atoi(val);
+        else if (!strcmp(key, "num_head_channels"))
+            h->unet_head_channels = atoi(val);
+        else if (!strcmp(key, "scale_factor"))
+            h->scale_factor = (float)atof(val);
+        else if (!strcmp(key, "parameterization"))
+            h->v_prediction = strstr(val, "v") != NULL;
+        else if (!strcmp(key, "use_linear_in_transformer"))
+            h->linear_in_transformer = !strncmp(val, "True", 4) || !strncmp(val, "true", 4);
     }
     if (h->unet_heads < 0) h->unet_heads = 0; /* -1 in SD 2.x yamls means "use num_head_channels" */
     free(text);

@@ -9,9 +9,9 @@
 #define DM_MAX_LEVELS 8
 
 typedef struct {
-    int vocab;        /* token embedding rows */
-    int hidden;       /* D */
-    int layers;       /* encoder layers run (SD 2.x: the penultimate of OpenCLIP's 24) */
+    int vocab;  /* token embedding rows */
+    int hidden; /* D */
+    int layers; /* encoder layers run (SD 2.x: the penultimate of OpenCLIP's 24) */
     int heads;
     int intermediate; /* MLP width */
     int max_pos;      /* 77 */
@@ -21,23 +21,23 @@ typedef struct {
 
 typedef struct {
     int in_ch, out_ch;
-    int levels;                    /* number of down (= up) blocks */
-    int block_out[DM_MAX_LEVELS];  /* channels per level */
-    int down_attn[DM_MAX_LEVELS];  /* CrossAttnDownBlock2D? */
-    int up_attn[DM_MAX_LEVELS];    /* CrossAttnUpBlock2D? (up block order: deepest first) */
-    int heads[DM_MAX_LEVELS];      /* attention heads per down level (up blocks use reversed) */
-    int mid_attn;                  /* UNetMidBlock2DCrossAttn (1) or none (0) */
+    int levels;                   /* number of down (= up) blocks */
+    int block_out[DM_MAX_LEVELS]; /* channels per level */
+    int down_attn[DM_MAX_LEVELS]; /* CrossAttnDownBlock2D? */
+    int up_attn[DM_MAX_LEVELS];   /* CrossAttnUpBlock2D? (up block order: deepest first) */
+    int heads[DM_MAX_LEVELS];     /* attention heads per down level (up blocks use reversed) */
+    int mid_attn;                 /* UNetMidBlock2DCrossAttn (1) or none (0) */
     int mid_heads;
     int layers_per_block;
     int transformer_depth;
-    int cross_dim;                 /* context width */
-    int linear_proj;               /* use_linear_projection */
-    int groups;                    /* GroupNorm groups */
-    float eps;                     /* resnet GroupNorm eps (transformer GroupNorm uses 1e-6) */
+    int cross_dim;   /* context width */
+    int linear_proj; /* use_linear_projection */
+    int groups;      /* GroupNorm groups */
+    float eps;       /* resnet GroupNorm eps (transformer GroupNorm uses 1e-6) */
     int flip_sin_to_cos;
     float freq_shift;
-    int time_dim;                  /* time embedding width (4 * block_out[0]) */
-    int sample_size;               /* default latent size */
+    int time_dim;    /* time embedding width (4 * block_out[0]) */
+    int sample_size; /* default latent size */
 } dm_unet_config;
 
 typedef struct {
@@ -47,7 +47,7 @@ typedef struct {
     int layers_per_block; /* encoder; the decoder has one more per level */
     int groups;
     float eps;
-    float scaling;        /* latents are divided by this before decoding */
+    float scaling; /* latents are divided by this before decoding */
     int sample_size;
 } dm_vae_config;
 

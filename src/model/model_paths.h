@@ -12,7 +12,7 @@
  * override_dir when given (--tokenizer DIR; model_path may then be NULL), else
  * MODEL/tokenizer for a folder, else DIR/tokenizer beside a single file MODEL = DIR/x.safetensors.
  * Fails naming the path when the model is missing or no tokenizer is found. */
-dm_status dm_find_tokenizer_dir(const char *model_path, const char *override_dir, char *out, size_t out_len,
-                                dm_error *err);
+dm_status dm_find_tokenizer_dir(const char *model_path, const char *override_dir, char *out,
+                                size_t out_len, dm_error *err);
 
 #endif

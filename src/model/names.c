@@ -9,24 +9,29 @@ typedef struct {
 } name_rule;
 
 /* Inside a UNet res block (LDM ResBlock -> diffusers ResnetBlock2D). */
-static const name_rule unet_resnet[] = {
-    {"in_layers.0.", "norm1."},       {"in_layers.2.", "conv1."},  {"emb_layers.1.", "time_emb_proj."},
-    {"out_layers.0.", "norm2."},      {"out_layers.3.", "conv2."}, {"skip_connection.", "conv_shortcut."},
-    {NULL, NULL}};
+static const name_rule unet_resnet[] = {{"in_layers.0.", "norm1."},
+                                        {"in_layers.2.", "conv1."},
+                                        {"emb_layers.1.", "time_emb_proj."},
+                                        {"out_layers.0.", "norm2."},
+                                        {"out_layers.3.", "conv2."},
+                                        {"skip_connection.", "conv_shortcut."},
+                                        {NULL, NULL}};
 /* Top-level UNet modules. */
 static const name_rule unet_top[] = {{"time_embed.0.", "time_embedding.linear_1."},
-                                  {"time_embed.2.", "time_embedding.linear_2."},
-                                  {"input_blocks.0.0.", "conv_in."},
-                                  {"out.0.", "conv_norm_out."},
-                                  {"out.2.", "conv_out."},
-                                  {NULL, NULL}};
+                                     {"time_embed.2.", "time_embedding.linear_2."},
+                                     {"input_blocks.0.0.", "conv_in."},
+                                     {"out.0.", "conv_norm_out."},
+                                     {"out.2.", "conv_out."},
+                                     {NULL, NULL}};
 /* Inside a VAE res block and its mid attention. */
 static const name_rule vae_resnet[] = {{"nin_shortcut.", "conv_shortcut."}, {"", ""}, {NULL, NULL}};
-static const name_rule vae_attn[] = {{"norm.", "group_norm."}, {"q.", "to_q."},
-                                  {"k.", "to_k."},          {"v.", "to_v."},
-                                  {"proj_out.", "to_out.0."}, {NULL, NULL}};
-static const name_rule vae_top[] = {{"norm_out.", "conv_norm_out."}, {"conv_in.", "conv_in."},
-                                 {"conv_out.", "conv_out."}, {NULL, NULL}};
+static const name_rule vae_attn[] = {
+    {"norm.", "group_norm."},   {"q.", "to_q."}, {"k.", "to_k."}, {"v.", "to_v."},
+    {"proj_out.", "to_out.0."}, {NULL, NULL}};
+static const name_rule vae_top[] = {{"norm_out.", "conv_norm_out."},
+                                    {"conv_in.", "conv_in."},
+                                    {"conv_out.", "conv_out."},
+                                    {NULL, NULL}};
 /* OpenCLIP (SD 2.x) text tower -> transformers CLIPTextModel. */
 static const name_rule openclip_top[] = {
     {"token_embedding.weight", "text_model.embeddings.token_embedding.weight"},
@@ -34,13 +39,14 @@ static const name_rule openclip_top[] = {
     {"ln_final.", "text_model.final_layer_norm."},
     {NULL, NULL}};
 static const name_rule openclip_block[] = {{"ln_1.", "layer_norm1."},
-                                        {"ln_2.", "layer_norm2."},
-                                        {"attn.out_proj.", "self_attn.out_proj."},
-                                        {"mlp.c_fc.", "mlp.fc1."},
-                                        {"mlp.c_proj.", "mlp.fc2."},
-                                        {NULL, NULL}};
+                                           {"ln_2.", "layer_norm2."},
+                                           {"attn.out_proj.", "self_attn.out_proj."},
+                                           {"mlp.c_fc.", "mlp.fc1."},
+                                           {"mlp.c_proj.", "mlp.fc2."},
+                                           {NULL, NULL}};
 /* Tensors under the model prefixes that no part of the model reads. */
-static const char *const unused_suffixes[] = {"position_ids", "text_projection", "logit_scale", NULL};
+static const char *const unused_suffixes[] = {"position_ids", "text_projection", "logit_scale",
+                                              NULL};
 
 /* Applies the first name_rule whose 'from' prefixes s; writes head + to + rest into out. */
 static int apply(const name_rule *table, const char *head, const char *s, char *out, size_t n) {
@@ -81,8 +87,10 @@ static int unet_sub(const char *kind, int b, const char *sub, int l, const char 
         return 0;
     }
     if (!strcmp(sub, "attentions")) {
-        if (b < 0) snprintf(out, n, "unet.mid_block.attentions.0.%s", rest);
-        else snprintf(out, n, "unet.%s.%d.attentions.%d.%s", kind, b, l, rest);
+        if (b < 0)
+            snprintf(out, n, "unet.mid_block.attentions.0.%s", rest);
+        else
+            snprintf(out, n, "unet.%s.%d.attentions.%d.%s", kind, b, l, rest);
         return 1;
     }
     snprintf(out, n, "unet.%s.%d.%s.0.conv.%s", kind, b, sub, rest);
@@ -98,7 +106,8 @@ static int map_unet(const char *s, int L, char *out, size_t n) {
         int b = (i - 1) / (L + 1), l = (i - 1) % (L + 1);
         if (l == L) { /* "input_blocks.i.0.op.weight": the stride-2 downsampler */
             const char *r2;
-            return starts(rest, "op.", &r2) && unet_sub("down_blocks", b, "downsamplers", 0, r2, out, n);
+            return starts(rest, "op.", &r2) &&
+                   unet_sub("down_blocks", b, "downsamplers", 0, r2, out, n);
         }
         return unet_sub("down_blocks", b, j == 0 ? "resnets" : "attentions", l, rest, out, n);
     }
@@ -108,12 +117,15 @@ static int map_unet(const char *s, int L, char *out, size_t n) {
         snprintf(head, sizeof head, "unet.mid_block.resnets.%d.", j / 2);
         return apply(unet_resnet, head, rest, out, n);
     }
-    if (starts(s, "output_blocks.", &rest) && index_of(rest, &i, &rest) && index_of(rest, &j, &rest)) {
+    if (starts(s, "output_blocks.", &rest) && index_of(rest, &i, &rest) &&
+        index_of(rest, &j, &rest)) {
         int b = i / (L + 1), l = i % (L + 1);
         const char *r2;
         if (j == 0) return unet_sub("up_blocks", b, "resnets", l, rest, out, n);
-        /* j == 1 is the transformer, or the upsampler when the block has none; j == 2 the upsampler */
-        if (starts(rest, "conv.", &r2)) return unet_sub("up_blocks", b, "upsamplers", 0, r2, out, n);
+        /* j == 1 is the transformer, or the upsampler when the block has none; j == 2 the upsampler
+         */
+        if (starts(rest, "conv.", &r2))
+            return unet_sub("up_blocks", b, "upsamplers", 0, r2, out, n);
         return unet_sub("up_blocks", b, "attentions", l, rest, out, n);
     }
     return 0;
@@ -234,8 +246,10 @@ dm_status dm_map_ldm_checkpoint(const dm_safetensors *st, dm_weights *w, dm_ldm_
             if (mapped) DM_TRY(add(w, st, out, t, 0, -1, err));
         } else if (starts(s, "first_stage_model.", &rest)) {
             const char *r2;
-            if (starts(rest, "encoder.", &r2)) mapped = map_vae_part("encoder", r2, info->vae_levels, out, sizeof out);
-            else if (starts(rest, "decoder.", &r2)) mapped = map_vae_part("decoder", r2, info->vae_levels, out, sizeof out);
+            if (starts(rest, "encoder.", &r2))
+                mapped = map_vae_part("encoder", r2, info->vae_levels, out, sizeof out);
+            else if (starts(rest, "decoder.", &r2))
+                mapped = map_vae_part("decoder", r2, info->vae_levels, out, sizeof out);
             else if (starts(rest, "quant_conv.", &r2) || starts(rest, "post_quant_conv.", &r2)) {
                 snprintf(out, sizeof out, "vae.%s", rest);
                 mapped = 1;
@@ -244,7 +258,8 @@ dm_status dm_map_ldm_checkpoint(const dm_safetensors *st, dm_weights *w, dm_ldm_
         } else if (starts(s, "cond_stage_model.transformer.", &rest) && !is_unused(s)) {
             info->text_layout = DM_TEXT_CLIP_HF;
             /* older exports lack the "text_model." level */
-            snprintf(out, sizeof out, "text.%s%s", strncmp(rest, "text_model.", 11) ? "text_model." : "", rest);
+            snprintf(out, sizeof out, "text.%s%s",
+                     strncmp(rest, "text_model.", 11) ? "text_model." : "", rest);
             DM_TRY(add(w, st, out, t, 0, -1, err));
             mapped = 1;
         } else if (starts(s, "cond_stage_model.model.", &rest) && !is_unused(s)) {

@@ -13,21 +13,85 @@
 #include "io/file.h"
 
 typedef struct {
-    int openclip;                            /* text tower: 0 = HF CLIPTextModel, 1 = OpenCLIP */
+    int openclip; /* text tower: 0 = HF CLIPTextModel, 1 = OpenCLIP */
     int text_vocab, text_width, text_layers, text_mlp, text_pos;
     int unet_ch, unet_levels, unet_mult[4], unet_res, unet_attn[4], unet_ctx, unet_linear;
     int vae_ch, vae_levels, vae_mult[4], vae_res, vae_z;
 } arch_spec;
 
 static const arch_spec specs[] = {
-    [DM_RCK_SD15] = {0, 49408, 768, 12, 3072, 77, 320, 4, {1, 2, 4, 4}, 2, {1, 1, 1, 0}, 768, 0,
-                     128, 4, {1, 2, 4, 4}, 2, 4},
-    [DM_RCK_SD21] = {1, 49408, 1024, 24, 4096, 77, 320, 4, {1, 2, 4, 4}, 2, {1, 1, 1, 0}, 1024, 1,
-                     128, 4, {1, 2, 4, 4}, 2, 4},
-    [DM_RCK_TINY] = {0, 49408, 32, 2, 128, 77, 32, 4, {1, 1, 2, 2}, 2, {1, 1, 1, 0}, 32, 0,
-                     32, 4, {1, 1, 1, 2}, 1, 4},
-    [DM_RCK_TINY21] = {1, 49408, 64, 3, 256, 77, 64, 4, {1, 1, 2, 2}, 2, {1, 1, 1, 0}, 64, 1,
-                       32, 4, {1, 1, 1, 2}, 1, 4},
+    [DM_RCK_SD15] = {0,
+                     49408,
+                     768,
+                     12,
+                     3072,
+                     77,
+                     320,
+                     4,
+                     {1, 2, 4, 4},
+                     2,
+                     {1, 1, 1, 0},
+                     768,
+                     0,
+                     128,
+                     4,
+                     {1, 2, 4, 4},
+                     2,
+                     4},
+    [DM_RCK_SD21] = {1,
+                     49408,
+                     1024,
+                     24,
+                     4096,
+                     77,
+                     320,
+                     4,
+                     {1, 2, 4, 4},
+                     2,
+                     {1, 1, 1, 0},
+                     1024,
+                     1,
+                     128,
+                     4,
+                     {1, 2, 4, 4},
+                     2,
+                     4},
+    [DM_RCK_TINY] = {0,
+                     49408,
+                     32,
+                     2,
+                     128,
+                     77,
+                     32,
+                     4,
+                     {1, 1, 2, 2},
+                     2,
+                     {1, 1, 1, 0},
+                     32,
+                     0,
+                     32,
+                     4,
+                     {1, 1, 1, 2},
+                     1,
+                     4},
+    [DM_RCK_TINY21] = {1,
+                       49408,
+                       64,
+                       3,
+                       256,
+                       77,
+                       64,
+                       4,
+                       {1, 1, 2, 2},
+                       2,
+                       {1, 1, 1, 0},
+                       64,
+                       1,
+                       32,
+                       4,
+                       {1, 1, 1, 2},
+                       1,
+                       4},
 };
 
 dm_status dm_rck_arch_parse(const char *s, dm_rck_arch *out, dm_error *err) {
@@ -78,10 +142,13 @@ static dm_rck_tensor *push(plan *p, dm_rck_kind kind, int ndim, const int64_t *s
     return t;
 }
 
-#define SHAPE(...) (int64_t[]){__VA_ARGS__}
+#define SHAPE(...)                                                                                 \
+    (int64_t[]) {                                                                                  \
+        __VA_ARGS__                                                                                \
+    }
 #define NDIM(...) (int)(sizeof(int64_t[]){__VA_ARGS__} / sizeof(int64_t))
 /* a matrix/conv weight [dims...] */
-#define W(p, dims, ...) push(p, DM_RCK_WEIGHT, NDIM dims, SHAPE dims, __VA_ARGS__)
+#define W(p, dims, ...)      push(p, DM_RCK_WEIGHT, NDIM dims, SHAPE dims, __VA_ARGS__)
 #define VEC(p, kind, n, ...) push(p, kind, 1, SHAPE(n), __VA_ARGS__)
 
 /* weight + bias of a norm layer named pre + name */
@@ -92,8 +159,10 @@ static void norm(plan *p, const char *pre, const char *name, int C) {
 
 /* a 1x1 conv ([O, I, 1, 1]) or a linear ([O, I]) with bias */
 static void proj(plan *p, const char *pre, const char *name, int O, int I, int conv) {
-    if (conv) W(p, (O, I, 1, 1), "%s%s.weight", pre, name);
-    else W(p, (O, I), "%s%s.weight", pre, name);
+    if (conv)
+        W(p, (O, I, 1, 1), "%s%s.weight", pre, name);
+    else
+        W(p, (O, I), "%s%s.weight", pre, name);
     VEC(p, DM_RCK_BIAS, O, "%s%s.bias", pre, name);
 }
 
@@ -266,8 +335,10 @@ static void plan_text(plan *p, const arch_spec *s) {
     if (!s->openclip) {
         const char *T = "cond_stage_model.transformer.text_model.";
         push(p, DM_RCK_EMBED, 2, SHAPE(s->text_vocab, D), "%sembeddings.token_embedding.weight", T);
-        push(p, DM_RCK_EMBED, 2, SHAPE(s->text_pos, D), "%sembeddings.position_embedding.weight", T);
-        push(p, DM_RCK_ARANGE, 2, SHAPE(1, s->text_pos), "%sembeddings.position_ids", T)->is_int = 1;
+        push(p, DM_RCK_EMBED, 2, SHAPE(s->text_pos, D), "%sembeddings.position_embedding.weight",
+             T);
+        push(p, DM_RCK_ARANGE, 2, SHAPE(1, s->text_pos), "%sembeddings.position_ids", T)->is_int =
+            1;
         for (int l = 0; l < s->text_layers; l++) {
             snprintf(pre, sizeof pre, "%sencoder.layers.%d.", T, l);
             norm(p, pre, "layer_norm1", D);
@@ -302,11 +373,18 @@ static void plan_text(plan *p, const arch_spec *s) {
     push(p, DM_RCK_CONST, 0, NULL, "%slogit_scale", O)->value = logf(100.0f);
 }
 
-static const char *const sched_names[] = {
-    "betas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_alphas_cumprod",
-    "sqrt_one_minus_alphas_cumprod", "log_one_minus_alphas_cumprod", "sqrt_recip_alphas_cumprod",
-    "sqrt_recipm1_alphas_cumprod", "posterior_variance", "posterior_log_variance_clipped",
-    "posterior_mean_coef1", "posterior_mean_coef2"};
+static const char *const sched_names[] = {"betas",
+                                          "alphas_cumprod",
+                                          "alphas_cumprod_prev",
+                                          "sqrt_alphas_cumprod",
+                                          "sqrt_one_minus_alphas_cumprod",
+                                          "log_one_minus_alphas_cumprod",
+                                          "sqrt_recip_alphas_cumprod",
+                                          "sqrt_recipm1_alphas_cumprod",
+                                          "posterior_variance",
+                                          "posterior_log_variance_clipped",
+                                          "posterior_mean_coef1",
+                                          "posterior_mean_coef2"};
 enum { N_SCHED = 12, T_TRAIN = 1000 };
 
 dm_status dm_rck_plan(dm_rck_arch arch, dm_rck_tensor **out, int *n, dm_error *err) {
@@ -316,7 +394,8 @@ dm_status dm_rck_plan(dm_rck_arch arch, dm_rck_tensor **out, int *n, dm_error *e
     const arch_spec *s = &specs[arch];
     plan p = {0};
     /* the DDPM buffers of LatentDiffusion.register_schedule, then the EMA bookkeeping */
-    for (int i = 0; i < N_SCHED; i++) push(&p, DM_RCK_SCHED, 1, SHAPE(T_TRAIN), "%s", sched_names[i])->sched = i;
+    for (int i = 0; i < N_SCHED; i++)
+        push(&p, DM_RCK_SCHED, 1, SHAPE(T_TRAIN), "%s", sched_names[i])->sched = i;
     push(&p, DM_RCK_CONST, 0, NULL, "model_ema.decay")->value = 0.9999f;
     dm_rck_tensor *nu = push(&p, DM_RCK_CONST, 0, NULL, "model_ema.num_updates");
     nu->is_int = 1, nu->value = 0;
@@ -343,18 +422,42 @@ static void schedule(int which, float *out) {
         ac *= 1.0 - beta;
         double pv = beta * (1.0 - prev) / (1.0 - ac), v = 0;
         switch (which) {
-        case 0: v = beta; break;
-        case 1: v = ac; break;
-        case 2: v = prev; break;
-        case 3: v = sqrt(ac); break;
-        case 4: v = sqrt(1.0 - ac); break;
-        case 5: v = log(1.0 - ac); break;
-        case 6: v = sqrt(1.0 / ac); break;
-        case 7: v = sqrt(1.0 / ac - 1.0); break;
-        case 8: v = pv; break;
-        case 9: v = log(pv > 1e-20 ? pv : 1e-20); break;
-        case 10: v = beta * sqrt(prev) / (1.0 - ac); break;
-        default: v = (1.0 - prev) * sqrt(1.0 - beta) / (1.0 - ac); break;
+        case 0:
+            v = beta;
+            break;
+        case 1:
+            v = ac;
+            break;
+        case 2:
+            v = prev;
+            break;
+        case 3:
+            v = sqrt(ac);
+            break;
+        case 4:
+            v = sqrt(1.0 - ac);
+            break;
+        case 5:
+            v = log(1.0 - ac);
+            break;
+        case 6:
+            v = sqrt(1.0 / ac);
+            break;
+        case 7:
+            v = sqrt(1.0 / ac - 1.0);
+            break;
+        case 8:
+            v = pv;
+            break;
+        case 9:
+            v = log(pv > 1e-20 ? pv : 1e-20);
+            break;
+        case 10:
+            v = beta * sqrt(prev) / (1.0 - ac);
+            break;
+        default:
+            v = (1.0 - prev) * sqrt(1.0 - beta) / (1.0 - ac);
+            break;
         }
         out[t] = (float)v;
     }
@@ -377,7 +480,9 @@ static void fill(const dm_rck_tensor *t, dm_rng *r, int64_t off, size_t n, float
         for (size_t i = 0; i < n; i++) x[i] = x[i] * sd + (t->kind == DM_RCK_NORM ? 1.0f : 0.0f);
         break;
     }
-    case DM_RCK_SCHED: schedule(t->sched, x); break; /* 1000 elements: always one chunk */
+    case DM_RCK_SCHED:
+        schedule(t->sched, x);
+        break; /* 1000 elements: always one chunk */
     case DM_RCK_CONST:
         for (size_t i = 0; i < n; i++) x[i] = t->value;
         break;
@@ -399,7 +504,9 @@ static void encode(dm_dtype dtype, const float *x, size_t n, void *out) {
     case DM_I32:
         for (size_t i = 0; i < n; i++) ((int32_t *)out)[i] = (int32_t)x[i];
         break;
-    default: memcpy(out, x, n * sizeof(float)); break;
+    default:
+        memcpy(out, x, n * sizeof(float));
+        break;
     }
 }
 

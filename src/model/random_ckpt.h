@@ -11,21 +11,21 @@
 #include "io/safetensors.h"
 
 typedef enum {
-    DM_RCK_SD15,   /* SD 1.5: CLIP ViT-L/14 text, UNet 320 x (1,2,4,4), 8 heads, context 768 */
-    DM_RCK_SD21,   /* SD 2.1: OpenCLIP ViT-H text, linear proj_in/out, 64-wide heads, context 1024 */
-    DM_RCK_TINY,   /* tests: the SD 1.x layout at widths of 32/64 (seconds to write) */
-    DM_RCK_TINY21  /* tests: the SD 2.x layout at small widths */
+    DM_RCK_SD15,  /* SD 1.5: CLIP ViT-L/14 text, UNet 320 x (1,2,4,4), 8 heads, context 768 */
+    DM_RCK_SD21,  /* SD 2.1: OpenCLIP ViT-H text, linear proj_in/out, 64-wide heads, context 1024 */
+    DM_RCK_TINY,  /* tests: the SD 1.x layout at widths of 32/64 (seconds to write) */
+    DM_RCK_TINY21 /* tests: the SD 2.x layout at small widths */
 } dm_rck_arch;
 
 /* How a tensor's values are drawn. */
 typedef enum {
-    DM_RCK_WEIGHT,  /* N(0, 1/sqrt(fan_in)): matrices and convs */
-    DM_RCK_EMBED,   /* N(0, 0.02): token / position embeddings */
-    DM_RCK_NORM,    /* 1 + N(0, 0.02): norm gains */
-    DM_RCK_BIAS,    /* N(0, 0.02) */
-    DM_RCK_SCHED,   /* the DDPM schedule buffer named by sched (scaled_linear 0.00085 -> 0.012) */
-    DM_RCK_CONST,   /* every element = value */
-    DM_RCK_ARANGE   /* 0, 1, 2, ... (position_ids, int64) */
+    DM_RCK_WEIGHT, /* N(0, 1/sqrt(fan_in)): matrices and convs */
+    DM_RCK_EMBED,  /* N(0, 0.02): token / position embeddings */
+    DM_RCK_NORM,   /* 1 + N(0, 0.02): norm gains */
+    DM_RCK_BIAS,   /* N(0, 0.02) */
+    DM_RCK_SCHED,  /* the DDPM schedule buffer named by sched (scaled_linear 0.00085 -> 0.012) */
+    DM_RCK_CONST,  /* every element = value */
+    DM_RCK_ARANGE  /* 0, 1, 2, ... (position_ids, int64) */
 } dm_rck_kind;
 
 typedef struct {
@@ -34,10 +34,10 @@ typedef struct {
     int64_t shape[4];
     int64_t numel;
     dm_rck_kind kind;
-    int64_t fan_in;  /* DM_RCK_WEIGHT */
-    int sched;       /* DM_RCK_SCHED: index into the schedule buffers */
-    float value;     /* DM_RCK_CONST */
-    int is_int;      /* stored as an integer type (position_ids i64, model_ema.num_updates i32) */
+    int64_t fan_in; /* DM_RCK_WEIGHT */
+    int sched;      /* DM_RCK_SCHED: index into the schedule buffers */
+    float value;    /* DM_RCK_CONST */
+    int is_int;     /* stored as an integer type (position_ids i64, model_ema.num_updates i32) */
 } dm_rck_tensor;
 
 /* "sd15", "sd21", "tiny", "tiny21" -> arch. */

@@ -48,7 +48,8 @@ static bool map_init(strmap *m, size_t n) {
 /* Inserts or overwrites (later entries win, like building a Python dict). */
 static void map_put(strmap *m, const char *k, size_t n, int32_t v) {
     size_t i = hash_str(k, n) & (m->cap - 1);
-    while (m->s[i].key && !(m->s[i].len == n && !memcmp(m->s[i].key, k, n))) i = (i + 1) & (m->cap - 1);
+    while (m->s[i].key && !(m->s[i].len == n && !memcmp(m->s[i].key, k, n)))
+        i = (i + 1) & (m->cap - 1);
     m->s[i] = (slot){k, (uint32_t)n, v};
 }
 
@@ -70,14 +71,14 @@ typedef struct {
 } added_token;
 
 struct dm_tokenizer {
-    char *vocab_strs;     /* every vocabulary string, NUL-terminated, back to back */
-    strmap vocab;         /* string -> id */
-    const char **id_tok;  /* id -> string (NULL for gaps) */
-    int vocab_size;       /* largest id + 1 */
-    char *merges_text;    /* merges.txt rewritten in place as "A B\0" keys */
-    strmap ranks;         /* "A B" -> merge rank */
+    char *vocab_strs;    /* every vocabulary string, NUL-terminated, back to back */
+    strmap vocab;        /* string -> id */
+    const char **id_tok; /* id -> string (NULL for gaps) */
+    int vocab_size;      /* largest id + 1 */
+    char *merges_text;   /* merges.txt rewritten in place as "A B\0" keys */
+    strmap ranks;        /* "A B" -> merge rank */
     int bos, eos, unk, pad;
-    added_token *added;   /* split out of raw text before anything else (tokenizer_pretok.h) */
+    added_token *added; /* split out of raw text before anything else (tokenizer_pretok.h) */
     dm_added_str *added_strs;
     int n_added;
     char byte_enc[256][3]; /* GPT-2's byte -> printable code point, as UTF-8 */
@@ -120,8 +121,9 @@ static dm_status load_vocab(dm_tokenizer *t, const char *path, dm_error *err) {
     for (const cJSON *e = root->child; e; e = e->next) {
         double v = e->valuedouble;
         if (!cJSON_IsNumber(e) || v != floor(v) || v < 0 || v >= MAX_ID) {
-            st = dm_fail(err, "%s: token '%.100s' has id %.100s, not an integer in 0..%d", path, e->string,
-                         cJSON_IsNumber(e) ? "out of range" : "that is not a number", MAX_ID - 1);
+            st = dm_fail(err, "%s: token '%.100s' has id %.100s, not an integer in 0..%d", path,
+                         e->string, cJSON_IsNumber(e) ? "out of range" : "that is not a number",
+                         MAX_ID - 1);
             goto out;
         }
         if ((int)v > max_id) max_id = (int)v;
@@ -152,7 +154,9 @@ out:
     return st;
 }
 
-static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+static bool is_ws(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 /* As transformers reads it: read().strip().split("\n")[1:MAX_MERGES+1], the first line being
  * the "#version" header; each line's two symbols become the key "A B" with rank = line index. */
@@ -160,7 +164,8 @@ static dm_status load_merges(dm_tokenizer *t, const char *path, dm_error *err) {
     size_t len;
     DM_TRY(dm_read_file(path, &t->merges_text, &len, err));
     char *s = t->merges_text;
-    if (memchr(s, 0, len)) return dm_fail(err, "%s: contains NUL bytes, not a merges text file", path);
+    if (memchr(s, 0, len))
+        return dm_fail(err, "%s: contains NUL bytes, not a merges text file", path);
     while (len && is_ws(s[len - 1])) s[--len] = 0;
     while (*s && is_ws(*s)) s++;
     char *line = strchr(s, '\n'); /* skip the header */
@@ -179,7 +184,8 @@ static dm_status load_merges(dm_tokenizer *t, const char *path, dm_error *err) {
             if (*q) *q++ = 0;
         }
         if (n == 1 || n == 3)
-            return dm_fail(err, "%s: line %d: expected two symbols separated by a space", path, rank + 2);
+            return dm_fail(err, "%s: line %d: expected two symbols separated by a space", path,
+                           rank + 2);
         if (n == 2) { /* rewrite "A<ws>B" as "A B" in place: the key the BPE loop builds */
             size_t la = strlen(tok[0]), lb = strlen(tok[1]);
             memmove(line, tok[0], la);
@@ -216,7 +222,8 @@ static const char *token_field(const cJSON *root, const char *key) {
     return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
 }
 
-static dm_status add_token(dm_tokenizer *t, const char *str, int id, const char *path, dm_error *err) {
+static dm_status add_token(dm_tokenizer *t, const char *str, int id, const char *path,
+                           dm_error *err) {
     for (int i = 0; i < t->n_added; i++)
         if (!strcmp(t->added[i].str, str)) return DM_OK;
     added_token *a = realloc(t->added, (size_t)(t->n_added + 1) * sizeof *a);
@@ -247,8 +254,10 @@ static dm_status load_specials(dm_tokenizer *t, const char *dir, dm_error *err) 
         if (!s) s = defaults[k], from = NULL;
         int32_t id;
         if (!map_get(&t->vocab, s, strlen(s), &id)) {
-            if (from) st = dm_fail(err, "%s: %s '%.100s' is not in %s/vocab.json", from, keys[k], s, dir);
-            else st = dm_fail(err, "%s/vocab.json: no '%s' token (the default %s)", dir, s, keys[k]);
+            if (from)
+                st = dm_fail(err, "%s: %s '%.100s' is not in %s/vocab.json", from, keys[k], s, dir);
+            else
+                st = dm_fail(err, "%s/vocab.json: no '%s' token (the default %s)", dir, s, keys[k]);
             break;
         }
         *ids[k] = id;
@@ -261,8 +270,8 @@ static dm_status load_specials(dm_tokenizer *t, const char *dir, dm_error *err) 
         long id = strtol(e->string, &end, 10);
         const char *s = token_field(dec, e->string);
         if (*end || end == e->string || id < 0 || id >= MAX_ID || !s) {
-            st = dm_fail(err, "%s: added_tokens_decoder entry '%.100s' is not an id with a content", p_cfg,
-                         e->string);
+            st = dm_fail(err, "%s: added_tokens_decoder entry '%.100s' is not an id with a content",
+                         p_cfg, e->string);
             break;
         }
         st = add_token(t, s, (int)id, p_cfg, err);
@@ -324,11 +333,21 @@ void dm_tokenizer_free(dm_tokenizer *t) {
     free(t);
 }
 
-int dm_tokenizer_bos(const dm_tokenizer *t) { return t->bos; }
-int dm_tokenizer_eos(const dm_tokenizer *t) { return t->eos; }
-int dm_tokenizer_pad(const dm_tokenizer *t) { return t->pad; }
-int dm_tokenizer_unk(const dm_tokenizer *t) { return t->unk; }
-int dm_tokenizer_vocab_size(const dm_tokenizer *t) { return t->vocab_size; }
+int dm_tokenizer_bos(const dm_tokenizer *t) {
+    return t->bos;
+}
+int dm_tokenizer_eos(const dm_tokenizer *t) {
+    return t->eos;
+}
+int dm_tokenizer_pad(const dm_tokenizer *t) {
+    return t->pad;
+}
+int dm_tokenizer_unk(const dm_tokenizer *t) {
+    return t->unk;
+}
+int dm_tokenizer_vocab_size(const dm_tokenizer *t) {
+    return t->vocab_size;
+}
 const char *dm_tokenizer_token(const dm_tokenizer *t, int id) {
     return id >= 0 && id < t->vocab_size ? t->id_tok[id] : NULL;
 }
@@ -336,9 +355,9 @@ const char *dm_tokenizer_token(const dm_tokenizer *t, int id) {
 /* ---- BPE ---------------------------------------------------------------------------------- */
 
 typedef struct {
-    char *s;             /* the byte-encoded piece + "</w>" */
+    char *s;                     /* the byte-encoded piece + "</w>" */
     size_t *st, *en, *st2, *en2; /* symbol spans in s (two buffers: merge step ping-pong) */
-    char *key;           /* "A B" lookup key */
+    char *key;                   /* "A B" lookup key */
 } bpe_scratch;
 
 static bool span_eq(const char *s, size_t a0, size_t a1, size_t b0, size_t b1) {
@@ -353,7 +372,8 @@ static int32_t vocab_id(const dm_tokenizer *t, const char *s, size_t n) {
 /* One piece -> ids, as CLIPTokenizer.bpe: every byte is a symbol, "</w>" joins the last one;
  * repeatedly take the adjacent pair with the lowest merge rank and merge every occurrence of
  * it left to right, until no pair has a rank. */
-static int bpe_piece(const dm_tokenizer *t, const char *p, size_t len, bpe_scratch *b, int32_t *out) {
+static int bpe_piece(const dm_tokenizer *t, const char *p, size_t len, bpe_scratch *b,
+                     int32_t *out) {
     size_t sl = 0, n = 0;
     if (len == 0) return 0;
     for (size_t i = 0; i < len; i++) {
@@ -381,7 +401,8 @@ static int bpe_piece(const dm_tokenizer *t, const char *p, size_t len, bpe_scrat
         if (best == INT32_MAX) break;
         size_t f0 = st[bi], f1 = en[bi], s0 = st[bi + 1], s1 = en[bi + 1], m = 0;
         for (size_t k = 0; k < n;) {
-            if (k + 1 < n && span_eq(b->s, st[k], en[k], f0, f1) && span_eq(b->s, st[k + 1], en[k + 1], s0, s1)) {
+            if (k + 1 < n && span_eq(b->s, st[k], en[k], f0, f1) &&
+                span_eq(b->s, st[k + 1], en[k + 1], s0, s1)) {
                 st2[m] = st[k], en2[m++] = en[k + 1];
                 k += 2;
             } else {
@@ -419,9 +440,12 @@ static dm_status encode(const dm_tokenizer *t, const char *text, encoding *e, dm
     for (int i = 0; i < e->pt.n_pieces; i++)
         if (e->pt.pieces[i].len > max_len) max_len = e->pt.pieces[i].len;
     /* a piece of L bytes gives at most L tokens; its encoding at most 2L + 4 bytes */
-    bpe_scratch b = {malloc(2 * max_len + 5), malloc((max_len + 1) * sizeof(size_t)),
-                     malloc((max_len + 1) * sizeof(size_t)), malloc((max_len + 1) * sizeof(size_t)),
-                     malloc((max_len + 1) * sizeof(size_t)), malloc(4 * max_len + 10)};
+    bpe_scratch b = {malloc(2 * max_len + 5),
+                     malloc((max_len + 1) * sizeof(size_t)),
+                     malloc((max_len + 1) * sizeof(size_t)),
+                     malloc((max_len + 1) * sizeof(size_t)),
+                     malloc((max_len + 1) * sizeof(size_t)),
+                     malloc(4 * max_len + 10)};
     size_t np = (size_t)e->pt.n_pieces;
     e->ids = malloc((e->pt.len + np + 2) * sizeof *e->ids);
     e->pstart = malloc((np + 1) * sizeof *e->pstart);
@@ -438,8 +462,9 @@ static dm_status encode(const dm_tokenizer *t, const char *text, encoding *e, dm
         e->pstart[i] = e->n;
         if (p->kind == DM_PIECE_ADDED) {
             e->ids[e->n++] = t->added[p->added].id;
-        } else if (p->kind == DM_PIECE_SPECIAL && ((p->len == 15 && !memcmp(s, "<|startoftext|>", 15)) ||
-                                                   (p->len == 13 && !memcmp(s, "<|endoftext|>", 13)))) {
+        } else if (p->kind == DM_PIECE_SPECIAL &&
+                   ((p->len == 15 && !memcmp(s, "<|startoftext|>", 15)) ||
+                    (p->len == 13 && !memcmp(s, "<|endoftext|>", 13)))) {
             /* CLIPTokenizer's BPE cache holds these two strings as themselves: no "</w>" */
             e->ids[e->n++] = vocab_id(t, s, p->len);
         } else {
@@ -459,7 +484,8 @@ out:
     return st;
 }
 
-static void fill_ids77(const dm_tokenizer *t, const int32_t *ids, int n, int32_t ids77[DM_CONTEXT_LEN]) {
+static void fill_ids77(const dm_tokenizer *t, const int32_t *ids, int n,
+                       int32_t ids77[DM_CONTEXT_LEN]) {
     for (int i = 0; i < DM_CONTEXT_LEN; i++) ids77[i] = i < n ? ids[i] : t->pad;
     if (n > DM_CONTEXT_LEN) ids77[DM_CONTEXT_LEN - 1] = t->eos;
 }
@@ -514,9 +540,12 @@ void dm_word_tokens_free(dm_word_tokens *words, int n_words) {
     free(words);
 }
 
-static bool alnum_piece(const dm_piece *p) { return p->kind == DM_PIECE_LETTERS || p->kind == DM_PIECE_DIGIT; }
+static bool alnum_piece(const dm_piece *p) {
+    return p->kind == DM_PIECE_LETTERS || p->kind == DM_PIECE_DIGIT;
+}
 
-static bool piece_eq(const dm_pretok *a, const dm_piece *pa, const dm_pretok *b, const dm_piece *pb) {
+static bool piece_eq(const dm_pretok *a, const dm_piece *pa, const dm_pretok *b,
+                     const dm_piece *pb) {
     return pa->len == pb->len && (pa->kind == DM_PIECE_ADDED) == (pb->kind == DM_PIECE_ADDED) &&
            !memcmp(a->text + pa->off, b->text + pb->off, pa->len);
 }
@@ -550,9 +579,11 @@ dm_status dm_token_positions(const dm_tokenizer *t, const char *prompt, const ch
         int j = 0;
         while (j < m && piece_eq(&e.pt, &pp[k + j], &ph, &ph.pieces[j])) j++;
         if (j < m) continue;
-        if (k > 0 && pp[k - 1].word == pp[k].word && alnum_piece(&pp[k - 1]) && alnum_piece(&pp[k])) continue;
+        if (k > 0 && pp[k - 1].word == pp[k].word && alnum_piece(&pp[k - 1]) && alnum_piece(&pp[k]))
+            continue;
         int l = k + m - 1;
-        if (l + 1 < e.pt.n_pieces && pp[l + 1].word == pp[l].word && alnum_piece(&pp[l + 1]) && alnum_piece(&pp[l]))
+        if (l + 1 < e.pt.n_pieces && pp[l + 1].word == pp[l].word && alnum_piece(&pp[l + 1]) &&
+            alnum_piece(&pp[l]))
             continue;
         found = k;
     }
@@ -561,10 +592,13 @@ dm_status dm_token_positions(const dm_tokenizer *t, const char *prompt, const ch
     } else {
         int a = e.pstart[found], b = e.pend[found + m - 1];
         if (b > DM_CONTEXT_LEN - 1)
-            st = dm_fail(err, "class word '%s' not found in prompt '%s' (it is cut off by the %d-token limit)",
-                         phrase, prompt, DM_CONTEXT_LEN);
+            st = dm_fail(
+                err,
+                "class word '%s' not found in prompt '%s' (it is cut off by the %d-token limit)",
+                phrase, prompt, DM_CONTEXT_LEN);
         else if (b - a > max_pos)
-            st = dm_fail_code(err, DM_EUSAGE, "class word '%s' covers %d tokens, more than the %d allowed", phrase,
+            st = dm_fail_code(err, DM_EUSAGE,
+                              "class word '%s' covers %d tokens, more than the %d allowed", phrase,
                               b - a, max_pos);
         else
             for (int i = a; i < b; i++) pos[(*n_pos)++] = i;

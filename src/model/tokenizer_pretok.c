@@ -99,8 +99,10 @@ static bool is_control(uint32_t c) { /* BasicTokenizer's _is_control */
     case UTF8PROC_CATEGORY_CF:
     case UTF8PROC_CATEGORY_CS:
     case UTF8PROC_CATEGORY_CO:
-    case UTF8PROC_CATEGORY_CN: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_CN:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -131,8 +133,10 @@ static bool is_letter(uint32_t c) { /* \p{L} */
     case UTF8PROC_CATEGORY_LL:
     case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_LO:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -140,8 +144,10 @@ static bool is_number(uint32_t c) { /* \p{N} */
     switch (utf8proc_category((utf8proc_int32_t)c)) {
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_NO:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -160,8 +166,10 @@ static bool is_case_ignorable(uint32_t c) {
     case UTF8PROC_CATEGORY_ME:
     case UTF8PROC_CATEGORY_CF:
     case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_SK: return true;
-    default: break;
+    case UTF8PROC_CATEGORY_SK:
+        return true;
+    default:
+        break;
     }
     static const uint32_t mid[] = {0x27,   0x2E,   0x3A,   0xB7,   0x387,  0x55F,
                                    0x5F4,  0x2018, 0x2019, 0x2024, 0x2027, 0xFE13,
@@ -189,9 +197,12 @@ static bool py_lower(const uint32_t *w, size_t n, cpbuf *out) {
     for (size_t i = 0; i < n; i++) {
         uint32_t c = w[i];
         bool ok;
-        if (c == 0x130) ok = cp_push(out, 'i') && cp_push(out, 0x307);
-        else if (c == 0x3A3) ok = cp_push(out, final_sigma(w, n, i) ? 0x3C2 : 0x3C3);
-        else ok = cp_push(out, (uint32_t)utf8proc_tolower((utf8proc_int32_t)c));
+        if (c == 0x130)
+            ok = cp_push(out, 'i') && cp_push(out, 0x307);
+        else if (c == 0x3A3)
+            ok = cp_push(out, final_sigma(w, n, i) ? 0x3C2 : 0x3C3);
+        else
+            ok = cp_push(out, (uint32_t)utf8proc_tolower((utf8proc_int32_t)c));
         if (!ok) return false;
     }
     return true;
@@ -253,7 +264,8 @@ static bool piece_put(dm_pretok *p, const uint32_t *c, size_t n, const char *raw
 /* The regex is case-insensitive (simple case folding): besides ASCII case, the long s 'ſ'
  * U+017F matches 's'. No other folding reaches the pattern's letters. */
 static bool ci_eq(uint32_t c, char lit) {
-    if (c < 0x80) return (uint32_t)lit == c || ((lit >= 'a' && lit <= 'z') && c == (uint32_t)lit - 32);
+    if (c < 0x80)
+        return (uint32_t)lit == c || ((lit >= 'a' && lit <= 'z') && c == (uint32_t)lit - 32);
     return lit == 's' && c == 0x17F;
 }
 
@@ -269,7 +281,8 @@ static bool regex_word(dm_pretok *p, const uint32_t *w, size_t n) {
     size_t i = 0;
     while (i < n) {
         size_t m;
-        if ((m = match_lit(w, n, i, "<|startoftext|>")) || (m = match_lit(w, n, i, "<|endoftext|>"))) {
+        if ((m = match_lit(w, n, i, "<|startoftext|>")) ||
+            (m = match_lit(w, n, i, "<|endoftext|>"))) {
             if (!piece_put(p, w + i, m, NULL, 0, DM_PIECE_SPECIAL, -1)) return false;
             i += m;
             continue;
@@ -282,7 +295,8 @@ static bool regex_word(dm_pretok *p, const uint32_t *w, size_t n) {
         if (m) {
             /* a contraction: already measured */
         } else if (is_letter(w[i])) {
-            for (m = 1; i + m < n && is_letter(w[i + m]); m++) {}
+            for (m = 1; i + m < n && is_letter(w[i + m]); m++) {
+            }
             kind = DM_PIECE_LETTERS;
         } else if (is_number(w[i])) {
             m = 1;
@@ -295,9 +309,10 @@ static bool regex_word(dm_pretok *p, const uint32_t *w, size_t n) {
             i++;
             continue;
         } else {
-            for (m = 1; i + m < n && !is_letter(w[i + m]) && !is_number(w[i + m]) && !is_py_space(w[i + m]) &&
-                        w[i + m] != 0x345;
-                 m++) {}
+            for (m = 1; i + m < n && !is_letter(w[i + m]) && !is_number(w[i + m]) &&
+                        !is_py_space(w[i + m]) && w[i + m] != 0x345;
+                 m++) {
+            }
         }
         if (!piece_put(p, w + i, m, NULL, 0, kind, -1)) return false;
         i += m;
@@ -319,9 +334,12 @@ static dm_status basic_segment(dm_pretok *p, const char *s, size_t n, dm_error *
         i += utf8_decode((const unsigned char *)s + i, n - i, &c);
         bool ok = true;
         if (c == 0 || c == 0xFFFD || is_control(c)) continue;
-        if (is_bt_whitespace(c)) ok = cp_push(&clean, ' ');
-        else if (is_cjk(c)) ok = cp_push(&clean, ' ') && cp_push(&clean, c) && cp_push(&clean, ' ');
-        else ok = cp_push(&clean, c);
+        if (is_bt_whitespace(c))
+            ok = cp_push(&clean, ' ');
+        else if (is_cjk(c))
+            ok = cp_push(&clean, ' ') && cp_push(&clean, c) && cp_push(&clean, ' ');
+        else
+            ok = cp_push(&clean, c);
         if (!ok) goto oom;
     }
     if (clean.n == 0) goto done;
@@ -331,8 +349,8 @@ static dm_status basic_segment(dm_pretok *p, const char *s, size_t n, dm_error *
     if (!enc) goto oom;
     size_t enc_len = 0;
     for (size_t i = 0; i < clean.n; i++) enc_len += utf8_encode(clean.v[i], enc + enc_len);
-    utf8proc_ssize_t nl = utf8proc_map((const utf8proc_uint8_t *)enc, (utf8proc_ssize_t)enc_len, &norm,
-                                       UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    utf8proc_ssize_t nl = utf8proc_map((const utf8proc_uint8_t *)enc, (utf8proc_ssize_t)enc_len,
+                                       &norm, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
     if (nl < 0) {
         st = dm_fail(err, "tokenizer: NFC normalisation failed: %s", utf8proc_errmsg(nl));
         goto done;
@@ -351,7 +369,8 @@ static dm_status basic_segment(dm_pretok *p, const char *s, size_t n, dm_error *
         }
         size_t j = i;
         while (j < nfc.n && !is_py_space(nfc.v[j])) j++;
-        if (!py_lower(nfc.v + i, j - i, &low) || !word_begin(p) || !regex_word(p, low.v, low.n)) goto oom;
+        if (!py_lower(nfc.v + i, j - i, &low) || !word_begin(p) || !regex_word(p, low.v, low.n))
+            goto oom;
         i = j;
     }
     goto done;
@@ -372,7 +391,8 @@ dm_status dm_pretokenize(const char *text, const dm_added_str *added, int n_adde
     for (size_t i = 0; i < n;) {
         int best = -1;
         for (int k = 0; k < n_added; k++)
-            if (added[k].len && added[k].len <= n - i && !memcmp(text + i, added[k].str, added[k].len) &&
+            if (added[k].len && added[k].len <= n - i &&
+                !memcmp(text + i, added[k].str, added[k].len) &&
                 (best < 0 || added[k].len > added[best].len))
                 best = k;
         if (best < 0) {
@@ -380,7 +400,8 @@ dm_status dm_pretokenize(const char *text, const dm_added_str *added, int n_adde
             continue;
         }
         DM_TRY(basic_segment(out, text + seg, i - seg, err));
-        if (!word_begin(out) || !piece_put(out, NULL, 0, added[best].str, added[best].len, DM_PIECE_ADDED, best))
+        if (!word_begin(out) ||
+            !piece_put(out, NULL, 0, added[best].str, added[best].len, DM_PIECE_ADDED, best))
             return dm_fail(err, "tokenizer: out of memory");
         i += added[best].len;
         seg = i;

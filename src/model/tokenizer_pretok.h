@@ -28,10 +28,10 @@ typedef enum {
 } dm_piece_kind;
 
 typedef struct {
-    size_t off, len;    /* bytes in dm_pretok.text */
-    int word;           /* index into dm_pretok.words */
+    size_t off, len; /* bytes in dm_pretok.text */
+    int word;        /* index into dm_pretok.words */
     dm_piece_kind kind;
-    int added;          /* index of the added token for DM_PIECE_ADDED, else -1 */
+    int added; /* index of the added token for DM_PIECE_ADDED, else -1 */
 } dm_piece;
 
 typedef struct {

@@ -1,18 +1,18 @@
 /* Attention: softmax(Q Kᵀ / sqrt(d)) V per head, two ways.
  *
- * Exact tiles (causal masks, and the probabilities a caller asks for): for each head and each tile of TQ
- * query rows, S = Q_tile Kᵀ · d^-1/2 (TQ × Lk), P = softmax_rows(S), O_tile = P V. The PyTorch
- * line this replaces:
- *   attention_probs = baddbmm(empty, q, k.T, beta=0, alpha=scale).softmax(-1); out = bmm(probs, v)
+ * Exact tiles (causal masks, and the probabilities a caller asks for): for each head and each tile
+ * of TQ query rows, S = Q_tile Kᵀ · d^-1/2 (TQ × Lk), P = softmax_rows(S), O_tile = P V. The
+ * PyTorch line this replaces: attention_probs = baddbmm(empty, q, k.T, beta=0,
+ * alpha=scale).softmax(-1); out = bmm(probs, v)
  *
  * Flash (no probabilities wanted): each thread takes (head, FQ query rows) and walks the keys
  * in blocks of FK with an online softmax (running max m, running sum l, O rescaled by
  * exp(m_old - m_new) when the max grows), so the scores of one block stay in L2 and nothing of
- * size Lq × Lk ever exists: memory O(FQ × (FK + d)) per thread, on its stack. At 64×64 latents that is the
- * self-attention of 4096 tokens without a 4096 × 4096 matrix per head. With AVX-512 or
- * AVX2 + FMA and d a multiple of 8 up to 160 (every Stable Diffusion UNet head), the flash
- * tile is our own register-blocked kernel (flash_task_simd: ~4x the cblas tile at d = 40);
- * otherwise it is two cblas_sgemm calls per key block (flash_tile). */
+ * size Lq × Lk ever exists: memory O(FQ × (FK + d)) per thread, on its stack. At 64×64 latents that
+ * is the self-attention of 4096 tokens without a 4096 × 4096 matrix per head. With AVX-512 or AVX2
+ * + FMA and d a multiple of 8 up to 160 (every Stable Diffusion UNet head), the flash tile is our
+ * own register-blocked kernel (flash_task_simd: ~4x the cblas tile at d = 40); otherwise it is two
+ * cblas_sgemm calls per key block (flash_tile). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -94,8 +94,8 @@ static void exact(const float *q, int q_stride, const float *k, int k_stride, co
     for (int h = 0; h < heads; h++)
         for (int q0 = 0; q0 < Lq; q0 += TQ) {
             int rows = Lq - q0 < TQ ? Lq - q0 : TQ;
-            dm_sgemm(0, 1, rows, Lk, d, scale, q + (size_t)q0 * q_stride + h * d, q_stride, k + h * d,
-                     k_stride, 0.0f, scratch, Lk);
+            dm_sgemm(0, 1, rows, Lk, d, scale, q + (size_t)q0 * q_stride + h * d, q_stride,
+                     k + h * d, k_stride, 0.0f, scratch, Lk);
             softmax_rows(scratch, rows, Lk, q0, causal);
             if (probs_fn) probs_fn(user, h, q0, q0 + rows, Lk, scratch);
             if (out)
@@ -342,8 +342,8 @@ void dm_attention(const float *q, int q_stride, const float *k, int k_stride, co
         return;
     }
     if (probs_fn)
-        exact(q, q_stride, k, k_stride, v, v_stride, Lq, Lk, heads, d, 0, NULL, out_stride,
-              scratch, probs_fn, user);
+        exact(q, q_stride, k, k_stride, v, v_stride, Lq, Lk, heads, d, 0, NULL, out_stride, scratch,
+              probs_fn, user);
     float scale = 1.0f / sqrtf((float)d);
 #ifdef DM_FLASH_SIMD
     if (d % 8 == 0 && d <= SIMD_MAX_D && Lk > 0) {

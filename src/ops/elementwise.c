@@ -21,11 +21,12 @@ void dm_quick_gelu(float *x, size_t n) {
 }
 
 void dm_geglu(const float *h, int T, int F, float *out) {
-#pragma omp parallel for schedule(static) PAR_IF((size_t)T * F)
+#pragma omp parallel for schedule(static) PAR_IF((size_t)T *F)
     for (int t = 0; t < T; t++) {
         const float *a = h + (size_t)t * 2 * F, *g = a + F;
         float *o = out + (size_t)t * F;
-        for (int i = 0; i < F; i++) o[i] = a[i] * (0.5f * g[i] * (1.0f + erff(g[i] * (float)M_SQRT1_2)));
+        for (int i = 0; i < F; i++)
+            o[i] = a[i] * (0.5f * g[i] * (1.0f + erff(g[i] * (float)M_SQRT1_2)));
     }
 }
 
@@ -40,7 +41,7 @@ void dm_scale(float *y, float s, size_t n) {
 }
 
 void dm_upsample_nearest2x(const float *x, int C, int H, int W, float *y) {
-#pragma omp parallel for collapse(2) schedule(static) PAR_IF((size_t)C * H * W)
+#pragma omp parallel for collapse(2) schedule(static) PAR_IF((size_t)C *H *W)
     for (int c = 0; c < C; c++)
         for (int yy = 0; yy < 2 * H; yy++) {
             const float *xr = x + ((size_t)c * H + yy / 2) * W;
@@ -51,7 +52,7 @@ void dm_upsample_nearest2x(const float *x, int C, int H, int W, float *y) {
 
 void dm_transpose(const float *x, int rows, int cols, float *y) {
     enum { B = 32 };
-#pragma omp parallel for collapse(2) schedule(static) PAR_IF((size_t)rows * cols)
+#pragma omp parallel for collapse(2) schedule(static) PAR_IF((size_t)rows *cols)
     for (int r0 = 0; r0 < rows; r0 += B)
         for (int c0 = 0; c0 < cols; c0 += B)
             for (int r = r0; r < r0 + B && r < rows; r++)
@@ -60,7 +61,7 @@ void dm_transpose(const float *x, int rows, int cols, float *y) {
 }
 
 void dm_resize_nearest(const float *x, int C, int H, int W, int Ho, int Wo, float *y) {
-#pragma omp parallel for collapse(2) schedule(static) PAR_IF((size_t)C * Ho * Wo)
+#pragma omp parallel for collapse(2) schedule(static) PAR_IF((size_t)C *Ho *Wo)
     for (int c = 0; c < C; c++)
         for (int oy = 0; oy < Ho; oy++) {
             int iy = (int)((float)oy * ((float)H / (float)Ho));

@@ -21,7 +21,8 @@ int dm_ops_parallel(void) {
 
 void dm_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
-    CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
+    CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans,
+                    tb = trans_b ? CblasTrans : CblasNoTrans;
     int T = omp_get_max_threads();
     /* below ~4 MFLOP a split costs more in packing and wake-ups than it saves */
     if (!dm_ops_parallel() || (double)M * N * K < 2e6) {
@@ -38,7 +39,8 @@ void dm_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
         if (along_n) {
             /* columns [i0, i1) of C: B's columns (rows when B is stored transposed) */
             const float *b = tb == CblasNoTrans ? B + i0 : B + (size_t)i0 * ldb;
-            cblas_sgemm(CblasRowMajor, ta, tb, M, i1 - i0, K, alpha, A, lda, b, ldb, beta, C + i0, ldc);
+            cblas_sgemm(CblasRowMajor, ta, tb, M, i1 - i0, K, alpha, A, lda, b, ldb, beta, C + i0,
+                        ldc);
         } else {
             const float *a = ta == CblasNoTrans ? A + (size_t)i0 * lda : A + i0;
             cblas_sgemm(CblasRowMajor, ta, tb, i1 - i0, N, K, alpha, a, lda, B, ldb, beta,

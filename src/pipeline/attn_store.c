@@ -12,8 +12,11 @@ void dm_attn_store_init(dm_attn_store *s, int branch, int self_h) {
 
 void dm_attn_store_reset(dm_attn_store *s) {
     for (int i = 0; i < s->n_layers; i++)
-        memset(s->layers[i].sum, 0, sizeof(float) * s->layers[i].h * s->layers[i].w * s->layers[i].n_keys);
-    if (s->self_sum) memset(s->self_sum, 0, sizeof(float) * (size_t)s->self_h * s->self_w * s->self_h * s->self_w);
+        memset(s->layers[i].sum, 0,
+               sizeof(float) * s->layers[i].h * s->layers[i].w * s->layers[i].n_keys);
+    if (s->self_sum)
+        memset(s->self_sum, 0,
+               sizeof(float) * (size_t)s->self_h * s->self_w * s->self_h * s->self_w);
     s->steps = 0;
     s->self_layers = 0;
 }
@@ -81,8 +84,12 @@ int dm_attn_store_resolutions(const dm_attn_store *s, int *hs, int *ws, int max)
     }
     for (int i = 1; i < n; i++) /* finest first */
         for (int j = i; j > 0 && hs[j] * ws[j] > hs[j - 1] * ws[j - 1]; j--) {
-            int t = hs[j]; hs[j] = hs[j - 1]; hs[j - 1] = t;
-            t = ws[j]; ws[j] = ws[j - 1]; ws[j - 1] = t;
+            int t = hs[j];
+            hs[j] = hs[j - 1];
+            hs[j - 1] = t;
+            t = ws[j];
+            ws[j] = ws[j - 1];
+            ws[j - 1] = t;
         }
     return n;
 }
@@ -120,7 +127,8 @@ void dm_attn_store_token_map(const dm_attn_store *s, int h, int w, const int *po
                 if (pos[p] >= 0 && pos[p] < nk) out[q] += l->sum[q * nk + pos[p]];
         count++;
     }
-    float norm = (float)(count ? count : 1) * (float)(n_pos ? n_pos : 1) * (float)(s->steps ? s->steps : 1);
+    float norm =
+        (float)(count ? count : 1) * (float)(n_pos ? n_pos : 1) * (float)(s->steps ? s->steps : 1);
     for (size_t q = 0; q < hw; q++) out[q] /= norm;
 }
 

@@ -10,9 +10,9 @@
 #define DM_STORE_MAX_LAYERS 64
 
 typedef struct {
-    char name[160];     /* "down_blocks.0.attentions.0.transformer_blocks.0.attn2" */
+    char name[160]; /* "down_blocks.0.attentions.0.transformer_blocks.0.attn2" */
     int h, w, n_keys;
-    float *sum;         /* (h*w, n_keys): sum over steps of the head mean */
+    float *sum; /* (h*w, n_keys): sum over steps of the head mean */
 } dm_store_layer;
 
 typedef struct {

@@ -58,9 +58,8 @@ dm_status dm_sched_config_check(const dm_sched_config *c, dm_error *err) {
                        c->num_train_timesteps - 1);
     if (c->timestep_spacing[0] && strcmp(c->timestep_spacing, "leading") &&
         strcmp(c->timestep_spacing, "trailing") && strcmp(c->timestep_spacing, "linspace"))
-        return dm_fail(err,
-                       "%s: timestep_spacing \"%s\" is not one of leading, trailing, linspace", src,
-                       c->timestep_spacing);
+        return dm_fail(err, "%s: timestep_spacing \"%s\" is not one of leading, trailing, linspace",
+                       src, c->timestep_spacing);
     if (c->prediction_v != 0 && c->prediction_v != 1)
         return dm_fail(err, "%s: prediction_v must be 0 (epsilon) or 1 (v_prediction)", src);
     if (c->set_alpha_to_one < -1 || c->set_alpha_to_one > 1 || c->clip_sample < -1 ||
@@ -94,8 +93,7 @@ static dm_status get_int(const cJSON *o, const char *key, const char *src, int *
     return DM_OK;
 }
 
-static dm_status get_bool(const cJSON *o, const char *key, const char *src, int *v,
-                          dm_error *err) {
+static dm_status get_bool(const cJSON *o, const char *key, const char *src, int *v, dm_error *err) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!it || cJSON_IsNull(it)) return DM_OK;
     if (!cJSON_IsBool(it)) return dm_fail(err, "%s: \"%s\" is not true/false", src, key);
@@ -109,8 +107,7 @@ static dm_status get_str(const cJSON *o, const char *key, const char *src, char 
     if (!it || cJSON_IsNull(it)) return DM_OK;
     if (!cJSON_IsString(it)) return dm_fail(err, "%s: \"%s\" is not a string", src, key);
     if (strlen(it->valuestring) >= cap)
-        return dm_fail(err, "%s: \"%s\" value \"%.40s...\" is too long", src, key,
-                       it->valuestring);
+        return dm_fail(err, "%s: \"%s\" value \"%.40s...\" is too long", src, key, it->valuestring);
     set_str(dst, cap, it->valuestring);
     return DM_OK;
 }
@@ -127,11 +124,13 @@ static dm_status parse_object(const cJSON *o, dm_sched_config *c, dm_error *err)
     if (found) c->beta_end = d;
     DM_TRY(get_str(o, "beta_schedule", src, c->beta_schedule, sizeof c->beta_schedule, err));
     DM_TRY(get_int(o, "steps_offset", src, &c->steps_offset, err));
-    DM_TRY(get_str(o, "timestep_spacing", src, c->timestep_spacing, sizeof c->timestep_spacing,
-                   err));
+    DM_TRY(
+        get_str(o, "timestep_spacing", src, c->timestep_spacing, sizeof c->timestep_spacing, err));
     DM_TRY(get_str(o, "prediction_type", src, pred, sizeof pred, err));
-    if (!strcmp(pred, "epsilon")) c->prediction_v = 0;
-    else if (!strcmp(pred, "v_prediction")) c->prediction_v = 1;
+    if (!strcmp(pred, "epsilon"))
+        c->prediction_v = 0;
+    else if (!strcmp(pred, "v_prediction"))
+        c->prediction_v = 1;
     else
         return dm_fail(err, "%s: prediction_type \"%s\" is not supported (epsilon, v_prediction)",
                        src, pred);
@@ -160,8 +159,10 @@ dm_status dm_sched_config_parse(const char *json_text, const char *label, dm_sch
     cJSON *root = cJSON_Parse(json_text);
     if (!root) return dm_fail(err, "%s: not valid JSON", c->source);
     dm_status st;
-    if (!cJSON_IsObject(root)) st = dm_fail(err, "%s: top level is not a JSON object", c->source);
-    else st = parse_object(root, c, err);
+    if (!cJSON_IsObject(root))
+        st = dm_fail(err, "%s: top level is not a JSON object", c->source);
+    else
+        st = parse_object(root, c, err);
     cJSON_Delete(root);
     return st;
 }

@@ -10,9 +10,9 @@ dm_status dm_ddim_step(dm_sampler *s, int i, const float *mo, float *x, size_t n
     /* prev_timestep = timestep - num_train_timesteps // num_inference_steps (whatever the
      * spacing: diffusers uses this stride even for trailing / linspace) */
     int prev_t = t - s->T / s->steps;
-    float a_t = s->alphas_cumprod[t];                                         /* alpha_prod_t */
+    float a_t = s->alphas_cumprod[t];                                        /* alpha_prod_t */
     float a_prev = prev_t >= 0 ? s->alphas_cumprod[prev_t] : s->final_alpha; /* alpha_prod_t_prev */
-    float b_t = 1.0f - a_t;                                                   /* beta_prod_t */
+    float b_t = 1.0f - a_t;                                                  /* beta_prod_t */
     float b_prev = 1.0f - a_prev;
     float sa_t = sqrtf(a_t), sb_t = sqrtf(b_t), sa_prev = sqrtf(a_prev);
     /* variance = (beta_prod_t_prev / beta_prod_t) * (1 - alpha_prod_t / alpha_prod_t_prev);
@@ -34,7 +34,8 @@ dm_status dm_ddim_step(dm_sampler *s, int i, const float *mo, float *x, size_t n
             x0 = sa_t * x[e] - sb_t * mo[e];
             eps = sa_t * mo[e] + sb_t * x[e];
         } else {
-            /* pred_original_sample = (sample - beta_prod_t ** 0.5 * model_output) / alpha_prod_t ** 0.5 */
+            /* pred_original_sample = (sample - beta_prod_t ** 0.5 * model_output) / alpha_prod_t **
+             * 0.5 */
             x0 = (x[e] - sb_t * mo[e]) / sa_t;
             eps = mo[e];
         }

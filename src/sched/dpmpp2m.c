@@ -26,8 +26,8 @@ dm_status dm_dpmpp2m_step(dm_sampler *s, int i, const float *mo, float *x, size_
     float lambda_t = logf(a_t) - logf(s_t);
     float lambda_s0 = logf(a_s0) - logf(s_s0);
     float h = lambda_t - lambda_s0;
-    float c_x = s_t / s_s0;                  /* sigma_t / sigma_s0 */
-    float c_d = a_t * (expf(-h) - 1.0f);     /* alpha_t * (exp(-h) - 1) */
+    float c_x = s_t / s_s0;              /* sigma_t / sigma_s0 */
+    float c_d = a_t * (expf(-h) - 1.0f); /* alpha_t * (exp(-h) - 1) */
     float inv_r0 = 0.0f;
     if (!first_order) {
         float a_s1, s_s1;

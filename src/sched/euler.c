@@ -36,7 +36,8 @@ dm_status dm_euler_step(dm_sampler *s, int i, const float *mo, float *x, size_t 
         /* epsilon: pred_original_sample = sample - sigma_hat * model_output */
         float x0 = vpred ? mo[e] * c_out + x[e] / c_skip : x[e] - sigma * mo[e];
         if (x0_out) x0_out[e] = x0;
-        /* derivative = (sample - pred_original_sample) / sigma_hat; prev = sample + derivative * dt */
+        /* derivative = (sample - pred_original_sample) / sigma_hat; prev = sample + derivative * dt
+         */
         float d = (x[e] - x0) / sigma;
         float prev = x[e] + d * dt;
         /* ancestral: prev_sample = prev_sample + noise * sigma_up */

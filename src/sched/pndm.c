@@ -37,8 +37,9 @@ dm_status dm_pndm_step(dm_sampler *s, int i, const float *mo, float *x, size_t n
     float b_t = 1.0f - a_t, b_prev = 1.0f - a_prev;
     /* _get_prev_sample (PNDM eq. 9):
      * sample_coeff = (alpha_prod_t_prev / alpha_prod_t) ** 0.5
-     * denom = alpha_prod_t * beta_prod_t_prev ** 0.5 + (alpha_prod_t * beta_prod_t * alpha_prod_t_prev) ** 0.5
-     * prev_sample = sample_coeff * sample - (alpha_prod_t_prev - alpha_prod_t) * model_output / denom */
+     * denom = alpha_prod_t * beta_prod_t_prev ** 0.5 + (alpha_prod_t * beta_prod_t *
+     * alpha_prod_t_prev) ** 0.5 prev_sample = sample_coeff * sample - (alpha_prod_t_prev -
+     * alpha_prod_t) * model_output / denom */
     float coeff = sqrtf(a_prev / a_t);
     float denom = a_t * sqrtf(b_prev) + sqrtf(a_t * b_t * a_prev);
     float diff = a_prev - a_t;
@@ -50,16 +51,20 @@ dm_status dm_pndm_step(dm_sampler *s, int i, const float *mo, float *x, size_t n
     const float *e4 = s->nets >= 4 ? s->ets[s->nets - 4] : NULL;
     for (size_t e = 0; e < n; e++) {
         float m;
-        if (s->nets == 1 && s->counter == 0) m = mo[e];
-        else if (s->nets == 1) m = (mo[e] + e1[e]) / 2.0f;  /* (model_output + ets[-1]) / 2 */
-        else if (s->nets == 2) m = (3.0f * e1[e] - e2[e]) / 2.0f; /* (3 e1 - e2) / 2 */
-        else if (s->nets == 3)                               /* (23 e1 - 16 e2 + 5 e3) / 12 */
+        if (s->nets == 1 && s->counter == 0)
+            m = mo[e];
+        else if (s->nets == 1)
+            m = (mo[e] + e1[e]) / 2.0f; /* (model_output + ets[-1]) / 2 */
+        else if (s->nets == 2)
+            m = (3.0f * e1[e] - e2[e]) / 2.0f; /* (3 e1 - e2) / 2 */
+        else if (s->nets == 3)                 /* (23 e1 - 16 e2 + 5 e3) / 12 */
             m = (23.0f * e1[e] - 16.0f * e2[e] + 5.0f * e3[e]) / 12.0f;
         else /* (1/24) (55 e1 - 59 e2 + 37 e3 - 9 e4) */
             m = (1.0f / 24.0f) * (55.0f * e1[e] - 59.0f * e2[e] + 37.0f * e3[e] - 9.0f * e4[e]);
         float smp = sample[e];
         if (save_sample) s->cur_sample[e] = smp;
-        /* v_prediction: model_output = alpha_prod_t**0.5 * model_output + beta_prod_t**0.5 * sample */
+        /* v_prediction: model_output = alpha_prod_t**0.5 * model_output + beta_prod_t**0.5 * sample
+         */
         if (vpred) m = sa_t * m + sb_t * smp;
         x[e] = coeff * smp - diff * m / denom;
     }

@@ -57,8 +57,8 @@ static dm_status build_schedule(dm_sampler *s, dm_error *err) {
         break;
     case DM_SAMPLER_PNDM: {
         /* _timesteps ascending = DDIM's set reversed; with skip_prk_steps:
-         * plms = concat(_ts[:-1], _ts[-2:-1], _ts[-1:])[::-1]  => t_{N-1}, t_{N-2}, t_{N-2}, ..., t_0
-         * (the first step is repeated: N + 1 model calls). */
+         * plms = concat(_ts[:-1], _ts[-2:-1], _ts[-1:])[::-1]  => t_{N-1}, t_{N-2}, t_{N-2}, ...,
+         * t_0 (the first step is repeated: N + 1 model calls). */
         double *base = malloc(sizeof(double) * (size_t)(N + 4));
         if (!base) {
             free(ts);
@@ -149,8 +149,7 @@ dm_status dm_sampler_create(const dm_sched_config *config, dm_sampler_kind kind,
     if (eta != 0.0f && kind != DM_SAMPLER_DDIM)
         return dm_fail_code(err, DM_EUSAGE, "eta %g applies to the ddim sampler only, not %s", eta,
                             dm_sampler_kind_name(kind));
-    if (config->use_karras_sigmas &&
-        (kind == DM_SAMPLER_EULER || kind == DM_SAMPLER_DPMPP_2M))
+    if (config->use_karras_sigmas && (kind == DM_SAMPLER_EULER || kind == DM_SAMPLER_DPMPP_2M))
         return dm_fail(err, "%s: use_karras_sigmas true is not supported", src);
     if (kind == DM_SAMPLER_EULER && strcmp(config->interpolation_type, "linear"))
         return dm_fail(err, "%s: interpolation_type \"%s\" is not supported (linear)", src,
@@ -244,8 +243,7 @@ int dm_sampler_has_pred_x0(const dm_sampler *s) {
 
 void dm_sampler_scale_model_input(const dm_sampler *s, int i, const float *x, float *out,
                                   size_t n) {
-    if ((s->kind == DM_SAMPLER_EULER || s->kind == DM_SAMPLER_EULER_A) && i >= 0 &&
-        i < s->ncalls) {
+    if ((s->kind == DM_SAMPLER_EULER || s->kind == DM_SAMPLER_EULER_A) && i >= 0 && i < s->ncalls) {
         /* sample / ((sigma**2 + 1) ** 0.5), the denominator a float32 scalar */
         float sigma = s->sigmas[i];
         float d = sqrtf(sigma * sigma + 1.0f);

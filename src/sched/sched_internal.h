@@ -16,21 +16,21 @@ struct dm_sampler {
     float *alphas_cumprod; /* [T] */
     float final_alpha;     /* DDIM/PNDM: alpha_prod at "t = -1" */
     int ncalls;
-    float *timesteps;     /* [ncalls], what the UNet gets */
-    int *int_timesteps;   /* [ncalls], DDIM/PNDM/DPM++ integer timesteps (indices into alphas) */
-    float *sigmas;        /* [ncalls + 1] for Euler / Euler a / DPM++ */
+    float *timesteps;   /* [ncalls], what the UNet gets */
+    int *int_timesteps; /* [ncalls], DDIM/PNDM/DPM++ integer timesteps (indices into alphas) */
+    float *sigmas;      /* [ncalls + 1] for Euler / Euler a / DPM++ */
     float init_noise_sigma;
 
     /* run state */
-    int next;   /* index the next step() must have */
-    size_t n;   /* elements per step, fixed by the first step */
-    float *noise;       /* [n] Euler a / DDIM eta > 0 */
-    float *prev_x0;     /* [n] DPM++: data prediction of the previous step */
+    int next;       /* index the next step() must have */
+    size_t n;       /* elements per step, fixed by the first step */
+    float *noise;   /* [n] Euler a / DDIM eta > 0 */
+    float *prev_x0; /* [n] DPM++: data prediction of the previous step */
     int lower_order_nums;
-    float *ets[4];      /* [n] each, PNDM: last model outputs, ets[nets-1] newest */
+    float *ets[4]; /* [n] each, PNDM: last model outputs, ets[nets-1] newest */
     int nets;
-    float *cur_sample;  /* [n] PNDM: the sample saved by the first PLMS step */
-    int counter;        /* PNDM */
+    float *cur_sample; /* [n] PNDM: the sample saved by the first PLMS step */
+    int counter;       /* PNDM */
 };
 
 /* betas -> alphas_cumprod exactly as diffusers' __init__ builds them (float32). */
@@ -47,8 +47,7 @@ dm_status dm_ddim_step(dm_sampler *s, int i, const float *mo, float *x, size_t n
                        float *x0_out, dm_error *err);
 dm_status dm_euler_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
                         float *x0_out, dm_error *err);
-dm_status dm_dpmpp2m_step(dm_sampler *s, int i, const float *mo, float *x, size_t n,
-                          float *x0_out);
+dm_status dm_dpmpp2m_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, float *x0_out);
 dm_status dm_pndm_step(dm_sampler *s, int i, const float *mo, float *x, size_t n);
 
 #endif

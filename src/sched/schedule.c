@@ -52,7 +52,9 @@ void dm_sched_spacing(const char *spacing, int T, int n, int steps_offset, int r
         if (len > n + 1) len = n + 1; /* cannot happen for n <= T; guards the caller's buffer */
         double delta = ((double)T + step) - (double)T;
         for (long k = 0; k < len; k++) {
-            double v = k == 0 ? (double)T : k == 1 ? (double)T + step : (double)T + (double)k * delta;
+            double v = k == 0   ? (double)T
+                       : k == 1 ? (double)T + step
+                                : (double)T + (double)k * delta;
             out[k] = np_round(v) - 1.0;
         }
         *count = (int)len;
