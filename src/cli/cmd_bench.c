@@ -23,10 +23,11 @@
 
 enum { MAX_GEMMS = 512 };
 
-static const char *const op_names[DM_OP_KINDS] = {"conv", "linear", "attention", "norm", "elementwise"};
+static const char *const op_names[DM_OP_KINDS] = {"conv", "linear", "attention", "norm",
+                                                  "elementwise"};
 
 typedef struct {
-    double sgemm_gflops, sgemm_seconds;           /* on the conv + linear shapes, per forward */
+    double sgemm_gflops, sgemm_seconds; /* on the conv + linear shapes, per forward */
     double unet_seconds, unet_gflop, capture_seconds;
     double op_seconds[DM_OP_KINDS], op_gflop[DM_OP_KINDS];
     double text_seconds, vae_seconds, peak_rss_mb;
@@ -40,8 +41,11 @@ static double time_sgemm(int M, int N, int K, const float *A, const float *B, fl
     double best = INFINITY, spent = 0;
     for (int r = 0; r < 50 && (r < 2 || spent < min_s); r++) {
         double t0 = omp_get_wtime();
-        if (split) dm_sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
-        else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+        if (split)
+            dm_sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f,
+                        C, N);
         double t = omp_get_wtime() - t0;
         spent += t;
         best = t < best ? t : best;
@@ -60,7 +64,8 @@ static dm_status bench_sgemm(const dm_unet_gemm *g, int n, int B, int blas_threa
         size_t M = (size_t)g[i].M, N = (size_t)g[i].N, K = (size_t)g[i].K;
         a = M * K > a ? M * K : a, b = K * N > b ? K * N : b, c = M * N > c ? M * N : c;
     }
-    float *A = malloc(sizeof(float) * a), *Bm = malloc(sizeof(float) * b), *C = malloc(sizeof(float) * c);
+    float *A = malloc(sizeof(float) * a), *Bm = malloc(sizeof(float) * b),
+          *C = malloc(sizeof(float) * c);
     if (!A || !Bm || !C) {
         free(A), free(Bm), free(C);
         return dm_fail(err, "bench: out of memory for the sgemm operands");
@@ -95,7 +100,7 @@ static double peak_rss_mb(void) {
 }
 
 static dm_status run(const char *path, int width, int height, int B, int repeat, int blas_threaded,
-                     results *r, dm_error *err) {
+                     int f16_weights, results *r, dm_error *err) {
     dm_model *m = NULL;
     dm_clip clip = {0};
     dm_unet unet = {0};
@@ -106,16 +111,20 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     float *ctx = NULL, *x = NULL, *y = NULL, *img = NULL;
     dm_unet_gemm *g = NULL;
     dm_status s;
-    if ((s = dm_model_open(path, &m, err)) || (s = dm_clip_load(m, &clip, err)) ||
-        (s = dm_unet_load(m, &unet, err)) || (s = dm_vae_load(m, &vae, err)))
+    if ((s = dm_model_open(path, &m, err))) goto done;
+    dm_weights_set_keep_half(m->w, f16_weights);
+    if ((s = dm_clip_load(m, &clip, err)) || (s = dm_unet_load(m, &unet, err)) ||
+        (s = dm_vae_load(m, &vae, err)))
         goto done;
     int f = dm_vae_factor(&vae), h = height / f, w = width / f, D = m->clip.hidden;
     if (h < 1 || w < 1 || height % f || width % f) {
-        s = dm_fail_code(err, DM_EUSAGE, "--width/--height %dx%d: must be positive multiples of %d", width, height, f);
+        s = dm_fail_code(err, DM_EUSAGE, "--width/--height %dx%d: must be positive multiples of %d",
+                         width, height, f);
         goto done;
     }
     if (m->unet.cross_dim != D) {
-        s = dm_fail(err, "%s: text width %d does not match the UNet context width %d", path, D, m->unet.cross_dim);
+        s = dm_fail(err, "%s: text width %d does not match the UNet context width %d", path, D,
+                    m->unet.cross_dim);
         goto done;
     }
     size_t need = dm_clip_arena_bytes(&clip, 77), nu = dm_unet_arena_bytes(&unet, h, w, 77),
@@ -137,7 +146,8 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     for (int b = 0; b < B; b++) {
         int32_t ids[77];
         for (int i = 0; i < 77; i++) ids[i] = i == 0 ? 49406 : i < 9 ? 320 + 17 * i + b : 49407;
-        if ((s = dm_clip_forward(&clip, ids, 77, ctx + (size_t)b * 77 * D, NULL, &arena, err))) goto done;
+        if ((s = dm_clip_forward(&clip, ids, 77, ctx + (size_t)b * 77 * D, NULL, &arena, err)))
+            goto done;
     }
     r->text_seconds = omp_get_wtime() - t0;
 
@@ -146,7 +156,8 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
         s = dm_fail(err, "bench: the UNet has more than %d GEMM shapes", MAX_GEMMS);
         goto done;
     }
-    for (int i = 0; i < ng; i++) r->op_gflop[g[i].kind] += 2e-9 * g[i].M * g[i].N * g[i].K * g[i].count * B;
+    for (int i = 0; i < ng; i++)
+        r->op_gflop[g[i].kind] += 2e-9 * g[i].M * g[i].N * g[i].K * g[i].count * B;
     r->unet_gflop = dm_unet_flops(&unet, h, w, 77) * B * 1e-9;
     if ((s = bench_sgemm(g, ng, B, blas_threaded, r, err))) goto done;
 
@@ -166,7 +177,8 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
         int capture = k == 1;
         dm_op_profile prof = {{0}};
         dm_unet_capture cap = {.profile = &prof};
-        if (capture) cap = (dm_unet_capture){.hook = dm_attn_store_hook, .user = &store, .capture_cross = 1};
+        if (capture)
+            cap = (dm_unet_capture){.hook = dm_attn_store_hook, .user = &store, .capture_cross = 1};
         t0 = omp_get_wtime();
         if ((s = dm_unet_forward(&unet, x, B, h, w, t, ctx, 77, y, &cap, &arena, err))) goto done;
         double sec = omp_get_wtime() - t0;
@@ -202,44 +214,61 @@ done:
 int dm_cmd_bench(int argc, char **argv) {
     const char *model = NULL;
     long width = 512, height = 512, batch = 2, threads = 0, repeat = 2;
-    int json = 0, blas_threaded = 0;
+    int json = 0, blas_threaded = 0, f16_weights = 0;
     const dm_opt opts[] = {
-        {"--model", DM_ARG_STR, &model, "PATH", "diffusers folder or one-file .safetensors checkpoint"},
+        {"--model", DM_ARG_STR, &model, "PATH",
+         "diffusers folder or one-file .safetensors checkpoint"},
         {"--width", DM_ARG_INT, &width, "W", "image width in pixels (default 512)"},
         {"--height", DM_ARG_INT, &height, "H", "image height in pixels (default 512)"},
-        {"--batch", DM_ARG_INT, &batch, "B", "UNet batch (default 2 = one classifier-free-guided step)"},
-        {"--threads", DM_ARG_INT, &threads, "T", "OpenMP and OpenBLAS threads (default: all cores)"},
-        {"--repeat", DM_ARG_INT, &repeat, "N", "plain UNet steps to time, best kept (default 2; "
-                                              "the captured step runs after the first, which warms up)"},
+        {"--batch", DM_ARG_INT, &batch, "B",
+         "UNet batch (default 2 = one classifier-free-guided step)"},
+        {"--threads", DM_ARG_INT, &threads, "T",
+         "OpenMP and OpenBLAS threads (default: all cores)"},
+        {"--repeat", DM_ARG_INT, &repeat, "N",
+         "plain UNet steps to time, best kept (default 2; "
+         "the captured step runs after the first, which warms up)"},
         {"--json", DM_ARG_FLAG, &json, NULL, "print one JSON object instead of the table"},
+        {"--f16-weights", DM_ARG_FLAG, &f16_weights, NULL,
+         "keep f16/bf16 weight matrices as stored and convert them per layer (less memory)"},
         {"--blas-threaded", DM_ARG_FLAG, &blas_threaded, NULL,
          "for comparison: let OpenBLAS thread each GEMM with its own pool beside OpenMP's "
          "(the engine's default is one OpenMP pool splitting single-threaded GEMMs)"},
     };
     const dm_cmd_spec spec = {
-        "diffumask bench", "--model PATH [--width W --height H] [--batch B] [--threads T] [--json]",
-        "Times the text encoder, one UNet step and one VAE decode at the given size, counts the UNet's "
+        "diffumask bench",
+        "--model PATH [--width W --height H] [--batch B] [--threads T] [--f16-weights] [--json]",
+        "Times the text encoder, one UNet step and one VAE decode at the given size, counts the "
+        "UNet's "
         "FLOPs from its config (conv 2·O·C·k²·Ho·Wo, linear 2·M·N·K, attention 2·2·heads·Lq·Lk·d), "
-        "times the linked BLAS's sgemm on the same GEMM shapes, and reports achieved/sgemm, the time "
+        "times the linked BLAS's sgemm on the same GEMM shapes, and reports achieved/sgemm, the "
+        "time "
         "by kind of op, the overhead of capturing every cross-attention map, and the peak RSS.",
-        opts, (int)(sizeof opts / sizeof *opts), 0, 0};
+        opts,
+        (int)(sizeof opts / sizeof *opts),
+        0,
+        0};
     const char *pos[1];
     int n_pos;
     int rc = dm_parse_args(&spec, argc, argv, pos, &n_pos);
     if (rc) return rc < 0 ? 0 : rc;
     if (!model) return dm_usage_error(&spec, "--model PATH is required");
     if (batch < 1 || batch > 16) return dm_usage_error(&spec, "--batch %ld: expected 1..16", batch);
-    if (threads < 0 || threads > 1024) return dm_usage_error(&spec, "--threads %ld: expected 1..1024", threads);
-    if (repeat < 1 || repeat > 100) return dm_usage_error(&spec, "--repeat %ld: expected 1..100", repeat);
+    if (threads < 0 || threads > 1024)
+        return dm_usage_error(&spec, "--threads %ld: expected 1..1024", threads);
+    if (repeat < 1 || repeat > 100)
+        return dm_usage_error(&spec, "--repeat %ld: expected 1..100", repeat);
     if (width < 8 || height < 8 || width > 8192 || height > 8192)
         return dm_usage_error(&spec, "--width/--height %ldx%ld: expected 8..8192", width, height);
     if (threads > 0) omp_set_num_threads((int)threads);
-    if (blas_threaded) openblas_set_num_threads(omp_get_max_threads());
-    else dm_ops_set_threads(0);
+    if (blas_threaded)
+        openblas_set_num_threads(omp_get_max_threads());
+    else
+        dm_ops_set_threads(0);
     int T = omp_get_max_threads();
     results r = {0};
     dm_error err = {{0}};
-    dm_status s = run(model, (int)width, (int)height, (int)batch, (int)repeat, blas_threaded, &r, &err);
+    dm_status s = run(model, (int)width, (int)height, (int)batch, (int)repeat, blas_threaded,
+                      f16_weights, &r, &err);
     if (s) {
         fprintf(stderr, "%s: %s\n", spec.command, err.msg);
         return s == DM_EUSAGE ? 2 : 1;
@@ -248,12 +277,15 @@ int dm_cmd_bench(int argc, char **argv) {
     double overhead = r.capture_seconds / r.unet_seconds - 1.0;
     if (json) {
         printf("{\"model\":\"%s\",\"width\":%ld,\"height\":%ld,\"batch\":%ld,\"threads\":%d,"
-               "\"blas_threaded\":%d,\"unet_seconds\":%.6g,\"unet_gflop\":%.6g,\"unet_gflops\":%.6g,"
-               "\"sgemm_gflops\":%.6g,\"ratio\":%.4f,\"capture_seconds\":%.6g,\"capture_overhead\":%.4f,"
-               "\"text_encoder_seconds\":%.6g,\"vae_decode_seconds\":%.6g,\"peak_rss_mb\":%.1f,\"ops\":{",
-               model, width, height, batch, T, blas_threaded, r.unet_seconds, r.unet_gflop,
-               gflops, r.sgemm_gflops, ratio, r.capture_seconds, overhead, r.text_seconds,
-               r.vae_seconds, r.peak_rss_mb);
+               "\"blas_threaded\":%d,\"f16_weights\":%d,\"unet_seconds\":%.6g,\"unet_gflop\":%.6g,"
+               "\"unet_gflops\":%.6g,"
+               "\"sgemm_gflops\":%.6g,\"ratio\":%.4f,\"capture_seconds\":%.6g,\"capture_overhead\":"
+               "%.4f,"
+               "\"text_encoder_seconds\":%.6g,\"vae_decode_seconds\":%.6g,\"peak_rss_mb\":%.1f,"
+               "\"ops\":{",
+               model, width, height, batch, T, blas_threaded, f16_weights, r.unet_seconds,
+               r.unet_gflop, gflops, r.sgemm_gflops, ratio, r.capture_seconds, overhead,
+               r.text_seconds, r.vae_seconds, r.peak_rss_mb);
         for (int k = 0; k < DM_OP_KINDS; k++)
             printf("%s\"%s\":{\"seconds\":%.6g,\"gflop\":%.6g}", k ? "," : "", op_names[k],
                    r.op_seconds[k], r.op_gflop[k]);
@@ -262,11 +294,15 @@ int dm_cmd_bench(int argc, char **argv) {
     }
     printf("diffumask bench: %s, %ldx%ld (latent %ldx%ld), batch %ld, %d threads (%s)\n\n", model,
            width, height, width / 8, height / 8, batch, T,
-           blas_threaded ? "OpenBLAS threads each GEMM" : "one OpenMP pool, single-threaded GEMMs split");
-    printf("  sgemm on the UNet's %d conv/linear GEMM shapes   %8.1f GFLOP/s\n", r.gemm_shapes, r.sgemm_gflops);
-    printf("  UNet step                                      %8.3f s   %8.1f GFLOP   %6.1f GFLOP/s   %5.1f%% of sgemm\n",
+           blas_threaded ? "OpenBLAS threads each GEMM"
+                         : "one OpenMP pool, single-threaded GEMMs split");
+    printf("  sgemm on the UNet's %d conv/linear GEMM shapes   %8.1f GFLOP/s\n", r.gemm_shapes,
+           r.sgemm_gflops);
+    printf("  UNet step                                      %8.3f s   %8.1f GFLOP   %6.1f GFLOP/s "
+           "  %5.1f%% of sgemm\n",
            r.unet_seconds, r.unet_gflop, gflops, 100 * ratio);
-    printf("  UNet step, cross-attention captured            %8.3f s   overhead %+.1f%%\n", r.capture_seconds, 100 * overhead);
+    printf("  UNet step, cross-attention captured            %8.3f s   overhead %+.1f%%\n",
+           r.capture_seconds, 100 * overhead);
     printf("  text encoder (%ld x 77 tokens)                   %8.3f s\n", batch, r.text_seconds);
     printf("  VAE decode (1 image)                           %8.3f s\n", r.vae_seconds);
     printf("  peak RSS                                       %8.0f MB\n\n", r.peak_rss_mb);
@@ -278,6 +314,7 @@ int dm_cmd_bench(int argc, char **argv) {
                100 * r.op_seconds[k] / r.unet_seconds, r.op_gflop[k],
                r.op_seconds[k] > 0 ? r.op_gflop[k] / r.op_seconds[k] : 0.0);
     }
-    printf("  %-18s %10.3f   %5.1f%%\n", "other", r.unet_seconds - sum, 100 * (r.unet_seconds - sum) / r.unet_seconds);
+    printf("  %-18s %10.3f   %5.1f%%\n", "other", r.unet_seconds - sum,
+           100 * (r.unet_seconds - sum) / r.unet_seconds);
     return 0;
 }

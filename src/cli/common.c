@@ -25,13 +25,22 @@ int dm_cli_open_engine(const dm_cmd_spec *spec, const dm_cli_model_opts *o, int 
     if (!model) return dm_usage_error(spec, "--model is required (no built-in demo model found)");
     int pred = -1;
     if (o->prediction) {
-        if (!strcmp(o->prediction, "eps") || !strcmp(o->prediction, "epsilon")) pred = 0;
-        else if (!strcmp(o->prediction, "v") || !strcmp(o->prediction, "v_prediction")) pred = 1;
-        else return dm_usage_error(spec, "--prediction must be eps or v, not '%s'", o->prediction);
+        if (!strcmp(o->prediction, "eps") || !strcmp(o->prediction, "epsilon"))
+            pred = 0;
+        else if (!strcmp(o->prediction, "v") || !strcmp(o->prediction, "v_prediction"))
+            pred = 1;
+        else
+            return dm_usage_error(spec, "--prediction must be eps or v, not '%s'", o->prediction);
     }
-    if (o->threads < 0 || o->threads > 1024) return dm_usage_error(spec, "--threads must be 1..1024");
-    dm_engine_options eo = {.model_path = model, .tokenizer_dir = o->tokenizer, .ldm_config = o->config,
-                            .threads = (int)o->threads, .prediction = pred, .no_tokenizer = !need_tokenizer};
+    if (o->threads < 0 || o->threads > 1024)
+        return dm_usage_error(spec, "--threads must be 1..1024");
+    dm_engine_options eo = {.model_path = model,
+                            .tokenizer_dir = o->tokenizer,
+                            .ldm_config = o->config,
+                            .threads = (int)o->threads,
+                            .prediction = pred,
+                            .no_tokenizer = !need_tokenizer,
+                            .f16_weights = o->f16_weights};
     dm_error err = {0};
     dm_status s = dm_engine_open(&eo, e, &err);
     if (s) return dm_cli_fail(spec, s, &err);

@@ -5,22 +5,28 @@
 #include "cli/args.h"
 #include "pipeline/engine.h"
 
-/* --model, --tokenizer, --config, --threads, --prediction: declared once, parsed into here */
+/* --model, --tokenizer, --config, --threads, --prediction, --f16-weights: declared once,
+ * parsed into here */
 typedef struct {
     const char *model, *tokenizer, *config, *prediction;
     long threads;
+    int f16_weights;
 } dm_cli_model_opts;
 
 #define DM_CLI_MODEL_OPTS(o)                                                                       \
     {"--model", DM_ARG_STR, &(o).model, "PATH",                                                    \
-     "diffusers folder or one .safetensors file (SD 1.x / 2.x)"},                                 \
+     "diffusers folder or one .safetensors file (SD 1.x / 2.x)"},                                  \
         {"--tokenizer", DM_ARG_STR, &(o).tokenizer, "DIR",                                         \
          "tokenizer folder (vocab.json, merges.txt); default: the model's own"},                   \
         {"--config", DM_ARG_STR, &(o).config, "YAML",                                              \
          "LDM config of a one-file checkpoint (default: FILE.yaml beside it, if any)"},            \
         {"--prediction", DM_ARG_STR, &(o).prediction, "eps|v",                                     \
-         "override the model's prediction type (SD 2.x 768 models are v)"},                       \
-        {"--threads", DM_ARG_INT, &(o).threads, "T", "CPU threads (default: all cores)"}
+         "override the model's prediction type (SD 2.x 768 models are v)"},                        \
+        {"--threads", DM_ARG_INT, &(o).threads, "T", "CPU threads (default: all cores)"}, {        \
+        "--f16-weights", DM_ARG_FLAG, &(o).f16_weights, NULL,                                      \
+            "keep f16/bf16 weight matrices as stored (converted per layer): less memory, same "    \
+            "result"                                                                               \
+    }
 
 /* The model path when --model is absent: the built-in demo model, if installed/in the tree. */
 const char *dm_cli_default_model(void);

@@ -15,11 +15,20 @@ static dm_status get(dm_model *m, const char *name, int64_t d0, int64_t d1, cons
     return dm_weights_get(m->w, full, d1 ? 2 : 1, shape, out, err);
 }
 
+/* Same for a matrix, as a dm_w (kept f16/bf16 when the store keeps halves). */
+static dm_status get_w(dm_model *m, const char *name, int64_t d0, int64_t d1, dm_w *out,
+                       dm_error *err) {
+    char full[256];
+    snprintf(full, sizeof full, "text.text_model.%s", name);
+    int64_t shape[2] = {d0, d1};
+    return dm_weights_get_w(m->w, full, 2, shape, out, err);
+}
+
 dm_status dm_clip_load(dm_model *m, dm_clip *c, dm_error *err) {
     memset(c, 0, sizeof *c);
     c->cfg = m->clip;
     int D = c->cfg.hidden, F = c->cfg.intermediate;
-    DM_TRY(get(m, "embeddings.token_embedding.weight", c->cfg.vocab, D, &c->tok_emb, err));
+    DM_TRY(get_w(m, "embeddings.token_embedding.weight", c->cfg.vocab, D, &c->tok_emb, err));
     DM_TRY(get(m, "embeddings.position_embedding.weight", c->cfg.max_pos, D, &c->pos_emb, err));
     DM_TRY(get(m, "final_layer_norm.weight", D, 0, &c->lnf_w, err));
     DM_TRY(get(m, "final_layer_norm.bias", D, 0, &c->lnf_b, err));
@@ -31,23 +40,34 @@ dm_status dm_clip_load(dm_model *m, dm_clip *c, dm_error *err) {
 #define W(field, sub, d0, d1)                                                                      \
     snprintf(n, sizeof n, "encoder.layers.%d.%s", i, sub);                                         \
     DM_TRY(get(m, n, d0, d1, &l->field, err))
+#define WM(field, sub, d0, d1)                                                                     \
+    snprintf(n, sizeof n, "encoder.layers.%d.%s", i, sub);                                         \
+    DM_TRY(get_w(m, n, d0, d1, &l->field, err))
         W(ln1_w, "layer_norm1.weight", D, 0);
         W(ln1_b, "layer_norm1.bias", D, 0);
-        W(wq, "self_attn.q_proj.weight", D, D);
+        WM(wq, "self_attn.q_proj.weight", D, D);
         W(bq, "self_attn.q_proj.bias", D, 0);
-        W(wk, "self_attn.k_proj.weight", D, D);
+        WM(wk, "self_attn.k_proj.weight", D, D);
         W(bk, "self_attn.k_proj.bias", D, 0);
-        W(wv, "self_attn.v_proj.weight", D, D);
+        WM(wv, "self_attn.v_proj.weight", D, D);
         W(bv, "self_attn.v_proj.bias", D, 0);
-        W(wo, "self_attn.out_proj.weight", D, D);
+        WM(wo, "self_attn.out_proj.weight", D, D);
         W(bo, "self_attn.out_proj.bias", D, 0);
         W(ln2_w, "layer_norm2.weight", D, 0);
         W(ln2_b, "layer_norm2.bias", D, 0);
-        W(fc1_w, "mlp.fc1.weight", F, D);
+        WM(fc1_w, "mlp.fc1.weight", F, D);
         W(fc1_b, "mlp.fc1.bias", F, 0);
-        W(fc2_w, "mlp.fc2.weight", D, F);
+        WM(fc2_w, "mlp.fc2.weight", D, F);
         W(fc2_b, "mlp.fc2.bias", D, 0);
 #undef W
+#undef WM
+    }
+    /* layer matrices only: the token embedding is converted row by row at lookup */
+    size_t DD = (size_t)D * D, FD = (size_t)F * D;
+    for (int i = 0; i < c->cfg.layers; i++) {
+        const dm_clip_layer *l = &c->layers[i];
+        if (l->wq.half || l->wk.half || l->wv.half || l->wo.half || l->fc1_w.half || l->fc2_w.half)
+            c->half_floats = DD > FD ? DD : FD;
     }
     return DM_OK;
 }
@@ -59,7 +79,9 @@ void dm_clip_free(dm_clip *c) {
 
 size_t dm_clip_arena_bytes(const dm_clip *c, int T) {
     size_t D = (size_t)c->cfg.hidden, F = (size_t)c->cfg.intermediate;
-    return sizeof(float) * ((size_t)T * (D * 5 + F) + dm_attention_scratch(T, T, 0)) + 64 * 8;
+    return sizeof(float) *
+               ((size_t)T * (D * 5 + F) + dm_attention_scratch(T, T, 0) + c->half_floats) +
+           64 * 8;
 }
 
 dm_status dm_clip_forward(const dm_clip *c, const int32_t *ids, int T, float *out, float *hidden,
@@ -70,39 +92,50 @@ dm_status dm_clip_forward(const dm_clip *c, const int32_t *ids, int T, float *ou
         return dm_fail(err, "text encoder: %d tokens, the model takes at most %d", T, cfg->max_pos);
     for (int t = 0; t < T; t++)
         if (ids[t] < 0 || ids[t] >= cfg->vocab)
-            return dm_fail(err, "text encoder: token id %d at position %d is outside the vocabulary "
-                           "(%d entries; tokenizer and model do not match?)", ids[t], t, cfg->vocab);
+            return dm_fail(err,
+                           "text encoder: token id %d at position %d is outside the vocabulary "
+                           "(%d entries; tokenizer and model do not match?)",
+                           ids[t], t, cfg->vocab);
     size_t mark = dm_arena_mark(a);
-    float *x = dm_arena_floats(a, (size_t)T * D);   /* residual stream (T, D) */
-    float *h = dm_arena_floats(a, (size_t)T * D);   /* normalised (T, D) */
+    float *x = dm_arena_floats(a, (size_t)T * D); /* residual stream (T, D) */
+    float *h = dm_arena_floats(a, (size_t)T * D); /* normalised (T, D) */
     float *qkv = dm_arena_floats(a, (size_t)T * D * 3);
     float *mlp = dm_arena_floats(a, (size_t)T * F);
     float *sc = dm_arena_floats(a, dm_attention_scratch(T, T, hd));
-    if (!x || !h || !qkv || !mlp || !sc) {
+    float *ws = c->half_floats ? dm_arena_floats(a, c->half_floats) : NULL;
+    if (!x || !h || !qkv || !mlp || !sc || (c->half_floats && !ws)) {
         dm_arena_release(a, mark);
         return dm_fail(err, "text encoder: activation arena too small");
     }
     float *q = qkv, *k = qkv + (size_t)T * D, *v = qkv + (size_t)2 * T * D;
     /* hidden_states = token_embedding(ids) + position_embedding(arange(T)) */
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < D; i++)
-            x[(size_t)t * D + i] = c->tok_emb[(size_t)ids[t] * D + i] + c->pos_emb[(size_t)t * D + i];
+    for (int t = 0; t < T; t++) {
+        const float *te = c->tok_emb.f32 + (size_t)ids[t] * D;
+        if (c->tok_emb.half) { /* the row, converted exactly, into x; then the same sum */
+            dm_half_to_f32(c->tok_emb.half + (size_t)ids[t] * D, c->tok_emb.bf16, (size_t)D,
+                           x + (size_t)t * D);
+            te = x + (size_t)t * D;
+        }
+        for (int i = 0; i < D; i++) x[(size_t)t * D + i] = te[i] + c->pos_emb[(size_t)t * D + i];
+    }
     if (hidden) memcpy(hidden, x, sizeof(float) * T * D);
     for (int l = 0; l < cfg->layers; l++) {
         const dm_clip_layer *L = &c->layers[l];
         /* x = x + out_proj(attn(layer_norm1(x)))  with the causal mask */
         dm_layer_norm(x, T, D, cfg->eps, L->ln1_w, L->ln1_b, h);
-        dm_linear(h, T, D, L->wq, L->bq, D, q);
-        dm_linear(h, T, D, L->wk, L->bk, D, k);
-        dm_linear(h, T, D, L->wv, L->bv, D, v);
+        dm_linear_w(h, T, D, L->wq, L->bq, D, q, ws);
+        dm_linear_w(h, T, D, L->wk, L->bk, D, k, ws);
+        dm_linear_w(h, T, D, L->wv, L->bv, D, v, ws);
         dm_attention(q, D, k, D, v, D, T, T, H, hd, 1, h, D, sc, NULL, NULL);
-        dm_linear_acc(h, T, D, L->wo, L->bo, D, x);
+        dm_linear_acc_w(h, T, D, L->wo, L->bo, D, x, ws);
         /* x = x + fc2(act(fc1(layer_norm2(x)))) */
         dm_layer_norm(x, T, D, cfg->eps, L->ln2_w, L->ln2_b, h);
-        dm_linear(h, T, D, L->fc1_w, L->fc1_b, F, mlp);
-        if (cfg->act_gelu) dm_gelu(mlp, (size_t)T * F);
-        else dm_quick_gelu(mlp, (size_t)T * F);
-        dm_linear_acc(mlp, T, F, L->fc2_w, L->fc2_b, D, x);
+        dm_linear_w(h, T, D, L->fc1_w, L->fc1_b, F, mlp, ws);
+        if (cfg->act_gelu)
+            dm_gelu(mlp, (size_t)T * F);
+        else
+            dm_quick_gelu(mlp, (size_t)T * F);
+        dm_linear_acc_w(mlp, T, F, L->fc2_w, L->fc2_b, D, x, ws);
         if (hidden) memcpy(hidden + (size_t)(l + 1) * T * D, x, sizeof(float) * T * D);
     }
     dm_layer_norm(x, T, D, cfg->eps, c->lnf_w, c->lnf_b, out);

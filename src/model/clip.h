@@ -9,22 +9,23 @@
 #include "model/model.h"
 
 typedef struct {
-    const float *ln1_w, *ln1_b; /* (D) */
-    const float *wq, *bq;       /* (D, D), (D) */
-    const float *wk, *bk;
-    const float *wv, *bv;
-    const float *wo, *bo;
+    const float *ln1_w, *ln1_b;     /* (D) */
+    dm_w wq, wk, wv, wo;            /* (D, D) */
+    const float *bq, *bk, *bv, *bo; /* (D) */
     const float *ln2_w, *ln2_b;
-    const float *fc1_w, *fc1_b; /* (F, D), (F) */
-    const float *fc2_w, *fc2_b; /* (D, F), (D) */
+    dm_w fc1_w;         /* (F, D) */
+    const float *fc1_b; /* (F) */
+    dm_w fc2_w;         /* (D, F) */
+    const float *fc2_b; /* (D) */
 } dm_clip_layer;
 
 typedef struct {
     dm_clip_config cfg;
-    const float *tok_emb;       /* (vocab, D) */
+    dm_w tok_emb;               /* (vocab, D); rows converted at lookup when half */
     const float *pos_emb;       /* (max_pos, D) */
     dm_clip_layer *layers;      /* (layers) */
     const float *lnf_w, *lnf_b; /* (D) */
+    size_t half_floats;         /* largest layer weight kept f16/bf16 (0: none) */
 } dm_clip;
 
 dm_status dm_clip_load(dm_model *m, dm_clip *c, dm_error *err);

@@ -25,6 +25,17 @@ dm_status dm_resnet_load(dm_weights *w, const char *p, int in, int out, int tdim
     return DM_OK;
 }
 
+static size_t max_z(size_t a, size_t b) {
+    return a > b ? a : b;
+}
+
+size_t dm_resnet_half_floats(const dm_resnet *r, int time_dim) {
+    size_t in = (size_t)r->in_ch, oc = (size_t)r->out_ch;
+    size_t n = max_z(dm_w_scratch(r->conv1_w, oc * in * 9), dm_w_scratch(r->conv2_w, oc * oc * 9));
+    n = max_z(n, dm_w_scratch(r->skip_w, oc * in));
+    return max_z(n, dm_w_scratch(r->temb_w, oc * (size_t)time_dim));
+}
+
 dm_status dm_resnet_forward(const dm_resnet *r, const float *x, int H, int W, const float *temb,
                             int time_dim, int groups, float eps, float *out, dm_arena *a,
                             dm_error *err) {
@@ -34,17 +45,24 @@ dm_status dm_resnet_forward(const dm_resnet *r, const float *x, int H, int W, co
     float *h = dm_arena_floats(a, (size_t)oc * HW);
     float *sc = dm_arena_floats(a, dm_conv2d_scratch(wide, H, W, 3, 1, 1) + 1);
     float *tp = dm_arena_floats(a, (size_t)oc);
-    if (!t1 || !h || !sc || !tp) return dm_fail(err, "activation arena exhausted (res block)");
+    size_t nw = dm_resnet_half_floats(r, time_dim);
+    float *ws = nw ? dm_arena_floats(a, nw) : NULL;
+    if (!t1 || !h || !sc || !tp || (nw && !ws)) {
+        dm_arena_release(a, mark);
+        return dm_fail(err, "activation arena exhausted (res block)");
+    }
     dm_group_norm(x, in, (int)HW, groups, eps, r->norm1_w, r->norm1_b, 1, t1);
-    dm_conv2d(t1, in, H, W, r->conv1_w, r->conv1_b, oc, 3, 1, 1, h, sc, 0);
-    if (temb && r->temb_w) {
-        dm_linear(temb, 1, time_dim, r->temb_w, r->temb_b, oc, tp);
+    dm_conv2d_w(t1, in, H, W, r->conv1_w, r->conv1_b, oc, 3, 1, 1, h, sc, 0, ws);
+    if (temb && dm_w_ok(r->temb_w)) {
+        dm_linear_w(temb, 1, time_dim, r->temb_w, r->temb_b, oc, tp, ws);
         dm_add_channel_bias(h, oc, (int)HW, tp);
     }
     dm_group_norm(h, oc, (int)HW, groups, eps, r->norm2_w, r->norm2_b, 1, t1);
-    dm_conv2d(t1, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, 1, out, sc, 0);
-    if (r->skip_w) dm_conv2d(x, in, H, W, r->skip_w, r->skip_b, oc, 1, 1, 0, out, NULL, 1);
-    else dm_add(out, x, (size_t)oc * HW);
+    dm_conv2d_w(t1, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, 1, out, sc, 0, ws);
+    if (dm_w_ok(r->skip_w))
+        dm_conv2d_w(x, in, H, W, r->skip_w, r->skip_b, oc, 1, 1, 0, out, NULL, 1, ws);
+    else
+        dm_add(out, x, (size_t)oc * HW);
     dm_arena_release(a, mark);
     return DM_OK;
 }

@@ -86,14 +86,17 @@ dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err) {
         }
         if (i < n - 1) {
             lv->resample_ch = out;
-            DM_TRY(dm_w_conv(w, &lv->resample_w, out, out, 3, err, "unet.down_blocks.%d.downsamplers.0.conv.weight", i));
-            DM_TRY(dm_w_vec(w, &lv->resample_b, out, err, "unet.down_blocks.%d.downsamplers.0.conv.bias", i));
+            DM_TRY(dm_w_conv(w, &lv->resample_w, out, out, 3, err,
+                             "unet.down_blocks.%d.downsamplers.0.conv.weight", i));
+            DM_TRY(dm_w_vec(w, &lv->resample_b, out, err,
+                            "unet.down_blocks.%d.downsamplers.0.conv.bias", i));
         }
     }
     int Cm = c->block_out[n - 1];
     DM_TRY(dm_resnet_load(w, "unet.mid_block.resnets.0", Cm, Cm, T, &u->mid_res[0], err));
     if (c->mid_attn) {
-        DM_TRY(load_transformer(w, c, "unet.mid_block.attentions.0", Cm, c->mid_heads, &u->mid_attn, err));
+        DM_TRY(load_transformer(w, c, "unet.mid_block.attentions.0", Cm, c->mid_heads, &u->mid_attn,
+                                err));
         u->n_attn++;
         DM_TRY(dm_resnet_load(w, "unet.mid_block.resnets.1", Cm, Cm, T, &u->mid_res[1], err));
     }
@@ -116,8 +119,10 @@ dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err) {
         }
         if (i < n - 1) {
             lv->resample_ch = out;
-            DM_TRY(dm_w_conv(w, &lv->resample_w, out, out, 3, err, "unet.up_blocks.%d.upsamplers.0.conv.weight", i));
-            DM_TRY(dm_w_vec(w, &lv->resample_b, out, err, "unet.up_blocks.%d.upsamplers.0.conv.bias", i));
+            DM_TRY(dm_w_conv(w, &lv->resample_w, out, out, 3, err,
+                             "unet.up_blocks.%d.upsamplers.0.conv.weight", i));
+            DM_TRY(dm_w_vec(w, &lv->resample_b, out, err,
+                            "unet.up_blocks.%d.upsamplers.0.conv.bias", i));
         }
         prev = out;
     }
@@ -125,6 +130,7 @@ dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err) {
     DM_TRY(dm_w_vec(w, &u->norm_out_b, C0, err, "unet.conv_norm_out.bias"));
     DM_TRY(dm_w_conv(w, &u->conv_out_w, c->out_ch, C0, 3, err, "unet.conv_out.weight"));
     DM_TRY(dm_w_vec(w, &u->conv_out_b, c->out_ch, err, "unet.conv_out.bias"));
+    u->half_floats = dm_weights_half_max(w);
     return DM_OK;
 }
 
@@ -158,6 +164,7 @@ typedef struct {
     int self_index, cross_index; /* attention layers seen so far in this forward */
     dm_attn_event ev;            /* event under construction for the hook */
     dm_op_profile *prof;         /* NULL unless the caller times the ops */
+    float *ws;                   /* u->half_floats: f16/bf16 weight conversion, or NULL */
 } fwd;
 
 /* Runs one op statement, adding its wall time to the profile when one is attached
@@ -176,7 +183,8 @@ typedef struct {
     } while (0)
 
 /* diffusers Timesteps + TimestepEmbedding: sinusoidal features of t, then linear-silu-linear */
-static void time_embedding(const dm_unet *u, float t, float *feat, float *hid, float *out) {
+static void time_embedding(const dm_unet *u, float t, float *feat, float *hid, float *out,
+                           float *ws) {
     int C0 = u->cfg.block_out[0], half = C0 / 2, T = u->cfg.time_dim;
     for (int i = 0; i < half; i++) {
         /* exponent = -log(10000) * arange(half) / (half - downscale_freq_shift) */
@@ -185,9 +193,9 @@ static void time_embedding(const dm_unet *u, float t, float *feat, float *hid, f
         feat[i] = u->cfg.flip_sin_to_cos ? co : s;
         feat[half + i] = u->cfg.flip_sin_to_cos ? s : co;
     }
-    dm_linear(feat, 1, C0, u->temb1_w, u->temb1_b, T, hid);
+    dm_linear_w(feat, 1, C0, u->temb1_w, u->temb1_b, T, hid, ws);
     dm_silu(hid, (size_t)T);
-    dm_linear(hid, 1, T, u->temb2_w, u->temb2_b, T, out);
+    dm_linear_w(hid, 1, T, u->temb2_w, u->temb2_b, T, out, ws);
     dm_silu(out, (size_t)T); /* every ResnetBlock2D applies silu before time_emb_proj */
 }
 
@@ -205,14 +213,18 @@ static dm_status resnet(fwd *f, const dm_resnet *r, const float *x, int H, int W
     ALLOC(bias, oc);
     /* hidden_states + temb[:, :, None, None] after conv1: a per-channel constant, so it
      * joins conv1's bias instead of costing a pass over the map */
-    OP(DM_OP_LINEAR, dm_linear(f->temb, 1, c->time_dim, r->temb_w, r->temb_b, oc, bias));
+    OP(DM_OP_LINEAR, dm_linear_w(f->temb, 1, c->time_dim, r->temb_w, r->temb_b, oc, bias, f->ws));
     for (int o = 0; o < oc; o++) bias[o] += r->conv1_b[o];
     OP(DM_OP_NORM, dm_group_norm(x, in, HW, c->groups, c->eps, r->norm1_w, r->norm1_b, 1, t1));
-    OP(DM_OP_CONV, dm_conv2d(t1, in, H, W, r->conv1_w, bias, oc, 3, 1, 1, h, sc, 0));
+    OP(DM_OP_CONV, dm_conv2d_w(t1, in, H, W, r->conv1_w, bias, oc, 3, 1, 1, h, sc, 0, f->ws));
     OP(DM_OP_NORM, dm_group_norm(h, oc, HW, c->groups, c->eps, r->norm2_w, r->norm2_b, 1, t1));
-    OP(DM_OP_CONV, dm_conv2d(t1, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, 1, out, sc, 0));
-    if (r->skip_w) OP(DM_OP_CONV, dm_conv2d(x, in, H, W, r->skip_w, r->skip_b, oc, 1, 1, 0, out, NULL, 1));
-    else OP(DM_OP_ELEM, dm_add(out, x, (size_t)oc * HW));
+    OP(DM_OP_CONV,
+       dm_conv2d_w(t1, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, 1, out, sc, 0, f->ws));
+    if (dm_w_ok(r->skip_w))
+        OP(DM_OP_CONV,
+           dm_conv2d_w(x, in, H, W, r->skip_w, r->skip_b, oc, 1, 1, 0, out, NULL, 1, f->ws));
+    else
+        OP(DM_OP_ELEM, dm_add(out, x, (size_t)oc * HW));
     dm_arena_release(f->a, mark);
     return DM_OK;
 }
@@ -224,10 +236,9 @@ static void probs_to_hook(void *user, int head, int q0, int q1, int Lk, const fl
 }
 
 /* tokens[HW, C] += to_out(attention(to_q(n), to_k(kv_src), to_v(kv_src))) */
-static dm_status attention(fwd *f, const dm_transformer *t, int cross, const float *wq,
-                           const float *wk, const float *wv, const float *wo, const float *bo,
-                           const float *n, int HW, int H, int W, const float *kv_src, int Lk,
-                           int kv_dim, float *tokens, int block) {
+static dm_status attention(fwd *f, const dm_transformer *t, int cross, dm_w wq, dm_w wk, dm_w wv,
+                           dm_w wo, const float *bo, const float *n, int HW, int H, int W,
+                           const float *kv_src, int Lk, int kv_dim, float *tokens, int block) {
     size_t mark = dm_arena_mark(f->a);
     int C = t->ch, hd = C / t->heads;
     float *q, *k, *v, *o, *sc;
@@ -236,28 +247,35 @@ static dm_status attention(fwd *f, const dm_transformer *t, int cross, const flo
     ALLOC(v, (size_t)Lk * C);
     ALLOC(o, (size_t)HW * C);
     ALLOC(sc, dm_attention_scratch(HW, Lk, hd));
-    OP(DM_OP_LINEAR, dm_linear(n, HW, C, wq, NULL, C, q));
-    OP(DM_OP_LINEAR, dm_linear(kv_src, Lk, kv_dim, wk, NULL, C, k));
-    OP(DM_OP_LINEAR, dm_linear(kv_src, Lk, kv_dim, wv, NULL, C, v));
+    OP(DM_OP_LINEAR, dm_linear_w(n, HW, C, wq, NULL, C, q, f->ws));
+    OP(DM_OP_LINEAR, dm_linear_w(kv_src, Lk, kv_dim, wk, NULL, C, k, f->ws));
+    OP(DM_OP_LINEAR, dm_linear_w(kv_src, Lk, kv_dim, wv, NULL, C, v, f->ws));
     const dm_unet_capture *cap = f->cap;
     int layer_index = cross ? f->cross_index++ : f->self_index++;
     int want = cap && cap->hook && (!cap->batch_mask || (cap->batch_mask >> f->batch & 1u)) &&
                (cross ? cap->capture_cross : cap->capture_self_h == H);
     char name[160];
     if (want) {
-        snprintf(name, sizeof name, "%s.transformer_blocks.%d.attn%d", t->name, block, cross ? 2 : 1);
-        f->ev = (dm_attn_event){.layer = name, .layer_index = layer_index, .cross = cross,
-                                .batch = f->batch, .heads = t->heads, .h = H, .w = W};
+        snprintf(name, sizeof name, "%s.transformer_blocks.%d.attn%d", t->name, block,
+                 cross ? 2 : 1);
+        f->ev = (dm_attn_event){.layer = name,
+                                .layer_index = layer_index,
+                                .cross = cross,
+                                .batch = f->batch,
+                                .heads = t->heads,
+                                .h = H,
+                                .w = W};
     }
     OP(DM_OP_ATTN, dm_attention(q, C, k, C, v, C, HW, Lk, t->heads, hd, 0, o, C, sc,
                                 want ? probs_to_hook : NULL, f));
-    OP(DM_OP_LINEAR, dm_linear_acc(o, HW, C, wo, bo, C, tokens));
+    OP(DM_OP_LINEAR, dm_linear_acc_w(o, HW, C, wo, bo, C, tokens, f->ws));
     dm_arena_release(f->a, mark);
     return DM_OK;
 }
 
 /* Transformer2DModel: out = x + proj_out(blocks(proj_in(groupnorm(x)))) */
-static dm_status transformer(fwd *f, const dm_transformer *t, const float *x, int H, int W, float *out) {
+static dm_status transformer(fwd *f, const dm_transformer *t, const float *x, int H, int W,
+                             float *out) {
     size_t mark = dm_arena_mark(f->a);
     int C = t->ch, HW = H * W, F = 4 * C;
     float *g, *tok, *n, *ff1, *ff2;
@@ -267,22 +285,24 @@ static dm_status transformer(fwd *f, const dm_transformer *t, const float *x, in
     ALLOC(ff1, (size_t)HW * 2 * F);
     ALLOC(ff2, (size_t)HW * F);
     OP(DM_OP_NORM, dm_group_norm(x, C, HW, f->u->cfg.groups, 1e-6f, t->gn_w, t->gn_b, 0, g));
-    OP(DM_OP_LINEAR, dm_linear_from_chw(g, C, HW, t->proj_in_w, t->proj_in_b, C, tok));
+    OP(DM_OP_LINEAR, dm_linear_from_chw_w(g, C, HW, t->proj_in_w, t->proj_in_b, C, tok, f->ws));
     for (int d = 0; d < t->depth; d++) {
         const dm_tblock *b = &t->blocks[d];
         OP(DM_OP_NORM, dm_layer_norm(tok, HW, C, 1e-5f, b->norm1_w, b->norm1_b, n));
-        DM_TRY(attention(f, t, 0, b->q1, b->k1, b->v1, b->o1_w, b->o1_b, n, HW, H, W, n, HW, C, tok, d));
+        DM_TRY(attention(f, t, 0, b->q1, b->k1, b->v1, b->o1_w, b->o1_b, n, HW, H, W, n, HW, C, tok,
+                         d));
         OP(DM_OP_NORM, dm_layer_norm(tok, HW, C, 1e-5f, b->norm2_w, b->norm2_b, n));
         DM_TRY(attention(f, t, 1, b->q2, b->k2, b->v2, b->o2_w, b->o2_b, n, HW, H, W, f->ctx,
                          f->ctx_len, f->u->cfg.cross_dim, tok, d));
         /* ff: tokens += net.2(geglu(net.0.proj(norm3(tokens)))) */
         OP(DM_OP_NORM, dm_layer_norm(tok, HW, C, 1e-5f, b->norm3_w, b->norm3_b, n));
-        OP(DM_OP_LINEAR, dm_linear(n, HW, C, b->ff1_w, b->ff1_b, 2 * F, ff1));
+        OP(DM_OP_LINEAR, dm_linear_w(n, HW, C, b->ff1_w, b->ff1_b, 2 * F, ff1, f->ws));
         OP(DM_OP_ELEM, dm_geglu(ff1, HW, F, ff2));
-        OP(DM_OP_LINEAR, dm_linear_acc(ff2, HW, F, b->ff2_w, b->ff2_b, C, tok));
+        OP(DM_OP_LINEAR, dm_linear_acc_w(ff2, HW, F, b->ff2_w, b->ff2_b, C, tok, f->ws));
     }
     OP(DM_OP_ELEM, memcpy(out, x, sizeof(float) * C * HW));
-    OP(DM_OP_LINEAR, dm_linear_to_chw_acc(tok, HW, C, t->proj_out_w, t->proj_out_b, C, out));
+    OP(DM_OP_LINEAR,
+       dm_linear_to_chw_acc_w(tok, HW, C, t->proj_out_w, t->proj_out_b, C, out, f->ws));
     dm_arena_release(f->a, mark);
     return DM_OK;
 }
@@ -300,7 +320,7 @@ static dm_status forward_one(fwd *f, const float *x_in, float t, float *out, int
     ALLOC(feat, C0);
     ALLOC(hid, c->time_dim);
     ALLOC(temb, c->time_dim);
-    OP(DM_OP_LINEAR, time_embedding(u, t, feat, hid, temb));
+    OP(DM_OP_LINEAR, time_embedding(u, t, feat, hid, temb, f->ws));
     f->temb = temb;
 
     fmap stack[64];
@@ -309,7 +329,8 @@ static dm_status forward_one(fwd *f, const float *x_in, float t, float *out, int
     int C = C0, H = h, W = w;
     ALLOC(cur, (size_t)C0 * H * W);
     ALLOC(sc, dm_conv2d_scratch(c->in_ch, H, W, 3, 1, 1));
-    OP(DM_OP_CONV, dm_conv2d(x_in, c->in_ch, H, W, u->conv_in_w, u->conv_in_b, C0, 3, 1, 1, cur, sc, 0));
+    OP(DM_OP_CONV, dm_conv2d_w(x_in, c->in_ch, H, W, u->conv_in_w, u->conv_in_b, C0, 3, 1, 1, cur,
+                               sc, 0, f->ws));
     stack[sp++] = (fmap){cur, C, H, W};
     for (int i = 0; i < n; i++) {
         const dm_unet_level *lv = &u->down[i];
@@ -325,13 +346,14 @@ static dm_status forward_one(fwd *f, const float *x_in, float t, float *out, int
             }
             stack[sp++] = (fmap){cur, C, H, W};
         }
-        if (lv->resample_w) {
+        if (dm_w_ok(lv->resample_w)) {
             int Ho = dm_conv_out(H, 3, 2, 1), Wo = dm_conv_out(W, 3, 2, 1);
             float *nx, *s2;
             ALLOC(nx, (size_t)C * Ho * Wo);
             size_t mark = dm_arena_mark(f->a);
             ALLOC(s2, dm_conv2d_scratch(C, H, W, 3, 2, 1));
-            OP(DM_OP_CONV, dm_conv2d(cur, C, H, W, lv->resample_w, lv->resample_b, C, 3, 2, 1, nx, s2, 0));
+            OP(DM_OP_CONV, dm_conv2d_w(cur, C, H, W, lv->resample_w, lv->resample_b, C, 3, 2, 1, nx,
+                                       s2, 0, f->ws));
             dm_arena_release(f->a, mark);
             cur = nx, H = Ho, W = Wo;
             stack[sp++] = (fmap){cur, C, H, W};
@@ -365,24 +387,29 @@ static dm_status forward_one(fwd *f, const float *x_in, float t, float *out, int
                 cur = nx;
             }
         }
-        if (lv->resample_w) {
+        if (dm_w_ok(lv->resample_w)) {
             /* upsample to the size of the skip it will meet (x2 unless the input was odd) */
             int Ho = stack[sp - 1].H, Wo = stack[sp - 1].W;
             float *up, *s2;
             ALLOC(up, (size_t)C * Ho * Wo);
-            if (Ho == 2 * H && Wo == 2 * W) OP(DM_OP_ELEM, dm_upsample_nearest2x(cur, C, H, W, up));
-            else OP(DM_OP_ELEM, dm_resize_nearest(cur, C, H, W, Ho, Wo, up));
+            if (Ho == 2 * H && Wo == 2 * W)
+                OP(DM_OP_ELEM, dm_upsample_nearest2x(cur, C, H, W, up));
+            else
+                OP(DM_OP_ELEM, dm_resize_nearest(cur, C, H, W, Ho, Wo, up));
             ALLOC(nx, (size_t)C * Ho * Wo);
             ALLOC(s2, dm_conv2d_scratch(C, Ho, Wo, 3, 1, 1));
-            OP(DM_OP_CONV, dm_conv2d(up, C, Ho, Wo, lv->resample_w, lv->resample_b, C, 3, 1, 1, nx, s2, 0));
+            OP(DM_OP_CONV, dm_conv2d_w(up, C, Ho, Wo, lv->resample_w, lv->resample_b, C, 3, 1, 1,
+                                       nx, s2, 0, f->ws));
             cur = nx, H = Ho, W = Wo;
         }
     }
     float *g;
     ALLOC(g, (size_t)C * H * W);
     ALLOC(sc, dm_conv2d_scratch(C, H, W, 3, 1, 1));
-    OP(DM_OP_NORM, dm_group_norm(cur, C, H * W, c->groups, c->eps, u->norm_out_w, u->norm_out_b, 1, g));
-    OP(DM_OP_CONV, dm_conv2d(g, C, H, W, u->conv_out_w, u->conv_out_b, c->out_ch, 3, 1, 1, out, sc, 0));
+    OP(DM_OP_NORM,
+       dm_group_norm(cur, C, H * W, c->groups, c->eps, u->norm_out_w, u->norm_out_b, 1, g));
+    OP(DM_OP_CONV, dm_conv2d_w(g, C, H, W, u->conv_out_w, u->conv_out_b, c->out_ch, 3, 1, 1, out,
+                               sc, 0, f->ws));
     return DM_OK;
 }
 
@@ -391,12 +418,14 @@ size_t dm_unet_arena_bytes(const dm_unet *u, int h, int w, int ctx_len) {
      * of the widest layer come on top. A generous bound, but only touched pages are real. */
     const dm_unet_config *c = &u->cfg;
     size_t HW = (size_t)h * w, maxc = 0, total = 0;
-    for (int i = 0; i < c->levels; i++) maxc = (size_t)c->block_out[i] > maxc ? (size_t)c->block_out[i] : maxc;
-    total += HW * maxc * 4 * (size_t)(c->layers_per_block + 2) * (size_t)c->levels; /* skips, outputs */
-    total += HW * maxc * 2 * 9;                                                        /* im2col */
-    total += HW * maxc * 20;                                                          /* transformer */
+    for (int i = 0; i < c->levels; i++)
+        maxc = (size_t)c->block_out[i] > maxc ? (size_t)c->block_out[i] : maxc;
+    total +=
+        HW * maxc * 4 * (size_t)(c->layers_per_block + 2) * (size_t)c->levels; /* skips, outputs */
+    total += HW * maxc * 2 * 9;                                                /* im2col */
+    total += HW * maxc * 20;                                                   /* transformer */
     total += HW * (HW < 256 ? HW : 256) + (size_t)ctx_len * maxc * 2;
-    return total * sizeof(float) * 2 + (64u << 20);
+    return total * sizeof(float) * 2 + u->half_floats * sizeof(float) + (64u << 20);
 }
 
 dm_status dm_unet_forward(const dm_unet *u, const float *x, int B, int h, int w, const float *t,
@@ -406,9 +435,17 @@ dm_status dm_unet_forward(const dm_unet *u, const float *x, int B, int h, int w,
     size_t in_sz = (size_t)c->in_ch * h * w, out_sz = (size_t)c->out_ch * h * w;
     if (h < 1 || w < 1) return dm_fail(err, "UNet: bad latent size %dx%d", h, w);
     for (int b = 0; b < B; b++) {
-        fwd f = {.u = u, .a = a, .err = err, .ctx = ctx + (size_t)b * ctx_len * c->cross_dim,
-                 .ctx_len = ctx_len, .batch = b, .cap = cap, .prof = cap ? cap->profile : NULL};
+        fwd f = {.u = u,
+                 .a = a,
+                 .err = err,
+                 .ctx = ctx + (size_t)b * ctx_len * c->cross_dim,
+                 .ctx_len = ctx_len,
+                 .batch = b,
+                 .cap = cap,
+                 .prof = cap ? cap->profile : NULL};
         size_t mark = dm_arena_mark(a);
+        if (u->half_floats && !(f.ws = dm_arena_floats(a, u->half_floats)))
+            return dm_fail(err, "UNet: activation arena exhausted (weight conversion)");
         dm_status s = forward_one(&f, x + b * in_sz, t[b], out + b * out_sz, h, w);
         dm_arena_release(a, mark);
         if (s) return s;
@@ -434,25 +471,25 @@ static void gemm(gemm_list *l, dm_op_kind kind, int M, int N, int K, int count) 
 }
 
 static void gemm_resnet(gemm_list *l, const dm_resnet *r, int HW, int T) {
-    gemm(l, DM_OP_LINEAR, 1, r->out_ch, T, 1);                         /* time_emb_proj */
-    gemm(l, DM_OP_CONV, r->out_ch, HW, r->in_ch * 9, 1);              /* conv1 */
-    gemm(l, DM_OP_CONV, r->out_ch, HW, r->out_ch * 9, 1);             /* conv2 */
-    if (r->skip_w) gemm(l, DM_OP_CONV, r->out_ch, HW, r->in_ch, 1);    /* conv_shortcut 1x1 */
+    gemm(l, DM_OP_LINEAR, 1, r->out_ch, T, 1);                               /* time_emb_proj */
+    gemm(l, DM_OP_CONV, r->out_ch, HW, r->in_ch * 9, 1);                     /* conv1 */
+    gemm(l, DM_OP_CONV, r->out_ch, HW, r->out_ch * 9, 1);                    /* conv2 */
+    if (dm_w_ok(r->skip_w)) gemm(l, DM_OP_CONV, r->out_ch, HW, r->in_ch, 1); /* conv_shortcut 1x1 */
 }
 
 static void gemm_transformer(gemm_list *l, const dm_transformer *t, int HW, int ctx_len, int X) {
     int C = t->ch, d = C / t->heads;
     gemm(l, DM_OP_LINEAR, HW, C, C, 1); /* proj_in */
     for (int b = 0; b < t->depth; b++) {
-        gemm(l, DM_OP_LINEAR, HW, C, C, 5);               /* attn1 q k v out, attn2 q */
-        gemm(l, DM_OP_LINEAR, HW, C, C, 1);               /* attn2 out */
-        gemm(l, DM_OP_LINEAR, ctx_len, C, X, 2);          /* attn2 k v */
-        gemm(l, DM_OP_ATTN, HW, HW, d, t->heads);         /* self: Q Kᵀ */
-        gemm(l, DM_OP_ATTN, HW, d, HW, t->heads);         /* self: P V */
-        gemm(l, DM_OP_ATTN, HW, ctx_len, d, t->heads);    /* cross: Q Kᵀ */
-        gemm(l, DM_OP_ATTN, HW, d, ctx_len, t->heads);    /* cross: P V */
-        gemm(l, DM_OP_LINEAR, HW, 8 * C, C, 1);           /* ff.net.0.proj (GEGLU) */
-        gemm(l, DM_OP_LINEAR, HW, C, 4 * C, 1);           /* ff.net.2 */
+        gemm(l, DM_OP_LINEAR, HW, C, C, 5);            /* attn1 q k v out, attn2 q */
+        gemm(l, DM_OP_LINEAR, HW, C, C, 1);            /* attn2 out */
+        gemm(l, DM_OP_LINEAR, ctx_len, C, X, 2);       /* attn2 k v */
+        gemm(l, DM_OP_ATTN, HW, HW, d, t->heads);      /* self: Q Kᵀ */
+        gemm(l, DM_OP_ATTN, HW, d, HW, t->heads);      /* self: P V */
+        gemm(l, DM_OP_ATTN, HW, ctx_len, d, t->heads); /* cross: Q Kᵀ */
+        gemm(l, DM_OP_ATTN, HW, d, ctx_len, t->heads); /* cross: P V */
+        gemm(l, DM_OP_LINEAR, HW, 8 * C, C, 1);        /* ff.net.0.proj (GEGLU) */
+        gemm(l, DM_OP_LINEAR, HW, C, 4 * C, 1);        /* ff.net.2 */
     }
     gemm(l, DM_OP_LINEAR, C, HW, C, 1); /* proj_out, written back channel-major */
 }
@@ -475,7 +512,7 @@ int dm_unet_gemms(const dm_unet *u, int h, int w, int ctx_len, dm_unet_gemm *out
             if (lv->attn[j]) gemm_transformer(&l, lv->attn[j], H * W, ctx_len, X);
             skipH[sp] = H, skipW[sp++] = W;
         }
-        if (lv->resample_w) {
+        if (dm_w_ok(lv->resample_w)) {
             H = dm_conv_out(H, 3, 2, 1), W = dm_conv_out(W, 3, 2, 1);
             gemm(&l, DM_OP_CONV, C, H * W, C * 9, 1);
             skipH[sp] = H, skipW[sp++] = W;
@@ -494,7 +531,7 @@ int dm_unet_gemms(const dm_unet *u, int h, int w, int ctx_len, dm_unet_gemm *out
             C = lv->res[j].out_ch;
             if (lv->attn[j]) gemm_transformer(&l, lv->attn[j], H * W, ctx_len, X);
         }
-        if (lv->resample_w) {
+        if (dm_w_ok(lv->resample_w)) {
             H = skipH[sp - 1], W = skipW[sp - 1];
             gemm(&l, DM_OP_CONV, C, H * W, C * 9, 1);
         }

@@ -8,58 +8,69 @@
 #include "model/model.h"
 #include "model/resnet.h"
 
-
 typedef struct {
-    const float *norm1_w, *norm1_b;               /* (C) */
-    const float *q1, *k1, *v1, *o1_w, *o1_b;      /* self-attention: (C, C) x4, (C) */
+    const float *norm1_w, *norm1_b; /* (C) */
+    dm_w q1, k1, v1, o1_w;          /* self-attention: (C, C) x4 */
+    const float *o1_b;              /* (C) */
     const float *norm2_w, *norm2_b;
-    const float *q2, *k2, *v2, *o2_w, *o2_b;      /* cross-attention: q (C, C), k/v (C, ctx) */
+    dm_w q2, k2, v2, o2_w; /* cross-attention: q (C, C), k/v (C, ctx) */
+    const float *o2_b;
     const float *norm3_w, *norm3_b;
-    const float *ff1_w, *ff1_b;                   /* GEGLU proj (8C, C), (8C) */
-    const float *ff2_w, *ff2_b;                   /* (C, 4C), (C) */
+    dm_w ff1_w;         /* GEGLU proj (8C, C) */
+    const float *ff1_b; /* (8C) */
+    dm_w ff2_w;         /* (C, 4C) */
+    const float *ff2_b; /* (C) */
 } dm_tblock;
 
 typedef struct {
     int ch, heads, depth;
-    char name[64];                    /* diffusers module name, "down_blocks.0.attentions.1" */
-    const float *gn_w, *gn_b;         /* (C) GroupNorm(32, eps 1e-6) */
-    const float *proj_in_w, *proj_in_b;   /* (C, C) */
-    dm_tblock *blocks;                /* (depth) */
-    const float *proj_out_w, *proj_out_b; /* (C, C) */
+    char name[64];            /* diffusers module name, "down_blocks.0.attentions.1" */
+    const float *gn_w, *gn_b; /* (C) GroupNorm(32, eps 1e-6) */
+    dm_w proj_in_w;           /* (C, C) */
+    const float *proj_in_b;
+    dm_tblock *blocks; /* (depth) */
+    dm_w proj_out_w;   /* (C, C) */
+    const float *proj_out_b;
 } dm_transformer;
 
 typedef struct {
     int n_res;
     dm_resnet res[8];
-    dm_transformer *attn[8];       /* NULL where the block has no attention */
-    const float *resample_w, *resample_b; /* down: stride-2 conv; up: conv after x2 nearest */
+    dm_transformer *attn[8]; /* NULL where the block has no attention */
+    dm_w resample_w;         /* down: stride-2 conv; up: conv after x2 nearest */
+    const float *resample_b;
     int resample_ch;
 } dm_unet_level;
 
 typedef struct {
     dm_unet_config cfg;
-    const float *temb1_w, *temb1_b; /* (time_dim, C0) */
-    const float *temb2_w, *temb2_b; /* (time_dim, time_dim) */
-    const float *conv_in_w, *conv_in_b;
+    dm_w temb1_w; /* (time_dim, C0) */
+    const float *temb1_b;
+    dm_w temb2_w; /* (time_dim, time_dim) */
+    const float *temb2_b;
+    dm_w conv_in_w;
+    const float *conv_in_b;
     dm_unet_level down[DM_MAX_LEVELS];
     dm_resnet mid_res[2];
     dm_transformer *mid_attn;
     dm_unet_level up[DM_MAX_LEVELS];
     const float *norm_out_w, *norm_out_b;
-    const float *conv_out_w, *conv_out_b;
-    int n_attn;                     /* number of transformers, in forward order */
+    dm_w conv_out_w;
+    const float *conv_out_b;
+    size_t half_floats; /* largest weight kept f16/bf16 (0: none): conversion scratch */
+    int n_attn;         /* number of transformers, in forward order */
 } dm_unet;
 
 /* One tile of post-softmax attention probabilities of one head. */
 typedef struct {
-    const char *layer;  /* diffusers module name of the attention,
-                           "down_blocks.0.attentions.0.transformer_blocks.0.attn2" */
-    int layer_index;    /* 0.. in forward order (self and cross counted separately) */
-    int cross;          /* 1: attn2 (keys = text tokens), 0: attn1 (keys = positions) */
-    int batch;          /* batch item */
+    const char *layer; /* diffusers module name of the attention,
+                          "down_blocks.0.attentions.0.transformer_blocks.0.attn2" */
+    int layer_index;   /* 0.. in forward order (self and cross counted separately) */
+    int cross;         /* 1: attn2 (keys = text tokens), 0: attn1 (keys = positions) */
+    int batch;         /* batch item */
     int head, heads;
-    int h, w;           /* latent resolution of the layer; queries are h*w positions */
-    int q0, q1;         /* query rows of this tile */
+    int h, w;   /* latent resolution of the layer; queries are h*w positions */
+    int q0, q1; /* query rows of this tile */
     int n_keys;
     const float *probs; /* (q1 - q0, n_keys), rows sum to 1 */
 } dm_attn_event;
@@ -67,17 +78,24 @@ typedef struct {
 typedef void (*dm_attn_hook)(void *user, const dm_attn_event *ev);
 
 /* Where the time of a forward goes, by kind of op (diffumask bench). */
-typedef enum { DM_OP_CONV, DM_OP_LINEAR, DM_OP_ATTN, DM_OP_NORM, DM_OP_ELEM, DM_OP_KINDS } dm_op_kind;
+typedef enum {
+    DM_OP_CONV,
+    DM_OP_LINEAR,
+    DM_OP_ATTN,
+    DM_OP_NORM,
+    DM_OP_ELEM,
+    DM_OP_KINDS
+} dm_op_kind;
 typedef struct {
     double seconds[DM_OP_KINDS]; /* wall seconds, accumulated over forwards */
 } dm_op_profile;
 
 typedef struct {
-    dm_attn_hook hook;   /* NULL: no capture, no cost */
+    dm_attn_hook hook; /* NULL: no capture, no cost */
     void *user;
-    int capture_cross;   /* report attn2 */
-    int capture_self_h;  /* report attn1 of layers whose latent height is this (0: none) */
-    unsigned batch_mask; /* which batch items to report (bit b); 0 = all */
+    int capture_cross;      /* report attn2 */
+    int capture_self_h;     /* report attn1 of layers whose latent height is this (0: none) */
+    unsigned batch_mask;    /* which batch items to report (bit b); 0 = all */
     dm_op_profile *profile; /* NULL: no timing; else per-op seconds and FLOPs are added */
 } dm_unet_capture;
 

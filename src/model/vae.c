@@ -26,8 +26,10 @@ static dm_status load_attn(dm_weights *w, const char *p, int C, dm_vae_attn *a, 
 static dm_status load_ends(dm_weights *w, const char *part, int cin, int cmid, int c0, int cout,
                            dm_vae_coder *k, dm_error *err) {
     char p[128];
-    DM_TRY(dm_w_conv(w, &k->conv_in_w, strcmp(part, "decoder") ? c0 : cmid, cin, 3, err, "vae.%s.conv_in.weight", part));
-    DM_TRY(dm_w_vec(w, &k->conv_in_b, strcmp(part, "decoder") ? c0 : cmid, err, "vae.%s.conv_in.bias", part));
+    DM_TRY(dm_w_conv(w, &k->conv_in_w, strcmp(part, "decoder") ? c0 : cmid, cin, 3, err,
+                     "vae.%s.conv_in.weight", part));
+    DM_TRY(dm_w_vec(w, &k->conv_in_b, strcmp(part, "decoder") ? c0 : cmid, err,
+                    "vae.%s.conv_in.bias", part));
     for (int j = 0; j < 2; j++) {
         snprintf(p, sizeof p, "vae.%s.mid_block.resnets.%d", part, j);
         DM_TRY(dm_resnet_load(w, p, cmid, cmid, 0, &k->mid_res[j], err));
@@ -49,7 +51,8 @@ dm_status dm_vae_load(dm_model *m, dm_vae *v, dm_error *err) {
     dm_weights *w = m->w;
     int n = c->levels, L = c->latent_ch, Cm = c->block_out[n - 1], C0 = c->block_out[0];
     if (c->layers_per_block < 1 || c->layers_per_block > 6)
-        return dm_fail(err, "%s: VAE layers_per_block %d is not supported", m->path, c->layers_per_block);
+        return dm_fail(err, "%s: VAE layers_per_block %d is not supported", m->path,
+                       c->layers_per_block);
     DM_TRY(dm_w_mat(w, &v->post_quant_w, L, L, err, "vae.post_quant_conv.weight"));
     DM_TRY(dm_w_vec(w, &v->post_quant_b, L, err, "vae.post_quant_conv.bias"));
     DM_TRY(load_ends(w, "decoder", L, Cm, C0, c->out_ch, &v->dec, err));
@@ -65,12 +68,15 @@ dm_status dm_vae_load(dm_model *m, dm_vae *v, dm_error *err) {
             DM_TRY(dm_resnet_load(w, p, j ? out : prev, out, 0, &lv->res[j], err));
         }
         if (i < n - 1) {
-            DM_TRY(dm_w_conv(w, &lv->resample_w, out, out, 3, err, "vae.decoder.up_blocks.%d.upsamplers.0.conv.weight", i));
-            DM_TRY(dm_w_vec(w, &lv->resample_b, out, err, "vae.decoder.up_blocks.%d.upsamplers.0.conv.bias", i));
+            DM_TRY(dm_w_conv(w, &lv->resample_w, out, out, 3, err,
+                             "vae.decoder.up_blocks.%d.upsamplers.0.conv.weight", i));
+            DM_TRY(dm_w_vec(w, &lv->resample_b, out, err,
+                            "vae.decoder.up_blocks.%d.upsamplers.0.conv.bias", i));
         }
         prev = out;
     }
     v->has_encoder = dm_weights_has(w, "vae.encoder.conv_in.weight");
+    v->half_floats = dm_weights_half_max(w);
     if (!v->has_encoder) return DM_OK;
     DM_TRY(dm_w_mat(w, &v->quant_w, 2 * L, 2 * L, err, "vae.quant_conv.weight"));
     DM_TRY(dm_w_vec(w, &v->quant_b, 2 * L, err, "vae.quant_conv.bias"));
@@ -85,11 +91,14 @@ dm_status dm_vae_load(dm_model *m, dm_vae *v, dm_error *err) {
             DM_TRY(dm_resnet_load(w, p, j ? out : prev, out, 0, &lv->res[j], err));
         }
         if (i < n - 1) {
-            DM_TRY(dm_w_conv(w, &lv->resample_w, out, out, 3, err, "vae.encoder.down_blocks.%d.downsamplers.0.conv.weight", i));
-            DM_TRY(dm_w_vec(w, &lv->resample_b, out, err, "vae.encoder.down_blocks.%d.downsamplers.0.conv.bias", i));
+            DM_TRY(dm_w_conv(w, &lv->resample_w, out, out, 3, err,
+                             "vae.encoder.down_blocks.%d.downsamplers.0.conv.weight", i));
+            DM_TRY(dm_w_vec(w, &lv->resample_b, out, err,
+                            "vae.encoder.down_blocks.%d.downsamplers.0.conv.bias", i));
         }
         prev = out;
     }
+    v->half_floats = dm_weights_half_max(w);
     return DM_OK;
 }
 
@@ -102,7 +111,9 @@ size_t dm_vae_arena_bytes(const dm_vae *v, int h, int w) {
     for (int i = 0; i < v->cfg.levels; i++)
         maxc = (size_t)v->cfg.block_out[i] > maxc ? (size_t)v->cfg.block_out[i] : maxc;
     /* two feature maps + im2col of the widest level at full size, + attention tiles */
-    return sizeof(float) * (HW * maxc * 16 + (size_t)h * w * 256 + (size_t)h * w * maxc * 8) + (64u << 20);
+    return sizeof(float) *
+               (HW * maxc * 16 + (size_t)h * w * 256 + (size_t)h * w * maxc * 8 + v->half_floats) +
+           (64u << 20);
 }
 
 #define ALLOC(ptr, n)                                                                              \
@@ -113,7 +124,7 @@ size_t dm_vae_arena_bytes(const dm_vae *v, int h, int w) {
 
 /* Attention block of the mid level: one head over all C channels, residual. */
 static dm_status mid_attention(const dm_vae_attn *at, int groups, float eps, float *x, int H, int W,
-                               dm_arena *a, dm_error *err) {
+                               float *ws, dm_arena *a, dm_error *err) {
     size_t mark = dm_arena_mark(a);
     int C = at->ch, HW = H * W;
     float *g, *q, *k, *v, *o, *sc;
@@ -124,34 +135,34 @@ static dm_status mid_attention(const dm_vae_attn *at, int groups, float eps, flo
     ALLOC(o, (size_t)C * HW);
     ALLOC(sc, dm_attention_scratch(HW, HW, C));
     dm_group_norm(x, C, HW, groups, eps, at->gn_w, at->gn_b, 0, g);
-    dm_linear_from_chw(g, C, HW, at->q_w, at->q_b, C, q);
-    dm_linear_from_chw(g, C, HW, at->k_w, at->k_b, C, k);
-    dm_linear_from_chw(g, C, HW, at->v_w, at->v_b, C, v);
+    dm_linear_from_chw_w(g, C, HW, at->q_w, at->q_b, C, q, ws);
+    dm_linear_from_chw_w(g, C, HW, at->k_w, at->k_b, C, k, ws);
+    dm_linear_from_chw_w(g, C, HW, at->v_w, at->v_b, C, v, ws);
     dm_attention(q, C, k, C, v, C, HW, HW, 1, C, 0, o, C, sc, NULL, NULL);
-    dm_linear_to_chw_acc(o, HW, C, at->o_w, at->o_b, C, x);
+    dm_linear_to_chw_acc_w(o, HW, C, at->o_w, at->o_b, C, x, ws);
     dm_arena_release(a, mark);
     return DM_OK;
 }
 
-static dm_status mid_block(const dm_vae *v, const dm_vae_coder *k, float **cur, int C, int H,
-                           int W, dm_arena *a, dm_error *err) {
+static dm_status mid_block(const dm_vae *v, const dm_vae_coder *k, float **cur, int C, int H, int W,
+                           float *ws, dm_arena *a, dm_error *err) {
     const dm_vae_config *c = &v->cfg;
     float *nx;
     ALLOC(nx, (size_t)C * H * W);
     DM_TRY(dm_resnet_forward(&k->mid_res[0], *cur, H, W, NULL, 0, c->groups, c->eps, nx, a, err));
-    DM_TRY(mid_attention(&k->mid_attn, c->groups, c->eps, nx, H, W, a, err));
+    DM_TRY(mid_attention(&k->mid_attn, c->groups, c->eps, nx, H, W, ws, a, err));
     ALLOC(*cur, (size_t)C * H * W);
     return dm_resnet_forward(&k->mid_res[1], nx, H, W, NULL, 0, c->groups, c->eps, *cur, a, err);
 }
 
 /* conv_norm_out + SiLU + conv_out */
 static dm_status head(const dm_vae *v, const dm_vae_coder *k, const float *x, int C, int H, int W,
-                      int cout, float *out, dm_arena *a, dm_error *err) {
+                      int cout, float *out, float *ws, dm_arena *a, dm_error *err) {
     float *g, *sc;
     ALLOC(g, (size_t)C * H * W);
     ALLOC(sc, dm_conv2d_scratch(C, H, W, 3, 1, 1));
     dm_group_norm(x, C, H * W, v->cfg.groups, v->cfg.eps, k->norm_out_w, k->norm_out_b, 1, g);
-    dm_conv2d(g, C, H, W, k->conv_out_w, k->conv_out_b, cout, 3, 1, 1, out, sc, 0);
+    dm_conv2d_w(g, C, H, W, k->conv_out_w, k->conv_out_b, cout, 3, 1, 1, out, sc, 0, ws);
     return DM_OK;
 }
 
@@ -170,36 +181,40 @@ dm_status dm_vae_decode(const dm_vae *v, const float *z, int h, int w, float *im
         size_t m = (size_t)(cin > cout ? cin : cout) * ((size_t)h << i) * ((size_t)w << i);
         biggest = m > biggest ? m : biggest;
     }
-    float *zs, *pq, *buf[2], *sc;
+    float *zs, *pq, *buf[2], *sc, *ws = NULL;
+    if (v->half_floats) ALLOC(ws, v->half_floats);
     ALLOC(zs, (size_t)L * H * W);
     ALLOC(pq, (size_t)L * H * W);
     ALLOC(buf[0], biggest);
     ALLOC(buf[1], biggest);
     int cur = 0;
-    for (size_t i = 0; i < (size_t)L * H * W; i++) zs[i] = z[i] / c->scaling; /* latents / scaling_factor */
-    dm_conv2d(zs, L, H, W, v->post_quant_w, v->post_quant_b, L, 1, 1, 0, pq, NULL, 0);
+    for (size_t i = 0; i < (size_t)L * H * W; i++)
+        zs[i] = z[i] / c->scaling; /* latents / scaling_factor */
+    dm_conv2d_w(zs, L, H, W, v->post_quant_w, v->post_quant_b, L, 1, 1, 0, pq, NULL, 0, ws);
     ALLOC(sc, dm_conv2d_scratch(L, H, W, 3, 1, 1));
-    dm_conv2d(pq, L, H, W, k->conv_in_w, k->conv_in_b, C, 3, 1, 1, buf[cur], sc, 0);
+    dm_conv2d_w(pq, L, H, W, k->conv_in_w, k->conv_in_b, C, 3, 1, 1, buf[cur], sc, 0, ws);
     float *mid = buf[cur];
-    DM_TRY(mid_block(v, k, &mid, C, H, W, a, err));
+    DM_TRY(mid_block(v, k, &mid, C, H, W, ws, a, err));
     memcpy(buf[cur], mid, sizeof(float) * C * H * W);
     for (int i = 0; i < n; i++) {
         const dm_vae_level *lv = &k->levels[i];
         for (int j = 0; j < lv->n_res; j++) {
-            DM_TRY(dm_resnet_forward(&lv->res[j], buf[cur], H, W, NULL, 0, c->groups, c->eps, buf[!cur], a, err));
+            DM_TRY(dm_resnet_forward(&lv->res[j], buf[cur], H, W, NULL, 0, c->groups, c->eps,
+                                     buf[!cur], a, err));
             cur = !cur, C = lv->res[j].out_ch;
         }
-        if (lv->resample_w) {
+        if (dm_w_ok(lv->resample_w)) {
             dm_upsample_nearest2x(buf[cur], C, H, W, buf[!cur]);
             H *= 2, W *= 2;
             size_t m2 = dm_arena_mark(a);
             float *s2;
             ALLOC(s2, dm_conv2d_scratch(C, H, W, 3, 1, 1));
-            dm_conv2d(buf[!cur], C, H, W, lv->resample_w, lv->resample_b, C, 3, 1, 1, buf[cur], s2, 0);
+            dm_conv2d_w(buf[!cur], C, H, W, lv->resample_w, lv->resample_b, C, 3, 1, 1, buf[cur],
+                        s2, 0, ws);
             dm_arena_release(a, m2);
         }
     }
-    DM_TRY(head(v, k, buf[cur], C, H, W, c->out_ch, image, a, err));
+    DM_TRY(head(v, k, buf[cur], C, H, W, c->out_ch, image, ws, a, err));
     dm_arena_release(a, mark);
     return DM_OK;
 }
@@ -209,23 +224,26 @@ dm_status dm_vae_encode(const dm_vae *v, const float *image, int H, int W, float
     const dm_vae_config *c = &v->cfg;
     if (!v->has_encoder) return dm_fail(err, "this checkpoint has no VAE encoder");
     int f = dm_vae_factor(v);
-    if (H % f || W % f) return dm_fail(err, "VAE encode: image %dx%d is not a multiple of %d", W, H, f);
+    if (H % f || W % f)
+        return dm_fail(err, "VAE encode: image %dx%d is not a multiple of %d", W, H, f);
     const dm_vae_coder *k = &v->enc;
     size_t mark = dm_arena_mark(a);
     int n = c->levels, C = c->block_out[0], L = c->latent_ch;
-    float *cur, *sc;
+    float *cur, *sc, *ws = NULL;
+    if (v->half_floats) ALLOC(ws, v->half_floats);
     ALLOC(cur, (size_t)C * H * W);
     ALLOC(sc, dm_conv2d_scratch(c->in_ch, H, W, 3, 1, 1));
-    dm_conv2d(image, c->in_ch, H, W, k->conv_in_w, k->conv_in_b, C, 3, 1, 1, cur, sc, 0);
+    dm_conv2d_w(image, c->in_ch, H, W, k->conv_in_w, k->conv_in_b, C, 3, 1, 1, cur, sc, 0, ws);
     for (int i = 0; i < n; i++) {
         const dm_vae_level *lv = &k->levels[i];
         for (int j = 0; j < lv->n_res; j++) {
             float *nx;
             ALLOC(nx, (size_t)lv->res[j].out_ch * H * W);
-            DM_TRY(dm_resnet_forward(&lv->res[j], cur, H, W, NULL, 0, c->groups, c->eps, nx, a, err));
+            DM_TRY(
+                dm_resnet_forward(&lv->res[j], cur, H, W, NULL, 0, c->groups, c->eps, nx, a, err));
             cur = nx, C = lv->res[j].out_ch;
         }
-        if (lv->resample_w) {
+        if (dm_w_ok(lv->resample_w)) {
             /* diffusers Downsample2D(padding=0): F.pad(x, (0, 1, 0, 1)) then a stride-2 conv */
             float *pad, *nx, *s2;
             int Hp = H + 1, Wp = W + 1, Ho = H / 2, Wo = W / 2;
@@ -233,19 +251,20 @@ dm_status dm_vae_encode(const dm_vae *v, const float *image, int H, int W, float
             for (int ch = 0; ch < C; ch++)
                 for (int y = 0; y < Hp; y++)
                     for (int x = 0; x < Wp; x++)
-                        pad[((size_t)ch * Hp + y) * Wp + x] = (y < H && x < W) ? cur[((size_t)ch * H + y) * W + x] : 0.0f;
+                        pad[((size_t)ch * Hp + y) * Wp + x] =
+                            (y < H && x < W) ? cur[((size_t)ch * H + y) * W + x] : 0.0f;
             ALLOC(nx, (size_t)C * Ho * Wo);
             ALLOC(s2, dm_conv2d_scratch(C, Hp, Wp, 3, 2, 0));
-            dm_conv2d(pad, C, Hp, Wp, lv->resample_w, lv->resample_b, C, 3, 2, 0, nx, s2, 0);
+            dm_conv2d_w(pad, C, Hp, Wp, lv->resample_w, lv->resample_b, C, 3, 2, 0, nx, s2, 0, ws);
             cur = nx, H = Ho, W = Wo;
         }
     }
-    DM_TRY(mid_block(v, k, &cur, C, H, W, a, err));
+    DM_TRY(mid_block(v, k, &cur, C, H, W, ws, a, err));
     float *moments, *q;
     ALLOC(moments, (size_t)2 * L * H * W);
     ALLOC(q, (size_t)2 * L * H * W);
-    DM_TRY(head(v, k, cur, C, H, W, 2 * L, moments, a, err));
-    dm_conv2d(moments, 2 * L, H, W, v->quant_w, v->quant_b, 2 * L, 1, 1, 0, q, NULL, 0);
+    DM_TRY(head(v, k, cur, C, H, W, 2 * L, moments, ws, a, err));
+    dm_conv2d_w(moments, 2 * L, H, W, v->quant_w, v->quant_b, 2 * L, 1, 1, 0, q, NULL, 0, ws);
     /* DiagonalGaussianDistribution: mean = the first L channels; latents = mean * scaling */
     for (size_t i = 0; i < (size_t)L * H * W; i++) z[i] = q[i] * c->scaling;
     dm_arena_release(a, mark);

@@ -1,4 +1,5 @@
-/* AutoencoderKL: the decoder (latent -> image) and the encoder's Gaussian mean (image -> latent). */
+/* AutoencoderKL: the decoder (latent -> image) and the encoder's Gaussian mean (image -> latent).
+ */
 #ifndef DM_MODEL_VAE_H
 #define DM_MODEL_VAE_H
 
@@ -8,33 +9,39 @@
 
 typedef struct {
     int ch;
-    const float *gn_w, *gn_b;                 /* (C) */
-    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* (C, C), (C) */
-    const float *o_w, *o_b;                   /* (C, C), (C) */
+    const float *gn_w, *gn_b;           /* (C) */
+    dm_w q_w, k_w, v_w, o_w;            /* (C, C) */
+    const float *q_b, *k_b, *v_b, *o_b; /* (C) */
 } dm_vae_attn;
 
 typedef struct {
     int n_res;
     dm_resnet res[8];
-    const float *resample_w, *resample_b; /* encoder: stride-2 conv; decoder: conv after x2 */
+    dm_w resample_w; /* encoder: stride-2 conv; decoder: conv after x2 */
+    const float *resample_b;
 } dm_vae_level;
 
 typedef struct {
-    const float *conv_in_w, *conv_in_b;
+    dm_w conv_in_w;
+    const float *conv_in_b;
     dm_vae_level levels[DM_MAX_LEVELS];
     dm_resnet mid_res[2];
     dm_vae_attn mid_attn;
     const float *norm_out_w, *norm_out_b;
-    const float *conv_out_w, *conv_out_b;
+    dm_w conv_out_w;
+    const float *conv_out_b;
 } dm_vae_coder;
 
 typedef struct {
     dm_vae_config cfg;
-    const float *post_quant_w, *post_quant_b; /* (L, L) */
+    dm_w post_quant_w; /* (L, L) */
+    const float *post_quant_b;
     dm_vae_coder dec;
     int has_encoder;
-    const float *quant_w, *quant_b;           /* (2L, 2L) */
+    dm_w quant_w; /* (2L, 2L) */
+    const float *quant_b;
     dm_vae_coder enc;
+    size_t half_floats; /* largest weight kept f16/bf16 (0: none) */
 } dm_vae;
 
 dm_status dm_vae_load(dm_model *m, dm_vae *v, dm_error *err);

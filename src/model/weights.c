@@ -21,6 +21,8 @@ struct dm_weights {
     dm_safetensors **files;
     int n_files;
     size_t converted;
+    int keep_half;
+    size_t half_max;
 };
 
 dm_weights *dm_weights_new(void) {
@@ -131,8 +133,9 @@ static void shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
     if (k < n) snprintf(buf + k, n - k, "]");
 }
 
-dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_t *shape,
-                         const float **out, dm_error *err) {
+/* Finds name and checks its shape and dtype. */
+static dm_status lookup(dm_weights *w, const char *name, int ndim, const int64_t *shape,
+                        entry **out, dm_error *err) {
     entry *e = find(w, name);
     if (!e) return dm_fail(err, "checkpoint has no weight '%s' (wrong or incomplete model?)", name);
     const char *file = e->file ? e->file : "checkpoint";
@@ -149,17 +152,58 @@ dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_
     if (!dm_dtype_is_float(e->src->dtype))
         return dm_fail(err, "%s: tensor '%s' has dtype %s, expected a float type", file,
                        e->src->name, dm_dtype_name(e->src->dtype));
+    *out = e;
+    return DM_OK;
+}
+
+/* Start of the entry's data in the mapping (after the row slice). */
+static const char *source_bytes(const entry *e, size_t *n) {
+    size_t row = 1;
+    for (int i = 1; i < e->src->ndim; i++) row *= (size_t)e->src->shape[i];
+    *n = e->src->ndim == 0 ? 1 : row * (size_t)e->shape[0];
+    return (const char *)e->src->data + (size_t)e->row0 * row * dm_dtype_size(e->src->dtype);
+}
+
+void dm_weights_set_keep_half(dm_weights *w, int keep_half) {
+    w->keep_half = keep_half;
+}
+int dm_weights_keep_half(const dm_weights *w) {
+    return w->keep_half;
+}
+
+dm_status dm_weights_get_w(dm_weights *w, const char *name, int ndim, const int64_t *shape,
+                           dm_w *out, dm_error *err) {
+    *out = (dm_w){0};
+    entry *e;
+    DM_TRY(lookup(w, name, ndim, shape, &e, err));
+    dm_dtype dt = e->src->dtype;
+    if (w->keep_half && !e->data && (dt == DM_F16 || dt == DM_BF16)) {
+        size_t n;
+        const char *src = source_bytes(e, &n);
+        if (((uintptr_t)src & 1) == 0) {
+            out->half = (const uint16_t *)(const void *)src;
+            out->bf16 = dt == DM_BF16;
+            if (n > w->half_max) w->half_max = n;
+            return DM_OK;
+        }
+    }
+    return dm_weights_get(w, name, ndim, shape, &out->f32, err);
+}
+
+dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_t *shape,
+                         const float **out, dm_error *err) {
+    entry *e;
+    DM_TRY(lookup(w, name, ndim, shape, &e, err));
+    const char *file = e->file ? e->file : "checkpoint";
     if (!e->data) {
-        size_t row = 1;
-        for (int i = 1; i < e->src->ndim; i++) row *= (size_t)e->src->shape[i];
-        size_t n = row * (size_t)e->shape[0];
-        if (e->src->ndim == 0) n = 1;
-        const char *src = (const char *)e->src->data + (size_t)e->row0 * row * dm_dtype_size(e->src->dtype);
+        size_t n;
+        const char *src = source_bytes(e, &n);
         if (e->src->dtype == DM_F32 && ((uintptr_t)src & 3) == 0) {
             e->data = (const float *)src;
         } else {
             e->f32 = malloc(n * sizeof(float) + 1);
-            if (!e->f32) return dm_fail(err, "%s: out of memory converting '%s'", file, e->src->name);
+            if (!e->f32)
+                return dm_fail(err, "%s: out of memory converting '%s'", file, e->src->name);
             dm_convert_to_f32(e->src->dtype, src, n, e->f32);
             w->converted += n * sizeof(float);
             e->data = e->f32;
@@ -167,6 +211,10 @@ dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_
     }
     *out = e->data;
     return DM_OK;
+}
+
+size_t dm_weights_half_max(const dm_weights *w) {
+    return w->half_max;
 }
 
 size_t dm_weights_converted_bytes(const dm_weights *w) {

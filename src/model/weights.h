@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "io/safetensors.h"
+#include "ops/ops.h"
 
 typedef struct dm_weights dm_weights;
 
@@ -31,6 +32,16 @@ const int64_t *dm_weights_shape(const dm_weights *w, const char *name, int *ndim
  * 1x1 conv kernel serves as a matrix). Error names the weight, the file and both shapes. */
 dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_t *shape,
                          const float **out, dm_error *err);
+/* With keep_half set (default 0), dm_weights_get_w leaves f16/bf16 weights as the file's bits
+ * in the mapping instead of converting them (--f16-weights). */
+void dm_weights_set_keep_half(dm_weights *w, int keep_half);
+int dm_weights_keep_half(const dm_weights *w);
+/* Like dm_weights_get, for a weight matrix / conv kernel: out->f32 as dm_weights_get gives it,
+ * or (keep_half, an f16/bf16 source, 2-byte aligned) out->half pointing into the mapping. */
+dm_status dm_weights_get_w(dm_weights *w, const char *name, int ndim, const int64_t *shape,
+                           dm_w *out, dm_error *err);
+/* Most elements of one weight handed out as half so far (conversion scratch to reserve). */
+size_t dm_weights_half_max(const dm_weights *w);
 /* Bytes of f32 copies made so far (f16/bf16 conversion). */
 size_t dm_weights_converted_bytes(const dm_weights *w);
 /* Number of entries and access by index (sorted by name). */

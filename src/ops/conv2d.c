@@ -44,7 +44,8 @@ static void im2col(const float *x, int C, int H, int W, int k, int stride, int p
                         int ox0 = pad - kx > 0 ? pad - kx : 0;
                         int ox1 = W + pad - kx < Wo ? W + pad - kx : Wo;
                         for (int ox = 0; ox < ox0; ox++) r[ox] = 0;
-                        if (ox1 > ox0) memcpy(r + ox0, xr + ox0 - pad + kx, sizeof(float) * (ox1 - ox0));
+                        if (ox1 > ox0)
+                            memcpy(r + ox0, xr + ox0 - pad + kx, sizeof(float) * (ox1 - ox0));
                         for (int ox = ox1 > ox0 ? ox1 : ox0; ox < Wo; ox++) r[ox] = 0;
                     } else {
                         for (int ox = 0; ox < Wo; ox++) {
@@ -62,7 +63,8 @@ void dm_conv2d(const float *x, int C, int H, int W, const float *w, const float 
     size_t HWo = (size_t)Ho * Wo;
     int K = C * k * k;
     if (k == 1 && stride == 1 && pad == 0) {
-        dm_sgemm(0, 0, O, (int)HWo, K, 1.0f, w, K, x, (int)HWo, accumulate ? 1.0f : 0.0f, y, (int)HWo);
+        dm_sgemm(0, 0, O, (int)HWo, K, 1.0f, w, K, x, (int)HWo, accumulate ? 1.0f : 0.0f, y,
+                 (int)HWo);
     } else {
         int R = band_rows(C, k, Ho, Wo);
         for (int oy0 = 0; oy0 < Ho; oy0 += R) {
@@ -80,4 +82,10 @@ void dm_conv2d(const float *x, int C, int H, int W, const float *w, const float 
             for (size_t i = 0; i < HWo; i++) yo[i] += bo;
         }
     }
+}
+
+void dm_conv2d_w(const float *x, int C, int H, int W, dm_w w, const float *b, int O, int k,
+                 int stride, int pad, float *y, float *scratch, int accumulate, float *wscratch) {
+    dm_conv2d(x, C, H, W, dm_w_f32(w, (size_t)O * C * k * k, wscratch), b, O, k, stride, pad, y,
+              scratch, accumulate);
 }

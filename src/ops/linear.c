@@ -38,3 +38,67 @@ void dm_linear_to_chw_acc(const float *h, int HW, int K, const float *W, const f
     dm_sgemm(0, 1, N, HW, K, 1.0f, W, K, h, K, 1.0f, y, HW);
     dm_add_channel_bias(y, N, HW, b);
 }
+
+/* ------------------------------------------------------------------ f16/bf16 weights */
+
+#if defined(__F16C__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+#include "io/safetensors.h"
+
+/* f16 -> f32, both exact: F16C (8 at a time) where compiled for it, dm_f16_to_f32 for the rest */
+static void f16_chunk(const uint16_t *s, size_t n, float *d) {
+    size_t i = 0;
+#if defined(__F16C__) && defined(__AVX__)
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+#endif
+    for (; i < n; i++) d[i] = dm_f16_to_f32(s[i]);
+}
+
+static void bf16_chunk(const uint16_t *s, size_t n, float *d) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)s[i] << 16;
+        memcpy(d + i, &u, sizeof u);
+    }
+}
+
+void dm_half_to_f32(const uint16_t *src, int bf16, size_t n, float *dst) {
+    const size_t chunk = 16384;
+    long nc = (long)((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) if (n > 4 * chunk)
+    for (long c = 0; c < nc; c++) {
+        size_t i0 = (size_t)c * chunk, m = n - i0 < chunk ? n - i0 : chunk;
+        if (bf16)
+            bf16_chunk(src + i0, m, dst + i0);
+        else
+            f16_chunk(src + i0, m, dst + i0);
+    }
+}
+
+const float *dm_w_f32(dm_w w, size_t n, float *scratch) {
+    if (!w.half) return w.f32;
+    dm_half_to_f32(w.half, w.bf16, n, scratch);
+    return scratch;
+}
+
+void dm_linear_w(const float *x, int M, int K, dm_w W, const float *b, int N, float *y,
+                 float *wscratch) {
+    dm_linear(x, M, K, dm_w_f32(W, (size_t)N * K, wscratch), b, N, y);
+}
+
+void dm_linear_acc_w(const float *x, int M, int K, dm_w W, const float *b, int N, float *y,
+                     float *wscratch) {
+    dm_linear_acc(x, M, K, dm_w_f32(W, (size_t)N * K, wscratch), b, N, y);
+}
+
+void dm_linear_from_chw_w(const float *x, int C, int HW, dm_w W, const float *b, int N, float *y,
+                          float *wscratch) {
+    dm_linear_from_chw(x, C, HW, dm_w_f32(W, (size_t)N * C, wscratch), b, N, y);
+}
+
+void dm_linear_to_chw_acc_w(const float *h, int HW, int K, dm_w W, const float *b, int N, float *y,
+                            float *wscratch) {
+    dm_linear_to_chw_acc(h, HW, K, dm_w_f32(W, (size_t)N * K, wscratch), b, N, y);
+}

@@ -4,6 +4,7 @@
 #define DM_OPS_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ------------------------------------------------------------------ threads and GEMM */
 
@@ -18,10 +19,38 @@ int dm_ops_parallel(void);
 void dm_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
+/* ------------------------------------------------------------------ f16/bf16 weights */
+
+/* A weight matrix: f32 data (f32 set), or the file's f16 / bf16 bits left in the mapping
+ * (half set; bf16 tells which). The _w kernels turn a half weight into f32 in caller scratch
+ * right before the GEMM (exact, so both forms give the same bits); f32 goes straight through. */
+typedef struct {
+    const float *f32;
+    const uint16_t *half;
+    int bf16;
+} dm_w;
+static inline int dm_w_ok(dm_w w) {
+    return w.f32 || w.half;
+}
+/* Scratch floats the _w kernels need for an n-element weight: n when half, else 0. */
+static inline size_t dm_w_scratch(dm_w w, size_t n) {
+    return w.half ? n : 0;
+}
+/* n f16 (bf16: bfloat16) values -> f32 (F16C when compiled for it; parallel for large n). */
+void dm_half_to_f32(const uint16_t *src, int bf16, size_t n, float *dst);
+/* The f32 data of w (n elements): w.f32, or w.half converted into scratch. */
+const float *dm_w_f32(dm_w w, size_t n, float *scratch);
+
 /* y[M,N] = x[M,K] · W[N,K]ᵀ + b[N]   (torch.nn.Linear; b may be NULL). y may not alias x. */
 void dm_linear(const float *x, int M, int K, const float *W, const float *b, int N, float *y);
 /* y[M,N] += x[M,K] · W[N,K]ᵀ + b  (residual fused). */
 void dm_linear_acc(const float *x, int M, int K, const float *W, const float *b, int N, float *y);
+
+/* The same with a dm_w weight; wscratch: dm_w_scratch(W, N*K) floats. */
+void dm_linear_w(const float *x, int M, int K, dm_w W, const float *b, int N, float *y,
+                 float *wscratch);
+void dm_linear_acc_w(const float *x, int M, int K, dm_w W, const float *b, int N, float *y,
+                     float *wscratch);
 
 /* Output size of a convolution along one axis. */
 static inline int dm_conv_out(int in, int k, int stride, int pad) {
@@ -33,6 +62,9 @@ size_t dm_conv2d_scratch(int C, int H, int W, int k, int stride, int pad);
  * If accumulate, the result is added into y (residual fused). */
 void dm_conv2d(const float *x, int C, int H, int W, const float *w, const float *b, int O, int k,
                int stride, int pad, float *y, float *scratch, int accumulate);
+/* The same with a dm_w kernel; wscratch: dm_w_scratch(w, O*C*k*k) floats. */
+void dm_conv2d_w(const float *x, int C, int H, int W, dm_w w, const float *b, int O, int k,
+                 int stride, int pad, float *y, float *scratch, int accumulate, float *wscratch);
 
 /* nn.GroupNorm over x[C, HW] (groups divide C), optionally followed by SiLU. y may alias x. */
 void dm_group_norm(const float *x, int C, int HW, int groups, float eps, const float *gamma,
@@ -70,7 +102,6 @@ void dm_attention(const float *q, int q_stride, const float *k, int k_stride, co
                   int v_stride, int Lq, int Lk, int heads, int d, int causal, float *out,
                   int out_stride, float *scratch, dm_probs_fn probs_fn, void *user);
 
-
 /* Nearest resize x[C,H,W] -> y[C,Ho,Wo] (torch 'nearest': src = floor(dst * in / out)). */
 void dm_resize_nearest(const float *x, int C, int H, int W, int Ho, int Wo, float *y);
 /* tokens y[HW, N] = x[C, HW]ᵀ · W[N, C]ᵀ + b   (a 1x1 conv / linear applied to a CHW map,
@@ -80,6 +111,10 @@ void dm_linear_from_chw(const float *x, int C, int HW, const float *W, const flo
 /* y[N, HW] += (h[HW, K] · W[N, K]ᵀ + b)ᵀ   (proj_out back to CHW, residual fused) */
 void dm_linear_to_chw_acc(const float *h, int HW, int K, const float *W, const float *b, int N,
                           float *y);
+void dm_linear_from_chw_w(const float *x, int C, int HW, dm_w W, const float *b, int N, float *y,
+                          float *wscratch);
+void dm_linear_to_chw_acc_w(const float *h, int HW, int K, dm_w W, const float *b, int N, float *y,
+                            float *wscratch);
 /* y[C, HW] += b[C] per channel */
 void dm_add_channel_bias(float *y, int C, int HW, const float *b);
 

@@ -22,19 +22,21 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
     dm_status s;
     dm_set_threads(o->threads);
     if ((s = dm_model_open_with_config(o->model_path, o->ldm_config, &e->model, err))) goto fail;
+    dm_weights_set_keep_half(e->model->w, o->f16_weights);
     if (!o->no_tokenizer) {
         char dir[4096];
         if ((s = dm_find_tokenizer_dir(o->model_path, o->tokenizer_dir, dir, sizeof dir, err)) ||
             (s = dm_tokenizer_load(dir, &e->tok, err)))
             goto fail;
         if (dm_tokenizer_vocab_size(e->tok) > e->model->clip.vocab) {
-            s = dm_fail(err, "%s: tokenizer has %d tokens but the text encoder only %d (wrong tokenizer?)",
-                        dir, dm_tokenizer_vocab_size(e->tok), e->model->clip.vocab);
+            s = dm_fail(
+                err, "%s: tokenizer has %d tokens but the text encoder only %d (wrong tokenizer?)",
+                dir, dm_tokenizer_vocab_size(e->tok), e->model->clip.vocab);
             goto fail;
         }
     }
-    if ((s = dm_clip_load(e->model, &e->clip, err)) || (s = dm_unet_load(e->model, &e->unet, err)) ||
-        (s = dm_vae_load(e->model, &e->vae, err)))
+    if ((s = dm_clip_load(e->model, &e->clip, err)) ||
+        (s = dm_unet_load(e->model, &e->unet, err)) || (s = dm_vae_load(e->model, &e->vae, err)))
         goto fail;
     if (e->model->scheduler_config[0]) {
         if ((s = dm_sched_config_load(e->model->scheduler_config, &e->sched, err))) goto fail;
@@ -67,8 +69,8 @@ int dm_engine_attn_resolutions(const dm_engine *e, int H, int W, int *hs, int *w
     int f = dm_vae_factor(&e->vae), h = H / f, w = W / f, n = 0;
     /* down level i runs at latent / 2^i (its up twin too); the mid block at the deepest level */
     for (int i = 0; i < c->levels && n < max; i++) {
-        int attn = c->down_attn[i] || c->up_attn[c->levels - 1 - i] ||
-                   (c->mid_attn && i == c->levels - 1);
+        int attn =
+            c->down_attn[i] || c->up_attn[c->levels - 1 - i] || (c->mid_attn && i == c->levels - 1);
         if (attn) hs[n] = h >> i, ws[n] = w >> i, n++;
     }
     return n;
@@ -109,13 +111,16 @@ void dm_image_to_rgb8(const float *img, int H, int W, uint8_t *rgb) {
         }
 }
 
-dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result *r, dm_error *err) {
+dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result *r,
+                     dm_error *err) {
     memset(r, 0, sizeof *r);
     int f = dm_vae_factor(&e->vae), L = e->unet.cfg.in_ch, D = e->clip.cfg.hidden;
     if (p->width <= 0 || p->height <= 0 || p->width % f || p->height % f)
-        return dm_fail_code(err, DM_EUSAGE, "width and height must be positive multiples of %d (got %dx%d)",
-                            f, p->width, p->height);
-    if (p->steps < 1 || p->steps > 1000) return dm_fail_code(err, DM_EUSAGE, "steps must be 1..1000 (got %d)", p->steps);
+        return dm_fail_code(err, DM_EUSAGE,
+                            "width and height must be positive multiples of %d (got %dx%d)", f,
+                            p->width, p->height);
+    if (p->steps < 1 || p->steps > 1000)
+        return dm_fail_code(err, DM_EUSAGE, "steps must be 1..1000 (got %d)", p->steps);
     if (e->unet.cfg.cross_dim != D)
         return dm_fail(err, "%s: text encoder width %d does not match the UNet's context width %d",
                        e->model->path, D, e->unet.cfg.cross_dim);
@@ -147,15 +152,20 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
     }
     double t0 = now();
     /* prompt_embeds = cat([negative_prompt_embeds, prompt_embeds]) */
-    if (cfg && (s = dm_engine_encode(e, p->negative_prompt ? p->negative_prompt : "", r->prompt_embeds, NULL, err)))
+    if (cfg && (s = dm_engine_encode(e, p->negative_prompt ? p->negative_prompt : "",
+                                     r->prompt_embeds, NULL, err)))
         goto done;
-    if ((s = dm_engine_encode(e, p->prompt, r->prompt_embeds + (size_t)(B - 1) * 77 * D, NULL, err))) goto done;
+    if ((s = dm_engine_encode(e, p->prompt, r->prompt_embeds + (size_t)(B - 1) * 77 * D, NULL,
+                              err)))
+        goto done;
     r->seconds_text = now() - t0;
 
     dm_rng rng;
     dm_rng_seed(&rng, p->seed);
-    if (p->init_noise) memcpy(x, p->init_noise, sizeof(float) * lat);
-    else dm_rng_fill_normal(&rng, x, lat);
+    if (p->init_noise)
+        memcpy(x, p->init_noise, sizeof(float) * lat);
+    else
+        dm_rng_fill_normal(&rng, x, lat);
     float sigma0 = dm_sampler_init_noise_sigma(smp);
     for (size_t i = 0; i < lat; i++) x[i] *= sigma0; /* latents = latents * init_noise_sigma */
     dm_sampler_timesteps_i64(smp, r->timesteps);
@@ -163,8 +173,11 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
     dm_unet_capture cap = {0}, *capp = NULL;
     if (p->store) {
         p->store->branch = B - 1;
-        cap = (dm_unet_capture){.hook = dm_attn_store_hook, .user = p->store, .capture_cross = 1,
-                                .capture_self_h = p->store->self_h, .batch_mask = 1u << (B - 1)};
+        cap = (dm_unet_capture){.hook = dm_attn_store_hook,
+                                .user = p->store,
+                                .capture_cross = 1,
+                                .capture_self_h = p->store->self_h,
+                                .batch_mask = 1u << (B - 1)};
         capp = &cap;
     }
     t0 = now();
@@ -176,7 +189,8 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
             dm_sampler_scale_model_input(smp, i, x, xin + b * lat, lat);
             t[b] = ti;
         }
-        if ((s = dm_unet_forward(&e->unet, xin, B, h, w, t, r->prompt_embeds, 77, eps, capp, &e->arena, err)))
+        if ((s = dm_unet_forward(&e->unet, xin, B, h, w, t, r->prompt_embeds, 77, eps, capp,
+                                 &e->arena, err)))
             goto done;
         if (p->store) dm_attn_store_step(p->store);
         if (p->record) {
@@ -184,7 +198,8 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
             memcpy(r->unet_output + (size_t)i * B * lat, eps, sizeof(float) * B * lat);
         }
         if (cfg) /* noise_pred = uncond + guidance * (cond - uncond) */
-            for (size_t k = 0; k < lat; k++) eps[k] = eps[k] + p->guidance * (eps[lat + k] - eps[k]);
+            for (size_t k = 0; k < lat; k++)
+                eps[k] = eps[k] + p->guidance * (eps[lat + k] - eps[k]);
         if ((s = dm_sampler_step(smp, i, eps, x, lat, &rng, NULL, err))) goto done;
         if (p->record) memcpy(r->latents + (size_t)i * lat, x, sizeof(float) * lat);
         if (p->on_step) p->on_step(p->user, i + 1, N);

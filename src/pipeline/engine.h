@@ -13,16 +13,17 @@
 typedef struct {
     const char *model_path;
     const char *tokenizer_dir; /* NULL: the model's own / beside the file */
-    const char *ldm_config;    /* LDM .yaml for a one-file checkpoint (NULL: FILE.yaml if present) */
-    int threads;               /* 0: leave the libraries' defaults */
-    int prediction;            /* -1: from the model, 0: epsilon, 1: v_prediction */
-    int no_tokenizer;          /* debug commands that take token ids need none */
+    const char *ldm_config; /* LDM .yaml for a one-file checkpoint (NULL: FILE.yaml if present) */
+    int threads;            /* 0: leave the libraries' defaults */
+    int prediction;         /* -1: from the model, 0: epsilon, 1: v_prediction */
+    int no_tokenizer;       /* debug commands that take token ids need none */
+    int f16_weights;        /* keep f16/bf16 conv/linear weights as stored, convert per layer */
 } dm_engine_options;
 
 /* (declared opaque in diffumask.h) */
 struct dm_engine {
     dm_model *model;
-    dm_tokenizer *tok;  /* NULL with no_tokenizer */
+    dm_tokenizer *tok; /* NULL with no_tokenizer */
     dm_clip clip;
     dm_unet unet;
     dm_vae vae;
@@ -52,28 +53,30 @@ typedef struct {
     const char *prompt;
     const char *negative_prompt; /* NULL = "" */
     int steps;
-    float guidance;              /* <= 1: no classifier-free guidance (one branch) */
+    float guidance; /* <= 1: no classifier-free guidance (one branch) */
     dm_sampler_kind sampler;
-    float eta;                   /* DDIM only */
-    int width, height;           /* image size, multiples of the VAE factor */
+    float eta;         /* DDIM only */
+    int width, height; /* image size, multiples of the VAE factor */
     uint64_t seed;
-    const float *init_noise;     /* (L, h, w) as diffusers' latents= (scaled by init_noise_sigma), or NULL */
-    dm_attn_store *store;        /* attention capture (conditional branch), or NULL */
-    int record;                  /* keep every step's tensors in the result */
-    void (*on_step)(void *user, int step, int n_steps); /* progress, after each UNet call (may be NULL) */
+    const float
+        *init_noise; /* (L, h, w) as diffusers' latents= (scaled by init_noise_sigma), or NULL */
+    dm_attn_store *store; /* attention capture (conditional branch), or NULL */
+    int record;           /* keep every step's tensors in the result */
+    void (*on_step)(void *user, int step,
+                    int n_steps); /* progress, after each UNet call (may be NULL) */
     void *user;
 } dm_txt2img_params;
 
 typedef struct {
     int L, h, w, H, W, n_calls, batch;
-    float *image_raw;      /* (3, H, W) decoder output, unclamped */
-    float *final_latent;   /* (L, h, w) */
-    float *prompt_embeds;  /* (batch, 77, D): [uncond, cond] */
-    int64_t *timesteps;    /* (n_calls) */
-    float *timesteps_f;    /* (n_calls) */
-    float *latents;        /* record: (n_calls, L, h, w) after each step */
-    float *unet_input;     /* record: (n_calls, batch, L, h, w) */
-    float *unet_output;    /* record: (n_calls, batch, L, h, w) */
+    float *image_raw;     /* (3, H, W) decoder output, unclamped */
+    float *final_latent;  /* (L, h, w) */
+    float *prompt_embeds; /* (batch, 77, D): [uncond, cond] */
+    int64_t *timesteps;   /* (n_calls) */
+    float *timesteps_f;   /* (n_calls) */
+    float *latents;       /* record: (n_calls, L, h, w) after each step */
+    float *unet_input;    /* record: (n_calls, batch, L, h, w) */
+    float *unet_output;   /* record: (n_calls, batch, L, h, w) */
     double seconds_text, seconds_unet, seconds_vae;
 } dm_txt2img_result;
 
