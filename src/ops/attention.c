@@ -29,9 +29,17 @@
  * most): the caller's scratch stays the exact path's size, whatever the thread count. */
 enum { TQ = 256, FQ = 32, FK = 512, FLASH_MAX_D = 512 };
 
+/* Query rows per exact tile: TQ, or more when there are few keys (cross-attention has 77), so
+ * that one tile's GEMMs and softmax are big enough to be split across the threads — the
+ * probabilities the attention store captures then cost little next to the step. */
+static int exact_rows(int Lq, int Lk) {
+    int rows = Lk > 0 && (1 << 20) / Lk > TQ ? (1 << 20) / Lk : TQ;
+    return Lq < rows ? Lq : rows;
+}
+
 size_t dm_attention_scratch(int Lq, int Lk, int d) {
     (void)d;
-    return (size_t)(Lq < TQ ? Lq : TQ) * Lk;
+    return (size_t)exact_rows(Lq, Lk) * Lk;
 }
 
 /* e^x for x <= 0 (softmax arguments after the max is subtracted), written so the compiler
@@ -92,8 +100,8 @@ static void exact(const float *q, int q_stride, const float *k, int k_stride, co
                   int out_stride, float *scratch, dm_probs_fn probs_fn, void *user) {
     float scale = 1.0f / sqrtf((float)d);
     for (int h = 0; h < heads; h++)
-        for (int q0 = 0; q0 < Lq; q0 += TQ) {
-            int rows = Lq - q0 < TQ ? Lq - q0 : TQ;
+        for (int q0 = 0, tile = exact_rows(Lq, Lk); q0 < Lq; q0 += tile) {
+            int rows = Lq - q0 < tile ? Lq - q0 : tile;
             dm_sgemm(0, 1, rows, Lk, d, scale, q + (size_t)q0 * q_stride + h * d, q_stride,
                      k + h * d, k_stride, 0.0f, scratch, Lk);
             softmax_rows(scratch, rows, Lk, q0, causal);
