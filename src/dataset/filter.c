@@ -130,14 +130,10 @@ static dm_status append_line(const char *path, const char *line, dm_error *err) 
     return ok ? DM_OK : dm_fail(err, "%s: cannot append: %s", path, strerror(e));
 }
 
+/* (files are always replaced by rename, never rewritten in place, so a link shares no future write) */
 static dm_status copy_if_absent(const char *src, const char *dst, dm_error *err) {
     if (dm_file_exists(dst) || !dm_file_exists(src)) return DM_OK;
-    char *data;
-    size_t len;
-    DM_TRY(dm_read_file(src, &data, &len, err));
-    dm_status st = dm_write_file_atomic(dst, data, len, err);
-    free(data);
-    return st;
+    return dm_link_or_copy(src, dst, err);
 }
 
 /* In place: dropped samples to DIR/pruned/, kept lines back into manifest.jsonl, then finish. */
