@@ -116,11 +116,6 @@ const int64_t *dm_weights_shape(const dm_weights *w, const char *name, int *ndim
     return e->shape;
 }
 
-int dm_weights_dtype(const dm_weights *w, const char *name) {
-    entry *e = find(w, name);
-    return e ? (int)e->src->dtype : -1;
-}
-
 static int trimmed_rank(int ndim, const int64_t *shape) {
     while (ndim > 1 && shape[ndim - 1] == 1) ndim--;
     return ndim;

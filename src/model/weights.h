@@ -47,7 +47,5 @@ size_t dm_weights_converted_bytes(const dm_weights *w);
 /* Number of entries and access by index (sorted by name). */
 int dm_weights_count(const dm_weights *w);
 const char *dm_weights_name(const dm_weights *w, int i);
-/* The dtype of the source tensor. */
-int dm_weights_dtype(const dm_weights *w, const char *name);
 
 #endif

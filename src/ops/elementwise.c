@@ -35,11 +35,6 @@ void dm_add(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
-void dm_scale(float *y, float s, size_t n) {
-#pragma omp parallel for schedule(static) PAR_IF(n)
-    for (size_t i = 0; i < n; i++) y[i] *= s;
-}
-
 void dm_upsample_nearest2x(const float *x, int C, int H, int W, float *y) {
 #pragma omp parallel for collapse(2) schedule(static) PAR_IF((size_t)C *H *W)
     for (int c = 0; c < C; c++)
@@ -48,16 +43,6 @@ void dm_upsample_nearest2x(const float *x, int C, int H, int W, float *y) {
             float *yr = y + ((size_t)c * 2 * H + yy) * 2 * W;
             for (int xx = 0; xx < W; xx++) yr[2 * xx] = yr[2 * xx + 1] = xr[xx];
         }
-}
-
-void dm_transpose(const float *x, int rows, int cols, float *y) {
-    enum { B = 32 };
-#pragma omp parallel for collapse(2) schedule(static) PAR_IF((size_t)rows *cols)
-    for (int r0 = 0; r0 < rows; r0 += B)
-        for (int c0 = 0; c0 < cols; c0 += B)
-            for (int r = r0; r < r0 + B && r < rows; r++)
-                for (int c = c0; c < c0 + B && c < cols; c++)
-                    y[(size_t)c * rows + r] = x[(size_t)r * cols + c];
 }
 
 void dm_resize_nearest(const float *x, int C, int H, int W, int Ho, int Wo, float *y) {

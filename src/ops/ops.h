@@ -80,12 +80,9 @@ void dm_quick_gelu(float *x, size_t n); /* x * sigmoid(1.702 x)  (CLIP) */
 /* diffusers GEGLU: h[T, 2F] -> out[T, F] = h[:, :F] * gelu(h[:, F:]) */
 void dm_geglu(const float *h, int T, int F, float *out);
 void dm_add(float *y, const float *x, size_t n); /* y += x */
-void dm_scale(float *y, float s, size_t n);
 
 /* Nearest-neighbour x2 upsampling: x[C,H,W] -> y[C,2H,2W]. */
 void dm_upsample_nearest2x(const float *x, int C, int H, int W, float *y);
-/* [C, HW] <-> [HW, C] */
-void dm_transpose(const float *x, int rows, int cols, float *y);
 
 /* ------------------------------------------------------------------ attention */
 

@@ -10,17 +10,6 @@ void dm_attn_store_init(dm_attn_store *s, int branch, int self_h) {
     s->self_h = self_h;
 }
 
-void dm_attn_store_reset(dm_attn_store *s) {
-    for (int i = 0; i < s->n_layers; i++)
-        memset(s->layers[i].sum, 0,
-               sizeof(float) * s->layers[i].h * s->layers[i].w * s->layers[i].n_keys);
-    if (s->self_sum)
-        memset(s->self_sum, 0,
-               sizeof(float) * (size_t)s->self_h * s->self_w * s->self_h * s->self_w);
-    s->steps = 0;
-    s->self_layers = 0;
-}
-
 void dm_attn_store_free(dm_attn_store *s) {
     for (int i = 0; i < s->n_layers; i++) free(s->layers[i].sum);
     free(s->self_sum);

@@ -26,7 +26,6 @@ typedef struct {
 } dm_attn_store;
 
 void dm_attn_store_init(dm_attn_store *s, int branch, int self_h);
-void dm_attn_store_reset(dm_attn_store *s); /* keeps buffers, zeroes sums */
 void dm_attn_store_free(dm_attn_store *s);
 /* The UNet hook; user = dm_attn_store*. Call dm_attn_store_step after each UNet call. */
 void dm_attn_store_hook(void *user, const dm_attn_event *ev);

@@ -1,7 +1,6 @@
 #include "pipeline/engine.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
