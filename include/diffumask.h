@@ -30,8 +30,19 @@ typedef struct {
  * one thread at a time; open several for concurrent use. */
 typedef struct dm_engine dm_engine;
 
-/* threads: 0 = all cores. */
+/* The number format the networks run in. AUTO (the default) = BF16 where the CPU has
+ * amx_bf16 or avx512_bf16 (detected at run time), else FP32. BF16 rounds the inputs of every
+ * matrix product to bfloat16 and accumulates in fp32 (~1e-2 relative error per network against
+ * fp32); asking for it on a CPU without bf16 support is an error. */
+typedef enum { DM_PRECISION_AUTO = 0, DM_PRECISION_FP32 = 1, DM_PRECISION_BF16 = 2 } dm_precision;
+
+/* threads: 0 = all cores. Precision AUTO. */
 dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err);
+/* The same with a precision. */
+dm_status dm_open_precision(const char *model_path, int threads, dm_precision precision,
+                            dm_engine **out, dm_error *err);
+/* The precision the engine runs in (never AUTO). */
+dm_precision dm_engine_precision(const dm_engine *e);
 void dm_close(dm_engine *e);
 /* The model's native image size (e.g. 512 for SD 1.x, 64 for the demo model). */
 int dm_native_size(const dm_engine *e);

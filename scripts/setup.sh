@@ -28,7 +28,7 @@ esac
 # sanitizer runtimes) for `make fuzz`; clang-format for `make format`.
 PACKAGES=(
     build-essential cmake
-    libopenblas-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg-dev
+    libopenblas-dev libdnnl-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg-dev
     clang libomp-dev libclang-rt-14-dev clang-format
 )
 

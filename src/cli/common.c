@@ -32,6 +32,10 @@ int dm_cli_open_engine(const dm_cmd_spec *spec, const dm_cli_model_opts *o, int 
         else
             return dm_usage_error(spec, "--prediction must be eps or v, not '%s'", o->prediction);
     }
+    dm_precision prec = DM_PRECISION_AUTO;
+    dm_error perr = {0};
+    if (o->precision && dm_precision_parse(o->precision, &prec, &perr))
+        return dm_usage_error(spec, "%s", perr.msg);
     if (o->threads < 0 || o->threads > 1024)
         return dm_usage_error(spec, "--threads must be 1..1024");
     dm_engine_options eo = {.model_path = model,
@@ -40,7 +44,8 @@ int dm_cli_open_engine(const dm_cmd_spec *spec, const dm_cli_model_opts *o, int 
                             .threads = (int)o->threads,
                             .prediction = pred,
                             .no_tokenizer = !need_tokenizer,
-                            .f16_weights = o->f16_weights};
+                            .f16_weights = o->f16_weights,
+                            .precision = prec};
     dm_error err = {0};
     dm_status s = dm_engine_open(&eo, e, &err);
     if (s) return dm_cli_fail(spec, s, &err);

@@ -8,7 +8,7 @@
 /* --model, --tokenizer, --config, --threads, --prediction, --f16-weights: declared once,
  * parsed into here */
 typedef struct {
-    const char *model, *tokenizer, *config, *prediction;
+    const char *model, *tokenizer, *config, *prediction, *precision;
     long threads;
     int f16_weights;
 } dm_cli_model_opts;
@@ -22,7 +22,10 @@ typedef struct {
          "LDM config of a one-file checkpoint (default: FILE.yaml beside it, if any)"},            \
         {"--prediction", DM_ARG_STR, &(o).prediction, "eps|v",                                     \
          "override the model's prediction type (SD 2.x 768 models are v)"},                        \
-        {"--threads", DM_ARG_INT, &(o).threads, "T", "CPU threads (default: all cores)"}, {        \
+        {"--threads", DM_ARG_INT, &(o).threads, "T", "CPU threads (default: all cores)"},          \
+        {"--precision", DM_ARG_STR, &(o).precision, "auto|fp32|bf16",                              \
+         "number format of the networks (auto: bf16 where the CPU has avx512_bf16 / amx_bf16)"},   \
+    {                                                                                              \
         "--f16-weights", DM_ARG_FLAG, &(o).f16_weights, NULL,                                      \
             "keep f16/bf16 weight matrices as stored (converted per layer): less memory, same "    \
             "result"                                                                               \

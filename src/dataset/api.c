@@ -5,11 +5,21 @@
 
 #include "dataset/generate.h"
 
-dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err) {
+dm_status dm_open_precision(const char *model_path, int threads, dm_precision precision,
+                            dm_engine **out, dm_error *err) {
     if (!model_path || !out)
         return dm_fail_code(err, DM_EUSAGE, "dm_open: model path and handle are required");
-    dm_engine_options o = {.model_path = model_path, .threads = threads, .prediction = -1};
+    dm_engine_options o = {
+        .model_path = model_path, .threads = threads, .prediction = -1, .precision = precision};
     return dm_engine_open(&o, out, err);
+}
+
+dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err) {
+    return dm_open_precision(model_path, threads, DM_PRECISION_AUTO, out, err);
+}
+
+dm_precision dm_engine_precision(const dm_engine *e) {
+    return e->precision;
 }
 
 void dm_close(dm_engine *e) {

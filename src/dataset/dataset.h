@@ -57,6 +57,10 @@ dm_status dm_dataset_finish_dir(const char *dir, dm_error *err);
  * present in two shards is an error. */
 dm_status dm_dataset_merge(const char *out_dir, const char *const *shard_dirs, int n,
                            dm_error *err);
+/* The same; note (note_cap bytes, may be NULL) receives a line for the caller to show when the
+ * shards were made at different precisions (merged, not refused), else "". */
+dm_status dm_dataset_merge_note(const char *out_dir, const char *const *shard_dirs, int n,
+                                char *note, size_t note_cap, dm_error *err);
 
 /* The lines of a text file (labels.txt: line i = name of class id i), '\n' and "\r\n" endings
  * removed; free with dm_free_lines. */

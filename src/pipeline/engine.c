@@ -20,8 +20,13 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
     if (!e) return dm_fail(err, "out of memory");
     dm_status s;
     dm_set_threads(o->threads);
+    if ((s = dm_precision_resolve(o->precision, &e->precision, err))) goto fail;
     if ((s = dm_model_open_with_config(o->model_path, o->ldm_config, &e->model, err))) goto fail;
     dm_weights_set_keep_half(e->model->w, o->f16_weights);
+    if (e->precision == DM_PRECISION_BF16) {
+        if ((s = dm_dnnl_create(&e->dnnl, err))) goto fail;
+        dm_weights_set_dnnl(e->model->w, e->dnnl);
+    }
     if (!o->no_tokenizer) {
         char dir[4096];
         if ((s = dm_find_tokenizer_dir(o->model_path, o->tokenizer_dir, dir, sizeof dir, err)) ||
@@ -60,6 +65,7 @@ void dm_engine_free(dm_engine *e) {
     dm_clip_free(&e->clip);
     dm_tokenizer_free(e->tok);
     dm_model_free(e->model);
+    dm_dnnl_free(e->dnnl);
     free(e);
 }
 
