@@ -75,15 +75,17 @@ int dm_cmd_txt2img(int argc, char **argv) {
         DM_CLI_MODEL_OPTS(o.m),
         {"--prompt", DM_ARG_STR, &o.prompt, "TEXT", "what to draw (required)"},
         {"--negative-prompt", DM_ARG_STR, &o.negative, "TEXT", "what not to draw (default \"\")"},
-        {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default 25)"},
+        {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default 25)", 1, 1000},
         {"--guidance", DM_ARG_FLOAT, &o.guidance, "G",
-         "classifier-free guidance scale (default 7.5; <= 1 disables it)"},
+         "classifier-free guidance scale (default 7.5; <= 1 disables it)", 0, 100},
         {"--sampler", DM_ARG_STR, &o.sampler, "NAME",
          "ddim | euler | euler_a | dpmpp_2m | pndm (default ddim)"},
-        {"--eta", DM_ARG_FLOAT, &o.eta, "ETA", "DDIM eta (default 0: deterministic)"},
-        {"--width", DM_ARG_INT, &o.width, "W", "image width (default: the model's native size)"},
-        {"--height", DM_ARG_INT, &o.height, "H", "image height (default: the model's native size)"},
-        {"--seed", DM_ARG_INT, &o.seed, "S", "random seed (default 0)"},
+        {"--eta", DM_ARG_FLOAT, &o.eta, "ETA", "DDIM eta (default 0: deterministic)", 0, 1},
+        {"--width", DM_ARG_INT, &o.width, "W", "image width (default: the model's native size)", 1,
+         16384},
+        {"--height", DM_ARG_INT, &o.height, "H", "image height (default: the model's native size)",
+         1, 16384},
+        {"--seed", DM_ARG_INT, &o.seed, "S", "random seed (default 0)", 0, DM_ARG_SEED_MAX},
         {"--init-noise", DM_ARG_STR, &o.init_noise, "FILE",
          "safetensors with 'initial_noise' [1,4,h,w] (diffusers latents=)"},
         {"--save-tensors", DM_ARG_STR, &o.save_tensors, "FILE",
@@ -103,7 +105,6 @@ int dm_cmd_txt2img(int argc, char **argv) {
     if (r) return r < 0 ? 0 : r;
     if (!o.prompt) return dm_usage_error(&spec, "--prompt is required");
     if (!o.out) return dm_usage_error(&spec, "--out is required");
-    if (o.steps < 1 || o.steps > 1000) return dm_usage_error(&spec, "--steps must be 1..1000");
     dm_error err = {0};
     dm_sampler_kind kind;
     if (dm_sampler_kind_parse(o.sampler, &kind, &err)) return dm_usage_error(&spec, "%s", err.msg);

@@ -30,8 +30,6 @@ int dm_cli_open_engine(const dm_cmd_spec *spec, const dm_cli_model_opts *o, int 
         else
             return dm_usage_error(spec, "--prediction must be eps or v, not '%s'", o->prediction);
     }
-    if (o->threads < 0 || o->threads > 1024)
-        return dm_usage_error(spec, "--threads must be 1..1024");
     dm_engine_options eo = {.model_path = model,
                             .tokenizer_dir = o->tokenizer,
                             .ldm_config = o->config,

@@ -23,7 +23,9 @@ typedef struct {
          "LDM config of a one-file checkpoint (default: FILE.yaml beside it, if any)"},            \
         {"--prediction", DM_ARG_STR, &(o).prediction, "eps|v",                                     \
          "override the model's prediction type (SD 2.x 768 models are v)"},                        \
-        {"--threads", DM_ARG_INT, &(o).threads, "T", "CPU threads (default: all cores)"}, {        \
+        {"--threads", DM_ARG_INT, &(o).threads, "T", "CPU threads, 0 = all cores (default 0)",     \
+         0,           1024},                                                                       \
+    {                                                                                              \
         "--f16-weights", DM_ARG_FLAG, &(o).f16_weights, NULL,                                      \
             "keep f16/bf16 weight matrices as stored (converted per layer): less memory, same "    \
             "result"                                                                               \

@@ -20,8 +20,10 @@ static dm_status open_component(dm_model *m, const char *sub, const char *prefix
         dm_weights_own_file(m->w, st);
         return dm_weights_add_all(m->w, st, prefix, err);
     }
-    return dm_fail(err, "%s/%s: no model.safetensors or diffusion_pytorch_model.safetensors "
-                   "(only .safetensors weights are read)", m->path, sub);
+    return dm_fail(err,
+                   "%s/%s: no model.safetensors or diffusion_pytorch_model.safetensors "
+                   "(only .safetensors weights are read)",
+                   m->path, sub);
 }
 
 static dm_status open_folder(dm_model *m, dm_error *err) {
@@ -39,7 +41,8 @@ static dm_status open_folder(dm_model *m, dm_error *err) {
     DM_TRY(dm_unet_config_load(p, &m->unet, err));
     snprintf(p, sizeof p, "%s/vae/config.json", m->path);
     DM_TRY(dm_vae_config_load(p, &m->vae, err));
-    snprintf(m->scheduler_config, sizeof m->scheduler_config, "%s/scheduler/scheduler_config.json", m->path);
+    snprintf(m->scheduler_config, sizeof m->scheduler_config, "%s/scheduler/scheduler_config.json",
+             m->path);
     if (!dm_file_exists(m->scheduler_config)) m->scheduler_config[0] = 0;
     m->openclip = m->clip.act_gelu;
     return DM_OK;
@@ -62,7 +65,8 @@ static dm_status open_single(dm_model *m, const char *yaml_arg, dm_error *err) {
     snprintf(yaml, sizeof yaml, "%s", yaml_arg ? yaml_arg : m->path);
     char *dot = strrchr(yaml, '.');
     if (!yaml_arg && dot && !strchr(dot, '/')) strcpy(dot, ".yaml");
-    if (yaml_arg && !dm_file_exists(yaml_arg)) return dm_fail(err, "%s: config not found", yaml_arg);
+    if (yaml_arg && !dm_file_exists(yaml_arg))
+        return dm_fail(err, "%s: config not found", yaml_arg);
     if (yaml_arg || dm_file_exists(yaml)) {
         DM_TRY(dm_ldm_hints_load(yaml, &hints, err));
         hp = &hints;
@@ -85,7 +89,8 @@ dm_status dm_model_open_with_config(const char *path, const char *ldm_yaml, dm_m
                                     dm_error *err) {
     *out = NULL;
     if (!dm_file_exists(path) && !dm_dir_exists(path))
-        return dm_fail(err, "%s: model not found (give a diffusers folder or a .safetensors file)", path);
+        return dm_fail(err, "%s: model not found (give a diffusers folder or a .safetensors file)",
+                       path);
     dm_model *m = calloc(1, sizeof *m);
     if (!m) return dm_fail(err, "out of memory");
     snprintf(m->path, sizeof m->path, "%s", path);

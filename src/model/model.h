@@ -8,15 +8,15 @@
 
 typedef struct {
     char path[4096];
-    int single_file;          /* 1: original one-file layout */
-    int openclip;             /* SD 2.x text tower */
+    int single_file; /* 1: original one-file layout */
+    int openclip;    /* SD 2.x text tower */
     dm_weights *w;
     dm_clip_config clip;
     dm_unet_config unet;
     dm_vae_config vae;
     char scheduler_config[4200]; /* diffusers scheduler_config.json, or "" (use SD defaults) */
-    int v_prediction_hint;    /* from a .yaml beside a single file */
-    int n_ignored;            /* tensors of a single file that no network uses */
+    int v_prediction_hint;       /* from a .yaml beside a single file */
+    int n_ignored;               /* tensors of a single file that no network uses */
 } dm_model;
 
 dm_status dm_model_open(const char *path, dm_model **out, dm_error *err);
