@@ -2,7 +2,8 @@
  * installed library only.
  *
  *   cc embed.c $(pkg-config --cflags --libs diffumask) -o embed            (libdiffumask.so)
- *   cc embed.c $(pkg-config --static --cflags --libs diffumask) ...        (see tests/cli_install.sh)
+ *   cc embed.c $(pkg-config --static --cflags --libs diffumask) ...        (see
+ * tests/cli_install.sh)
  *   ./embed OUT.raw     writes the RGB bytes then the mask bytes (64*64*3 + 64*64)
  *
  * It prints the demo model's folder and the mask's foreground pixel count. */
