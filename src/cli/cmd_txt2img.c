@@ -101,7 +101,7 @@ int dm_cmd_txt2img(int argc, char **argv) {
         {"--out", DM_ARG_STR, &o.out, "IMAGE.png", "output PNG (required)"},
     };
     dm_cmd_spec spec = {"diffumask txt2img",
-                        "--model PATH --prompt TEXT [options] --out IMAGE.png",
+                        "[--model PATH] --prompt TEXT [options] --out IMAGE.png",
                         "Generates one image with Stable Diffusion (classifier-free guidance, "
                         "batch [uncond, cond]).",
                         opts,
