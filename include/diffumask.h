@@ -36,9 +36,13 @@ typedef struct dm_engine dm_engine;
  * fp32); asking for it on a CPU without bf16 support is an error. */
 typedef enum { DM_PRECISION_AUTO = 0, DM_PRECISION_FP32 = 1, DM_PRECISION_BF16 = 2 } dm_precision;
 
-/* threads: 0 = all cores. Precision AUTO. */
+/* threads: 0 = all cores. model_path NULL = the built-in demo model (dm_default_model). */
 dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err);
-/* The same with a precision. */
+/* The folder of the built-in demo model (toy-shapes, 64x64 drawings of shapes) into path: the
+ * installed copy (PREFIX/share/diffumask/models/toy-shapes, found next to the installed library or
+ * binary), else the source tree's models/toy-shapes. Fails when neither exists. */
+dm_status dm_default_model(char *path, size_t cap, dm_error *err);
+/* dm_open with a precision (dm_open runs AUTO). */
 dm_status dm_open_precision(const char *model_path, int threads, dm_precision precision,
                             dm_engine **out, dm_error *err);
 /* The precision the engine runs in (never AUTO). */

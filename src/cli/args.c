@@ -1,6 +1,9 @@
 #include "cli/args.h"
 
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,26 +31,85 @@ int dm_usage_error(const dm_cmd_spec *spec, const char *fmt, ...) {
     return 2;
 }
 
-static int set_value(const dm_cmd_spec *s, const dm_opt *o, const char *v) {
+/* No leading space or sign games strtol/strtod would allow: a digit, '.', or one sign. */
+static int starts_like_number(const char *s) {
+    const char *c = s + (*s == '-' || *s == '+');
+    return (*c >= '0' && *c <= '9') || (*c == '.' && c[1] >= '0' && c[1] <= '9');
+}
+
+int dm_arg_parse_long(const char *s, long *out) {
+    if (!s || !starts_like_number(s)) return -1;
     char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (errno || end == s || *end) return -1;
+    *out = x;
+    return 0;
+}
+
+int dm_arg_parse_double(const char *s, double *out) {
+    /* starts_like_number keeps out "nan", "inf", "infinity" and hex floats' "0x" is junk
+     * for a user anyway; isfinite catches overflow to HUGE_VAL ("1e999") */
+    if (!s || !starts_like_number(s) || strchr(s, 'x') || strchr(s, 'X')) return -1;
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || *end || !isfinite(x)) return -1;
+    *out = x;
+    return 0;
+}
+
+/* A range end as a user writes it: whole numbers in full, others shortest-ish. */
+static const char *num_text(double v, char *buf, size_t n) {
+    if (v == floor(v) && fabs(v) < 1e18)
+        snprintf(buf, n, "%.0f", v);
+    else
+        snprintf(buf, n, "%g", v);
+    return buf;
+}
+
+/* The allowed range of o as text: "1..1000", "at least 0", "any finite number". */
+static void range_text(const dm_opt *o, double lo, double hi, char *buf, size_t n) {
+    const char *what = o->kind == DM_ARG_INT ? "an integer" : "a number";
+    char a[32], b[32];
+    if (lo <= -DBL_MAX && hi >= DBL_MAX)
+        snprintf(buf, n, "a finite number");
+    else if (hi >= DBL_MAX)
+        snprintf(buf, n, "%s >= %s", what, num_text(lo, a, sizeof a));
+    else if (lo <= -DBL_MAX)
+        snprintf(buf, n, "%s <= %s", what, num_text(hi, b, sizeof b));
+    else
+        snprintf(buf, n, "%s in %s..%s", what, num_text(lo, a, sizeof a),
+                 num_text(hi, b, sizeof b));
+}
+
+static int set_value(const dm_cmd_spec *s, const dm_opt *o, const char *v) {
     switch (o->kind) {
     case DM_ARG_STR:
         *(const char **)o->dst = v;
         return 0;
-    case DM_ARG_INT: {
-        errno = 0;
-        long x = strtol(v, &end, 10);
-        if (errno || end == v || *end)
-            return dm_usage_error(s, "%s expects an integer, got '%s'", o->name, v);
-        *(long *)o->dst = x;
-        return 0;
-    }
+    case DM_ARG_INT:
     case DM_ARG_FLOAT: {
-        errno = 0;
-        double x = strtod(v, &end);
-        if (errno || end == v || *end)
-            return dm_usage_error(s, "%s expects a number, got '%s'", o->name, v);
-        *(double *)o->dst = x;
+        double lo = o->min, hi = o->max;
+        if (lo == 0 && hi == 0) {
+            if (o->kind == DM_ARG_INT)
+                hi = INT_MAX;
+            else
+                lo = -DBL_MAX, hi = DBL_MAX;
+        }
+        long xi = 0;
+        double x = 0;
+        int bad = o->kind == DM_ARG_INT ? dm_arg_parse_long(v, &xi) : dm_arg_parse_double(v, &x);
+        if (o->kind == DM_ARG_INT) x = (double)xi;
+        if (bad || x < lo || x > hi) {
+            char range[96];
+            range_text(o, lo, hi, range, sizeof range);
+            return dm_usage_error(s, "%s must be %s, not '%s'", o->name, range, v);
+        }
+        if (o->kind == DM_ARG_INT)
+            *(long *)o->dst = xi;
+        else
+            *(double *)o->dst = x;
         return 0;
     }
     case DM_ARG_MULTI: {

@@ -11,8 +11,10 @@ int dm_cmd_augment(int argc, char **argv) {
     long seed = 0, copies = 1;
     const dm_opt opts[] = {
         {"--out", DM_ARG_STR, &out, "DIR", "the new dataset folder (required; resumable)"},
-        {"--seed", DM_ARG_INT, &seed, "S", "random seed (default 0); same seed, same bytes"},
-        {"--copies", DM_ARG_INT, &copies, "N", "augmented samples per source sample (default 1)"},
+        {"--seed", DM_ARG_INT, &seed, "S", "random seed (default 0); same seed, same bytes", 0,
+         DM_ARG_SEED_MAX},
+        {"--copies", DM_ARG_INT, &copies, "N", "augmented samples per source sample (default 1)", 1,
+         10000},
         {"--ops", DM_ARG_STR, &ops_s, "LIST",
          "comma-separated subset of mosaic,paste,blur,occlude,perspective (default: all)"},
     };
@@ -42,9 +44,6 @@ int dm_cmd_augment(int argc, char **argv) {
     int r = dm_parse_args(&spec, argc, argv, pos, &n_pos);
     if (r) return r < 0 ? 0 : r;
     if (!out) return dm_usage_error(&spec, "--out is required");
-    if (seed < 0) return dm_usage_error(&spec, "--seed %ld is negative", seed);
-    if (copies < 1 || copies > 10000)
-        return dm_usage_error(&spec, "--copies %ld (1..10000)", copies);
     dm_error err = {{0}};
     dm_augment_opts o = {(uint64_t)seed, (int)copies, 0};
     if (dm_aug_parse_ops(ops_s, &o.ops, &err) != DM_OK) return dm_usage_error(&spec, "%s", err.msg);

@@ -222,15 +222,16 @@ int dm_cmd_bench(int argc, char **argv) {
     const dm_opt opts[] = {
         {"--model", DM_ARG_STR, &model, "PATH",
          "diffusers folder or one-file .safetensors checkpoint"},
-        {"--width", DM_ARG_INT, &width, "W", "image width in pixels (default 512)"},
-        {"--height", DM_ARG_INT, &height, "H", "image height in pixels (default 512)"},
+        {"--width", DM_ARG_INT, &width, "W", "image width in pixels (default 512)", 8, 8192},
+        {"--height", DM_ARG_INT, &height, "H", "image height in pixels (default 512)", 8, 8192},
         {"--batch", DM_ARG_INT, &batch, "B",
-         "UNet batch (default 2 = one classifier-free-guided step)"},
+         "UNet batch (default 2 = one classifier-free-guided step)", 1, 16},
         {"--threads", DM_ARG_INT, &threads, "T",
-         "OpenMP and OpenBLAS threads (default: all cores)"},
+         "OpenMP and OpenBLAS threads, 0 = all cores (default 0)", 0, 1024},
         {"--repeat", DM_ARG_INT, &repeat, "N",
          "plain UNet steps to time, best kept (default 2; "
-         "after one warm-up step; as many captured steps run between them)"},
+         "after one warm-up step; as many captured steps run between them)",
+         1, 100},
         {"--json", DM_ARG_FLAG, &json, NULL, "print one JSON object instead of the table"},
         {"--f16-weights", DM_ARG_FLAG, &f16_weights, NULL,
          "keep f16/bf16 weight matrices as stored and convert them per layer (less memory)"},
@@ -256,13 +257,6 @@ int dm_cmd_bench(int argc, char **argv) {
     int rc = dm_parse_args(&spec, argc, argv, pos, &n_pos);
     if (rc) return rc < 0 ? 0 : rc;
     if (!model) return dm_usage_error(&spec, "--model PATH is required");
-    if (batch < 1 || batch > 16) return dm_usage_error(&spec, "--batch %ld: expected 1..16", batch);
-    if (threads < 0 || threads > 1024)
-        return dm_usage_error(&spec, "--threads %ld: expected 1..1024", threads);
-    if (repeat < 1 || repeat > 100)
-        return dm_usage_error(&spec, "--repeat %ld: expected 1..100", repeat);
-    if (width < 8 || height < 8 || width > 8192 || height > 8192)
-        return dm_usage_error(&spec, "--width/--height %ldx%ld: expected 8..8192", width, height);
     if (threads > 0) omp_set_num_threads((int)threads);
     if (blas_threaded)
         openblas_set_num_threads(omp_get_max_threads());

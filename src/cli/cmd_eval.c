@@ -82,9 +82,10 @@ int dm_cmd_eval(int argc, char **argv) {
         {"--classes", DM_ARG_STR, &classes, "FILE",
          "class names, one per line, line 0 background (labels.txt)"},
         {"--ignore", DM_ARG_INT, &ignore, "N",
-         "ground-truth value left out of every count (default 255)"},
+         "ground-truth value left out of every count, -1 = none (default 255)", -1, 255},
         {"--num-classes", DM_ARG_INT, &n_classes, "N",
-         "class count incl. background (default: the names, else the largest label + 1)"},
+         "class count incl. background (default: the names, else the largest label + 1)", 1,
+         DM_EVAL_MAX_CLASSES},
         {"--json", DM_ARG_FLAG, &json, NULL, "print one JSON object instead of the table"},
     };
     const dm_cmd_spec spec = {
@@ -101,11 +102,6 @@ int dm_cmd_eval(int argc, char **argv) {
     int r = dm_parse_args(&spec, argc, argv, pos, &n_pos);
     if (r) return r < 0 ? 0 : r;
     if (!pred || !gt) return dm_usage_error(&spec, "--pred and --gt are required");
-    if (ignore < -1 || ignore > 255)
-        return dm_usage_error(&spec, "--ignore %ld is not a mask value (0..255, -1 = none)",
-                              ignore);
-    if (n_classes < 0 || n_classes > DM_EVAL_MAX_CLASSES)
-        return dm_usage_error(&spec, "--num-classes %ld (1..%d)", n_classes, DM_EVAL_MAX_CLASSES);
 
     char pred_masks[4096], gt_masks[4096], pred_labels[4096], gt_labels[4096];
     resolve(pred, pred_masks, sizeof pred_masks, pred_labels, sizeof pred_labels);

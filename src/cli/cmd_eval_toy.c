@@ -153,15 +153,17 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         {"--reseed", DM_ARG_INT, &o.reseed, "K",
          "replace every prompt's seed by a mix of it and K (K > 0): a separate set of images of "
          "the same "
-         "prompts, for tuning without looking at the evaluation images"},
-        {"--n", DM_ARG_INT, &o.n, "N", "use only the first N prompts (default: all)"},
-        {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default: the prompts file's, 25)"},
+         "prompts, for tuning without looking at the evaluation images",
+         0, DM_ARG_SEED_MAX},
+        {"--n", DM_ARG_INT, &o.n, "N", "use only the first N prompts (default: all)", 1, 1000000},
+        {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default: the prompts file's, 25)",
+         1, 1000},
         {"--tune", DM_ARG_INT, &o.tune, "N",
-         "samples the @best sweeps may look at: the first N (default: half)"},
+         "samples the @best sweeps may look at: the first N (default: half)", 0, 1000000},
         {"--prune", DM_ARG_FLOAT, &o.prune, "F",
-         "share of lowest-scoring samples dropped for 'kept' (default 0.2)"},
+         "share of lowest-scoring samples dropped for 'kept' (default 0.2)", 0, 1},
         {"--self-res", DM_ARG_INT, &o.self_h, "H",
-         "self-attention latent height to capture (default: dm_mask_pick_selfattn_res)"},
+         "self-attention latent height to capture (default: dm_mask_pick_selfattn_res)", 1, 4096},
         {"--cache", DM_ARG_STR, &o.cache, "FILE",
          "load the generated samples from FILE if it exists (then --steps, --reseed, --two-object "
          "are those it was made with), else save them there"},
@@ -184,10 +186,7 @@ int dm_cmd_eval_toy(int argc, char **argv) {
     const char *pos[1];
     int npos, r = dm_parse_args(&spec, argc, argv, pos, &npos);
     if (r) return r < 0 ? 0 : r;
-    if (o.reseed < 0) return dm_usage_error(&spec, "--reseed must be >= 0");
-    if (o.n < 0) return dm_usage_error(&spec, "--n must be >= 0");
-    if (o.steps < 0 || o.steps > 1000) return dm_usage_error(&spec, "--steps must be 1..1000");
-    if (!(o.prune >= 0 && o.prune < 1)) return dm_usage_error(&spec, "--prune must be in [0, 1)");
+    if (o.prune >= 1) return dm_usage_error(&spec, "--prune must be in [0, 1), not 1");
 
     dm_error err = {0};
     dm_toy_method methods[MAX_METHODS];
@@ -223,7 +222,7 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         dm_engine *e;
         if ((r = dm_cli_open_engine(&spec, &o.m, 1, &e))) return r;
         dm_toy_item *items = NULL;
-        char path[4096];
+        char path[4096 + 32];
         if (o.two_object) {
             n = 40;
             items = calloc((size_t)n, sizeof *items);
@@ -232,8 +231,12 @@ int dm_cmd_eval_toy(int argc, char **argv) {
             else
                 dm_toy_two_object_items(items, n);
         } else {
-            const char *model = o.m.model ? o.m.model : dm_cli_default_model();
-            snprintf(path, sizeof path, "%s/eval-prompts.json", model ? model : ".");
+            char demo[4096];
+            dm_error derr = {0};
+            const char *model = o.m.model                                             ? o.m.model
+                                : dm_default_model(demo, sizeof demo, &derr) == DM_OK ? demo
+                                                                                      : ".";
+            snprintf(path, sizeof path, "%s/eval-prompts.json", model);
             s = dm_toy_load_prompts(o.prompts ? o.prompts : path, &items, &n, &steps, &guidance,
                                     &err);
         }

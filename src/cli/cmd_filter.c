@@ -12,7 +12,7 @@ int dm_cmd_filter(int argc, char **argv) {
         {"--pred", DM_ARG_STR, &pred, "DIR",
          "the segmenter's predictions: DIR/NAME.png per sample (required)"},
         {"--drop", DM_ARG_FLOAT, &drop, "P",
-         "fraction of samples to drop, worst IoU first, 0..1 (required)"},
+         "fraction of samples to drop, worst IoU first, 0..1 (required)", 0, 1},
         {"--out", DM_ARG_STR, &out, "DIR",
          "write the kept samples as a new dataset (default: prune in place)"},
     };

@@ -74,20 +74,22 @@ int dm_cmd_generate(int argc, char **argv) {
          "explicit samples: {\"prompt\",\"class\",\"word\"?,\"seed\"?} a line (or "
          "\"classes\"/\"words\" lists)"},
         {"--images-per-class", DM_ARG_INT, &o.per_class, "N",
-         "samples per class (with a class list)"},
+         "samples per class (with a class list)", 1, 10000000},
         {"--template", DM_ARG_MULTI, &o.templates, "T",
          "prompt template with {} for the class word, repeatable (default: \"" DM_DEFAULT_TEMPLATE
          "\")"},
         {"--out", DM_ARG_STR, &o.out, "DIR", "dataset folder (created; re-running resumes)"},
         {"--negative-prompt", DM_ARG_STR, &o.negative, "TEXT", "negative prompt (default \"\")"},
-        {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default 25)"},
-        {"--guidance", DM_ARG_FLOAT, &o.guidance, "G", "guidance scale (default 7.5)"},
+        {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default 25)", 1, 1000},
+        {"--guidance", DM_ARG_FLOAT, &o.guidance, "G", "guidance scale (default 7.5)", 0, 100},
         {"--sampler", DM_ARG_STR, &o.sampler, "S",
          "ddim | euler | euler_a | dpmpp_2m | pndm (default ddim)"},
-        {"--width", DM_ARG_INT, &o.width, "W", "image width (default: the model's native size)"},
-        {"--height", DM_ARG_INT, &o.height, "H", "image height (default: the model's native size)"},
+        {"--width", DM_ARG_INT, &o.width, "W", "image width (default: the model's native size)", 1,
+         16384},
+        {"--height", DM_ARG_INT, &o.height, "H", "image height (default: the model's native size)",
+         1, 16384},
         {"--seed", DM_ARG_INT, &o.seed, "S",
-         "run seed; sample i's seed derives from it and i only (default 0)"},
+         "run seed; sample i's seed derives from it and i only (default 0)", 0, DM_ARG_SEED_MAX},
         {"--threshold", DM_ARG_STR, &o.threshold, "X|otsu",
          "mask threshold in [0,1], or otsu (default: the method's)"},
         {"--mask-method", DM_ARG_STR, &o.mask_method, "M",
@@ -101,20 +103,21 @@ int dm_cmd_generate(int argc, char **argv) {
         {"--save-heatmaps", DM_ARG_FLAG, &o.heatmaps, NULL,
          "also keep the soft maps as 8-bit PNGs (Heatmaps/)"},
         {"--prune-fraction", DM_ARG_FLOAT, &o.prune, "P",
-         "drop the worst fraction P of samples by quality score at the end"},
+         "drop the worst fraction P of samples by quality score at the end", 0, 1},
         {"--shard", DM_ARG_STR, &o.shard, "K/N",
          "generate only shard K of N (see docs/cluster.md)"},
         {"--num-shards", DM_ARG_INT, &o.num_shards, "N",
-         "shard count, with SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX"},
+         "shard count, with SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX", 1, 1000000},
         {"--quiet", DM_ARG_FLAG, &o.quiet, NULL, "no progress output"},
     };
     dm_cmd_spec spec = {
         "diffumask generate",
-        "--model PATH (--classes A,B | --classes-file F | --preset voc | --prompts F.jsonl) "
+        "[--model PATH] (--classes A,B | --classes-file F | --preset voc | --prompts F.jsonl) "
         "--images-per-class N --out DIR [options]",
         "Generates images with Stable Diffusion and their segmentation masks from the\n"
         "cross-attention of the class words (DiffuMask), written as a VOC-layout dataset\n"
-        "with COCO annotations and a manifest. Killed runs resume where they stopped.",
+        "with COCO annotations and a manifest. Killed runs resume where they stopped.\n"
+        "Without --model the built-in demo model (toy-shapes) is used.",
         opts,
         (int)(sizeof opts / sizeof *opts),
         0,
@@ -135,12 +138,9 @@ int dm_cmd_generate(int argc, char **argv) {
         return dm_usage_error(&spec, "--images-per-class N (N >= 1) is required");
     if (o.prompts && o.templates.n)
         return dm_usage_error(&spec, "--template does not go with --prompts");
-    if (o.steps < 1 || o.steps > 1000) return dm_usage_error(&spec, "--steps must be 1..1000");
     if (strcmp(o.image_format, "png") && strcmp(o.image_format, "jpg"))
         return dm_usage_error(&spec, "--image-format must be png or jpg");
-    if (o.prune < 0 || o.prune >= 1)
-        return dm_usage_error(&spec, "--prune-fraction must be in [0, 1)");
-    if (o.seed < 0) return dm_usage_error(&spec, "--seed must be >= 0");
+    if (o.prune >= 1) return dm_usage_error(&spec, "--prune-fraction must be in [0, 1), not 1");
 
     dm_error err = {0};
     dm_generate_options g = {.out_dir = o.out,
@@ -159,11 +159,10 @@ int dm_cmd_generate(int argc, char **argv) {
         return dm_usage_error(&spec, "%s", err.msg);
     g.threshold_label = "default";
     if (o.threshold) {
-        char *end;
-        double t = strtod(o.threshold, &end);
+        double t = 0;
         if (!strcmp(o.threshold, "otsu"))
             g.mask.otsu = 1, g.mask.agreement = 0;
-        else if (*end || end == o.threshold || t < 0 || t > 1)
+        else if (dm_arg_parse_double(o.threshold, &t) || t < 0 || t > 1)
             return dm_usage_error(&spec, "--threshold must be a number in [0, 1] or otsu, not '%s'",
                                   o.threshold);
         else

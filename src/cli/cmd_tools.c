@@ -16,7 +16,8 @@ static int random_checkpoint(int argc, char **argv) {
         {"--dtype", DM_ARG_STR, &dtype_s, "f16|f32",
          "stored float type (default f16: 2.1 GB for sd15)"},
         {"--out", DM_ARG_STR, &out, "FILE.safetensors", "where to write (atomically)"},
-        {"--seed", DM_ARG_INT, &seed, "S", "random seed (default 0); same seed, same bytes"},
+        {"--seed", DM_ARG_INT, &seed, "S", "random seed (default 0); same seed, same bytes", 0,
+         DM_ARG_SEED_MAX},
     };
     const dm_cmd_spec spec = {
         "diffumask tools random-checkpoint",

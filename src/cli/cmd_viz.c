@@ -10,8 +10,10 @@ int dm_cmd_viz(int argc, char **argv) {
     long n = 16, tile = DM_VIZ_TILE_DEFAULT;
     const dm_opt opts[] = {
         {"--out", DM_ARG_STR, &out, "PNG", "where to write the sheet (required)"},
-        {"--n", DM_ARG_INT, &n, "N", "number of samples, the first by name (default 16)"},
-        {"--tile", DM_ARG_INT, &tile, "PX", "tile size in pixels, 128..1024 (default 192)"},
+        {"--n", DM_ARG_INT, &n, "N", "number of samples, the first by name (default 16)", 1,
+         100000},
+        {"--tile", DM_ARG_INT, &tile, "PX", "tile size in pixels, 128..1024 (default 192)", 128,
+         1024},
     };
     const dm_cmd_spec spec = {
         "diffumask viz",
@@ -27,8 +29,6 @@ int dm_cmd_viz(int argc, char **argv) {
     int r = dm_parse_args(&spec, argc, argv, pos, &n_pos);
     if (r) return r < 0 ? 0 : r;
     if (!out) return dm_usage_error(&spec, "--out is required");
-    if (n < 1 || n > 100000) return dm_usage_error(&spec, "--n %ld (1..100000)", n);
-    if (tile < 128 || tile > 1024) return dm_usage_error(&spec, "--tile %ld (128..1024)", tile);
     dm_error err = {{0}};
     if (dm_viz_sheet(pos[0], out, (int)n, (int)tile, &err) != DM_OK) {
         fprintf(stderr, "diffumask viz: %s\n", err.msg);

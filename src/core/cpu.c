@@ -94,6 +94,13 @@ const char *dm_precision_name(dm_precision p) {
 }
 
 dm_status dm_precision_resolve(dm_precision requested, dm_precision *effective, dm_error *err) {
+    const char *env = getenv("DM_PRECISION");
+    if (requested == DM_PRECISION_AUTO && env && *env) {
+        dm_error e2;
+        if (dm_precision_parse(env, &requested, &e2))
+            return dm_fail_code(err, DM_EUSAGE, "DM_PRECISION='%s': expected auto, fp32 or bf16",
+                                env);
+    }
     dm_cpu c;
     dm_cpu_detect(&c);
     int has = c.avx512_bf16 || c.amx_bf16;

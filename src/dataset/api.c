@@ -7,8 +7,12 @@
 
 dm_status dm_open_precision(const char *model_path, int threads, dm_precision precision,
                             dm_engine **out, dm_error *err) {
-    if (!model_path || !out)
-        return dm_fail_code(err, DM_EUSAGE, "dm_open: model path and handle are required");
+    if (!out) return dm_fail_code(err, DM_EUSAGE, "dm_open: a handle pointer is required");
+    char demo[4096];
+    if (!model_path) {
+        DM_TRY(dm_default_model(demo, sizeof demo, err));
+        model_path = demo;
+    }
     dm_engine_options o = {
         .model_path = model_path, .threads = threads, .prediction = -1, .precision = precision};
     return dm_engine_open(&o, out, err);

@@ -130,7 +130,8 @@ static dm_status append_line(const char *path, const char *line, dm_error *err) 
     return ok ? DM_OK : dm_fail(err, "%s: cannot append: %s", path, strerror(e));
 }
 
-/* (files are always replaced by rename, never rewritten in place, so a link shares no future write) */
+/* (files are always replaced by rename, never rewritten in place, so a link shares no future write)
+ */
 static dm_status copy_if_absent(const char *src, const char *dst, dm_error *err) {
     if (dm_file_exists(dst) || !dm_file_exists(src)) return DM_OK;
     return dm_link_or_copy(src, dst, err);
