@@ -1,5 +1,6 @@
 #include "model/model.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,26 @@ static dm_status open_component(dm_model *m, const char *sub, const char *prefix
                    m->path, sub);
 }
 
+/* model_index.json names the pipeline's parts; we read the parts from their folders, but a file
+ * that is not a JSON object means a broken or foreign download. */
+static dm_status check_model_index(const char *path, dm_error *err) {
+    char *text;
+    DM_TRY(dm_read_file(path, &text, NULL, err));
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    int ok = cJSON_IsObject(o);
+    cJSON_Delete(o);
+    if (!ok)
+        return dm_fail(err, "%s: not a JSON object (a diffusers model_index.json is one)", path);
+    return DM_OK;
+}
+
 static dm_status open_folder(dm_model *m, dm_error *err) {
     char p[8400];
     snprintf(p, sizeof p, "%s/model_index.json", m->path);
     if (!dm_file_exists(p))
         return dm_fail(err, "%s: not a diffusers folder (no model_index.json)", m->path);
+    DM_TRY(check_model_index(p, err));
     DM_TRY(open_component(m, "text_encoder", "text.", err));
     DM_TRY(open_component(m, "unet", "unet.", err));
     DM_TRY(open_component(m, "vae", "vae.", err));
@@ -77,6 +93,9 @@ static dm_status open_single(dm_model *m, const char *yaml_arg, dm_error *err) {
         dm_unet_config_infer(m->w, m->openclip, hp, &m->unet, err) ||
         dm_vae_config_infer(m->w, hp, &m->vae, err))
         return dm_fail_wrap(err, "%s", where);
+    DM_TRY(dm_clip_config_check(&m->clip, where, err));
+    DM_TRY(dm_unet_config_check(&m->unet, where, err));
+    DM_TRY(dm_vae_config_check(&m->vae, where, err));
     m->scheduler_config[0] = 0;
     return DM_OK;
 }
