@@ -3,6 +3,7 @@
 #   make test     build, then every test (ctest) in build/
 #   make asan     ASan + UBSan build (Debug, -O1) in build-asan/, then every test
 #   make fuzz     clang libFuzzer build in build-fuzz/, then each fuzz/fuzz_*.c for FUZZ_TIME s
+#   make install  build, then install into PREFIX (default /usr/local; DESTDIR honoured)
 #   make format   clang-format -i over src/ tests/ fuzz/ include/
 #   make clean    remove build/ build-asan/ build-fuzz/
 
@@ -11,13 +12,14 @@ FUZZ_TIME  ?= 60
 # LeakSanitizer in `make asan`: 1 = leaks fail the tests.
 ASAN_LEAKS ?= 1
 CMAKE      ?= cmake
+PREFIX     ?= /usr/local
 
 FUZZ_NAMES  := $(sort $(basename $(notdir $(wildcard fuzz/fuzz_*.c))))
 # The library too is instrumented (coverage + ASan + UBSan), not only the harness.
 FUZZ_CFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 SHARED_DIR  := $(abspath ../shared)
 
-.PHONY: all build test asan fuzz fuzz-build format clean
+.PHONY: all build test install asan fuzz fuzz-build format clean
 
 all: build
 
@@ -27,6 +29,12 @@ build:
 
 test: build
 	cd build && ctest --output-on-failure -j$(JOBS)
+
+# bin/diffumask, lib/libdiffumask.so.* + .a, include/diffumask.h, lib/pkgconfig/diffumask.pc,
+# share/diffumask/models/toy-shapes. The installed files find each other relative to PREFIX, so
+# PREFIX needs no reconfigure.
+install: build
+	$(CMAKE) --install build --prefix $(PREFIX)
 
 # Debug at -O1 (as the ASan documentation advises): the same checks, several times faster tests.
 asan:

@@ -30,8 +30,12 @@ typedef struct {
  * one thread at a time; open several for concurrent use. */
 typedef struct dm_engine dm_engine;
 
-/* threads: 0 = all cores. */
+/* threads: 0 = all cores. model_path NULL = the built-in demo model (dm_default_model). */
 dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err);
+/* The folder of the built-in demo model (toy-shapes, 64x64 drawings of shapes) into path: the
+ * installed copy (PREFIX/share/diffumask/models/toy-shapes, found next to the installed library or
+ * binary), else the source tree's models/toy-shapes. Fails when neither exists. */
+dm_status dm_default_model(char *path, size_t cap, dm_error *err);
 void dm_close(dm_engine *e);
 /* The model's native image size (e.g. 512 for SD 1.x, 64 for the demo model). */
 int dm_native_size(const dm_engine *e);

@@ -5,7 +5,8 @@
 #   bash scripts/setup.sh              install + build + main job
 #   bash scripts/setup.sh --deps-only  install only (what .ci/run uses)
 #
-# Everything is idempotent: run it again after a pull.
+# Everything is idempotent: run it again after a pull. The whole output is also kept in
+# build/setup.log. To have `diffumask` on PATH afterwards: make install (see the last lines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,7 @@ esac
 PACKAGES=(
     build-essential cmake
     libopenblas-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg-dev
-    clang libomp-dev libclang-rt-14-dev clang-format
+    clang libomp-dev libclang-rt-14-dev clang-format pkgconf
 )
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -59,6 +60,8 @@ install_missing() {
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+mkdir -p build
+exec > >(tee build/setup.log) 2>&1
 install_missing
 [ "$deps_only" -eq 1 ] && exit 0
 
@@ -83,7 +86,16 @@ run build/diffumask generate --classes circle,square,triangle,star,heart --image
     --template "a photo of a blue {} on a striped background" \
     --template "a photo of a yellow {} on a noisy background" \
     --template "a photo of a green {} on a gradient background" \
-    --steps 25 --guidance 5 --image-format png --save-heatmaps --out out/demo
+    --steps 25 --guidance 5 --save-heatmaps --out out/demo
 run build/diffumask viz out/demo --out out/demo-sheet.png --n 10
 
-say "done: dataset in out/demo (VOC layout + annotations.json), contact sheet out/demo-sheet.png; the CLI is build/diffumask; tests: make test"
+say "done: dataset in out/demo (VOC layout + annotations.json), contact sheet out/demo-sheet.png; tests: make test; log: build/setup.log"
+cat <<'MSG'
+The CLI is build/diffumask. To have `diffumask` on PATH (and libdiffumask, diffumask.h,
+diffumask.pc and the demo model installed):
+    sudo make install                   # into /usr/local (bin/ is on PATH already)
+  or, without root:
+    make install PREFIX=$HOME/.local
+    export PATH="$HOME/.local/bin:$PATH"                          # add to ~/.bashrc
+    export PKG_CONFIG_PATH="$HOME/.local/lib/pkgconfig:$PKG_CONFIG_PATH"   # for the C library
+MSG

@@ -21,6 +21,14 @@ int main(void) {
     }
     int S = dm_native_size(e);
     CHECK(S == 64);
+    /* in the build tree the default model is the source tree's; dm_open(NULL) opens it */
+    char demo[4096], small[8];
+    CHECKF(dm_default_model(demo, sizeof demo, &err) == DM_OK && !strcmp(demo, model), "%s",
+           err.msg);
+    CHECK(dm_default_model(small, sizeof small, &err) == DM_EUSAGE);
+    dm_engine *e2 = NULL;
+    CHECKF(dm_open(NULL, 1, &e2, &err) == DM_OK && dm_native_size(e2) == 64, "%s", err.msg);
+    dm_close(e2);
     dm_image_request r = {.prompt = "a photo of a red circle on a plain background",
                           .steps = 8,
                           .guidance = 5,

@@ -222,7 +222,7 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         dm_engine *e;
         if ((r = dm_cli_open_engine(&spec, &o.m, 1, &e))) return r;
         dm_toy_item *items = NULL;
-        char path[4096];
+        char path[4096 + 32];
         if (o.two_object) {
             n = 40;
             items = calloc((size_t)n, sizeof *items);
@@ -231,8 +231,12 @@ int dm_cmd_eval_toy(int argc, char **argv) {
             else
                 dm_toy_two_object_items(items, n);
         } else {
-            const char *model = o.m.model ? o.m.model : dm_cli_default_model();
-            snprintf(path, sizeof path, "%s/eval-prompts.json", model ? model : ".");
+            char demo[4096];
+            dm_error derr = {0};
+            const char *model = o.m.model                                             ? o.m.model
+                                : dm_default_model(demo, sizeof demo, &derr) == DM_OK ? demo
+                                                                                      : ".";
+            snprintf(path, sizeof path, "%s/eval-prompts.json", model);
             s = dm_toy_load_prompts(o.prompts ? o.prompts : path, &items, &n, &steps, &guidance,
                                     &err);
         }

@@ -112,11 +112,12 @@ int dm_cmd_generate(int argc, char **argv) {
     };
     dm_cmd_spec spec = {
         "diffumask generate",
-        "--model PATH (--classes A,B | --classes-file F | --preset voc | --prompts F.jsonl) "
+        "[--model PATH] (--classes A,B | --classes-file F | --preset voc | --prompts F.jsonl) "
         "--images-per-class N --out DIR [options]",
         "Generates images with Stable Diffusion and their segmentation masks from the\n"
         "cross-attention of the class words (DiffuMask), written as a VOC-layout dataset\n"
-        "with COCO annotations and a manifest. Killed runs resume where they stopped.",
+        "with COCO annotations and a manifest. Killed runs resume where they stopped.\n"
+        "Without --model the built-in demo model (toy-shapes) is used.",
         opts,
         (int)(sizeof opts / sizeof *opts),
         0,

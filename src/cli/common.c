@@ -11,18 +11,16 @@ int dm_cli_fail(const dm_cmd_spec *spec, dm_status s, const dm_error *err) {
     return s == DM_EUSAGE ? 2 : 1;
 }
 
-const char *dm_cli_default_model(void) {
-    /* installed copy first, then the source tree the binary was built from */
-    static const char *const candidates[] = {DM_DEMO_MODEL_INSTALLED, DM_DEMO_MODEL_SOURCE, NULL};
-    for (const char *const *c = candidates; *c; c++)
-        if (dm_dir_exists(*c)) return *c;
-    return NULL;
-}
-
 int dm_cli_open_engine(const dm_cmd_spec *spec, const dm_cli_model_opts *o, int need_tokenizer,
                        dm_engine **e) {
-    const char *model = o->model ? o->model : dm_cli_default_model();
-    if (!model) return dm_usage_error(spec, "--model is required (no built-in demo model found)");
+    char demo[4096];
+    const char *model = o->model;
+    if (!model) {
+        dm_error derr = {0};
+        if (dm_default_model(demo, sizeof demo, &derr))
+            return dm_usage_error(spec, "--model is required (%s)", derr.msg);
+        model = demo;
+    }
     int pred = -1;
     if (o->prediction) {
         if (!strcmp(o->prediction, "eps") || !strcmp(o->prediction, "epsilon"))

@@ -15,7 +15,8 @@ typedef struct {
 
 #define DM_CLI_MODEL_OPTS(o)                                                                       \
     {"--model", DM_ARG_STR, &(o).model, "PATH",                                                    \
-     "diffusers folder or one .safetensors file (SD 1.x / 2.x)"},                                  \
+     "diffusers folder or one .safetensors file (SD 1.x / 2.x); default: the built-in demo model " \
+     "toy-shapes (64x64 shapes: circle, square, triangle, star, heart)"},                          \
         {"--tokenizer", DM_ARG_STR, &(o).tokenizer, "DIR",                                         \
          "tokenizer folder (vocab.json, merges.txt); default: the model's own"},                   \
         {"--config", DM_ARG_STR, &(o).config, "YAML",                                              \
@@ -30,8 +31,6 @@ typedef struct {
             "result"                                                                               \
     }
 
-/* The model path when --model is absent: the built-in demo model, if installed/in the tree. */
-const char *dm_cli_default_model(void);
 /* Opens the engine; on failure prints "CMD: message" and returns 1 (2 for usage errors). */
 int dm_cli_open_engine(const dm_cmd_spec *spec, const dm_cli_model_opts *o, int need_tokenizer,
                        dm_engine **e);

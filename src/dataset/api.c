@@ -6,8 +6,12 @@
 #include "dataset/generate.h"
 
 dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err) {
-    if (!model_path || !out)
-        return dm_fail_code(err, DM_EUSAGE, "dm_open: model path and handle are required");
+    if (!out) return dm_fail_code(err, DM_EUSAGE, "dm_open: a handle pointer is required");
+    char demo[4096];
+    if (!model_path) {
+        DM_TRY(dm_default_model(demo, sizeof demo, err));
+        model_path = demo;
+    }
     dm_engine_options o = {.model_path = model_path, .threads = threads, .prediction = -1};
     return dm_engine_open(&o, out, err);
 }

@@ -1,0 +1,64 @@
+#!/bin/bash
+# make install, for real, into a temporary PREFIX: `cmake --install` of this build tree, then
+# examples/embed.c built with `pkg-config --cflags --libs diffumask` against the installed shared
+# library (and with --static against libdiffumask.a) runs on the installed demo model; the
+# installed CLI generates without --model; the .so has its soname and exports exactly the
+# functions of diffumask.h.
+set -u
+build=${DM_BUILD_DIR:?} src=${DM_SOURCE_DIR:?}
+if ! command -v pkg-config >/dev/null; then
+    [ "${CI:-}" = true ] && { echo "FAIL: pkg-config missing in CI (scripts/setup.sh installs pkgconf)"; exit 1; }
+    echo "SKIPPED: pkg-config not installed"; exit 77
+fi
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
+    { cat "$tmp/install.log"; echo "FAIL: cmake --install"; exit 1; }
+for f in bin/diffumask include/diffumask.h lib/libdiffumask.a lib/pkgconfig/diffumask.pc \
+    share/diffumask/models/toy-shapes/model_index.json; do
+    [ -e "$prefix/$f" ] || { echo "FAIL: not installed: $f"; fail=1; }
+done
+so=$(readelf -d "$prefix/lib/libdiffumask.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ "$so" = libdiffumask.so.0 ] && [ -e "$prefix/lib/$so" ] ||
+    { echo "FAIL: soname '$so'"; fail=1; }
+# exported symbols == the functions declared in the public header
+want=$(grep -oE 'dm_[a-z0-9_]+\(' "$src/include/diffumask.h" | tr -d '(' | sort -u)
+got=$(nm -D --defined-only "$prefix/lib/libdiffumask.so" | awk '$2=="T"{print $3}' | sort)
+[ -n "$want" ] && [ "$want" = "$got" ] ||
+    { echo "FAIL: exported symbols differ from diffumask.h:"; diff <(echo "$want") <(echo "$got"); fail=1; }
+
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+flags=()
+# an ASan build's library needs the program built with the same runtime
+grep -q '^DM_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" && flags=(-fsanitize=address,undefined)
+cflags=$(pkg-config --cflags diffumask) libs=$(pkg-config --libs diffumask) || { echo "FAIL: pkg-config"; exit 1; }
+echo "pkg-config: $cflags $libs"
+cc -std=c11 -Wall -Werror "${flags[@]}" "$src/examples/embed.c" $cflags $libs \
+    -Wl,-rpath,"$(pkg-config --variable=libdir diffumask)" -o "$tmp/embed" || { echo "FAIL: build against the .so"; exit 1; }
+ldd "$tmp/embed" | grep -q "libdiffumask.so.0 => $prefix/lib" || { echo "FAIL: not linked to the installed .so"; ldd "$tmp/embed"; fail=1; }
+out=$("$tmp/embed" "$tmp/shared.raw") || { echo "FAIL: embed (shared) failed: $out"; fail=1; }
+echo "$out"
+grep -qx "model $prefix/share/diffumask/models/toy-shapes" <<<"$out" ||
+    { echo "FAIL: dm_default_model is not the installed model"; fail=1; }
+fg=$(sed -n 's/.*foreground \([0-9]*\).*/\1/p' <<<"$out")
+[ "${fg:-0}" -gt 0 ] && [ "$fg" -lt 4096 ] || { echo "FAIL: empty or full mask ($fg)"; fail=1; }
+
+# the static library: Libs.private must name everything it needs
+slibs=$(pkg-config --static --libs diffumask)
+cc -std=c11 "${flags[@]}" "$src/examples/embed.c" $cflags "$prefix/lib/libdiffumask.a" \
+    $(sed 's/-ldiffumask//' <<<"$slibs") -o "$tmp/embed-static" ||
+    { echo "FAIL: static link with: $slibs"; exit 1; }
+ldd "$tmp/embed-static" | grep -q libdiffumask && { echo "FAIL: static build uses the .so"; fail=1; }
+# the static program finds no model next to itself: it falls back to the source tree
+"$tmp/embed-static" "$tmp/static.raw" >/dev/null || { echo "FAIL: embed (static) failed"; fail=1; }
+cmp -s "$tmp/shared.raw" "$tmp/static.raw" || { echo "FAIL: shared and static outputs differ"; fail=1; }
+
+# the installed CLI without --model uses the installed demo model
+PATH=$prefix/bin:$PATH diffumask generate --classes circle --images-per-class 1 --steps 4 \
+    --out "$tmp/ds" --quiet || { echo "FAIL: installed diffumask generate"; fail=1; }
+grep -q "\"model\":[[:space:]]*\"$prefix/share/diffumask/models/toy-shapes\"" "$tmp/ds/config.json" ||
+    { echo "FAIL: installed CLI did not use the installed model:"; grep model "$tmp/ds/config.json"; fail=1; }
+[ $fail -eq 0 ] && echo "PASS"
+exit $fail
