@@ -207,7 +207,7 @@ int main(void) {
                 "block_out_channels[1] = 64 does not divide into 3 attention heads "
                 "(attention_head_dim)");
     config_case("unet", "transformer_layers_per_block", "0",
-                "transformer_layers_per_block = 0 is out of range (must be 1..64)");
+                "transformer_layers_per_block = 0 is out of range (must be >= 1)");
     config_case("unet", "sample_size", "0", "sample_size = 0 is out of range (must be 1..1024)");
     config_case("unet", "sample_size", "-8", "sample_size = -8 is out of range (must be 1..1024)");
     config_case("unet", "sample_size", "1e9",

@@ -56,7 +56,8 @@ dm_status dm_unet_config_check(const dm_unet_config *c, const char *file, dm_err
     DM_TRY(int_in(file, "out_channels", c->out_ch, 1, 1024, err));
     DM_TRY(list_in(file, "block_out_channels", c->block_out, n, 1, 1 << 16, err));
     DM_TRY(int_in(file, "layers_per_block", c->layers_per_block, 1, 7, err));
-    DM_TRY(int_in(file, "transformer_layers_per_block", c->transformer_depth, 1, 64, err));
+    DM_TRY(list_in(file, "transformer_layers_per_block", c->depth, n, 1, 64, err));
+    DM_TRY(int_in(file, "transformer_layers_per_block (mid block)", c->mid_depth, 1, 64, err));
     DM_TRY(int_in(file, "cross_attention_dim", c->cross_dim, 1, 1 << 16, err));
     DM_TRY(int_in(file, "norm_num_groups", c->groups, 1, 1 << 16, err));
     DM_TRY(float_in(file, "norm_eps", c->eps, 0, 1, 1, err));
