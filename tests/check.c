@@ -1,5 +1,7 @@
 #include "check.h"
 
+#include "io/safetensors.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <sys/wait.h>
@@ -72,4 +74,53 @@ int check_run_cli(const char *fmt, ...) {
     va_end(ap);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Every tensor of `golden` named in `names` (NULL-terminated; "*" = all but the skipped ones)
+ * equals the one in `mine` within tol. */
+double check_compare_st(const char *mine_path, const char *golden_path, const char *const *names,
+                        double tol) {
+    dm_error err;
+    dm_safetensors *a, *b;
+    if (dm_st_open(mine_path, &a, &err)) {
+        CHECKF(0, "%s", err.msg);
+        return -1;
+    }
+    CHECK(dm_st_open(golden_path, &b, &err) == DM_OK);
+    double worst = 0;
+    int compared = 0;
+    for (const char *const *n = names; *n; n++) {
+        for (int i = 0; i < dm_st_count(b); i++) {
+            const dm_st_tensor *g = dm_st_at(b, i);
+            size_t k = strlen(*n);
+            int match = (*n)[k - 1] == '*' ? !strncmp(g->name, *n, k - 1) : !strcmp(g->name, *n);
+            if (!match) continue;
+            const dm_st_tensor *m = dm_st_find(a, g->name);
+            CHECKF(m && m->numel == g->numel, "%s: missing or wrong size: %s", mine_path, g->name);
+            if (!m || m->numel != g->numel) continue;
+            CHECKF(m->ndim == g->ndim, "%s: %s rank %d vs golden %d", mine_path, g->name, m->ndim,
+                   g->ndim);
+            float *x = malloc(sizeof(float) * m->numel), *y = malloc(sizeof(float) * g->numel);
+            if (dm_dtype_is_float(g->dtype)) {
+                dm_st_read_f32(m, x, &err);
+                dm_st_read_f32(g, y, &err);
+            } else {
+                int64_t *u = malloc(8 * m->numel), *v = malloc(8 * g->numel);
+                CHECKF(dm_st_read_i64(m, u, &err) == DM_OK, "%s: %s not integer", mine_path,
+                       g->name);
+                dm_st_read_i64(g, v, &err);
+                for (long j = 0; j < (long)g->numel; j++) x[j] = (float)u[j], y[j] = (float)v[j];
+                free(u), free(v);
+            }
+            double e = check_max_abs_diff(x, y, (long)g->numel);
+            CHECKF(e <= tol, "%s: %s max err %g > %g", mine_path, g->name, e, tol);
+            worst = e > worst ? e : worst;
+            compared++;
+            free(x), free(y);
+        }
+    }
+    printf("%s vs %s: %d tensors, max abs error %.3g\n", mine_path, golden_path, compared, worst);
+    CHECK(compared > 0);
+    dm_st_close(a), dm_st_close(b);
+    return worst;
 }

@@ -48,4 +48,10 @@ int check_run_cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Max |a-b| over n floats. */
 double check_max_abs_diff(const float *a, const float *b, long n);
 
+/* Every tensor of the safetensors file `golden_path` named in `names` (NULL-terminated; a name
+ * ending in '*' is a prefix) equals the one of the same name in `mine_path` within tol (CHECKs);
+ * returns the largest difference seen. */
+double check_compare_st(const char *mine_path, const char *golden_path, const char *const *names,
+                        double tol);
+
 #endif

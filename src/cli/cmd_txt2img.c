@@ -9,7 +9,7 @@
 
 typedef struct {
     dm_cli_model_opts m;
-    const char *prompt, *negative, *sampler, *init_noise, *save_tensors, *out;
+    const char *prompt, *negative, *sampler, *spacing, *init_noise, *save_tensors, *out;
     long steps, width, height, seed;
     double guidance, eta;
 } t2i_opts;
@@ -27,7 +27,12 @@ static dm_status save_tensors(const char *path, const dm_txt2img_result *r, cons
     if (!s) s = dm_st_writer_add_f32(w, "unet_input", 5, io5, r->unet_input, err);
     if (!s) s = dm_st_writer_add_f32(w, "unet_output", 5, io5, r->unet_output, err);
     if (!s) s = dm_st_writer_add_f32(w, "prompt_embeds", 3, emb, r->prompt_embeds, err);
+    if (!s) s = dm_st_writer_add_f32(w, "pred_original_sample", 5, steps5, r->pred_x0, err);
     if (!s) s = dm_st_writer_add_f32(w, "initial_noise", 4, lat, noise, err);
+    if (!s && r->n_sched_noise) {
+        int64_t sn[5] = {r->n_sched_noise, 1, r->L, r->h, r->w};
+        s = dm_st_writer_add_f32(w, "scheduler_noise", 5, sn, r->sched_noise, err);
+    }
     if (!s)
         s = ts_float ? dm_st_writer_add_f32(w, "timesteps", 1, nts, r->timesteps_f, err)
                      : dm_st_writer_add(w, "timesteps", DM_I64, 1, nts, r->timesteps, err);
@@ -79,7 +84,9 @@ int dm_cmd_txt2img(int argc, char **argv) {
         {"--guidance", DM_ARG_FLOAT, &o.guidance, "G",
          "classifier-free guidance scale (default 7.5; <= 1 disables it)", 0, 100},
         {"--sampler", DM_ARG_STR, &o.sampler, "NAME",
-         "ddim | euler | euler_a | dpmpp_2m | pndm (default ddim)"},
+         "ddim | euler | euler_a | dpmpp_2m | pndm | lcm (default ddim)"},
+        {"--timestep-spacing", DM_ARG_STR, &o.spacing, "leading|trailing|linspace",
+         "timestep spacing (default: the model's scheduler config, else leading)"},
         {"--eta", DM_ARG_FLOAT, &o.eta, "ETA", "DDIM eta (default 0: deterministic)", 0, 1},
         {"--width", DM_ARG_INT, &o.width, "W", "image width (default: the model's native size)", 1,
          16384},
@@ -87,7 +94,8 @@ int dm_cmd_txt2img(int argc, char **argv) {
          1, 16384},
         {"--seed", DM_ARG_INT, &o.seed, "S", "random seed (default 0)", 0, DM_ARG_SEED_MAX},
         {"--init-noise", DM_ARG_STR, &o.init_noise, "FILE",
-         "safetensors with 'initial_noise' [1,4,h,w] (diffusers latents=)"},
+         "safetensors with 'initial_noise' [1,4,h,w] (diffusers latents=) and optionally "
+         "'scheduler_noise' [n,1,4,h,w] (the k-th noise the sampler draws)"},
         {"--save-tensors", DM_ARG_STR, &o.save_tensors, "FILE",
          "also write final_latent, image_raw, latents, timesteps, attn_layer.*, attn_res.*"},
         {"--out", DM_ARG_STR, &o.out, "IMAGE.png", "output PNG (required)"},
@@ -108,13 +116,18 @@ int dm_cmd_txt2img(int argc, char **argv) {
     dm_error err = {0};
     dm_sampler_kind kind;
     if (dm_sampler_kind_parse(o.sampler, &kind, &err)) return dm_usage_error(&spec, "%s", err.msg);
+    dm_sched_config probe;
+    dm_sched_config_default(&probe);
+    if (o.spacing && dm_sched_config_set_spacing(&probe, o.spacing, &err))
+        return dm_usage_error(&spec, "%s", err.msg);
     dm_engine *e;
     if ((r = dm_cli_open_engine(&spec, &o.m, 1, &e))) return r;
     int f = dm_vae_factor(&e->vae);
     int W = o.width ? (int)o.width : e->unet.cfg.sample_size * f,
         H = o.height ? (int)o.height : e->unet.cfg.sample_size * f;
     int L = e->unet.cfg.in_ch, h = H / f, w = W / f;
-    float *noise = NULL;
+    float *noise = NULL, *snoise = NULL;
+    int n_snoise = 0;
     dm_status s = DM_OK;
     if (o.init_noise) {
         dm_safetensors *st;
@@ -126,6 +139,15 @@ int dm_cmd_txt2img(int argc, char **argv) {
                             o.init_noise, L, h, w, W, H);
             else if ((noise = malloc(sizeof(float) * t->numel)))
                 s = dm_st_read_f32(t, noise, &err);
+            const dm_st_tensor *sn = s ? NULL : dm_st_find(st, "scheduler_noise");
+            if (sn && (sn->ndim < 1 || sn->numel != sn->shape[0] * (int64_t)L * h * w))
+                s = dm_fail(&err, "%s: 'scheduler_noise' must be [n, 1, %d, %d, %d]", o.init_noise,
+                            L, h, w);
+            else if (sn && sn->numel > 0) {
+                n_snoise = (int)sn->shape[0];
+                snoise = malloc(sizeof(float) * sn->numel);
+                s = snoise ? dm_st_read_f32(sn, snoise, &err) : dm_fail(&err, "out of memory");
+            }
             dm_st_close(st);
         }
     }
@@ -136,6 +158,9 @@ int dm_cmd_txt2img(int argc, char **argv) {
                            .steps = (int)o.steps,
                            .guidance = (float)o.guidance,
                            .sampler = kind,
+                           .timestep_spacing = o.spacing,
+                           .sched_noise = snoise,
+                           .n_sched_noise = n_snoise,
                            .eta = (float)o.eta,
                            .width = W,
                            .height = H,
@@ -175,7 +200,7 @@ int dm_cmd_txt2img(int argc, char **argv) {
                 res.seconds_vae);
     dm_txt2img_result_free(&res);
     dm_attn_store_free(&store);
-    free(noise);
+    free(noise), free(snoise);
     dm_engine_free(e);
     return s ? dm_cli_fail(&spec, s, &err) : 0;
 }

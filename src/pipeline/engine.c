@@ -97,6 +97,7 @@ static double now(void) {
 void dm_txt2img_result_free(dm_txt2img_result *r) {
     free(r->image_raw), free(r->final_latent), free(r->prompt_embeds), free(r->timesteps);
     free(r->timesteps_f), free(r->latents), free(r->unet_input), free(r->unet_output);
+    free(r->pred_x0), free(r->sched_noise);
     memset(r, 0, sizeof *r);
 }
 
@@ -127,9 +128,19 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
     size_t lat = (size_t)L * h * w;
     r->L = L, r->h = h, r->w = w, r->H = p->height, r->W = p->width, r->batch = B;
 
+    dm_sched_config sc = e->sched;
+    if (p->timestep_spacing) DM_TRY(dm_sched_config_set_spacing(&sc, p->timestep_spacing, err));
     dm_sampler *smp;
-    DM_TRY(dm_sampler_create(&e->sched, p->sampler, p->steps, p->eta, &smp, err));
-    int N = dm_sampler_num_calls(smp);
+    DM_TRY(dm_sampler_create(&sc, p->sampler, p->steps, p->eta, &smp, err));
+    int N = dm_sampler_num_calls(smp), ND = dm_sampler_noise_draws(smp);
+    if (p->sched_noise) {
+        if (p->n_sched_noise < ND) {
+            dm_sampler_free(smp);
+            return dm_fail(err, "the %s sampler draws %d noise tensors but %d were given",
+                           dm_sampler_kind_name(p->sampler), ND, p->n_sched_noise);
+        }
+        dm_sampler_replay_noise(smp, p->sched_noise, p->n_sched_noise);
+    }
     r->n_calls = N;
     dm_status s = DM_OK;
     float *x = malloc(sizeof(float) * lat), *xin = malloc(sizeof(float) * lat * B),
@@ -143,9 +154,13 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
         r->latents = malloc(sizeof(float) * lat * N);
         r->unet_input = malloc(sizeof(float) * lat * N * B);
         r->unet_output = malloc(sizeof(float) * lat * N * B);
+        r->pred_x0 = calloc(lat * N, sizeof(float));
+        r->sched_noise = malloc(sizeof(float) * lat * (ND ? ND : 1));
     }
     if (!x || !xin || !eps || !t || !r->prompt_embeds || !r->timesteps || !r->final_latent ||
-        !r->image_raw || (p->record && (!r->latents || !r->unet_input || !r->unet_output))) {
+        !r->image_raw ||
+        (p->record &&
+         (!r->latents || !r->unet_input || !r->unet_output || !r->pred_x0 || !r->sched_noise))) {
         s = dm_fail(err, "out of memory for a %dx%d image", p->width, p->height);
         goto done;
     }
@@ -199,8 +214,16 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
         if (cfg) /* noise_pred = uncond + guidance * (cond - uncond) */
             for (size_t k = 0; k < lat; k++)
                 eps[k] = eps[k] + p->guidance * (eps[lat + k] - eps[k]);
-        if ((s = dm_sampler_step(smp, i, eps, x, lat, &rng, NULL, err))) goto done;
-        if (p->record) memcpy(r->latents + (size_t)i * lat, x, sizeof(float) * lat);
+        if ((s = dm_sampler_step(smp, i, eps, x, lat, &rng,
+                                 p->record ? r->pred_x0 + (size_t)i * lat : NULL, err)))
+            goto done;
+        if (p->record) {
+            memcpy(r->latents + (size_t)i * lat, x, sizeof(float) * lat);
+            const float *drawn = dm_sampler_last_noise(smp);
+            if (drawn && r->n_sched_noise < ND)
+                memcpy(r->sched_noise + (size_t)r->n_sched_noise++ * lat, drawn,
+                       sizeof(float) * lat);
+        }
         if (p->on_step) p->on_step(p->user, i + 1, N);
     }
     r->seconds_unet = now() - t0;

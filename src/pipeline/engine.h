@@ -55,11 +55,15 @@ typedef struct {
     int steps;
     float guidance; /* <= 1: no classifier-free guidance (one branch) */
     dm_sampler_kind sampler;
-    float eta;         /* DDIM only */
-    int width, height; /* image size, multiples of the VAE factor */
+    const char *timestep_spacing; /* "leading" | "trailing" | "linspace"; NULL = the model's */
+    float eta;                    /* DDIM only */
+    int width, height;            /* image size, multiples of the VAE factor */
     uint64_t seed;
     const float
         *init_noise; /* (L, h, w) as diffusers' latents= (scaled by init_noise_sigma), or NULL */
+    const float *sched_noise; /* (n_sched_noise, L, h, w): the k-th noise the sampler draws is
+                                 sched_noise[k] (LCM, Euler a, DDIM eta > 0), or NULL */
+    int n_sched_noise;
     dm_attn_store *store; /* attention capture (conditional branch), or NULL */
     int record;           /* keep every step's tensors in the result */
     void (*on_step)(void *user, int step,
@@ -77,6 +81,9 @@ typedef struct {
     float *latents;       /* record: (n_calls, L, h, w) after each step */
     float *unet_input;    /* record: (n_calls, batch, L, h, w) */
     float *unet_output;   /* record: (n_calls, batch, L, h, w) */
+    float *pred_x0;       /* record: (n_calls, L, h, w) the sampler's pred_original_sample */
+    float *sched_noise;   /* record: (n_sched_noise, L, h, w) the noise the sampler drew */
+    int n_sched_noise;
     double seconds_text, seconds_unet, seconds_vae;
 } dm_txt2img_result;
 

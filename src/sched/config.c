@@ -28,6 +28,8 @@ static void class_neutral_defaults(dm_sched_config *c) {
     c->clip_sample_range = 1.0f;
     c->use_karras_sigmas = 0;
     set_str(c->interpolation_type, sizeof c->interpolation_type, "linear");
+    c->original_inference_steps = 50;
+    c->timestep_scaling = 10.0f;
 }
 
 void dm_sched_config_default(dm_sched_config *c) {
@@ -65,6 +67,11 @@ dm_status dm_sched_config_check(const dm_sched_config *c, dm_error *err) {
     if (c->set_alpha_to_one < -1 || c->set_alpha_to_one > 1 || c->clip_sample < -1 ||
         c->clip_sample > 1)
         return dm_fail(err, "%s: set_alpha_to_one / clip_sample must be -1, 0 or 1", src);
+    if (c->original_inference_steps < 1 || c->original_inference_steps > c->num_train_timesteps)
+        return dm_fail(err, "%s: original_inference_steps %d is out of range 1..%d", src,
+                       c->original_inference_steps, c->num_train_timesteps);
+    if (!(c->timestep_scaling > 0) || !isfinite(c->timestep_scaling))
+        return dm_fail(err, "%s: timestep_scaling %g must be > 0", src, c->timestep_scaling);
     if (!(c->clip_sample_range > 0))
         return dm_fail(err, "%s: clip_sample_range %g must be > 0", src, c->clip_sample_range);
     return DM_OK;
@@ -141,6 +148,9 @@ static dm_status parse_object(const cJSON *o, dm_sched_config *c, dm_error *err)
     DM_TRY(get_bool(o, "use_karras_sigmas", src, &c->use_karras_sigmas, err));
     DM_TRY(get_str(o, "interpolation_type", src, c->interpolation_type,
                    sizeof c->interpolation_type, err));
+    DM_TRY(get_int(o, "original_inference_steps", src, &c->original_inference_steps, err));
+    DM_TRY(get_num(o, "timestep_scaling", src, &d, &found, err));
+    if (found) c->timestep_scaling = (float)d;
     /* Options that change the numbers and that we do not implement: refuse, never ignore. */
     const cJSON *tb = cJSON_GetObjectItemCaseSensitive(o, "trained_betas");
     if (tb && !cJSON_IsNull(tb))
@@ -176,19 +186,30 @@ dm_status dm_sched_config_load(const char *path, dm_sched_config *c, dm_error *e
     return st;
 }
 
-static const char *const kind_names[] = {"ddim", "euler", "euler_a", "dpmpp_2m", "pndm"};
+static const char *const kind_names[] = {"ddim", "euler", "euler_a", "dpmpp_2m", "pndm", "lcm"};
+#define N_KINDS 6
+
+dm_status dm_sched_config_set_spacing(dm_sched_config *c, const char *spacing, dm_error *err) {
+    if (!spacing ||
+        (strcmp(spacing, "leading") && strcmp(spacing, "trailing") && strcmp(spacing, "linspace")))
+        return dm_fail_code(err, DM_EUSAGE,
+                            "timestep spacing \"%s\" is unknown (leading, trailing, linspace)",
+                            spacing ? spacing : "(null)");
+    set_str(c->timestep_spacing, sizeof c->timestep_spacing, spacing);
+    return DM_OK;
+}
 
 dm_status dm_sampler_kind_parse(const char *name, dm_sampler_kind *k, dm_error *err) {
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < N_KINDS; i++)
         if (name && !strcmp(name, kind_names[i])) {
             *k = (dm_sampler_kind)i;
             return DM_OK;
         }
     return dm_fail_code(err, DM_EUSAGE,
-                        "sampler \"%s\" is unknown (ddim, euler, euler_a, dpmpp_2m, pndm)",
+                        "sampler \"%s\" is unknown (ddim, euler, euler_a, dpmpp_2m, pndm, lcm)",
                         name ? name : "(null)");
 }
 
 const char *dm_sampler_kind_name(dm_sampler_kind k) {
-    return (unsigned)k < 5 ? kind_names[k] : "?";
+    return (unsigned)k < N_KINDS ? kind_names[k] : "?";
 }

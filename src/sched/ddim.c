@@ -5,7 +5,6 @@
 
 dm_status dm_ddim_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
                        float *x0_out, dm_error *err) {
-    (void)err;
     int t = s->int_timesteps[i];
     /* prev_timestep = timestep - num_train_timesteps // num_inference_steps (whatever the
      * spacing: diffusers uses this stride even for trailing / linspace) */
@@ -25,7 +24,7 @@ dm_status dm_ddim_step(dm_sampler *s, int i, const float *mo, float *x, size_t n
     float r = s->cfg.clip_sample_range;
     int vpred = s->cfg.prediction_v;
     int noisy = s->eta > 0;
-    if (noisy) dm_rng_fill_normal(rng, s->noise, n); /* variance_noise = randn_tensor(...) */
+    if (noisy) DM_TRY(dm_sched_draw_noise(s, rng, n, err)); /* variance_noise = randn_tensor(...) */
     for (size_t e = 0; e < n; e++) {
         float x0, eps;
         if (vpred) {

@@ -7,7 +7,6 @@
 
 dm_status dm_euler_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
                         float *x0_out, dm_error *err) {
-    (void)err;
     /* s_churn = 0 => gamma = 0 => sigma_hat = sigma * (gamma + 1) = sigma */
     float sigma = s->sigmas[i];
     float sigma_next = s->sigmas[i + 1];
@@ -23,7 +22,7 @@ dm_status dm_euler_step(dm_sampler *s, int i, const float *mo, float *x, size_t 
         /* mathematically sigma_to**4 / sigma_from**2 >= 0; keep float rounding from making NaN */
         float sigma_down = sqrtf(down2 > 0.0f ? down2 : 0.0f);
         dt = sigma_down - sigma;
-        dm_rng_fill_normal(rng, s->noise, n); /* noise = randn_tensor(model_output.shape) */
+        DM_TRY(dm_sched_draw_noise(s, rng, n, err)); /* noise = randn_tensor(model_output.shape) */
     } else {
         dt = sigma_next - sigma; /* dt = sigmas[step_index + 1] - sigma_hat */
     }

@@ -55,6 +55,18 @@ static dm_status build_schedule(dm_sampler *s, dm_error *err) {
             cnt--;
         }
         break;
+    case DM_SAMPLER_LCM: {
+        /* LCMScheduler.set_timesteps: k = T // original_inference_steps; the distilled schedule
+         * lcm_origin_timesteps = arange(1, orig + 1) * k - 1, reversed; indices
+         * floor(linspace(0, orig, N, endpoint=False)) of it (strength 1). */
+        int orig = c->original_inference_steps, k = T / orig;
+        for (int j = 0; j < N; j++) {
+            long idx = (long)floor((double)j * ((double)orig / (double)N));
+            ts[j] = (double)((orig - idx) * k - 1);
+        }
+        cnt = N;
+        break;
+    }
     case DM_SAMPLER_PNDM: {
         /* _timesteps ascending = DDIM's set reversed; with skip_prk_steps:
          * plms = concat(_ts[:-1], _ts[-2:-1], _ts[-1:])[::-1]  => t_{N-1}, t_{N-2}, t_{N-2}, ...,
@@ -138,7 +150,7 @@ dm_status dm_sampler_create(const dm_sched_config *config, dm_sampler_kind kind,
     *out = NULL;
     DM_TRY(dm_sched_config_check(config, err));
     const char *src = config->source[0] ? config->source : "scheduler config";
-    if ((unsigned)kind > DM_SAMPLER_PNDM)
+    if ((unsigned)kind > DM_SAMPLER_LCM)
         return dm_fail_code(err, DM_EUSAGE, "sampler: unknown kind %d", (int)kind);
     if (steps < 1 || steps > config->num_train_timesteps)
         return dm_fail_code(err, DM_EUSAGE,
@@ -149,6 +161,10 @@ dm_status dm_sampler_create(const dm_sched_config *config, dm_sampler_kind kind,
     if (eta != 0.0f && kind != DM_SAMPLER_DDIM)
         return dm_fail_code(err, DM_EUSAGE, "eta %g applies to the ddim sampler only, not %s", eta,
                             dm_sampler_kind_name(kind));
+    if (kind == DM_SAMPLER_LCM && steps > config->original_inference_steps)
+        return dm_fail_code(err, DM_EUSAGE,
+                            "lcm: %d steps is more than original_inference_steps %d of %s", steps,
+                            config->original_inference_steps, src);
     if (config->use_karras_sigmas && (kind == DM_SAMPLER_EULER || kind == DM_SAMPLER_DPMPP_2M))
         return dm_fail(err, "%s: use_karras_sigmas true is not supported", src);
     if (kind == DM_SAMPLER_EULER && strcmp(config->interpolation_type, "linear"))
@@ -197,6 +213,41 @@ void dm_sampler_reset(dm_sampler *s) {
     s->lower_order_nums = 0;
     s->nets = 0;
     s->counter = 0;
+    s->draws = 0;
+    s->drew_last = 0;
+}
+
+void dm_sampler_replay_noise(dm_sampler *s, const float *noise, int count) {
+    s->replay = noise;
+    s->replay_count = noise ? count : 0;
+}
+
+const float *dm_sampler_last_noise(const dm_sampler *s) {
+    return s->drew_last ? s->noise : NULL;
+}
+
+static int draws_noise(const dm_sampler *s) {
+    return s->kind == DM_SAMPLER_EULER_A || s->kind == DM_SAMPLER_LCM ||
+           (s->kind == DM_SAMPLER_DDIM && s->eta > 0);
+}
+
+int dm_sampler_noise_draws(const dm_sampler *s) {
+    if (!draws_noise(s)) return 0;
+    return s->kind == DM_SAMPLER_LCM ? s->ncalls - 1 : s->ncalls;
+}
+
+dm_status dm_sched_draw_noise(dm_sampler *s, dm_rng *rng, size_t n, dm_error *err) {
+    if (s->replay) {
+        if (s->draws >= s->replay_count)
+            return dm_fail(err, "sampler %s: needs noise draw %d but the replayed noise has %d",
+                           dm_sampler_kind_name(s->kind), s->draws + 1, s->replay_count);
+        memcpy(s->noise, s->replay + (size_t)s->draws * n, n * sizeof(float));
+    } else {
+        dm_rng_fill_normal(rng, s->noise, n);
+    }
+    s->draws++;
+    s->drew_last = 1;
+    return DM_OK;
 }
 
 void dm_sampler_free(dm_sampler *s) {
@@ -265,8 +316,7 @@ static dm_status ensure_state(dm_sampler *s, size_t n, dm_error *err) {
                             "sampler step: %zu elements, but this run started with %zu", n, s->n);
     free_state(s);
     int oom = 0;
-    if (s->kind == DM_SAMPLER_EULER_A || (s->kind == DM_SAMPLER_DDIM && s->eta > 0))
-        oom |= !(s->noise = alloc_n(n));
+    if (draws_noise(s)) oom |= !(s->noise = alloc_n(n));
     if (s->kind == DM_SAMPLER_DPMPP_2M) oom |= !(s->prev_x0 = alloc_n(n));
     if (s->kind == DM_SAMPLER_PNDM) {
         oom |= !(s->cur_sample = alloc_n(n));
@@ -290,11 +340,13 @@ dm_status dm_sampler_step(dm_sampler *s, int i, const float *model_output, float
         return dm_fail_code(err, DM_EUSAGE, "sampler step %d: the schedule has only %d steps", i,
                             s->ncalls);
     if (n == 0) return dm_fail_code(err, DM_EUSAGE, "sampler step: 0 elements");
-    int needs_rng = s->kind == DM_SAMPLER_EULER_A || (s->kind == DM_SAMPLER_DDIM && s->eta > 0);
+    int needs_rng = draws_noise(s) && !s->replay;
     if (needs_rng && !rng)
         return dm_fail_code(err, DM_EUSAGE, "sampler %s: step %d needs a random generator",
                             dm_sampler_kind_name(s->kind), i);
     DM_TRY(ensure_state(s, n, err));
+    if (i == 0) s->draws = 0;
+    s->drew_last = 0;
     dm_status st = DM_OK;
     switch (s->kind) {
     case DM_SAMPLER_DDIM:
@@ -309,6 +361,9 @@ dm_status dm_sampler_step(dm_sampler *s, int i, const float *model_output, float
         break;
     case DM_SAMPLER_PNDM:
         st = dm_pndm_step(s, i, model_output, x, n);
+        break;
+    case DM_SAMPLER_LCM:
+        st = dm_lcm_step(s, i, model_output, x, n, rng, pred_x0_out, err);
         break;
     }
     if (st == DM_OK) s->next = i + 1;

@@ -6,6 +6,8 @@
  *   DPMPP_2M    DPMSolverMultistepScheduler(algorithm_type="dpmsolver++", solver_order=2,
  *               solver_type midpoint, lower_order_final true; last sigma = sigma at t=0 as in 0.25)
  *   PNDM        PNDMScheduler with skip_prk_steps (PLMS only, what SD 1.x ships): N+1 model calls
+ *   LCM         LCMScheduler (latent consistency models, LCM-LoRA): original_inference_steps,
+ *               timestep_scaling, c_skip / c_out boundary conditions, fresh noise between steps
  *
  * Like `XScheduler.from_config(model_config)`, the betas, timestep spacing, steps_offset and
  * prediction_type come from the model's scheduler_config.json; a key the file lacks takes the
@@ -33,24 +35,27 @@ typedef enum {
     DM_SAMPLER_EULER,
     DM_SAMPLER_EULER_A,
     DM_SAMPLER_DPMPP_2M,
-    DM_SAMPLER_PNDM
+    DM_SAMPLER_PNDM,
+    DM_SAMPLER_LCM
 } dm_sampler_kind;
 
 /* The subset of scheduler_config.json the samplers read. Fields marked "class default" hold a
  * sentinel meaning "the key was absent": the chosen sampler's diffusers default is used. */
 typedef struct {
-    int num_train_timesteps;     /* 1000 */
-    double beta_start, beta_end; /* Python floats (double), as diffusers receives them */
-    char beta_schedule[32];      /* "linear" | "scaled_linear" */
-    int steps_offset;            /* added to "leading" timesteps */
-    char timestep_spacing[16];   /* "leading" | "trailing" | "linspace" | "" = class default */
-    int prediction_v;            /* 0 = "epsilon", 1 = "v_prediction" */
-    int set_alpha_to_one;        /* DDIM/PNDM: 1/0, -1 = class default (DDIM 1, PNDM 0) */
-    int clip_sample;             /* DDIM only: 1/0, -1 = class default (1) */
-    float clip_sample_range;     /* DDIM only: 1.0 */
-    int use_karras_sigmas;       /* Euler/DPM++: only 0 is supported */
-    char interpolation_type[16]; /* Euler: only "linear" is supported */
-    char source[256];            /* file (or label) the values came from, for error messages */
+    int num_train_timesteps;      /* 1000 */
+    double beta_start, beta_end;  /* Python floats (double), as diffusers receives them */
+    char beta_schedule[32];       /* "linear" | "scaled_linear" */
+    int steps_offset;             /* added to "leading" timesteps */
+    char timestep_spacing[16];    /* "leading" | "trailing" | "linspace" | "" = class default */
+    int prediction_v;             /* 0 = "epsilon", 1 = "v_prediction" */
+    int set_alpha_to_one;         /* DDIM/PNDM: 1/0, -1 = class default (DDIM 1, PNDM 0) */
+    int clip_sample;              /* DDIM only: 1/0, -1 = class default (1) */
+    float clip_sample_range;      /* DDIM only: 1.0 */
+    int use_karras_sigmas;        /* Euler/DPM++: only 0 is supported */
+    char interpolation_type[16];  /* Euler: only "linear" is supported */
+    int original_inference_steps; /* LCM: 50 */
+    float timestep_scaling;       /* LCM: 10.0 */
+    char source[256];             /* file (or label) the values came from, for error messages */
 } dm_sched_config;
 
 /* Stable Diffusion 1.x defaults, for a one-file checkpoint without scheduler_config.json (what
@@ -67,7 +72,7 @@ dm_status dm_sched_config_parse(const char *json_text, const char *label, dm_sch
 /* Checks the values (also of a struct the caller filled by hand). */
 dm_status dm_sched_config_check(const dm_sched_config *c, dm_error *err);
 
-/* "ddim" | "euler" | "euler_a" | "dpmpp_2m" | "pndm" (DM_EUSAGE otherwise). */
+/* "ddim" | "euler" | "euler_a" | "dpmpp_2m" | "pndm" | "lcm" (DM_EUSAGE otherwise). */
 dm_status dm_sampler_kind_parse(const char *name, dm_sampler_kind *k, dm_error *err);
 const char *dm_sampler_kind_name(dm_sampler_kind k);
 
@@ -103,6 +108,17 @@ void dm_sampler_scale_model_input(const dm_sampler *s, int i, const float *x, fl
 dm_status dm_sampler_step(dm_sampler *s, int i, const float *model_output, float *x, size_t n,
                           dm_rng *rng, float *pred_x0_out, dm_error *err);
 int dm_sampler_has_pred_x0(const dm_sampler *s);
+
+/* Replays stored noise instead of drawing it: the k-th noise tensor the sampler needs (Euler a,
+ * LCM, DDIM eta > 0) is noise[k * n .. (k + 1) * n) ((count, n) floats, kept by the caller until
+ * the run ends). A step that needs draw k >= count fails. NULL switches replay off. */
+void dm_sampler_replay_noise(dm_sampler *s, const float *noise, int count);
+/* The noise the last step drew ([n] floats), or NULL when it drew none. */
+const float *dm_sampler_last_noise(const dm_sampler *s);
+/* Noise tensors a whole run draws (LCM: steps - 1, Euler a: steps, DDIM eta > 0: steps). */
+int dm_sampler_noise_draws(const dm_sampler *s);
+/* Overrides the spacing of a config ("leading" | "trailing" | "linspace"); DM_EUSAGE otherwise. */
+dm_status dm_sched_config_set_spacing(dm_sched_config *c, const char *spacing, dm_error *err);
 
 /* Schedule internals, for tests and --save-tensors. */
 int dm_sampler_num_train_timesteps(const dm_sampler *s);

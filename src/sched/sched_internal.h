@@ -31,7 +31,15 @@ struct dm_sampler {
     int nets;
     float *cur_sample; /* [n] PNDM: the sample saved by the first PLMS step */
     int counter;       /* PNDM */
+    /* noise replay (dm_sampler_replay_noise) */
+    const float *replay; /* [replay_count, n] or NULL */
+    int replay_count;
+    int draws;     /* noise tensors drawn so far in this run */
+    int drew_last; /* the last step drew s->noise */
 };
+
+/* s->noise <- the run's next noise tensor: replayed, or n normals from rng. */
+dm_status dm_sched_draw_noise(dm_sampler *s, dm_rng *rng, size_t n, dm_error *err);
 
 /* betas -> alphas_cumprod exactly as diffusers' __init__ builds them (float32). */
 void dm_sched_alphas_cumprod(const dm_sched_config *c, float *ac);
@@ -48,6 +56,8 @@ dm_status dm_ddim_step(dm_sampler *s, int i, const float *mo, float *x, size_t n
 dm_status dm_euler_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
                         float *x0_out, dm_error *err);
 dm_status dm_dpmpp2m_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, float *x0_out);
+dm_status dm_lcm_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
+                      float *x0_out, dm_error *err);
 dm_status dm_pndm_step(dm_sampler *s, int i, const float *mo, float *x, size_t n);
 
 #endif
