@@ -163,7 +163,7 @@ static void written(dm_rck_arch arch, dm_dtype dtype, int openclip) {
           u->block_out[3] == 2 * C0);
     CHECK(u->down_attn[0] && u->down_attn[1] && u->down_attn[2] && !u->down_attn[3]);
     CHECK(!u->up_attn[0] && u->up_attn[1] && u->up_attn[2] && u->up_attn[3]);
-    CHECK(u->mid_attn && u->transformer_depth == 1 && u->cross_dim == ctx);
+    CHECK(u->mid_attn && u->depth[0] == 1 && u->mid_depth == 1 && u->cross_dim == ctx);
     CHECK(u->linear_proj == openclip && u->time_dim == 4 * C0);
     /* SD 1.x: 8 heads everywhere; SD 2.x: 64-wide heads */
     CHECK(u->heads[0] == (openclip ? 1 : 8) && u->heads[2] == (openclip ? 2 : 8));

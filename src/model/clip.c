@@ -6,32 +6,44 @@
 
 #include "ops/ops.h"
 
-/* Fetches "text.<name>" with the given shape (1 or 2 dims). */
-static dm_status get(dm_model *m, const char *name, int64_t d0, int64_t d1, const float **out,
-                     dm_error *err) {
+/* Fetches "<prefix>text_model.<name>" with the given shape (1 or 2 dims). */
+static dm_status get(dm_model *m, const char *prefix, const char *name, int64_t d0, int64_t d1,
+                     const float **out, dm_error *err) {
     char full[256];
-    snprintf(full, sizeof full, "text.text_model.%s", name);
+    snprintf(full, sizeof full, "%stext_model.%s", prefix, name);
     int64_t shape[2] = {d0, d1};
     return dm_weights_get(m->w, full, d1 ? 2 : 1, shape, out, err);
 }
 
 /* Same for a matrix, as a dm_w (kept f16/bf16 when the store keeps halves). */
-static dm_status get_w(dm_model *m, const char *name, int64_t d0, int64_t d1, dm_w *out,
-                       dm_error *err) {
+static dm_status get_w(dm_model *m, const char *prefix, const char *name, int64_t d0, int64_t d1,
+                       dm_w *out, dm_error *err) {
     char full[256];
-    snprintf(full, sizeof full, "text.text_model.%s", name);
+    snprintf(full, sizeof full, "%stext_model.%s", prefix, name);
     int64_t shape[2] = {d0, d1};
     return dm_weights_get_w(m->w, full, 2, shape, out, err);
 }
 
 dm_status dm_clip_load(dm_model *m, dm_clip *c, dm_error *err) {
+    return dm_clip_load_tower(m, "text.", &m->clip, c, err);
+}
+
+dm_status dm_clip_load_tower(dm_model *m, const char *prefix, const dm_clip_config *cfg, dm_clip *c,
+                             dm_error *err) {
     memset(c, 0, sizeof *c);
-    c->cfg = m->clip;
+    c->cfg = *cfg;
+    const char *P = prefix;
     int D = c->cfg.hidden, F = c->cfg.intermediate;
-    DM_TRY(get_w(m, "embeddings.token_embedding.weight", c->cfg.vocab, D, &c->tok_emb, err));
-    DM_TRY(get(m, "embeddings.position_embedding.weight", c->cfg.max_pos, D, &c->pos_emb, err));
-    DM_TRY(get(m, "final_layer_norm.weight", D, 0, &c->lnf_w, err));
-    DM_TRY(get(m, "final_layer_norm.bias", D, 0, &c->lnf_b, err));
+    DM_TRY(get_w(m, P, "embeddings.token_embedding.weight", c->cfg.vocab, D, &c->tok_emb, err));
+    DM_TRY(get(m, P, "embeddings.position_embedding.weight", c->cfg.max_pos, D, &c->pos_emb, err));
+    DM_TRY(get(m, P, "final_layer_norm.weight", D, 0, &c->lnf_w, err));
+    DM_TRY(get(m, P, "final_layer_norm.bias", D, 0, &c->lnf_b, err));
+    if (c->cfg.proj_dim > 0) {
+        char full[256];
+        int64_t shape[2] = {c->cfg.proj_dim, D};
+        snprintf(full, sizeof full, "%stext_projection.weight", P);
+        DM_TRY(dm_weights_get(m->w, full, 2, shape, &c->proj_w, err));
+    }
     c->layers = calloc((size_t)c->cfg.layers, sizeof *c->layers);
     if (!c->layers) return dm_fail(err, "out of memory");
     for (int i = 0; i < c->cfg.layers; i++) {
@@ -39,10 +51,10 @@ dm_status dm_clip_load(dm_model *m, dm_clip *c, dm_error *err) {
         char n[128];
 #define W(field, sub, d0, d1)                                                                      \
     snprintf(n, sizeof n, "encoder.layers.%d.%s", i, sub);                                         \
-    DM_TRY(get(m, n, d0, d1, &l->field, err))
+    DM_TRY(get(m, P, n, d0, d1, &l->field, err))
 #define WM(field, sub, d0, d1)                                                                     \
     snprintf(n, sizeof n, "encoder.layers.%d.%s", i, sub);                                         \
-    DM_TRY(get_w(m, n, d0, d1, &l->field, err))
+    DM_TRY(get_w(m, P, n, d0, d1, &l->field, err))
         W(ln1_w, "layer_norm1.weight", D, 0);
         W(ln1_b, "layer_norm1.bias", D, 0);
         WM(wq, "self_attn.q_proj.weight", D, D);
@@ -86,16 +98,28 @@ size_t dm_clip_arena_bytes(const dm_clip *c, int T) {
 
 dm_status dm_clip_forward(const dm_clip *c, const int32_t *ids, int T, float *out, float *hidden,
                           dm_arena *a, dm_error *err) {
+    dm_clip_outputs o = {.last = out, .hidden = hidden};
+    return dm_clip_run(c, ids, T, &o, a, err);
+}
+
+dm_status dm_clip_run(const dm_clip *c, const int32_t *ids, int T, const dm_clip_outputs *o,
+                      dm_arena *a, dm_error *err) {
     const dm_clip_config *cfg = &c->cfg;
     int D = cfg->hidden, F = cfg->intermediate, H = cfg->heads, hd = D / H;
     if (T > cfg->max_pos)
         return dm_fail(err, "text encoder: %d tokens, the model takes at most %d", T, cfg->max_pos);
+    if (o->penult && cfg->layers < 2)
+        return dm_fail(err, "text encoder: %d layer(s), no penultimate hidden states", cfg->layers);
+    if (o->pooled && cfg->proj_dim <= 0)
+        return dm_fail(err, "text encoder: no text_projection, so no pooled embeddings");
     for (int t = 0; t < T; t++)
         if (ids[t] < 0 || ids[t] >= cfg->vocab)
             return dm_fail(err,
                            "text encoder: token id %d at position %d is outside the vocabulary "
                            "(%d entries; tokenizer and model do not match?)",
                            ids[t], t, cfg->vocab);
+    /* only hidden_states[-2] wanted: the last layer need not run */
+    int n_layers = o->last || o->hidden || o->pooled ? cfg->layers : cfg->layers - 1;
     size_t mark = dm_arena_mark(a);
     float *x = dm_arena_floats(a, (size_t)T * D); /* residual stream (T, D) */
     float *h = dm_arena_floats(a, (size_t)T * D); /* normalised (T, D) */
@@ -118,8 +142,8 @@ dm_status dm_clip_forward(const dm_clip *c, const int32_t *ids, int T, float *ou
         }
         for (int i = 0; i < D; i++) x[(size_t)t * D + i] = te[i] + c->pos_emb[(size_t)t * D + i];
     }
-    if (hidden) memcpy(hidden, x, sizeof(float) * T * D);
-    for (int l = 0; l < cfg->layers; l++) {
+    if (o->hidden) memcpy(o->hidden, x, sizeof(float) * T * D);
+    for (int l = 0; l < n_layers; l++) {
         const dm_clip_layer *L = &c->layers[l];
         /* x = x + out_proj(attn(layer_norm1(x)))  with the causal mask */
         dm_layer_norm(x, T, D, cfg->eps, L->ln1_w, L->ln1_b, h);
@@ -136,9 +160,20 @@ dm_status dm_clip_forward(const dm_clip *c, const int32_t *ids, int T, float *ou
         else
             dm_quick_gelu(mlp, (size_t)T * F);
         dm_linear_acc_w(mlp, T, F, L->fc2_w, L->fc2_b, D, x, ws);
-        if (hidden) memcpy(hidden + (size_t)(l + 1) * T * D, x, sizeof(float) * T * D);
+        if (o->hidden) memcpy(o->hidden + (size_t)(l + 1) * T * D, x, sizeof(float) * T * D);
+        /* hidden_states[-2]: the output of the next-to-last layer, before any LayerNorm */
+        if (o->penult && l == cfg->layers - 2) memcpy(o->penult, x, sizeof(float) * T * D);
     }
-    dm_layer_norm(x, T, D, cfg->eps, c->lnf_w, c->lnf_b, out);
+    if (o->last) dm_layer_norm(x, T, D, cfg->eps, c->lnf_w, c->lnf_b, o->last);
+    if (o->pooled) {
+        /* pooled = final_layer_norm(x)[argmax(ids)] (the first eos, transformers' eos_token_id 2
+         * rule), then text_embeds = text_projection(pooled), no bias */
+        int e = 0;
+        for (int t = 1; t < T; t++)
+            if (ids[t] > ids[e]) e = t;
+        dm_layer_norm(x + (size_t)e * D, 1, D, cfg->eps, c->lnf_w, c->lnf_b, h);
+        dm_linear(h, 1, D, c->proj_w, NULL, cfg->proj_dim, o->pooled);
+    }
     dm_arena_release(a, mark);
     return DM_OK;
 }

@@ -25,10 +25,15 @@ typedef struct {
     const float *pos_emb;       /* (max_pos, D) */
     dm_clip_layer *layers;      /* (layers) */
     const float *lnf_w, *lnf_b; /* (D) */
+    const float *proj_w;        /* (proj_dim, D) text_projection, or NULL */
     size_t half_floats;         /* largest layer weight kept f16/bf16 (0: none) */
 } dm_clip;
 
+/* The (first) text encoder: "text." weights, m->clip. */
 dm_status dm_clip_load(dm_model *m, dm_clip *c, dm_error *err);
+/* The tower whose weights are named prefix + transformers' names ("text2." for SDXL's second). */
+dm_status dm_clip_load_tower(dm_model *m, const char *prefix, const dm_clip_config *cfg, dm_clip *c,
+                             dm_error *err);
 void dm_clip_free(dm_clip *c);
 /* Arena bytes one forward of n_tokens needs. */
 size_t dm_clip_arena_bytes(const dm_clip *c, int n_tokens);
@@ -37,5 +42,16 @@ size_t dm_clip_arena_bytes(const dm_clip *c, int n_tokens);
  * hidden_states). */
 dm_status dm_clip_forward(const dm_clip *c, const int32_t *ids, int n_tokens, float *out,
                           float *hidden, dm_arena *a, dm_error *err);
+
+/* What one forward can hand back; NULL fields are not computed. */
+typedef struct {
+    float *last;   /* (T, D) last_hidden_state (after the final LayerNorm) */
+    float *hidden; /* (layers + 1, T, D) hidden_states */
+    float *penult; /* (T, D) hidden_states[-2] (SDXL's conditioning); alone, the last layer is
+                      skipped */
+    float *pooled; /* (proj_dim) text_embeds = text_projection(final_ln(x)[argmax ids]) */
+} dm_clip_outputs;
+dm_status dm_clip_run(const dm_clip *c, const int32_t *ids, int n_tokens, const dm_clip_outputs *o,
+                      dm_arena *a, dm_error *err);
 
 #endif

@@ -153,14 +153,25 @@ dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err
         (s = get_float(o, path, "freq_shift", 0, &c->freq_shift, err)) ||
         (s = get_int(o, path, "sample_size", 64, &c->sample_size, err)))
         goto done;
+    /* transformer_layers_per_block: one number, or one per level (SDXL: [1, 2, 10]); the mid
+     * block takes the last entry, as diffusers does */
     const cJSON *td = cJSON_GetObjectItemCaseSensitive(o, "transformer_layers_per_block");
-    if (cJSON_IsNumber(td))
-        tdepth = (int)td->valuedouble;
-    else if (td && !cJSON_IsNull(td)) {
-        s = dm_fail(err, "%s: per-block transformer_layers_per_block is not supported", path);
+    if (!td || cJSON_IsNull(td)) {
+        for (int i = 0; i < n; i++) c->depth[i] = tdepth;
+    } else if ((s = get_int_list(o, path, "transformer_layers_per_block", n, c->depth, err))) {
         goto done;
     }
-    c->transformer_depth = tdepth;
+    c->mid_depth = c->depth[n - 1];
+    for (int i = 0; i < n; i++)
+        if (c->depth[i] < 1 || c->depth[i] > 64) {
+            s = dm_fail(err, "%s: transformer_layers_per_block entry %d must be 1..64", path, i);
+            goto done;
+        }
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(o, "reverse_transformer_layers_per_block");
+    if (rt && !cJSON_IsNull(rt)) {
+        s = dm_fail(err, "%s: reverse_transformer_layers_per_block is not supported", path);
+        goto done;
+    }
     c->flip_sin_to_cos = get_bool(o, "flip_sin_to_cos", 1);
     c->linear_proj = get_bool(o, "use_linear_projection", 0);
     /* diffusers: num_attention_heads = num_attention_heads or attention_head_dim (the
@@ -177,9 +188,27 @@ dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err
     }
     const cJSON *cet = cJSON_GetObjectItemCaseSensitive(o, "class_embed_type");
     const cJSON *aet = cJSON_GetObjectItemCaseSensitive(o, "addition_embed_type");
-    if ((cet && !cJSON_IsNull(cet)) || (aet && !cJSON_IsNull(aet))) {
-        s = dm_fail(err, "%s: class/addition embeddings (SDXL, upscalers) are not supported", path);
+    if (cet && !cJSON_IsNull(cet)) {
+        s = dm_fail(err, "%s: class embeddings (upscalers) are not supported", path);
         goto done;
+    }
+    if (aet && !cJSON_IsNull(aet)) {
+        /* SDXL: emb = time_embedding(t) + add_embedding(cat(text_embeds, sinusoids(time_ids))) */
+        if (!cJSON_IsString(aet) || strcmp(aet->valuestring, "text_time")) {
+            s = dm_fail(err, "%s: addition_embed_type must be \"text_time\" (SDXL) or null", path);
+            goto done;
+        }
+        if ((s = get_int(o, path, "addition_time_embed_dim", -9999, &c->add_time_dim, err)) ||
+            (s = get_int(o, path, "projection_class_embeddings_input_dim", -9999, &c->add_in_dim,
+                         err)))
+            goto done;
+        if (c->add_time_dim < 2 || c->add_time_dim % 2 || c->add_in_dim <= 6 * c->add_time_dim) {
+            s = dm_fail(err,
+                        "%s: addition_time_embed_dim %d (even, >= 2) and "
+                        "projection_class_embeddings_input_dim %d (> 6 x that) do not fit",
+                        path, c->add_time_dim, c->add_in_dim);
+            goto done;
+        }
     }
     for (int i = 0; i < n; i++)
         if (c->block_out[i] % c->groups || (c->down_attn[i] && c->block_out[i] % c->heads[i])) {
@@ -242,30 +271,42 @@ static dm_status need(const dm_weights *w, const char *name, dm_error *err) {
     return DM_OK;
 }
 
-dm_status dm_clip_config_infer(const dm_weights *w, int openclip, dm_clip_config *c,
-                               dm_error *err) {
+dm_status dm_clip_config_infer(const dm_weights *w, const char *prefix, int openclip, int drop_last,
+                               dm_clip_config *c, dm_error *err) {
     memset(c, 0, sizeof *c);
-    const char *emb = "text.text_model.embeddings.token_embedding.weight";
+    char emb[256], name[256];
+    snprintf(emb, sizeof emb, "%stext_model.embeddings.token_embedding.weight", prefix);
     DM_TRY(need(w, emb, err));
     c->vocab = (int)dim(w, emb, 0);
     c->hidden = (int)dim(w, emb, 1);
-    c->max_pos = (int)dim(w, "text.text_model.embeddings.position_embedding.weight", 0);
-    char name[256];
+    snprintf(name, sizeof name, "%stext_model.embeddings.position_embedding.weight", prefix);
+    c->max_pos = (int)dim(w, name, 0);
     int n = 0;
     for (;; n++) {
-        snprintf(name, sizeof name, "text.text_model.encoder.layers.%d.mlp.fc1.weight", n);
+        snprintf(name, sizeof name, "%stext_model.encoder.layers.%d.mlp.fc1.weight", prefix, n);
         if (!dm_weights_has(w, name)) break;
         if (n == 0) c->intermediate = (int)dim(w, name, 0);
     }
     if (n == 0) return dm_fail(err, "checkpoint has no text encoder layers");
     /* SD 2.x conditions on OpenCLIP's penultimate layer (then ln_final) */
-    c->layers = openclip ? n - 1 : n;
+    c->layers = drop_last && n > 1 ? n - 1 : n;
     /* Real CLIP text towers use 64-wide heads; narrower test models use 8-wide ones. */
     c->heads = c->hidden % 64 == 0 ? c->hidden / 64 : (c->hidden % 8 == 0 ? c->hidden / 8 : 1);
     c->eps = 1e-5f;
     c->act_gelu = openclip;
+    snprintf(name, sizeof name, "%stext_projection.weight", prefix);
+    c->proj_dim = dm_weights_has(w, name) ? (int)dim(w, name, 0) : 0;
     if (c->max_pos <= 0) return dm_fail(err, "checkpoint has no text position embedding");
     return DM_OK;
+}
+
+static int count_blocks(const dm_weights *w, const char *base) {
+    char name[256];
+    int d = 0;
+    for (;; d++) {
+        snprintf(name, sizeof name, "%stransformer_blocks.%d.norm1.weight", base, d);
+        if (!dm_weights_has(w, name)) return d;
+    }
 }
 
 dm_status dm_unet_config_infer(const dm_weights *w, int openclip, const dm_ldm_hints *h,
@@ -309,13 +350,33 @@ dm_status dm_unet_config_infer(const dm_weights *w, int openclip, const dm_ldm_h
     int nd = 0;
     dm_weights_shape(w, name, &nd);
     c->linear_proj = nd == 2;
-    for (c->transformer_depth = 0;; c->transformer_depth++) {
-        snprintf(name, sizeof name, "%stransformer_blocks.%d.norm1.weight", base,
-                 c->transformer_depth);
-        if (!dm_weights_has(w, name)) break;
+    /* transformer blocks per attention, level by level (SDXL: 0, 2, 10) and in the mid block */
+    for (int i = 0; i < n; i++) {
+        if (!c->down_attn[i] && !c->up_attn[n - 1 - i]) continue;
+        snprintf(base, sizeof base,
+                 c->down_attn[i] ? "unet.down_blocks.%d.attentions.0."
+                                 : "unet.up_blocks.%d.attentions.0.",
+                 c->down_attn[i] ? i : n - 1 - i);
+        c->depth[i] = count_blocks(w, base);
+        if (c->depth[i] == 0) return dm_fail(err, "checkpoint has no UNet transformer blocks");
     }
-    if (c->cross_dim <= 0 || c->transformer_depth == 0)
+    for (int i = 0; i < n; i++)
+        if (!c->depth[i]) c->depth[i] = 1; /* no attention at this level: never used */
+    c->mid_depth = c->mid_attn ? count_blocks(w, "unet.mid_block.attentions.0.") : 1;
+    if (c->cross_dim <= 0 || c->mid_depth == 0)
         return dm_fail(err, "checkpoint has no UNet cross-attention");
+    /* SDXL's added conditioning (label_emb): its input is the pooled text embeds (the second
+     * text encoder's projection width) and 6 sinusoids of equal width */
+    if (dm_weights_has(w, "unet.add_embedding.linear_1.weight")) {
+        c->add_in_dim = (int)dim(w, "unet.add_embedding.linear_1.weight", 1);
+        int pooled = (int)dim(w, "text2.text_projection.weight", 0);
+        if (pooled <= 0 || (c->add_in_dim - pooled) <= 0 || (c->add_in_dim - pooled) % 12)
+            return dm_fail(err,
+                           "added conditioning input of %d values does not split into the "
+                           "pooled text embeds (%d) and 6 even sinusoids",
+                           c->add_in_dim, pooled);
+        c->add_time_dim = (c->add_in_dim - pooled) / 6;
+    }
     /* heads: the .yaml beside the file, else SD 1.x's 8 heads / SD 2.x's 64-wide heads */
     for (int i = 0; i < n; i++) {
         int ch = c->block_out[i];

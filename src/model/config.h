@@ -17,6 +17,7 @@ typedef struct {
     int max_pos;      /* 77 */
     float eps;        /* LayerNorm eps */
     int act_gelu;     /* 1: gelu (SD 2.x), 0: quick_gelu (SD 1.x) */
+    int proj_dim;     /* text_projection width (SDXL's second encoder: pooled embeds), 0: none */
 } dm_clip_config;
 
 typedef struct {
@@ -29,11 +30,16 @@ typedef struct {
     int mid_attn;                 /* UNetMidBlock2DCrossAttn (1) or none (0) */
     int mid_heads;
     int layers_per_block;
-    int transformer_depth;
-    int cross_dim;   /* context width */
-    int linear_proj; /* use_linear_projection */
-    int groups;      /* GroupNorm groups */
-    float eps;       /* resnet GroupNorm eps (transformer GroupNorm uses 1e-6) */
+    int depth[DM_MAX_LEVELS]; /* transformer blocks per attention of down level i (up block i
+                                 uses depth[levels-1-i]: diffusers' reversed list) */
+    int mid_depth;            /* transformer blocks of the mid attention */
+    int cross_dim;            /* context width (SDXL: both text encoders concatenated) */
+    int add_time_dim;         /* SDXL "text_time": sinusoid width per time id (0: no added
+                                 embedding) */
+    int add_in_dim;           /* add_embedding input: pooled text embeds + 6 * add_time_dim */
+    int linear_proj;          /* use_linear_projection */
+    int groups;               /* GroupNorm groups */
+    float eps;                /* resnet GroupNorm eps (transformer GroupNorm uses 1e-6) */
     int flip_sin_to_cos;
     float freq_shift;
     int time_dim;    /* time embedding width (4 * block_out[0]) */
@@ -67,7 +73,9 @@ typedef struct {
 dm_status dm_ldm_hints_load(const char *yaml_path, dm_ldm_hints *h, dm_error *err);
 
 /* Infers configs from the internal-named weights of a one-file checkpoint. */
-dm_status dm_clip_config_infer(const dm_weights *w, int openclip, dm_clip_config *c, dm_error *err);
+/* The text tower under prefix ("text.", "text2."): drop_last runs one layer less (SD 2.x). */
+dm_status dm_clip_config_infer(const dm_weights *w, const char *prefix, int openclip, int drop_last,
+                               dm_clip_config *c, dm_error *err);
 dm_status dm_unet_config_infer(const dm_weights *w, int openclip, const dm_ldm_hints *h,
                                dm_unet_config *c, dm_error *err);
 dm_status dm_vae_config_infer(const dm_weights *w, const dm_ldm_hints *h, dm_vae_config *c,

@@ -12,6 +12,10 @@ typedef struct {
     int openclip;    /* SD 2.x text tower */
     dm_weights *w;
     dm_clip_config clip;
+    int sdxl;              /* two text encoders (text_encoder_2 / conditioner.embedders.1) */
+    dm_clip_config clip2;  /* SDXL's second text encoder ("text2." weights) */
+    int force_zeros;       /* force_zeros_for_empty_prompt: no negative prompt = zero embeds */
+    char config_dir[4096]; /* diffusers folder the configs and tokenizers come from ("": none) */
     dm_unet_config unet;
     dm_vae_config vae;
     char scheduler_config[4200]; /* diffusers scheduler_config.json, or "" (use SD defaults) */
@@ -20,8 +24,10 @@ typedef struct {
 } dm_model;
 
 dm_status dm_model_open(const char *path, dm_model **out, dm_error *err);
-/* Same, with the LDM .yaml of a one-file checkpoint given explicitly (NULL: look for
- * FILE.yaml beside FILE.safetensors); heads and scale factor cannot be read from shapes. */
+/* Same, with the config of a one-file checkpoint given explicitly: an LDM .yaml (NULL: look for
+ * FILE.yaml beside FILE.safetensors; heads and scale factor cannot be read from shapes), or a
+ * diffusers folder whose config files (and tokenizers) describe the model — its weights, if
+ * any, are not read (diffusers' from_single_file(config=...)). */
 dm_status dm_model_open_with_config(const char *path, const char *ldm_yaml, dm_model **out,
                                     dm_error *err);
 void dm_model_free(dm_model *m);

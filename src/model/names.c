@@ -19,6 +19,9 @@ static const name_rule unet_resnet[] = {{"in_layers.0.", "norm1."},
 /* Top-level UNet modules. */
 static const name_rule unet_top[] = {{"time_embed.0.", "time_embedding.linear_1."},
                                      {"time_embed.2.", "time_embedding.linear_2."},
+                                     /* SDXL's added (pooled text + size) conditioning */
+                                     {"label_emb.0.0.", "add_embedding.linear_1."},
+                                     {"label_emb.0.2.", "add_embedding.linear_2."},
                                      {"input_blocks.0.0.", "conv_in."},
                                      {"out.0.", "conv_norm_out."},
                                      {"out.2.", "conv_out."},
@@ -32,7 +35,7 @@ static const name_rule vae_top[] = {{"norm_out.", "conv_norm_out."},
                                     {"conv_in.", "conv_in."},
                                     {"conv_out.", "conv_out."},
                                     {NULL, NULL}};
-/* OpenCLIP (SD 2.x) text tower -> transformers CLIPTextModel. */
+/* OpenCLIP (SD 2.x, SDXL's second encoder) text tower -> transformers CLIPTextModel. */
 static const name_rule openclip_top[] = {
     {"token_embedding.weight", "text_model.embeddings.token_embedding.weight"},
     {"positional_embedding", "text_model.embeddings.position_embedding.weight"},
@@ -180,19 +183,42 @@ static dm_status add(dm_weights *w, const dm_safetensors *st, const char *name,
     return dm_weights_add(w, dm_st_path(st), name, t, row0, rows, err);
 }
 
-/* OpenCLIP fuses q, k, v into in_proj_{weight,bias} [3D, ...]: three row slices. */
+/* One-file text towers (SD 1.x/2.x cond_stage_model, SDXL conditioner.embedders.N): where
+ * they live, their layout, and the internal prefix their weights get. */
+typedef struct {
+    const char *from;
+    dm_text_layout layout;
+    const char *to; /* "text." (first or only encoder), "text2." (SDXL's second) */
+} text_tower;
+static const text_tower text_towers[] = {
+    {"cond_stage_model.transformer.", DM_TEXT_CLIP_HF, "text."},
+    {"cond_stage_model.model.", DM_TEXT_OPENCLIP, "text."},
+    {"conditioner.embedders.0.transformer.", DM_TEXT_CLIP_HF, "text."},
+    {"conditioner.embedders.1.model.", DM_TEXT_OPENCLIP, "text2."},
+    {NULL, DM_TEXT_NONE, NULL}};
+
+/* OpenCLIP fuses q, k, v into in_proj_{weight,bias} [3D, ...]: three row slices. Its
+ * text_projection [D, P] is applied as x @ P: SDXL's pooled embeds use it, served transposed
+ * as the Linear weight transformers' text_projection.weight [P, D] is. */
 static dm_status map_openclip(const dm_safetensors *st, const dm_st_tensor *t, const char *s,
-                              dm_weights *w, int *mapped, dm_error *err) {
+                              const char *prefix, int keep_projection, dm_weights *w, int *mapped,
+                              dm_error *err) {
     char out[512], head[128];
     const char *rest;
     int i;
     *mapped = 0;
-    if (apply(openclip_top, "text.", s, out, sizeof out)) {
+    if (keep_projection && !strcmp(s, "text_projection")) {
+        snprintf(out, sizeof out, "%stext_projection.weight", prefix);
+        *mapped = 1;
+        return dm_weights_add_transposed(w, dm_st_path(st), out, t, err);
+    }
+    if (is_unused(s)) return DM_OK;
+    if (apply(openclip_top, prefix, s, out, sizeof out)) {
         *mapped = 1;
         return add(w, st, out, t, 0, -1, err);
     }
     if (!starts(s, "transformer.resblocks.", &rest) || !index_of(rest, &i, &rest)) return DM_OK;
-    snprintf(head, sizeof head, "text.text_model.encoder.layers.%d.", i);
+    snprintf(head, sizeof head, "%stext_model.encoder.layers.%d.", prefix, i);
     if (apply(openclip_block, head, rest, out, sizeof out)) {
         *mapped = 1;
         return add(w, st, out, t, 0, -1, err);
@@ -255,16 +281,22 @@ dm_status dm_map_ldm_checkpoint(const dm_safetensors *st, dm_weights *w, dm_ldm_
                 mapped = 1;
             }
             if (mapped) DM_TRY(add(w, st, out, t, 0, -1, err));
-        } else if (starts(s, "cond_stage_model.transformer.", &rest) && !is_unused(s)) {
-            info->text_layout = DM_TEXT_CLIP_HF;
-            /* older exports lack the "text_model." level */
-            snprintf(out, sizeof out, "text.%s%s",
-                     strncmp(rest, "text_model.", 11) ? "text_model." : "", rest);
-            DM_TRY(add(w, st, out, t, 0, -1, err));
-            mapped = 1;
-        } else if (starts(s, "cond_stage_model.model.", &rest) && !is_unused(s)) {
-            info->text_layout = DM_TEXT_OPENCLIP;
-            DM_TRY(map_openclip(st, t, rest, w, &mapped, err));
+        } else {
+            const text_tower *tw = text_towers;
+            while (tw->from && !starts(s, tw->from, &rest)) tw++;
+            if (tw->from && !strcmp(tw->to, "text2.")) info->sdxl = 1;
+            if (tw->from && tw->layout == DM_TEXT_CLIP_HF && !is_unused(s)) {
+                if (!strcmp(tw->to, "text.")) info->text_layout = DM_TEXT_CLIP_HF;
+                /* older exports lack the "text_model." level */
+                snprintf(out, sizeof out, "%s%s%s", tw->to,
+                         strncmp(rest, "text_model.", 11) ? "text_model." : "", rest);
+                DM_TRY(add(w, st, out, t, 0, -1, err));
+                mapped = 1;
+            } else if (tw->from && tw->layout == DM_TEXT_OPENCLIP) {
+                if (!strcmp(tw->to, "text.")) info->text_layout = DM_TEXT_OPENCLIP;
+                DM_TRY(
+                    map_openclip(st, t, rest, tw->to, !strcmp(tw->to, "text2."), w, &mapped, err));
+            }
         }
         if (!mapped) info->n_ignored++;
     }

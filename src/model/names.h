@@ -1,7 +1,8 @@
 /* Checkpoint naming: maps the original one-file layouts (CompVis/LDM UNet and VAE, OpenAI CLIP
- * as in SD 1.x, OpenCLIP as in SD 2.x) onto the one internal naming used by the model code:
- * diffusers module names prefixed "unet." / "vae.", transformers' CLIPTextModel names
- * prefixed "text.". Every rename lives in the tables of names.c. */
+ * as in SD 1.x, OpenCLIP as in SD 2.x, Stability's SGM layout of SDXL with both) onto the one
+ * internal naming used by the model code: diffusers module names prefixed "unet." / "vae.",
+ * transformers' CLIPTextModel names prefixed "text." (SDXL's second encoder: "text2."). Every
+ * rename lives in the tables of names.c. */
 #ifndef DM_MODEL_NAMES_H
 #define DM_MODEL_NAMES_H
 
@@ -14,6 +15,7 @@ typedef struct {
     dm_text_layout text_layout;
     int unet_layers_per_block; /* inferred from input_blocks numbering */
     int vae_levels;
+    int sdxl;      /* SGM layout with a second text encoder (conditioner.embedders.1) */
     int n_ignored; /* tensors the model does not use (schedule buffers, EMA, ...) */
 } dm_ldm_info;
 

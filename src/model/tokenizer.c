@@ -342,6 +342,9 @@ int dm_tokenizer_eos(const dm_tokenizer *t) {
 int dm_tokenizer_pad(const dm_tokenizer *t) {
     return t->pad;
 }
+void dm_tokenizer_set_pad(dm_tokenizer *t, int id) {
+    t->pad = id;
+}
 int dm_tokenizer_unk(const dm_tokenizer *t) {
     return t->unk;
 }

@@ -25,6 +25,8 @@ int dm_tokenizer_bos(const dm_tokenizer *t);
 int dm_tokenizer_eos(const dm_tokenizer *t);
 int dm_tokenizer_pad(const dm_tokenizer *t);
 int dm_tokenizer_unk(const dm_tokenizer *t);
+/* Overrides the pad id (SDXL's tokenizer_2 is CLIP's vocabulary padded with "!", id 0). */
+void dm_tokenizer_set_pad(dm_tokenizer *t, int id);
 /* Largest id + 1 (the number of rows the text encoder's token embedding must have). */
 int dm_tokenizer_vocab_size(const dm_tokenizer *t);
 /* The vocabulary string of an id ("photo</w>"), or NULL for an unknown id. */

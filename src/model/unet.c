@@ -12,11 +12,11 @@
 /* ------------------------------------------------------------------ loading */
 
 static dm_status load_transformer(dm_weights *w, const dm_unet_config *c, const char *p, int C,
-                                  int heads, dm_transformer **out, dm_error *err) {
+                                  int heads, int depth, dm_transformer **out, dm_error *err) {
     dm_transformer *t = calloc(1, sizeof *t);
     if (!t) return dm_fail(err, "out of memory");
     *out = t;
-    t->ch = C, t->heads = heads, t->depth = c->transformer_depth;
+    t->ch = C, t->heads = heads, t->depth = depth;
     snprintf(t->name, sizeof t->name, "%s", p + 5); /* drop "unet." */
     if (C % heads) return dm_fail(err, "%s: %d channels do not split into %d heads", p, C, heads);
     DM_TRY(dm_w_vec(w, &t->gn_w, C, err, "%s.norm.weight", p));
@@ -67,6 +67,13 @@ dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err) {
     DM_TRY(dm_w_vec(w, &u->temb1_b, T, err, "unet.time_embedding.linear_1.bias"));
     DM_TRY(dm_w_mat(w, &u->temb2_w, T, T, err, "unet.time_embedding.linear_2.weight"));
     DM_TRY(dm_w_vec(w, &u->temb2_b, T, err, "unet.time_embedding.linear_2.bias"));
+    if (c->add_time_dim > 0) { /* SDXL: add_embedding = Linear(add_in, T), SiLU, Linear(T, T) */
+        DM_TRY(
+            dm_w_mat(w, &u->add1_w, T, c->add_in_dim, err, "unet.add_embedding.linear_1.weight"));
+        DM_TRY(dm_w_vec(w, &u->add1_b, T, err, "unet.add_embedding.linear_1.bias"));
+        DM_TRY(dm_w_mat(w, &u->add2_w, T, T, err, "unet.add_embedding.linear_2.weight"));
+        DM_TRY(dm_w_vec(w, &u->add2_b, T, err, "unet.add_embedding.linear_2.bias"));
+    }
     DM_TRY(dm_w_conv(w, &u->conv_in_w, C0, c->in_ch, 3, err, "unet.conv_in.weight"));
     DM_TRY(dm_w_vec(w, &u->conv_in_b, C0, err, "unet.conv_in.bias"));
     char p[128];
@@ -80,7 +87,7 @@ dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err) {
             DM_TRY(dm_resnet_load(w, p, j ? out : in, out, T, &lv->res[j], err));
             if (c->down_attn[i]) {
                 snprintf(p, sizeof p, "unet.down_blocks.%d.attentions.%d", i, j);
-                DM_TRY(load_transformer(w, c, p, out, c->heads[i], &lv->attn[j], err));
+                DM_TRY(load_transformer(w, c, p, out, c->heads[i], c->depth[i], &lv->attn[j], err));
                 u->n_attn++;
             }
         }
@@ -95,8 +102,8 @@ dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err) {
     int Cm = c->block_out[n - 1];
     DM_TRY(dm_resnet_load(w, "unet.mid_block.resnets.0", Cm, Cm, T, &u->mid_res[0], err));
     if (c->mid_attn) {
-        DM_TRY(load_transformer(w, c, "unet.mid_block.attentions.0", Cm, c->mid_heads, &u->mid_attn,
-                                err));
+        DM_TRY(load_transformer(w, c, "unet.mid_block.attentions.0", Cm, c->mid_heads, c->mid_depth,
+                                &u->mid_attn, err));
         u->n_attn++;
         DM_TRY(dm_resnet_load(w, "unet.mid_block.resnets.1", Cm, Cm, T, &u->mid_res[1], err));
     }
@@ -113,7 +120,8 @@ dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err) {
             DM_TRY(dm_resnet_load(w, p, rin + skip, out, T, &lv->res[j], err));
             if (c->up_attn[i]) {
                 snprintf(p, sizeof p, "unet.up_blocks.%d.attentions.%d", i, j);
-                DM_TRY(load_transformer(w, c, p, out, c->heads[n - 1 - i], &lv->attn[j], err));
+                DM_TRY(load_transformer(w, c, p, out, c->heads[n - 1 - i], c->depth[n - 1 - i],
+                                        &lv->attn[j], err));
                 u->n_attn++;
             }
         }
@@ -182,21 +190,58 @@ typedef struct {
         if (!(ptr)) return dm_fail(f->err, "UNet: activation arena exhausted");                    \
     } while (0)
 
-/* diffusers Timesteps + TimestepEmbedding: sinusoidal features of t, then linear-silu-linear */
-static void time_embedding(const dm_unet *u, float t, float *feat, float *hid, float *out,
-                           float *ws) {
-    int C0 = u->cfg.block_out[0], half = C0 / 2, T = u->cfg.time_dim;
+/* diffusers Timesteps: [cos(t f_i), sin(t f_i)] (flip_sin_to_cos), f_i = exp(-ln(10000) i /
+ * (half - freq_shift)), i < half = dim / 2 */
+static void sinusoid(const dm_unet_config *c, float t, int dim, float *feat) {
+    int half = dim / 2;
     for (int i = 0; i < half; i++) {
         /* exponent = -log(10000) * arange(half) / (half - downscale_freq_shift) */
-        float freq = expf(-logf(10000.0f) * (float)i / ((float)half - u->cfg.freq_shift));
+        float freq = expf(-logf(10000.0f) * (float)i / ((float)half - c->freq_shift));
         float arg = t * freq, s = sinf(arg), co = cosf(arg);
-        feat[i] = u->cfg.flip_sin_to_cos ? co : s;
-        feat[half + i] = u->cfg.flip_sin_to_cos ? s : co;
+        feat[i] = c->flip_sin_to_cos ? co : s;
+        feat[half + i] = c->flip_sin_to_cos ? s : co;
     }
+}
+
+dm_status dm_unet_embedding(const dm_unet *u, float t, const float *text_embeds,
+                            const float *time_ids, dm_unet_emb_parts *parts, float *emb,
+                            dm_arena *a, dm_error *err) {
+    const dm_unet_config *c = &u->cfg;
+    int C0 = c->block_out[0], T = c->time_dim, A = c->add_in_dim, P = A - 6 * c->add_time_dim;
+    if (c->add_time_dim > 0 && (!text_embeds || !time_ids))
+        return dm_fail(err, "UNet: this model (SDXL) needs pooled text embeddings and time ids");
+    size_t mark = dm_arena_mark(a);
+    float *feat = dm_arena_floats(a, (size_t)(C0 > A ? C0 : A)), *hid = dm_arena_floats(a, T);
+    float *add = dm_arena_floats(a, T);
+    float *ws = u->half_floats ? dm_arena_floats(a, u->half_floats) : NULL;
+    if (!feat || !hid || !add || (u->half_floats && !ws)) {
+        dm_arena_release(a, mark);
+        return dm_fail(err, "UNet: activation arena exhausted");
+    }
+    /* emb = time_embedding(time_proj(t)): linear_1, silu, linear_2 */
+    sinusoid(c, t, C0, feat);
     dm_linear_w(feat, 1, C0, u->temb1_w, u->temb1_b, T, hid, ws);
     dm_silu(hid, (size_t)T);
-    dm_linear_w(hid, 1, T, u->temb2_w, u->temb2_b, T, out, ws);
-    dm_silu(out, (size_t)T); /* every ResnetBlock2D applies silu before time_emb_proj */
+    dm_linear_w(hid, 1, T, u->temb2_w, u->temb2_b, T, emb, ws);
+    if (parts && parts->time_emb) memcpy(parts->time_emb, emb, sizeof(float) * T);
+    if (c->add_time_dim > 0) {
+        /* time_embeds = add_time_proj(time_ids.flatten()).reshape(B, -1);
+         * add_embeds = cat([text_embeds, time_embeds], -1); emb = emb + add_embedding(add_embeds)
+         */
+        memcpy(feat, text_embeds, sizeof(float) * P);
+        for (int k = 0; k < 6; k++)
+            sinusoid(c, time_ids[k], c->add_time_dim, feat + P + k * c->add_time_dim);
+        if (parts && parts->add_time_proj)
+            memcpy(parts->add_time_proj, feat + P, sizeof(float) * 6 * c->add_time_dim);
+        if (parts && parts->add_in) memcpy(parts->add_in, feat, sizeof(float) * A);
+        dm_linear_w(feat, 1, A, u->add1_w, u->add1_b, T, hid, ws);
+        dm_silu(hid, (size_t)T);
+        dm_linear_w(hid, 1, T, u->add2_w, u->add2_b, T, add, ws);
+        if (parts && parts->add_emb) memcpy(parts->add_emb, add, sizeof(float) * T);
+        for (int i = 0; i < T; i++) emb[i] += add[i];
+    }
+    dm_arena_release(a, mark);
+    return DM_OK;
 }
 
 /* ResnetBlock2D (the same math as dm_resnet_forward, spelled out so every op can be timed
@@ -312,15 +357,17 @@ typedef struct {
     int C, H, W;
 } fmap;
 
-static dm_status forward_one(fwd *f, const float *x_in, float t, float *out, int h, int w) {
+static dm_status forward_one(fwd *f, const float *x_in, float t, const float *text_embeds,
+                             const float *time_ids, float *out, int h, int w) {
     const dm_unet *u = f->u;
     const dm_unet_config *c = &u->cfg;
     int n = c->levels, C0 = c->block_out[0];
-    float *feat, *hid, *temb;
-    ALLOC(feat, C0);
-    ALLOC(hid, c->time_dim);
+    float *temb;
     ALLOC(temb, c->time_dim);
-    OP(DM_OP_LINEAR, time_embedding(u, t, feat, hid, temb, f->ws));
+    dm_status es = DM_OK;
+    OP(DM_OP_LINEAR, es = dm_unet_embedding(u, t, text_embeds, time_ids, NULL, temb, f->a, f->err));
+    if (es) return es;
+    dm_silu(temb, (size_t)c->time_dim); /* every ResnetBlock2D applies silu before time_emb_proj */
     f->temb = temb;
 
     fmap stack[64];
@@ -431,7 +478,17 @@ size_t dm_unet_arena_bytes(const dm_unet *u, int h, int w, int ctx_len) {
 dm_status dm_unet_forward(const dm_unet *u, const float *x, int B, int h, int w, const float *t,
                           const float *ctx, int ctx_len, float *out, const dm_unet_capture *cap,
                           dm_arena *a, dm_error *err) {
+    return dm_unet_forward_cond(u, x, B, h, w, t, ctx, ctx_len, NULL, out, cap, a, err);
+}
+
+dm_status dm_unet_forward_cond(const dm_unet *u, const float *x, int B, int h, int w,
+                               const float *t, const float *ctx, int ctx_len,
+                               const dm_unet_added *add, float *out, const dm_unet_capture *cap,
+                               dm_arena *a, dm_error *err) {
     const dm_unet_config *c = &u->cfg;
+    int P = c->add_in_dim - 6 * c->add_time_dim;
+    if (c->add_time_dim > 0 && (!add || !add->text_embeds || !add->time_ids))
+        return dm_fail(err, "UNet: this model (SDXL) needs pooled text embeddings and time ids");
     size_t in_sz = (size_t)c->in_ch * h * w, out_sz = (size_t)c->out_ch * h * w;
     if (h < 1 || w < 1) return dm_fail(err, "UNet: bad latent size %dx%d", h, w);
     for (int b = 0; b < B; b++) {
@@ -446,7 +503,9 @@ dm_status dm_unet_forward(const dm_unet *u, const float *x, int B, int h, int w,
         size_t mark = dm_arena_mark(a);
         if (u->half_floats && !(f.ws = dm_arena_floats(a, u->half_floats)))
             return dm_fail(err, "UNet: activation arena exhausted (weight conversion)");
-        dm_status s = forward_one(&f, x + b * in_sz, t[b], out + b * out_sz, h, w);
+        const float *te = c->add_time_dim > 0 ? add->text_embeds + (size_t)b * P : NULL;
+        const float *ti = c->add_time_dim > 0 ? add->time_ids + (size_t)b * 6 : NULL;
+        dm_status s = forward_one(&f, x + b * in_sz, t[b], te, ti, out + b * out_sz, h, w);
         dm_arena_release(a, mark);
         if (s) return s;
     }
@@ -501,6 +560,10 @@ int dm_unet_gemms(const dm_unet *u, int h, int w, int ctx_len, dm_unet_gemm *out
     int H = h, W = w, C = C0;
     gemm(&l, DM_OP_LINEAR, 1, T, C0, 1);
     gemm(&l, DM_OP_LINEAR, 1, T, T, 1);
+    if (c->add_time_dim > 0) {
+        gemm(&l, DM_OP_LINEAR, 1, T, c->add_in_dim, 1);
+        gemm(&l, DM_OP_LINEAR, 1, T, T, 1);
+    }
     gemm(&l, DM_OP_CONV, C0, H * W, c->in_ch * 9, 1);
     int skipH[64], skipW[64], sp = 0;
     skipH[sp] = H, skipW[sp++] = W;

@@ -1,6 +1,7 @@
-/* UNet2DConditionModel (SD 1.x / 2.x): time embedding, down blocks (res blocks + spatial
- * transformers + stride-2 conv), mid block, up blocks with skip concatenation, output conv.
- * Every attention can hand its probabilities to a hook (the DiffuMask attention store). */
+/* UNet2DConditionModel (SD 1.x / 2.x / XL): time (+ SDXL's added) embedding, down blocks (res
+ * blocks + spatial transformers + stride-2 conv), mid block, up blocks with skip concatenation,
+ * output conv. Every attention can hand its probabilities to a hook (the DiffuMask attention
+ * store). */
 #ifndef DM_MODEL_UNET_H
 #define DM_MODEL_UNET_H
 
@@ -48,6 +49,10 @@ typedef struct {
     const float *temb1_b;
     dm_w temb2_w; /* (time_dim, time_dim) */
     const float *temb2_b;
+    dm_w add1_w; /* SDXL add_embedding.linear_1 (time_dim, add_in_dim), or none */
+    const float *add1_b;
+    dm_w add2_w; /* (time_dim, time_dim) */
+    const float *add2_b;
     dm_w conv_in_w;
     const float *conv_in_b;
     dm_unet_level down[DM_MAX_LEVELS];
@@ -115,11 +120,36 @@ double dm_unet_flops(const dm_unet *u, int h, int w, int ctx_len);
 
 dm_status dm_unet_load(dm_model *m, dm_unet *u, dm_error *err);
 void dm_unet_free(dm_unet *u);
+/* SDXL's added conditioning of one batch item: the pooled text embeds and the 6 time ids
+ * (original height, width, crop top, left, target height, width). */
+typedef struct {
+    const float *text_embeds; /* (B, add_in_dim - 6 * add_time_dim) */
+    const float *time_ids;    /* (B, 6) */
+} dm_unet_added;
+
+/* Intermediates of the conditioning embedding (each NULL or filled). */
+typedef struct {
+    float *time_emb;      /* (time_dim) time_embedding(sinusoid(t)) */
+    float *add_time_proj; /* (6 * add_time_dim) the time ids' sinusoids */
+    float *add_in;        /* (add_in_dim) cat(text_embeds, add_time_proj) */
+    float *add_emb;       /* (time_dim) add_embedding(add_in) */
+} dm_unet_emb_parts;
+/* emb (time_dim) = time_embedding(t) [+ add_embedding(cat(text_embeds, sinusoids(time_ids)))]:
+ * what every resnet's time_emb_proj gets (after SiLU). text_embeds / time_ids: one item's. */
+dm_status dm_unet_embedding(const dm_unet *u, float t, const float *text_embeds,
+                            const float *time_ids, dm_unet_emb_parts *parts, float *emb,
+                            dm_arena *a, dm_error *err);
+
 /* Arena bytes one forward at latent h x w needs (per batch item; items run in turn). */
 size_t dm_unet_arena_bytes(const dm_unet *u, int h, int w, int ctx_len);
 /* eps/v[B, out, h, w] = unet(x[B, in, h, w], t[B], ctx[B, ctx_len, cross_dim]) */
 dm_status dm_unet_forward(const dm_unet *u, const float *x, int B, int h, int w, const float *t,
                           const float *ctx, int ctx_len, float *out, const dm_unet_capture *cap,
                           dm_arena *a, dm_error *err);
+/* The same with SDXL's added conditioning (add may be NULL for models without it). */
+dm_status dm_unet_forward_cond(const dm_unet *u, const float *x, int B, int h, int w,
+                               const float *t, const float *ctx, int ctx_len,
+                               const dm_unet_added *add, float *out, const dm_unet_capture *cap,
+                               dm_arena *a, dm_error *err);
 
 #endif

@@ -9,6 +9,7 @@ typedef struct {
     const dm_st_tensor *src;
     const char *file;
     int64_t row0, rows; /* slice of the first dimension */
+    int transposed;     /* a 2-D source served as its transpose (always as an f32 copy) */
     int ndim;
     int64_t shape[DM_MAX_DIMS];
     float *f32; /* converted copy, or NULL when served from the mapping */
@@ -73,6 +74,18 @@ dm_status dm_weights_add(dm_weights *w, const char *file, const char *name, cons
     e->name = strdup(name);
     if (!e->name) return dm_fail(err, "out of memory");
     w->n++;
+    return DM_OK;
+}
+
+dm_status dm_weights_add_transposed(dm_weights *w, const char *file, const char *name,
+                                    const dm_st_tensor *src, dm_error *err) {
+    if (src->ndim != 2)
+        return dm_fail(err, "%s: tensor '%s' must be 2-D to be read transposed (as '%s')", file,
+                       src->name, name);
+    DM_TRY(dm_weights_add(w, file, name, src, 0, -1, err));
+    entry *e = &w->e[w->n - 1];
+    e->transposed = 1;
+    e->shape[0] = src->shape[1], e->shape[1] = src->shape[0];
     return DM_OK;
 }
 
@@ -172,7 +185,7 @@ dm_status dm_weights_get_w(dm_weights *w, const char *name, int ndim, const int6
     entry *e;
     DM_TRY(lookup(w, name, ndim, shape, &e, err));
     dm_dtype dt = e->src->dtype;
-    if (w->keep_half && !e->data && (dt == DM_F16 || dt == DM_BF16)) {
+    if (w->keep_half && !e->data && !e->transposed && (dt == DM_F16 || dt == DM_BF16)) {
         size_t n;
         const char *src = source_bytes(e, &n);
         if (((uintptr_t)src & 1) == 0) {
@@ -193,13 +206,23 @@ dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_
     if (!e->data) {
         size_t n;
         const char *src = source_bytes(e, &n);
-        if (e->src->dtype == DM_F32 && ((uintptr_t)src & 3) == 0) {
+        if (e->src->dtype == DM_F32 && !e->transposed && ((uintptr_t)src & 3) == 0) {
             e->data = (const float *)src;
         } else {
             e->f32 = malloc(n * sizeof(float) + 1);
             if (!e->f32)
                 return dm_fail(err, "%s: out of memory converting '%s'", file, e->src->name);
             dm_convert_to_f32(e->src->dtype, src, n, e->f32);
+            if (e->transposed) { /* out[i][j] = src[j][i] (OpenCLIP's x @ text_projection) */
+                size_t R = (size_t)e->shape[0], C = (size_t)e->shape[1];
+                float *t = malloc(n * sizeof(float) + 1);
+                if (!t)
+                    return dm_fail(err, "%s: out of memory converting '%s'", file, e->src->name);
+                for (size_t i = 0; i < R; i++)
+                    for (size_t j = 0; j < C; j++) t[i * C + j] = e->f32[j * R + i];
+                free(e->f32);
+                e->f32 = t;
+            }
             w->converted += n * sizeof(float);
             e->data = e->f32;
         }

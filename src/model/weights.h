@@ -19,6 +19,9 @@ void dm_weights_own_file(dm_weights *w, dm_safetensors *st);
 /* Registers src (or rows [row0, row0+rows) of its first dimension; rows = -1 for all) as name. */
 dm_status dm_weights_add(dm_weights *w, const char *file, const char *name, const dm_st_tensor *src,
                          int64_t row0, int64_t rows, dm_error *err);
+/* Registers the 2-D tensor src as name, served transposed (shape [cols, rows]). */
+dm_status dm_weights_add_transposed(dm_weights *w, const char *file, const char *name,
+                                    const dm_st_tensor *src, dm_error *err);
 /* Registers every tensor of st as prefix + its name. */
 dm_status dm_weights_add_all(dm_weights *w, const dm_safetensors *st, const char *prefix,
                              dm_error *err);

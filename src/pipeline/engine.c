@@ -1,10 +1,12 @@
 #include "pipeline/engine.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "io/file.h"
 #include "model/lora.h"
 #include "model/model_paths.h"
 #include "ops/ops.h"
@@ -13,6 +15,41 @@ void dm_set_threads(int threads) {
     /* one thread pool (OpenMP) splits every GEMM; OpenBLAS itself runs single-threaded, so the
      * two pools never fight over the cores */
     dm_ops_set_threads(threads);
+}
+
+static dm_status check_vocab(const dm_engine *e, const dm_tokenizer *t, const char *dir, int vocab,
+                             dm_error *err) {
+    if (dm_tokenizer_vocab_size(t) > vocab)
+        return dm_fail(err,
+                       "%s: tokenizer has %d tokens but the text encoder only %d (wrong "
+                       "tokenizer?)",
+                       dir, dm_tokenizer_vocab_size(t), vocab);
+    (void)e;
+    return DM_OK;
+}
+
+/* The tokenizer(s): --tokenizer DIR, else the config folder's (a diffusers folder, or --config
+ * DIR of a one-file checkpoint), else tokenizer/ beside the file. SDXL's tokenizer_2 comes from
+ * the same place; lacking one, it is the first tokenizer padded with "!" (id 0), as SDXL's is. */
+static dm_status open_tokenizers(dm_engine *e, const dm_engine_options *o, dm_error *err) {
+    char dir[4096], cand[4200];
+    const dm_model *m = e->model;
+    snprintf(cand, sizeof cand, "%s/tokenizer", m->config_dir);
+    const char *over = o->tokenizer_dir                          ? o->tokenizer_dir
+                       : m->config_dir[0] && dm_dir_exists(cand) ? cand
+                                                                 : NULL;
+    DM_TRY(dm_find_tokenizer_dir(o->model_path, over, dir, sizeof dir, err));
+    DM_TRY(dm_tokenizer_load(dir, &e->tok, err));
+    DM_TRY(check_vocab(e, e->tok, dir, m->clip.vocab, err));
+    if (!m->sdxl) return DM_OK;
+    snprintf(cand, sizeof cand, "%s/tokenizer_2", m->config_dir);
+    if (!o->tokenizer_dir && m->config_dir[0] && dm_dir_exists(cand)) {
+        DM_TRY(dm_tokenizer_load(cand, &e->tok2, err));
+        return check_vocab(e, e->tok2, cand, m->clip2.vocab, err);
+    }
+    DM_TRY(dm_tokenizer_load(dir, &e->tok2, err));
+    dm_tokenizer_set_pad(e->tok2, 0);
+    return check_vocab(e, e->tok2, dir, m->clip2.vocab, err);
 }
 
 dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *err) {
@@ -28,21 +65,22 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
     for (int k = 0; k < o->n_loras; k++)
         if ((s = dm_lora_merge(e->model->w, o->loras[k].path, o->loras[k].scale, NULL, err)))
             goto fail;
-    if (!o->no_tokenizer) {
-        char dir[4096];
-        if ((s = dm_find_tokenizer_dir(o->model_path, o->tokenizer_dir, dir, sizeof dir, err)) ||
-            (s = dm_tokenizer_load(dir, &e->tok, err)))
-            goto fail;
-        if (dm_tokenizer_vocab_size(e->tok) > e->model->clip.vocab) {
-            s = dm_fail(
-                err, "%s: tokenizer has %d tokens but the text encoder only %d (wrong tokenizer?)",
-                dir, dm_tokenizer_vocab_size(e->tok), e->model->clip.vocab);
-            goto fail;
-        }
-    }
+    if (!o->no_tokenizer && (s = open_tokenizers(e, o, err))) goto fail;
     if ((s = dm_clip_load(e->model, &e->clip, err)) ||
         (s = dm_unet_load(e->model, &e->unet, err)) || (s = dm_vae_load(e->model, &e->vae, err)))
         goto fail;
+    if ((e->sdxl = e->model->sdxl)) {
+        if ((s = dm_clip_load_tower(e->model, "text2.", &e->model->clip2, &e->clip2, err)))
+            goto fail;
+        int P = e->clip2.cfg.proj_dim, A = e->unet.cfg.add_in_dim - 6 * e->unet.cfg.add_time_dim;
+        if (e->unet.cfg.add_time_dim <= 0 || P != A) {
+            s = dm_fail(err,
+                        "%s: the UNet's added conditioning takes %d pooled values, the second "
+                        "text encoder gives %d",
+                        e->model->path, e->unet.cfg.add_time_dim > 0 ? A : 0, P);
+            goto fail;
+        }
+    }
     if (e->model->scheduler_config[0]) {
         if ((s = dm_sched_config_load(e->model->scheduler_config, &e->sched, err))) goto fail;
     } else {
@@ -64,7 +102,9 @@ void dm_engine_free(dm_engine *e) {
     dm_arena_free(&e->arena);
     dm_unet_free(&e->unet);
     dm_clip_free(&e->clip);
+    dm_clip_free(&e->clip2);
     dm_tokenizer_free(e->tok);
+    dm_tokenizer_free(e->tok2);
     dm_model_free(e->model);
     free(e);
 }
@@ -85,13 +125,38 @@ dm_status dm_engine_encode_ids(dm_engine *e, const int32_t *ids77, float *emb, d
     return dm_clip_forward(&e->clip, ids77, DM_CONTEXT_LEN, emb, NULL, &e->arena, err);
 }
 
-dm_status dm_engine_encode(dm_engine *e, const char *prompt, float *emb, int32_t *ids77,
-                           dm_error *err) {
+int dm_engine_ctx_dim(const dm_engine *e) {
+    return e->clip.cfg.hidden + (e->sdxl ? e->clip2.cfg.hidden : 0);
+}
+
+int dm_engine_pooled_dim(const dm_engine *e) {
+    return e->sdxl ? e->clip2.cfg.proj_dim : 0;
+}
+
+dm_status dm_engine_encode(dm_engine *e, const char *prompt, float *emb, float *pooled,
+                           int32_t *ids77, dm_error *err) {
     if (!e->tok) return dm_fail(err, "no tokenizer loaded");
     int32_t ids[DM_CONTEXT_LEN];
     DM_TRY(dm_tokenize(e->tok, prompt, NULL, NULL, ids, err));
     if (ids77) memcpy(ids77, ids, sizeof ids);
-    return dm_engine_encode_ids(e, ids, emb, err);
+    if (!e->sdxl) return dm_engine_encode_ids(e, ids, emb, err);
+    /* prompt_embeds = cat([te1.hidden_states[-2], te2.hidden_states[-2]], -1);
+     * pooled = te2.text_embeds */
+    int T = DM_CONTEXT_LEN, D1 = e->clip.cfg.hidden, D2 = e->clip2.cfg.hidden, D = D1 + D2;
+    int32_t ids2[DM_CONTEXT_LEN];
+    DM_TRY(dm_tokenize(e->tok2, prompt, NULL, NULL, ids2, err));
+    float *h1 = malloc(sizeof(float) * T * D1), *h2 = malloc(sizeof(float) * T * D2);
+    dm_status s = h1 && h2 ? DM_OK : dm_fail(err, "out of memory");
+    if (!s) s = dm_clip_run(&e->clip, ids, T, &(dm_clip_outputs){.penult = h1}, &e->arena, err);
+    if (!s)
+        s = dm_clip_run(&e->clip2, ids2, T, &(dm_clip_outputs){.penult = h2, .pooled = pooled},
+                        &e->arena, err);
+    for (int t = 0; !s && t < T; t++) {
+        memcpy(emb + (size_t)t * D, h1 + (size_t)t * D1, sizeof(float) * D1);
+        memcpy(emb + (size_t)t * D + D1, h2 + (size_t)t * D2, sizeof(float) * D2);
+    }
+    free(h1), free(h2);
+    return s;
 }
 
 static double now(void) {
@@ -102,6 +167,7 @@ static double now(void) {
 
 void dm_txt2img_result_free(dm_txt2img_result *r) {
     free(r->image_raw), free(r->final_latent), free(r->prompt_embeds), free(r->timesteps);
+    free(r->pooled), free(r->time_ids);
     free(r->timesteps_f), free(r->latents), free(r->unet_input), free(r->unet_output);
     free(r->pred_x0), free(r->sched_noise);
     memset(r, 0, sizeof *r);
@@ -120,19 +186,24 @@ void dm_image_to_rgb8(const float *img, int H, int W, uint8_t *rgb) {
 dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result *r,
                      dm_error *err) {
     memset(r, 0, sizeof *r);
-    int f = dm_vae_factor(&e->vae), L = e->unet.cfg.in_ch, D = e->clip.cfg.hidden;
+    int f = dm_vae_factor(&e->vae), L = e->unet.cfg.in_ch, D = dm_engine_ctx_dim(e),
+        P = dm_engine_pooled_dim(e);
     if (p->width <= 0 || p->height <= 0 || p->width % f || p->height % f)
         return dm_fail_code(err, DM_EUSAGE,
                             "width and height must be positive multiples of %d (got %dx%d)", f,
                             p->width, p->height);
     if (p->steps < 1 || p->steps > 1000)
         return dm_fail_code(err, DM_EUSAGE, "steps must be 1..1000 (got %d)", p->steps);
+    if (p->original_size[0] < 0 || p->original_size[1] < 0 || p->crop[0] < 0 || p->crop[1] < 0 ||
+        p->target_size[0] < 0 || p->target_size[1] < 0)
+        return dm_fail_code(err, DM_EUSAGE, "original size, crop and target size must be >= 0");
     if (e->unet.cfg.cross_dim != D)
         return dm_fail(err, "%s: text encoder width %d does not match the UNet's context width %d",
                        e->model->path, D, e->unet.cfg.cross_dim);
     int h = p->height / f, w = p->width / f, cfg = p->guidance > 1.0f, B = cfg ? 2 : 1;
     size_t lat = (size_t)L * h * w;
     r->L = L, r->h = h, r->w = w, r->H = p->height, r->W = p->width, r->batch = B;
+    r->D = D, r->P = P;
 
     dm_sched_config sc = e->sched;
     if (p->timestep_spacing) DM_TRY(dm_sched_config_set_spacing(&sc, p->timestep_spacing, err));
@@ -152,6 +223,10 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
     float *x = malloc(sizeof(float) * lat), *xin = malloc(sizeof(float) * lat * B),
           *eps = malloc(sizeof(float) * lat * B), *t = malloc(sizeof(float) * B);
     r->prompt_embeds = malloc(sizeof(float) * B * 77 * D);
+    if (e->sdxl) {
+        r->pooled = malloc(sizeof(float) * B * P);
+        r->time_ids = malloc(sizeof(float) * B * 6);
+    }
     r->timesteps = malloc(sizeof(int64_t) * N);
     r->timesteps_f = malloc(sizeof(float) * N);
     r->final_latent = malloc(sizeof(float) * lat);
@@ -164,20 +239,36 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
         r->sched_noise = malloc(sizeof(float) * lat * (ND ? ND : 1));
     }
     if (!x || !xin || !eps || !t || !r->prompt_embeds || !r->timesteps || !r->final_latent ||
-        !r->image_raw ||
+        !r->image_raw || (e->sdxl && (!r->pooled || !r->time_ids)) ||
         (p->record &&
          (!r->latents || !r->unet_input || !r->unet_output || !r->pred_x0 || !r->sched_noise))) {
         s = dm_fail(err, "out of memory for a %dx%d image", p->width, p->height);
         goto done;
     }
     double t0 = now();
-    /* prompt_embeds = cat([negative_prompt_embeds, prompt_embeds]) */
-    if (cfg && (s = dm_engine_encode(e, p->negative_prompt ? p->negative_prompt : "",
-                                     r->prompt_embeds, NULL, err)))
+    /* prompt_embeds = cat([negative_prompt_embeds, prompt_embeds]); SDXL: no negative prompt
+     * at all and force_zeros_for_empty_prompt => zeros (embeds and pooled), not encoded */
+    if (cfg) {
+        if (!p->negative_prompt && e->model->force_zeros) {
+            memset(r->prompt_embeds, 0, sizeof(float) * 77 * D);
+            if (r->pooled) memset(r->pooled, 0, sizeof(float) * P);
+        } else if ((s = dm_engine_encode(e, p->negative_prompt ? p->negative_prompt : "",
+                                         r->prompt_embeds, r->pooled, NULL, err))) {
+            goto done;
+        }
+    }
+    if ((s = dm_engine_encode(e, p->prompt, r->prompt_embeds + (size_t)(B - 1) * 77 * D,
+                              r->pooled ? r->pooled + (size_t)(B - 1) * P : NULL, NULL, err)))
         goto done;
-    if ((s = dm_engine_encode(e, p->prompt, r->prompt_embeds + (size_t)(B - 1) * 77 * D, NULL,
-                              err)))
-        goto done;
+    if (e->sdxl) /* add_time_ids = original_size + crops_coords_top_left + target_size */
+        for (int b = 0; b < B; b++) {
+            float *ti = r->time_ids + (size_t)b * 6;
+            ti[0] = (float)(p->original_size[0] ? p->original_size[0] : p->height);
+            ti[1] = (float)(p->original_size[1] ? p->original_size[1] : p->width);
+            ti[2] = (float)p->crop[0], ti[3] = (float)p->crop[1];
+            ti[4] = (float)(p->target_size[0] ? p->target_size[0] : p->height);
+            ti[5] = (float)(p->target_size[1] ? p->target_size[1] : p->width);
+        }
     r->seconds_text = now() - t0;
 
     dm_rng rng;
@@ -209,8 +300,9 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
             dm_sampler_scale_model_input(smp, i, x, xin + b * lat, lat);
             t[b] = ti;
         }
-        if ((s = dm_unet_forward(&e->unet, xin, B, h, w, t, r->prompt_embeds, 77, eps, capp,
-                                 &e->arena, err)))
+        dm_unet_added add = {r->pooled, r->time_ids};
+        if ((s = dm_unet_forward_cond(&e->unet, xin, B, h, w, t, r->prompt_embeds, 77,
+                                      e->sdxl ? &add : NULL, eps, capp, &e->arena, err)))
             goto done;
         if (p->store) dm_attn_store_step(p->store);
         if (p->record) {

@@ -28,6 +28,9 @@ struct dm_engine {
     dm_model *model;
     dm_tokenizer *tok; /* NULL with no_tokenizer */
     dm_clip clip;
+    int sdxl;           /* two text encoders and the added (pooled + size) conditioning */
+    dm_tokenizer *tok2; /* SDXL's tokenizer_2 (pads with "!"), NULL otherwise */
+    dm_clip clip2;      /* SDXL's second text encoder */
     dm_unet unet;
     dm_vae vae;
     dm_sched_config sched;
@@ -46,15 +49,22 @@ void dm_set_threads(int threads);
  * resolution to capture, dm_mask_pick_selfattn_res). */
 int dm_engine_attn_resolutions(const dm_engine *e, int H, int W, int *hs, int *ws, int max);
 
-/* ids77 -> embeddings (77, D) */
+/* Width D of the prompt embeddings the UNet attends to (SDXL: both encoders concatenated). */
+int dm_engine_ctx_dim(const dm_engine *e);
+/* Width of SDXL's pooled prompt embeddings (0 for SD 1.x / 2.x). */
+int dm_engine_pooled_dim(const dm_engine *e);
+/* ids77 -> embeddings (77, D) (one text encoder; SD 1.x / 2.x) */
 dm_status dm_engine_encode_ids(dm_engine *e, const int32_t *ids77, float *emb, dm_error *err);
-/* prompt -> embeddings (77, D); ids77 (may be NULL) receives its ids */
-dm_status dm_engine_encode(dm_engine *e, const char *prompt, float *emb, int32_t *ids77,
-                           dm_error *err);
+/* prompt -> embeddings (77, D) and, for SDXL, pooled (P) (may be NULL otherwise): SDXL
+ * concatenates both encoders' hidden_states[-2] and pools the second one. ids77 (may be NULL)
+ * receives the first tokenizer's ids. */
+dm_status dm_engine_encode(dm_engine *e, const char *prompt, float *emb, float *pooled,
+                           int32_t *ids77, dm_error *err);
 
 typedef struct {
     const char *prompt;
-    const char *negative_prompt; /* NULL = "" */
+    const char *negative_prompt; /* NULL: "" — or, when the model says
+                                    force_zeros_for_empty_prompt (SDXL), zeroed embeddings */
     int steps;
     float guidance; /* <= 1: no classifier-free guidance (one branch) */
     dm_sampler_kind sampler;
@@ -64,6 +74,8 @@ typedef struct {
     uint64_t seed;
     const float
         *init_noise; /* (L, h, w) as diffusers' latents= (scaled by init_noise_sigma), or NULL */
+    /* SDXL's size conditioning (pixels, height first); 0 = the image size / (0, 0) */
+    int original_size[2], crop[2], target_size[2];
     const float *sched_noise; /* (n_sched_noise, L, h, w): the k-th noise the sampler draws is
                                  sched_noise[k] (LCM, Euler a, DDIM eta > 0), or NULL */
     int n_sched_noise;
@@ -78,7 +90,10 @@ typedef struct {
     int L, h, w, H, W, n_calls, batch;
     float *image_raw;     /* (3, H, W) decoder output, unclamped */
     float *final_latent;  /* (L, h, w) */
+    int D, P;             /* prompt embedding width, pooled width (SDXL; else 0) */
     float *prompt_embeds; /* (batch, 77, D): [uncond, cond] */
+    float *pooled;        /* SDXL: (batch, P) add_text_embeds, else NULL */
+    float *time_ids;      /* SDXL: (batch, 6) add_time_ids, else NULL */
     int64_t *timesteps;   /* (n_calls) */
     float *timesteps_f;   /* (n_calls) */
     float *latents;       /* record: (n_calls, L, h, w) after each step */
