@@ -30,7 +30,8 @@ dm_status dm_precision_parse(const char *s, dm_precision *p, dm_error *err);
 const char *dm_precision_name(dm_precision p);
 /* auto -> bf16 where the CPU has amx_bf16 or avx512_bf16, else fp32; bf16 on a CPU without
  * either -> an error saying so. auto first takes DM_PRECISION from the environment when set
- * (the test suite sets fp32, so golden tests stay fp32 everywhere; test_bf16 asks explicitly). AMX tile permission is requested here when bf16 runs on AMX. */
+ * (the test suite sets fp32, so golden tests stay fp32 everywhere; test_bf16 asks explicitly). AMX
+ * tile permission is requested here when bf16 runs on AMX. */
 dm_status dm_precision_resolve(dm_precision requested, dm_precision *effective, dm_error *err);
 
 #endif

@@ -21,6 +21,9 @@ typedef struct {
     int no_tokenizer;       /* debug commands that take token ids need none */
     int f16_weights;        /* keep f16/bf16 conv/linear weights as stored, convert per layer */
     dm_precision precision; /* AUTO (0): bf16 where the CPU has it (dm_precision_resolve) */
+    const dm_lora *loras;   /* merged into the f32 weights before the networks load them */
+    int n_loras;
+    const char *vae_decoder; /* AutoencoderTiny folder replacing the VAE (NULL: the model's) */
 } dm_engine_options;
 
 /* (declared opaque in diffumask.h) */
