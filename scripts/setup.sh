@@ -4,6 +4,8 @@
 #
 #   bash scripts/setup.sh              install + build + main job
 #   bash scripts/setup.sh --deps-only  install only (what .ci/run uses)
+#   bash scripts/setup.sh --extra NAME install one group of the real clients the CI tests drive
+#                                      (torchvision | slurm | chromium), nothing else
 #
 # Everything is idempotent: run it again after a pull. The whole output is also kept in
 # build/setup.log. To have `diffumask` on PATH afterwards: make install (see the last lines).
@@ -11,9 +13,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 deps_only=0
+extra=
 case "${1:-}" in
 "") ;;
 --deps-only) deps_only=1 ;;
+--extra)
+    extra=${2:-}
+    deps_only=1
+    ;;
 -h | --help)
     sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
@@ -32,6 +39,20 @@ PACKAGES=(
     libopenblas-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg-dev
     clang libomp-dev libclang-rt-14-dev clang-format pkgconf
 )
+# The real third-party clients of the CI tests (tests skip with 77 without them; CI=true fails):
+#   torchvision  tests/cli_torchvision.sh, tests/cli_coco_rle.sh (Debian's python3, not pyenv's)
+#   slurm        .ci/slurm-test: a one-node Slurm cluster running docs/cluster-array.sbatch
+#   chromium     tests/cli_report_browser.sh: the report page in headless Chromium
+case "$extra" in
+"") ;;
+torchvision) PACKAGES=(python3-numpy python3-torchvision) ;;
+slurm) PACKAGES=(slurm-wlm munge) ;;
+chromium) PACKAGES=(chromium) ;;
+*)
+    echo "setup.sh: --extra takes torchvision, slurm or chromium, not '$extra'" >&2
+    exit 2
+    ;;
+esac
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -86,7 +107,7 @@ run build/diffumask generate --classes circle,square,triangle,star,heart --image
     --template "a photo of a blue {} on a striped background" \
     --template "a photo of a yellow {} on a noisy background" \
     --template "a photo of a green {} on a gradient background" \
-    --steps 25 --guidance 5 --save-heatmaps --out out/demo
+    --steps 25 --guidance 5 --val-fraction 0.2 --save-heatmaps --out out/demo
 run build/diffumask viz out/demo --out out/demo-sheet.png --n 10
 
 say "done: dataset in out/demo (VOC layout + annotations.json), contact sheet out/demo-sheet.png; tests: make test; log: build/setup.log"

@@ -14,7 +14,7 @@ typedef struct {
     const char *shard, *image_format, *mask_method, *ignore_band, *resolutions;
     dm_arg_list templates;
     long per_class, steps, width, height, seed, num_shards;
-    double guidance, prune;
+    double guidance, prune, val;
     int quiet, heatmaps;
 } gen_opts;
 
@@ -104,6 +104,10 @@ int dm_cmd_generate(int argc, char **argv) {
          "also keep the soft maps as 8-bit PNGs (Heatmaps/)"},
         {"--prune-fraction", DM_ARG_FLOAT, &o.prune, "P",
          "drop the worst fraction P of samples by quality score at the end", 0, 1},
+        {"--val-fraction", DM_ARG_FLOAT, &o.val, "F",
+         "put the fraction F of samples (picked by a hash of their name) in "
+         "ImageSets/Segmentation/val.txt instead of train.txt",
+         0, 1},
         {"--shard", DM_ARG_STR, &o.shard, "K/N",
          "generate only shard K of N (see docs/cluster.md)"},
         {"--num-shards", DM_ARG_INT, &o.num_shards, "N",
@@ -141,6 +145,7 @@ int dm_cmd_generate(int argc, char **argv) {
     if (strcmp(o.image_format, "png") && strcmp(o.image_format, "jpg"))
         return dm_usage_error(&spec, "--image-format must be png or jpg");
     if (o.prune >= 1) return dm_usage_error(&spec, "--prune-fraction must be in [0, 1), not 1");
+    if (o.val >= 1) return dm_usage_error(&spec, "--val-fraction must be in [0, 1), not 1");
 
     dm_error err = {0};
     dm_generate_options g = {.out_dir = o.out,
@@ -151,6 +156,7 @@ int dm_cmd_generate(int argc, char **argv) {
                              .image_ext = o.image_format,
                              .save_heatmaps = o.heatmaps,
                              .prune_fraction = (float)o.prune,
+                             .val_fraction = (float)o.val,
                              .shard = {0, 1}};
     if (dm_sampler_kind_parse(o.sampler, &g.sampler, &err))
         return dm_usage_error(&spec, "%s", err.msg);

@@ -7,6 +7,7 @@
  *   OUT/Heatmaps/NAME.png             optional 8-bit gray attention map
  *   OUT/manifest.jsonl                one compact JSON line per finished sample, in finish order
  *   OUT/ImageSets/Segmentation/train.txt, OUT/annotations.json   written by dm_dataset_finish
+ *   OUT/ImageSets/Segmentation/val.txt, trainval.txt   also, when config.json has "val_fraction"
  *
  * Resumable: a sample is finished once its manifest line is on disk, and the line is appended
  * (write + fsync) only after its files were renamed into place. Reopening OUT after a kill drops a
@@ -44,7 +45,11 @@ dm_status dm_dataset_open(const char *out_dir, const char *config_json,
 bool dm_dataset_has(const dm_dataset *ds, const char *name);
 int dm_dataset_count(const dm_dataset *ds); /* finished samples */
 dm_status dm_dataset_add(dm_dataset *ds, const dm_sample *s, dm_error *err);
-/* Writes train.txt, labels.txt and annotations.json from the manifest and the mask files. */
+/* Writes train.txt, labels.txt and annotations.json from the manifest and the mask files.
+ * With "val_fraction": F (0 < F < 1) in config.json, round(F * n) samples (at least 1, at most
+ * n - 1, when n >= 2) go to val.txt instead of train.txt, and trainval.txt lists all: the val
+ * samples are those with the smallest SHA-256 of their name, so the split depends only on the
+ * set of sample names (a merge of shards splits exactly like a single-machine run). */
 dm_status dm_dataset_finish(dm_dataset *ds, dm_error *err);
 void dm_dataset_close(dm_dataset *ds);
 
@@ -57,6 +62,10 @@ dm_status dm_dataset_finish_dir(const char *dir, dm_error *err);
  * present in two shards is an error. */
 dm_status dm_dataset_merge(const char *out_dir, const char *const *shard_dirs, int n,
                            dm_error *err);
+
+/* Which of n sample names go to val (is_val[i] = 1) for val fraction F, as described at
+ * dm_dataset_finish; returns the val count, -1 when out of memory. */
+int dm_val_split(char *const *names, int n, double fraction, unsigned char *is_val);
 
 /* The lines of a text file (labels.txt: line i = name of class id i), '\n' and "\r\n" endings
  * removed; free with dm_free_lines. */

@@ -90,6 +90,8 @@ static char *config_json(const dm_engine *e, const dm_plan *plan, const dm_gener
     cJSON_AddNumberToObject(c, "ignore_hi", o->mask.ignore_hi);
     cJSON_AddNumberToObject(c, "save_heatmaps", o->save_heatmaps);
     cJSON_AddNumberToObject(c, "prune_fraction", o->prune_fraction);
+    /* only when asked: datasets made before --val-fraction keep their config.json */
+    if (o->val_fraction > 0) cJSON_AddNumberToObject(c, "val_fraction", o->val_fraction);
     if (o->sharded) {
         char sh[64];
         snprintf(sh, sizeof sh, "%d/%d", o->shard.k, o->shard.n);

@@ -25,6 +25,7 @@ typedef struct {
     dm_shard shard;
     int sharded;              /* record the shard in config.json */
     float prune_fraction;     /* drop the worst fraction by quality score at the end */
+    float val_fraction;       /* > 0: that fraction of samples goes to val.txt (dataset.h) */
     const char *source_label; /* "--classes bird,cat" etc. (recorded) */
 } dm_generate_options;
 
