@@ -1,6 +1,9 @@
 #include "model/config.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,15 @@ static dm_status load_json(const char *path, cJSON **out, dm_error *err) {
     return DM_OK;
 }
 
+/* A JSON number that is a whole number inside int's range (casting anything else is undefined). */
+static int json_int(const cJSON *v, int *out) {
+    if (!cJSON_IsNumber(v)) return 0;
+    double d = v->valuedouble;
+    if (!(d >= INT_MIN && d <= INT_MAX) || d != floor(d)) return 0;
+    *out = (int)d;
+    return 1;
+}
+
 /* Integer field; missing -> def (def < -1000 means required). */
 static dm_status get_int(const cJSON *o, const char *path, const char *key, int def, int *out,
                          dm_error *err) {
@@ -28,9 +40,7 @@ static dm_status get_int(const cJSON *o, const char *path, const char *key, int 
         *out = def;
         return DM_OK;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble != (int)v->valuedouble)
-        return dm_fail(err, "%s: '%s' must be an integer", path, key);
-    *out = (int)v->valuedouble;
+    if (!json_int(v, out)) return dm_fail(err, "%s: '%s' must be an integer", path, key);
     return DM_OK;
 }
 
@@ -41,7 +51,8 @@ static dm_status get_float(const cJSON *o, const char *path, const char *key, fl
         *out = def;
         return DM_OK;
     }
-    if (!cJSON_IsNumber(v)) return dm_fail(err, "%s: '%s' must be a number", path, key);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || fabs(v->valuedouble) > 1e30)
+        return dm_fail(err, "%s: '%s' must be a finite number", path, key);
     *out = (float)v->valuedouble;
     return DM_OK;
 }
@@ -56,16 +67,21 @@ static dm_status get_int_list(const cJSON *o, const char *path, const char *key,
                               dm_error *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (cJSON_IsNumber(v)) {
-        for (int i = 0; i < n; i++) out[i] = (int)v->valuedouble;
+        int x;
+        if (!json_int(v, &x)) return dm_fail(err, "%s: '%s' must be an integer", path, key);
+        if (x < 1) return dm_fail(err, "%s: %s = %d is out of range (must be >= 1)", path, key, x);
+        for (int i = 0; i < n; i++) out[i] = x;
         return DM_OK;
     }
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n)
         return dm_fail(err, "%s: '%s' must be a number or a list of %d", path, key, n);
     int i = 0;
     for (const cJSON *e = v->child; e; e = e->next, i++) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 1)
-            return dm_fail(err, "%s: '%s' entry %d must be a positive integer", path, key, i);
-        out[i] = (int)e->valuedouble;
+        if (!json_int(e, &out[i]))
+            return dm_fail(err, "%s: '%s' entry %d must be an integer", path, key, i);
+        if (out[i] < 1)
+            return dm_fail(err, "%s: %s[%d] = %d is out of range (must be >= 1)", path, key, i,
+                           out[i]);
     }
     return DM_OK;
 }
@@ -91,9 +107,7 @@ dm_status dm_clip_config_load(const char *path, dm_clip_config *c, dm_error *err
         c->act_gelu = 0;
     else
         s = dm_fail(err, "%s: hidden_act '%s' is not supported (quick_gelu, gelu)", path, a);
-    if (!s && (c->hidden <= 0 || c->heads <= 0 || c->hidden % c->heads || c->layers <= 0))
-        s = dm_fail(err, "%s: hidden_size %d is not divisible into %d heads", path, c->hidden,
-                    c->heads);
+    if (!s) s = dm_clip_config_check(c, path, err);
 done:
     cJSON_Delete(o);
     return s;
@@ -124,11 +138,10 @@ dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err
     for (int i = 0; i < n; i++) {
         const cJSON *b = cJSON_GetArrayItem(boc, i), *d = cJSON_GetArrayItem(down, i),
                     *u = cJSON_GetArrayItem(up, i);
-        if (!cJSON_IsNumber(b) || !cJSON_IsString(d) || !cJSON_IsString(u)) {
+        if (!json_int(b, &c->block_out[i]) || !cJSON_IsString(d) || !cJSON_IsString(u)) {
             s = dm_fail(err, "%s: bad entry %d in the block lists", path, i);
             goto done;
         }
-        c->block_out[i] = (int)b->valuedouble;
         c->down_attn[i] = block_has_attn(d->valuestring);
         c->up_attn[i] = block_has_attn(u->valuestring);
         if (strcmp(d->valuestring, "CrossAttnDownBlock2D") &&
@@ -180,7 +193,6 @@ dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err
     const char *hk = nah && !cJSON_IsNull(nah) ? "num_attention_heads" : "attention_head_dim";
     if ((s = get_int_list(o, path, hk, n, c->heads, err))) goto done;
     c->mid_heads = c->heads[n - 1];
-    c->time_dim = 4 * c->block_out[0];
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "act_fn");
     if (cJSON_IsString(act) && strcmp(act->valuestring, "silu")) {
         s = dm_fail(err, "%s: act_fn '%s' is not supported (silu)", path, act->valuestring);
@@ -202,7 +214,8 @@ dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err
             (s = get_int(o, path, "projection_class_embeddings_input_dim", -9999, &c->add_in_dim,
                          err)))
             goto done;
-        if (c->add_time_dim < 2 || c->add_time_dim % 2 || c->add_in_dim <= 6 * c->add_time_dim) {
+        if (c->add_time_dim < 2 || c->add_time_dim > 65536 || c->add_time_dim % 2 ||
+            c->add_in_dim <= 6 * c->add_time_dim) {
             s = dm_fail(err,
                         "%s: addition_time_embed_dim %d (even, >= 2) and "
                         "projection_class_embeddings_input_dim %d (> 6 x that) do not fit",
@@ -210,13 +223,7 @@ dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err
             goto done;
         }
     }
-    for (int i = 0; i < n; i++)
-        if (c->block_out[i] % c->groups || (c->down_attn[i] && c->block_out[i] % c->heads[i])) {
-            s = dm_fail(err,
-                        "%s: block_out_channels[%d] = %d does not divide into %d groups / %d heads",
-                        path, i, c->block_out[i], c->groups, c->heads[i]);
-            goto done;
-        }
+    if (!(s = dm_unet_config_check(c, path, err))) c->time_dim = 4 * c->block_out[0];
 done:
     cJSON_Delete(o);
     return s;
@@ -236,11 +243,10 @@ dm_status dm_vae_config_load(const char *path, dm_vae_config *c, dm_error *err) 
     c->levels = n;
     for (int i = 0; i < n; i++) {
         const cJSON *b = cJSON_GetArrayItem(boc, i);
-        if (!cJSON_IsNumber(b) || b->valuedouble < 1) {
+        if (!json_int(b, &c->block_out[i]) || c->block_out[i] < 1) {
             s = dm_fail(err, "%s: bad block_out_channels entry %d", path, i);
             goto done;
         }
-        c->block_out[i] = (int)b->valuedouble;
     }
     if ((s = get_int(o, path, "in_channels", 3, &c->in_ch, err)) ||
         (s = get_int(o, path, "out_channels", 3, &c->out_ch, err)) ||
@@ -251,6 +257,7 @@ dm_status dm_vae_config_load(const char *path, dm_vae_config *c, dm_error *err) 
         (s = get_int(o, path, "sample_size", 512, &c->sample_size, err)))
         goto done;
     c->eps = 1e-6f;
+    s = dm_vae_config_check(c, path, err);
 done:
     cJSON_Delete(o);
     return s;
@@ -435,29 +442,55 @@ dm_status dm_vae_config_infer(const dm_weights *w, const dm_ldm_hints *h, dm_vae
     return DM_OK;
 }
 
+/* "num_heads: 8": a whole number, -1 (SD 2.x: "use num_head_channels") or 1..65536. */
+static dm_status yaml_int(const char *path, const char *key, const char *val, int *out,
+                          dm_error *err) {
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || end == val || *end || (v != -1 && (v < 1 || v > 65536)))
+        return dm_fail(err, "%s: %s = %s is out of range (must be -1 or 1..65536)", path, key, val);
+    *out = (int)v;
+    return DM_OK;
+}
+
+/* "scale_factor: 0.18215": a finite number > 0. */
+static dm_status yaml_float(const char *path, const char *key, const char *val, float *out,
+                            dm_error *err) {
+    char *end;
+    double v = strtod(val, &end);
+    if (end == val || *end || !isfinite(v) || !(v > 0) || v > 1e6)
+        return dm_fail(err, "%s: %s = %s is out of range (must be a number > 0)", path, key, val);
+    *out = (float)v;
+    return DM_OK;
+}
+
 dm_status dm_ldm_hints_load(const char *path, dm_ldm_hints *h, dm_error *err) {
     memset(h, 0, sizeof *h);
     char *text;
     DM_TRY(dm_read_file(path, &text, NULL, err));
     char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    dm_status s = DM_OK;
+    for (char *line = strtok_r(text, "\n", &save); line && !s; line = strtok_r(NULL, "\n", &save)) {
         while (*line == ' ' || *line == '\t') line++;
         if (*line == '#') continue;
         char key[64];
         char val[128];
         if (sscanf(line, "%63[a-z_]: %127s", key, val) != 2) continue;
         if (!strcmp(key, "num_heads"))
-            h->unet_heads = atoi(val);
+            s = yaml_int(path, key, val, &h->unet_heads, err);
         else if (!strcmp(key, "num_head_channels"))
-            h->unet_head_channels = atoi(val);
+            s = yaml_int(path, key, val, &h->unet_head_channels, err);
         else if (!strcmp(key, "scale_factor"))
-            h->scale_factor = (float)atof(val);
+            s = yaml_float(path, key, val, &h->scale_factor, err);
         else if (!strcmp(key, "parameterization"))
             h->v_prediction = strstr(val, "v") != NULL;
         else if (!strcmp(key, "use_linear_in_transformer"))
             h->linear_in_transformer = !strncmp(val, "True", 4) || !strncmp(val, "true", 4);
     }
-    if (h->unet_heads < 0) h->unet_heads = 0; /* -1 in SD 2.x yamls means "use num_head_channels" */
+    /* -1 in SD 2.x yamls means "use num_head_channels" */
+    if (h->unet_heads < 0) h->unet_heads = 0;
+    if (h->unet_head_channels < 0) h->unet_head_channels = 0;
     free(text);
-    return DM_OK;
+    return s;
 }

@@ -61,6 +61,12 @@ dm_status dm_clip_config_load(const char *path, dm_clip_config *c, dm_error *err
 dm_status dm_unet_config_load(const char *path, dm_unet_config *c, dm_error *err);
 dm_status dm_vae_config_load(const char *path, dm_vae_config *c, dm_error *err);
 
+/* Range checks every config passes before use (the loaders and the one-file path call them):
+ * "FILE: norm_num_groups = 0 is out of range (must be 1..65536)". */
+dm_status dm_clip_config_check(const dm_clip_config *c, const char *file, dm_error *err);
+dm_status dm_unet_config_check(const dm_unet_config *c, const char *file, dm_error *err);
+dm_status dm_vae_config_check(const dm_vae_config *c, const char *file, dm_error *err);
+
 /* Hints a one-file checkpoint cannot carry in its shapes (from a .yaml beside it, or defaults). */
 typedef struct {
     int unet_heads;         /* num_heads (SD 1.x style), 0 if unknown */

@@ -27,6 +27,20 @@ static dm_status open_component(dm_model *m, const char *sub, const char *prefix
                    m->path, sub);
 }
 
+/* model_index.json names the pipeline's parts; we read the parts from their folders, but a file
+ * that is not a JSON object means a broken or foreign download. */
+static dm_status check_model_index(const char *path, dm_error *err) {
+    char *text;
+    DM_TRY(dm_read_file(path, &text, NULL, err));
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    int ok = cJSON_IsObject(o);
+    cJSON_Delete(o);
+    if (!ok)
+        return dm_fail(err, "%s: not a JSON object (a diffusers model_index.json is one)", path);
+    return DM_OK;
+}
+
 /* force_zeros_for_empty_prompt of model_index.json; diffusers' SDXL pipelines default to true,
  * SD 1.x / 2.x pipelines have no such flag. */
 static dm_status read_force_zeros(dm_model *m, const char *dir, dm_error *err) {
@@ -86,6 +100,7 @@ static dm_status open_folder(dm_model *m, dm_error *err) {
     snprintf(p, sizeof p, "%s/model_index.json", m->path);
     if (!dm_file_exists(p))
         return dm_fail(err, "%s: not a diffusers folder (no model_index.json)", m->path);
+    DM_TRY(check_model_index(p, err));
     DM_TRY(open_component(m, "text_encoder", "text.", err));
     snprintf(p, sizeof p, "%s/text_encoder_2", m->path);
     if ((m->sdxl = dm_dir_exists(p))) DM_TRY(open_component(m, "text_encoder_2", "text2.", err));
@@ -141,6 +156,10 @@ static dm_status open_single(dm_model *m, const char *config_arg, dm_error *err)
         return dm_fail_wrap(err, "%s", where);
     if (m->sdxl && !(hp && hp->scale_factor > 0)) m->vae.scaling = 0.13025f; /* sd_xl_base */
     m->force_zeros = m->sdxl;
+    DM_TRY(dm_clip_config_check(&m->clip, where, err));
+    if (m->sdxl) DM_TRY(dm_clip_config_check(&m->clip2, where, err));
+    DM_TRY(dm_unet_config_check(&m->unet, where, err));
+    DM_TRY(dm_vae_config_check(&m->vae, where, err));
     m->scheduler_config[0] = 0;
     return DM_OK;
 }

@@ -1,5 +1,6 @@
 #include "model/weights.h"
 
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,8 @@ typedef struct {
     int transposed;     /* a 2-D source served as its transpose (always as an f32 copy) */
     int ndim;
     int64_t shape[DM_MAX_DIMS];
-    float *f32; /* converted copy, or NULL when served from the mapping */
+    float *f32;  /* converted copy, or NULL when served from the mapping */
+    int checked; /* every value seen finite */
     const float *data;
 } entry;
 
@@ -141,6 +143,63 @@ static void shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
     if (k < n) snprintf(buf + k, n - k, "]");
 }
 
+/* Start of the entry's data in the mapping (after the row slice). */
+static const char *source_bytes(const entry *e, size_t *n) {
+    size_t row = 1;
+    for (int i = 1; i < e->src->ndim; i++) row *= (size_t)e->src->shape[i];
+    *n = e->src->ndim == 0 ? 1 : row * (size_t)e->shape[0];
+    return (const char *)e->src->data + (size_t)e->row0 * row * dm_dtype_size(e->src->dtype);
+}
+
+/* Is the value with these bits NaN or Inf? Exactly when its exponent bits are all ones. */
+#define NONFINITE(bits, mask) (((bits) & (mask)) == (mask))
+
+/* Any NaN/Inf among values [i0, i1) of a dtype of size sz? A branch-free OR the compiler
+ * vectorises (memcpy: the mapping need not be aligned). */
+static int block_nonfinite(dm_dtype dt, const char *src, size_t i0, size_t i1) {
+    int bad = 0;
+    if (dt == DM_F16 || dt == DM_BF16) {
+        uint16_t mask = dt == DM_F16 ? 0x7c00 : 0x7f80;
+#pragma omp simd reduction(| : bad)
+        for (size_t i = i0; i < i1; i++) {
+            uint16_t b;
+            memcpy(&b, src + 2 * i, 2);
+            bad |= NONFINITE(b, mask);
+        }
+    } else if (dt == DM_F32) {
+#pragma omp simd reduction(| : bad)
+        for (size_t i = i0; i < i1; i++) {
+            uint32_t b;
+            memcpy(&b, src + 4 * i, 4);
+            bad |= NONFINITE(b, 0x7f800000u);
+        }
+    } else if (dt == DM_F64) {
+        for (size_t i = i0; i < i1; i++) {
+            uint64_t b;
+            memcpy(&b, src + 8 * i, 8);
+            bad |= NONFINITE(b, 0x7ff0000000000000ull);
+        }
+    }
+    return bad;
+}
+
+/* Index of the first NaN/Inf among n values at src, or -1. Blocks of 64K values are shared
+ * out over the threads; only the first bad block is searched value by value. Checkpoints are
+ * GBs: this reads each weight once, at load, at memory speed (BENCHMARKS.md). */
+static int64_t first_nonfinite(dm_dtype dt, const char *src, size_t n) {
+    const size_t B = 1 << 16;
+    long nb = (long)((n + B - 1) / B), first = nb;
+#pragma omp parallel for reduction(min : first) schedule(static) if (nb > 4)
+    for (long b = 0; b < nb; b++) {
+        size_t i1 = (size_t)(b + 1) * B;
+        if (block_nonfinite(dt, src, (size_t)b * B, i1 < n ? i1 : n) && b < first) first = b;
+    }
+    if (first == nb) return -1;
+    for (size_t i = (size_t)first * B; i < n; i++)
+        if (block_nonfinite(dt, src, i, i + 1)) return (int64_t)i;
+    return -1;
+}
+
 /* Finds name and checks its shape and dtype. */
 static dm_status lookup(dm_weights *w, const char *name, int ndim, const int64_t *shape,
                         entry **out, dm_error *err) {
@@ -160,16 +219,17 @@ static dm_status lookup(dm_weights *w, const char *name, int ndim, const int64_t
     if (!dm_dtype_is_float(e->src->dtype))
         return dm_fail(err, "%s: tensor '%s' has dtype %s, expected a float type", file,
                        e->src->name, dm_dtype_name(e->src->dtype));
+    if (!e->checked) {
+        size_t n;
+        const char *src = source_bytes(e, &n);
+        int64_t bad = first_nonfinite(e->src->dtype, src, n);
+        if (bad >= 0)
+            return dm_fail(err, "%s: tensor '%s' has a NaN or Inf value (element %lld of %zu)",
+                           file, e->src->name, (long long)bad, n);
+        e->checked = 1;
+    }
     *out = e;
     return DM_OK;
-}
-
-/* Start of the entry's data in the mapping (after the row slice). */
-static const char *source_bytes(const entry *e, size_t *n) {
-    size_t row = 1;
-    for (int i = 1; i < e->src->ndim; i++) row *= (size_t)e->src->shape[i];
-    *n = e->src->ndim == 0 ? 1 : row * (size_t)e->shape[0];
-    return (const char *)e->src->data + (size_t)e->row0 * row * dm_dtype_size(e->src->dtype);
 }
 
 void dm_weights_set_keep_half(dm_weights *w, int keep_half) {

@@ -309,6 +309,16 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
         if ((s = dm_sampler_step(smp, i, eps, x, lat, &rng,
                                  p->record ? r->pred_x0 + (size_t)i * lat : NULL, err)))
             goto done;
+        /* a NaN/Inf latent only spreads: stop here and name the step (one pass over the
+         * latent costs nothing next to a UNet call) */
+        for (size_t k = 0; k < lat; k++)
+            if (!isfinite(x[k])) {
+                s = dm_fail(err,
+                            "the latent became NaN/Inf at step %d of %d (the model or the "
+                            "settings overflow)",
+                            i + 1, N);
+                goto done;
+            }
         if (p->record) {
             memcpy(r->latents + (size_t)i * lat, x, sizeof(float) * lat);
             const float *drawn = dm_sampler_last_noise(smp);
