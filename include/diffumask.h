@@ -36,6 +36,26 @@ dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error
  * installed copy (PREFIX/share/diffumask/models/toy-shapes, found next to the installed library or
  * binary), else the source tree's models/toy-shapes. Fails when neither exists. */
 dm_status dm_default_model(char *path, size_t cap, dm_error *err);
+
+/* A LoRA file merged into the weights at open (kohya / A1111, diffusers or PEFT naming; UNet and
+ * text encoder): W + scale * (alpha / rank) * up @ down. */
+typedef struct {
+    const char *path;
+    float scale; /* 1 = as trained */
+} dm_lora;
+
+typedef struct {
+    const char *model_path; /* NULL = the built-in demo model */
+    int threads;            /* 0 = all cores */
+    const dm_lora *loras;   /* merged in order; may be NULL */
+    int n_loras;
+    const char *vae_decoder; /* a diffusers AutoencoderTiny (TAESD) folder replacing the VAE, or
+                                NULL */
+} dm_open_options;
+
+/* dm_open with LoRAs and a replacement VAE. A LoRA key that matches no weight, a LoRA for
+ * another model, or an unreadable file is an error naming the file and key. */
+dm_status dm_open_ex(const dm_open_options *o, dm_engine **out, dm_error *err);
 void dm_close(dm_engine *e);
 /* The model's native image size (e.g. 512 for SD 1.x, 64 for the demo model). */
 int dm_native_size(const dm_engine *e);
@@ -45,9 +65,10 @@ typedef struct {
     const char *negative_prompt; /* NULL = "" */
     int steps;                   /* 0 = 25 */
     float guidance;              /* 0 = 7.5; <= 1 disables classifier-free guidance */
-    const char *sampler;         /* NULL = "ddim"; euler, euler_a, dpmpp_2m, pndm */
+    const char *sampler;         /* NULL = "ddim"; euler, euler_a, dpmpp_2m, pndm, lcm */
     int width, height;           /* 0 = native size */
     uint64_t seed;
+    const char *timestep_spacing; /* NULL = the model's; "leading", "trailing", "linspace" */
 } dm_image_request;
 
 /* rgb: width*height*3 bytes. */

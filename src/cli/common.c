@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "io/file.h"
+#include "model/lora.h"
 
 int dm_cli_fail(const dm_cmd_spec *spec, dm_status s, const dm_error *err) {
     fprintf(stderr, "%s: %s\n", spec->command, err->msg);
@@ -36,8 +37,18 @@ int dm_cli_open_engine(const dm_cmd_spec *spec, const dm_cli_model_opts *o, int 
                             .threads = (int)o->threads,
                             .prediction = pred,
                             .no_tokenizer = !need_tokenizer,
-                            .f16_weights = o->f16_weights};
+                            .f16_weights = o->f16_weights,
+                            .vae_decoder = o->vae_decoder};
     dm_error err = {0};
+    dm_lora loras[DM_ARG_LIST_MAX];
+    char paths[DM_ARG_LIST_MAX][4096];
+    for (int k = 0; k < o->loras.n; k++) {
+        if (dm_lora_parse_spec(o->loras.v[k], paths[k], sizeof paths[k], &loras[k].scale, &err))
+            return dm_usage_error(spec, "%s", err.msg);
+        loras[k].path = paths[k];
+    }
+    eo.loras = loras;
+    eo.n_loras = o->loras.n;
     dm_status s = dm_engine_open(&eo, e, &err);
     if (s) return dm_cli_fail(spec, s, &err);
     return 0;

@@ -11,6 +11,8 @@ typedef struct {
     const char *model, *tokenizer, *config, *prediction;
     long threads;
     int f16_weights;
+    dm_arg_list loras;       /* --lora FILE[:SCALE], repeatable */
+    const char *vae_decoder; /* --vae-decoder DIR */
 } dm_cli_model_opts;
 
 #define DM_CLI_MODEL_OPTS(o)                                                                       \
@@ -24,6 +26,11 @@ typedef struct {
          "or a diffusers folder (its configs and tokenizers; its weights are not read)"},          \
         {"--prediction", DM_ARG_STR, &(o).prediction, "eps|v",                                     \
          "override the model's prediction type (SD 2.x 768 models are v)"},                        \
+        {"--lora", DM_ARG_MULTI, &(o).loras, "FILE[:SCALE]",                                       \
+         "merge a LoRA (kohya/A1111 or diffusers naming) into the weights; repeatable; SCALE "     \
+         "default 1"},                                                                             \
+        {"--vae-decoder", DM_ARG_STR, &(o).vae_decoder, "DIR",                                     \
+         "a diffusers AutoencoderTiny (TAESD) folder used instead of the model's VAE"},            \
         {"--threads", DM_ARG_INT, &(o).threads, "T", "CPU threads, 0 = all cores (default 0)",     \
          0,           1024},                                                                       \
     {                                                                                              \

@@ -291,6 +291,28 @@ dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_
     return DM_OK;
 }
 
+dm_status dm_weights_get_mutable(dm_weights *w, const char *name, float **out, int *ndim,
+                                 const int64_t **shape, dm_error *err) {
+    entry *e = find(w, name);
+    if (!e) return dm_fail(err, "checkpoint has no weight '%s'", name);
+    DM_TRY(lookup(w, name, e->ndim, e->shape, &e, err));
+    if (!e->f32) {
+        size_t n;
+        const char *src = source_bytes(e, &n);
+        e->f32 = malloc(n * sizeof(float) + 1);
+        if (!e->f32)
+            return dm_fail(err, "%s: out of memory copying '%s'", e->file ? e->file : "checkpoint",
+                           e->src->name);
+        dm_convert_to_f32(e->src->dtype, src, n, e->f32);
+        w->converted += n * sizeof(float);
+        e->data = e->f32;
+    }
+    *out = e->f32;
+    *ndim = e->ndim;
+    *shape = e->shape;
+    return DM_OK;
+}
+
 size_t dm_weights_half_max(const dm_weights *w) {
     return w->half_max;
 }

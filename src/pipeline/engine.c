@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "io/file.h"
+#include "model/lora.h"
 #include "model/model_paths.h"
 #include "ops/ops.h"
 
@@ -59,6 +60,11 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
     dm_set_threads(o->threads);
     if ((s = dm_model_open_with_config(o->model_path, o->ldm_config, &e->model, err))) goto fail;
     dm_weights_set_keep_half(e->model->w, o->f16_weights);
+    /* LoRAs change f32 copies of their weights here, before any network takes its pointers (or
+     * packs / converts them) */
+    for (int k = 0; k < o->n_loras; k++)
+        if ((s = dm_lora_merge(e->model->w, o->loras[k].path, o->loras[k].scale, NULL, err)))
+            goto fail;
     if (!o->no_tokenizer && (s = open_tokenizers(e, o, err))) goto fail;
     if ((s = dm_clip_load(e->model, &e->clip, err)) ||
         (s = dm_unet_load(e->model, &e->unet, err)) || (s = dm_vae_load(e->model, &e->vae, err)))

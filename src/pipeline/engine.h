@@ -18,6 +18,9 @@ typedef struct {
     int prediction;         /* -1: from the model, 0: epsilon, 1: v_prediction */
     int no_tokenizer;       /* debug commands that take token ids need none */
     int f16_weights;        /* keep f16/bf16 conv/linear weights as stored, convert per layer */
+    const dm_lora *loras;   /* merged into the f32 weights before the networks load them */
+    int n_loras;
+    const char *vae_decoder; /* AutoencoderTiny folder replacing the VAE (NULL: the model's) */
 } dm_engine_options;
 
 /* (declared opaque in diffumask.h) */
