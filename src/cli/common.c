@@ -31,6 +31,10 @@ int dm_cli_open_engine(const dm_cmd_spec *spec, const dm_cli_model_opts *o, int 
         else
             return dm_usage_error(spec, "--prediction must be eps or v, not '%s'", o->prediction);
     }
+    dm_precision prec = DM_PRECISION_AUTO;
+    dm_error perr = {0};
+    if (o->precision && dm_precision_parse(o->precision, &prec, &perr))
+        return dm_usage_error(spec, "%s", perr.msg);
     dm_engine_options eo = {.model_path = model,
                             .tokenizer_dir = o->tokenizer,
                             .ldm_config = o->config,
@@ -38,7 +42,8 @@ int dm_cli_open_engine(const dm_cmd_spec *spec, const dm_cli_model_opts *o, int 
                             .prediction = pred,
                             .no_tokenizer = !need_tokenizer,
                             .f16_weights = o->f16_weights,
-                            .vae_decoder = o->vae_decoder};
+                            .vae_decoder = o->vae_decoder,
+                            .precision = prec};
     dm_error err = {0};
     dm_lora loras[DM_ARG_LIST_MAX];
     char paths[DM_ARG_LIST_MAX][4096];

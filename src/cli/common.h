@@ -8,7 +8,7 @@
 /* --model, --tokenizer, --config, --threads, --prediction, --f16-weights: declared once,
  * parsed into here */
 typedef struct {
-    const char *model, *tokenizer, *config, *prediction;
+    const char *model, *tokenizer, *config, *prediction, *precision;
     long threads;
     int f16_weights;
     dm_arg_list loras;       /* --lora FILE[:SCALE], repeatable */
@@ -33,6 +33,8 @@ typedef struct {
          "a diffusers AutoencoderTiny (TAESD) folder used instead of the model's VAE"},            \
         {"--threads", DM_ARG_INT, &(o).threads, "T", "CPU threads, 0 = all cores (default 0)",     \
          0,           1024},                                                                       \
+        {"--precision", DM_ARG_STR, &(o).precision, "auto|fp32|bf16",                              \
+         "number format of the networks (auto: bf16 where the CPU has avx512_bf16 / amx_bf16)"},   \
     {                                                                                              \
         "--f16-weights", DM_ARG_FLAG, &(o).f16_weights, NULL,                                      \
             "keep f16/bf16 weight matrices as stored (converted per layer): less memory, same "    \
