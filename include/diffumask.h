@@ -30,12 +30,23 @@ typedef struct {
  * one thread at a time; open several for concurrent use. */
 typedef struct dm_engine dm_engine;
 
+/* The number format the networks run in. AUTO (the default) = BF16 where the CPU has
+ * amx_bf16 or avx512_bf16 (detected at run time), else FP32. BF16 rounds the inputs of every
+ * matrix product to bfloat16 and accumulates in fp32 (~1e-2 relative error per network against
+ * fp32); asking for it on a CPU without bf16 support is an error. */
+typedef enum { DM_PRECISION_AUTO = 0, DM_PRECISION_FP32 = 1, DM_PRECISION_BF16 = 2 } dm_precision;
+
 /* threads: 0 = all cores. model_path NULL = the built-in demo model (dm_default_model). */
 dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err);
 /* The folder of the built-in demo model (toy-shapes, 64x64 drawings of shapes) into path: the
  * installed copy (PREFIX/share/diffumask/models/toy-shapes, found next to the installed library or
  * binary), else the source tree's models/toy-shapes. Fails when neither exists. */
 dm_status dm_default_model(char *path, size_t cap, dm_error *err);
+/* dm_open with a precision (dm_open runs AUTO). */
+dm_status dm_open_precision(const char *model_path, int threads, dm_precision precision,
+                            dm_engine **out, dm_error *err);
+/* The precision the engine runs in (never AUTO). */
+dm_precision dm_engine_precision(const dm_engine *e);
 
 /* A LoRA file merged into the weights at open (kohya / A1111, diffusers or PEFT naming; UNet and
  * text encoder): W + scale * (alpha / rank) * up @ down. */
@@ -51,6 +62,7 @@ typedef struct {
     int n_loras;
     const char *vae_decoder; /* a diffusers AutoencoderTiny (TAESD) folder replacing the VAE, or
                                 NULL */
+    dm_precision precision;  /* 0 = DM_PRECISION_AUTO */
 } dm_open_options;
 
 /* dm_open with LoRAs and a replacement VAE. A LoRA key that matches no weight, a LoRA for

@@ -23,10 +23,12 @@ int dm_cmd_merge(int argc, char **argv) {
     int r = dm_parse_args(&spec, argc, argv, pos, &n_pos);
     if (r) return r < 0 ? 0 : r;
     dm_error err = {{0}};
-    if (dm_dataset_merge(pos[0], pos + 1, n_pos - 1, &err) != DM_OK) {
+    char note[4096];
+    if (dm_dataset_merge_note(pos[0], pos + 1, n_pos - 1, note, sizeof note, &err) != DM_OK) {
         fprintf(stderr, "diffumask merge: %s\n", err.msg);
         return 1;
     }
+    if (note[0]) printf("note: %s\n", note);
     printf("merged %d shard folders into %s\n", n_pos - 1, pos[0]);
     return 0;
 }

@@ -5,14 +5,9 @@
 
 #include "dataset/generate.h"
 
-dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err) {
-    if (!out) return dm_fail_code(err, DM_EUSAGE, "dm_open: a handle pointer is required");
-    char demo[4096];
-    if (!model_path) {
-        DM_TRY(dm_default_model(demo, sizeof demo, err));
-        model_path = demo;
-    }
-    dm_open_options o = {.model_path = model_path, .threads = threads};
+dm_status dm_open_precision(const char *model_path, int threads, dm_precision precision,
+                            dm_engine **out, dm_error *err) {
+    dm_open_options o = {.model_path = model_path, .threads = threads, .precision = precision};
     return dm_open_ex(&o, out, err);
 }
 
@@ -34,8 +29,17 @@ dm_status dm_open_ex(const dm_open_options *oo, dm_engine **out, dm_error *err) 
                            .prediction = -1,
                            .loras = oo->loras,
                            .n_loras = oo->n_loras,
-                           .vae_decoder = oo->vae_decoder};
+                           .vae_decoder = oo->vae_decoder,
+                           .precision = oo->precision};
     return dm_engine_open(&o, out, err);
+}
+
+dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err) {
+    return dm_open_precision(model_path, threads, DM_PRECISION_AUTO, out, err);
+}
+
+dm_precision dm_engine_precision(const dm_engine *e) {
+    return e->precision;
 }
 
 void dm_close(dm_engine *e) {

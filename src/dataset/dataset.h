@@ -62,6 +62,10 @@ dm_status dm_dataset_finish_dir(const char *dir, dm_error *err);
  * present in two shards is an error. */
 dm_status dm_dataset_merge(const char *out_dir, const char *const *shard_dirs, int n,
                            dm_error *err);
+/* The same; note (note_cap bytes, may be NULL) receives a line for the caller to show when the
+ * shards were made at different precisions (merged, not refused), else "". */
+dm_status dm_dataset_merge_note(const char *out_dir, const char *const *shard_dirs, int n,
+                                char *note, size_t note_cap, dm_error *err);
 
 /* Which of n sample names go to val (is_val[i] = 1) for val fraction F, as described at
  * dm_dataset_finish; returns the val count, -1 when out of memory. */

@@ -58,6 +58,7 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
     if (!e) return dm_fail(err, "out of memory");
     dm_status s;
     dm_set_threads(o->threads);
+    if ((s = dm_precision_resolve(o->precision, &e->precision, err))) goto fail;
     if ((s = dm_model_open_with_config(o->model_path, o->ldm_config, &e->model, err))) goto fail;
     dm_weights_set_keep_half(e->model->w, o->f16_weights);
     /* LoRAs change f32 copies of their weights here, before any network takes its pointers (or
@@ -65,6 +66,10 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
     for (int k = 0; k < o->n_loras; k++)
         if ((s = dm_lora_merge(e->model->w, o->loras[k].path, o->loras[k].scale, NULL, err)))
             goto fail;
+    if (e->precision == DM_PRECISION_BF16) {
+        if ((s = dm_dnnl_create(&e->dnnl, err))) goto fail;
+        dm_weights_set_dnnl(e->model->w, e->dnnl);
+    }
     if (!o->no_tokenizer && (s = open_tokenizers(e, o, err))) goto fail;
     if ((s = dm_clip_load(e->model, &e->clip, err)) ||
         (s = dm_unet_load(e->model, &e->unet, err)) || (s = dm_vae_load(e->model, &e->vae, err)))
@@ -132,6 +137,7 @@ void dm_engine_free(dm_engine *e) {
     dm_tokenizer_free(e->tok);
     dm_tokenizer_free(e->tok2);
     dm_model_free(e->model);
+    dm_dnnl_free(e->dnnl);
     free(e);
 }
 

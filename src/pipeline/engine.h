@@ -3,11 +3,13 @@
 #ifndef DM_PIPELINE_ENGINE_H
 #define DM_PIPELINE_ENGINE_H
 
+#include "core/cpu.h"
 #include "model/clip.h"
 #include "model/tokenizer.h"
 #include "model/taesd.h"
 #include "model/unet.h"
 #include "model/vae.h"
+#include "ops/dnnl_ops.h"
 #include "pipeline/attn_store.h"
 #include "sched/sampler.h"
 
@@ -19,6 +21,7 @@ typedef struct {
     int prediction;         /* -1: from the model, 0: epsilon, 1: v_prediction */
     int no_tokenizer;       /* debug commands that take token ids need none */
     int f16_weights;        /* keep f16/bf16 conv/linear weights as stored, convert per layer */
+    dm_precision precision; /* AUTO (0): bf16 where the CPU has it (dm_precision_resolve) */
     const dm_lora *loras;   /* merged into the f32 weights before the networks load them */
     int n_loras;
     const char *vae_decoder; /* AutoencoderTiny folder replacing the VAE (NULL: the model's) */
@@ -37,6 +40,8 @@ struct dm_engine {
     dm_taesd *taesd; /* --vae-decoder: replaces the VAE in decode / encode, or NULL */
     dm_sched_config sched;
     dm_arena arena;
+    dm_precision precision; /* effective: FP32 or BF16 */
+    dm_dnnl *dnnl;          /* bf16: oneDNN engine, primitive cache, prepared weights */
 };
 
 dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *err);
