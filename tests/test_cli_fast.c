@@ -53,6 +53,34 @@ int main(void) {
         check_compare_st(out, check_shared("golden/fast/pipe_ddim_lora.safetensors"), lora_names,
                          1e-3);
     }
+    /* --vae-decoder: TAESD alone (debug vae-decode / vae-encode) and in txt2img */
+    const char *taesd = check_shared("golden/fast/tiny-taesd");
+    char taesd_dir[1024];
+    snprintf(taesd_dir, sizeof taesd_dir, "%s", taesd);
+    for (int m = 0; m < 2; m++) {
+        char out[512];
+        const char *img_names[] = {"image", NULL}, *lat_names[] = {"latent", NULL};
+        snprintf(out, sizeof out, "%s/td%d.safetensors", tmp, m);
+        CHECK(run("debug vae-decode --model %s --vae-decoder %s --in %s --out %s", models[m],
+                  taesd_dir, check_shared("golden/fast/taesd_decode.safetensors"), out) == 0);
+        check_compare_st(out, check_shared("golden/fast/taesd_decode.safetensors"), img_names,
+                         1e-4);
+        snprintf(out, sizeof out, "%s/te%d.safetensors", tmp, m);
+        CHECK(run("debug vae-encode --model %s --vae-decoder %s --in %s --out %s", models[m],
+                  taesd_dir, check_shared("golden/fast/taesd_encode.safetensors"), out) == 0);
+        check_compare_st(out, check_shared("golden/fast/taesd_encode.safetensors"), lat_names,
+                         1e-4);
+        snprintf(out, sizeof out, "%s/tp%d.safetensors", tmp, m);
+        CHECK(run("txt2img --model %s --vae-decoder %s --prompt 'a photograph of a bird' "
+                  "--negative-prompt '' --steps 10 --guidance 7.5 --width 128 --height 128 "
+                  "--init-noise %s --save-tensors %s --out %s/p.png 2>/dev/null",
+                  models[m], taesd_dir, check_shared("golden/fast/pipe_ddim_taesd.safetensors"),
+                  out, tmp) == 0);
+        const char *pn[] = {"final_latent", "image_raw", "latents", NULL};
+        check_compare_st(out, check_shared("golden/fast/pipe_ddim_taesd.safetensors"), pn, 1e-3);
+    }
+    CHECK(run("txt2img --model %s --vae-decoder %s/vae --prompt a --out %s/bad.png 2>/dev/null",
+              models[0], models[0], tmp) == 1);
     /* a bad LoRA: exit 1, one line, no image written */
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "head -c 100000 %s > %s/trunc.safetensors",

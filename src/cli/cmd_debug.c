@@ -272,8 +272,8 @@ static dm_status vae_decode(dm_engine *e, const dm_safetensors *in, const char *
         imgs[k] = img;
         if (!s && !img) s = dm_fail(err, "out of memory");
         for (int b = 0; !s && b < B; b++)
-            s = dm_vae_decode(&e->vae, z + (size_t)b * L * h * w, h, w,
-                              img + (size_t)b * 3 * h * f * w * f, &e->arena, err);
+            s = dm_engine_decode(e, z + (size_t)b * L * h * w, h, w,
+                                 img + (size_t)b * 3 * h * f * w * f, err);
         free(z);
         snprintf(names[k], sizeof names[k], "image%s", name + 6);
         int64_t shape[4] = {B, e->vae.cfg.out_ch, (int64_t)h * f, (int64_t)w * f};
@@ -287,6 +287,34 @@ static dm_status vae_decode(dm_engine *e, const dm_safetensors *in, const char *
     return s;
 }
 
+/* ------------------------------------------------------------ vae encode */
+static dm_status vae_encode(dm_engine *e, const dm_safetensors *in, const char *out,
+                            dm_error *err) {
+    const dm_st_tensor *it;
+    float *img = read_tensor_f32(in, "image", 4, &it, err);
+    if (!img) return DM_ERR;
+    int B = (int)it->shape[0], C = (int)it->shape[1], H = (int)it->shape[2], W = (int)it->shape[3];
+    int f = dm_vae_factor(&e->vae), L = e->unet.cfg.in_ch;
+    dm_status s = DM_OK;
+    if (C != 3 || H % f || W % f)
+        s = dm_fail(err, "%s: 'image' must be [B, 3, H, W] with H, W multiples of %d",
+                    dm_st_path(in), f);
+    size_t per = (size_t)L * (H / f) * (W / f);
+    float *z = s ? NULL : malloc(sizeof(float) * B * per);
+    if (!s && !z) s = dm_fail(err, "out of memory");
+    for (int b = 0; !s && b < B; b++)
+        s = dm_engine_encode_image(e, img + (size_t)b * 3 * H * W, H, W, z + b * per, err);
+    if (!s) {
+        dm_st_writer *wr = dm_st_writer_new();
+        int64_t shape[4] = {B, L, H / f, W / f};
+        s = dm_st_writer_add_f32(wr, "latent", 4, shape, z, err);
+        if (!s) s = dm_st_write(wr, out, err);
+        dm_st_writer_free(wr);
+    }
+    free(z), free(img);
+    return s;
+}
+
 int dm_cmd_debug(int argc, char **argv) {
     debug_opts o = {0};
     dm_opt opts[] = {
@@ -297,7 +325,7 @@ int dm_cmd_debug(int argc, char **argv) {
          "unet: also write every cross-attention map [B*heads, h*w, 77] by module name"}};
     dm_cmd_spec spec = {
         "diffumask debug",
-        "text-encoder|unet|vae-decode --model PATH --in IN --out OUT [--attention]",
+        "text-encoder|unet|vae-decode|vae-encode --model PATH --in IN --out OUT [--attention]",
         "Runs one network on tensors read from a safetensors file and writes its outputs:\n"
         "  text-encoder  input_ids [B,77] (int64) -> last_hidden_state, hidden_states.0..N\n"
         "                SDXL: input_ids, input_ids_2 -> te1.*, te2.* (+ te2.text_embeds),\n"
@@ -307,7 +335,9 @@ int dm_cmd_debug(int argc, char **argv) {
         "                -> noise_pred [B,C,h,w] (+ attention maps with --attention;\n"
         "                SDXL: + time_emb, add_time_proj, add_embedding_input, add_embedding, "
         "emb)\n"
-        "  vae-decode    latent* [B,4,h,w] -> image* [B,3,8h,8w] = decode(latent / scaling_factor)",
+        "  vae-decode    latent* [B,4,h,w] -> image* [B,3,8h,8w] = decode(latent / scaling_factor)\n"
+        "  vae-encode    image [B,3,H,W] -> latent [B,4,H/8,W/8] = encode(image) * scaling_factor\n"
+        "                (both with the TAESD of --vae-decoder when given)",
         opts,
         (int)(sizeof opts / sizeof *opts),
         1,
@@ -316,8 +346,10 @@ int dm_cmd_debug(int argc, char **argv) {
     int npos, r = dm_parse_args(&spec, argc, argv, pos, &npos);
     if (r) return r < 0 ? 0 : r;
     const char *what = pos[0];
-    if (strcmp(what, "text-encoder") && strcmp(what, "unet") && strcmp(what, "vae-decode"))
-        return dm_usage_error(&spec, "unknown network '%s' (text-encoder, unet, vae-decode)", what);
+    if (strcmp(what, "text-encoder") && strcmp(what, "unet") && strcmp(what, "vae-decode") &&
+        strcmp(what, "vae-encode"))
+        return dm_usage_error(
+            &spec, "unknown network '%s' (text-encoder, unet, vae-decode, vae-encode)", what);
     if (!o.in || !o.out) return dm_usage_error(&spec, "--in and --out are required");
     dm_engine *e;
     if ((r = dm_cli_open_engine(&spec, &o.m, 0, &e))) return r;
@@ -329,6 +361,8 @@ int dm_cmd_debug(int argc, char **argv) {
             s = text_encoder(e, in, o.out, &err);
         else if (!strcmp(what, "unet"))
             s = unet(e, in, o.out, o.attention, &err);
+        else if (!strcmp(what, "vae-encode"))
+            s = vae_encode(e, in, o.out, &err);
         else
             s = vae_decode(e, in, o.out, &err);
         dm_st_close(in);

@@ -34,9 +34,13 @@ static const struct {
 } prefixes[] = {
     {"lora_unet_", "unet.", 1},
     {"lora_te_", "text.", 1},
+    {"lora_te1_", "text.", 1},  /* SDXL: first text encoder */
+    {"lora_te2_", "text2.", 1}, /* SDXL: second text encoder */
     {"unet.", "unet.", 0},
     {"text_encoder.", "text.", 0},
+    {"text_encoder_2.", "text2.", 0},
 };
+#define N_PREFIXES (sizeof prefixes / sizeof *prefixes)
 
 typedef struct {
     char key[512]; /* module name in the file (suffix removed) */
@@ -58,7 +62,7 @@ static int cmp_kohya(const void *a, const void *b) {
 /* kohya name of every "unet.*.weight" / "text.*.weight" of the store, sorted. */
 static kohya_entry *kohya_index(const dm_weights *w, int *count) {
     int n = dm_weights_count(w), k = 0;
-    kohya_entry *ix = calloc((size_t)n + 1, sizeof *ix);
+    kohya_entry *ix = calloc((size_t)n * N_PREFIXES + 1, sizeof *ix);
     if (!ix) return NULL;
     for (int i = 0; i < n; i++) {
         const char *name = dm_weights_name(w, i);
@@ -79,7 +83,6 @@ static kohya_entry *kohya_index(const dm_weights *w, int *count) {
             kn[pl + body] = 0;
             ix[k].kohya = kn;
             ix[k++].store = name;
-            break;
         }
     }
     qsort(ix, (size_t)k, sizeof *ix, cmp_kohya);

@@ -86,6 +86,18 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
             goto fail;
         }
     }
+    if (o->vae_decoder) {
+        if ((s = dm_taesd_load(o->vae_decoder, &e->taesd, err))) goto fail;
+        if (e->taesd->factor != dm_vae_factor(&e->vae) ||
+            e->taesd->latent_ch != e->unet.cfg.in_ch) {
+            s = dm_fail(err,
+                        "%s: TAESD with %d latent channels and factor %d does not fit the model "
+                        "(%d channels, factor %d)",
+                        o->vae_decoder, e->taesd->latent_ch, e->taesd->factor, e->unet.cfg.in_ch,
+                        dm_vae_factor(&e->vae));
+            goto fail;
+        }
+    }
     if (e->model->scheduler_config[0]) {
         if ((s = dm_sched_config_load(e->model->scheduler_config, &e->sched, err))) goto fail;
     } else {
@@ -102,9 +114,23 @@ fail:
     return s;
 }
 
+dm_status dm_engine_decode(dm_engine *e, const float *z, int h, int w, float *image,
+                           dm_error *err) {
+    if (e->taesd) return dm_taesd_decode(e->taesd, z, h, w, image, &e->arena, err);
+    return dm_vae_decode(&e->vae, z, h, w, image, &e->arena, err);
+}
+
+dm_status dm_engine_encode_image(dm_engine *e, const float *image, int H, int W, float *z,
+                                 dm_error *err) {
+    if (e->taesd) return dm_taesd_encode(e->taesd, image, H, W, z, &e->arena, err);
+    if (!e->vae.has_encoder) return dm_fail(err, "%s: the VAE has no encoder", e->model->path);
+    return dm_vae_encode(&e->vae, image, H, W, z, &e->arena, err);
+}
+
 void dm_engine_free(dm_engine *e) {
     if (!e) return;
     dm_arena_free(&e->arena);
+    dm_taesd_free(e->taesd);
     dm_unet_free(&e->unet);
     dm_clip_free(&e->clip);
     dm_clip_free(&e->clip2);
@@ -343,7 +369,7 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
     r->seconds_unet = now() - t0;
     memcpy(r->final_latent, x, sizeof(float) * lat);
     t0 = now();
-    s = dm_vae_decode(&e->vae, x, h, w, r->image_raw, &e->arena, err);
+    s = dm_engine_decode(e, x, h, w, r->image_raw, err);
     r->seconds_vae = now() - t0;
 done:
     free(x), free(xin), free(eps), free(t);
