@@ -157,16 +157,16 @@ static void check_coco(const char *dir) {
     cJSON_Delete(root);
 }
 
-/* trials times: `generate ARGS --out tmp/PREFIXk` killed (-9) at a random moment, then run again
- * to the end: the folder must equal ref (the uninterrupted run) byte for byte. */
-static void kill_and_resume(const char *args, const char *ref, const char *prefix, int trials) {
+/* trials times: `generate --model m ARGS --out tmp/TAGk` killed (-9) at a random moment, then
+ * run again to the end: the folder must equal full_dir (the uninterrupted run) byte for byte. */
+static void kill_and_resume(const char *m, const char *args, const char *full_dir, const char *tag,
+                            int trials) {
     dm_rng rng;
     dm_rng_seed(&rng, (uint64_t)time(NULL));
-    char b[1024];
     for (int trial = 0; trial < trials; trial++) {
-        snprintf(b, sizeof b, "%s/%s%d", tmp, prefix, trial);
-        char cmd[4096];
-        snprintf(cmd, sizeof cmd, "exec %s generate --model %s %s --out %s", cli, model, args, b);
+        char b[1024], cmd[4096];
+        snprintf(b, sizeof b, "%s/%s%d", tmp, tag, trial);
+        snprintf(cmd, sizeof cmd, "exec %s generate --model %s %s --out %s", cli, m, args, b);
         pid_t pid = fork();
         if (pid == 0) {
             setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
@@ -178,9 +178,10 @@ static void kill_and_resume(const char *args, const char *ref, const char *prefi
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        printf("%s trial %d: killed after %ld ms\n", prefix, trial, ms);
-        CHECK(run("generate --model %s %s --out %s", model, args, b) == 0);
-        CHECKF(same_tree(ref, b, ""), "%s trial %d (kill after %ld ms) differs", prefix, trial, ms);
+        printf("%s trial %d: killed after %ld ms\n", tag, trial, ms);
+        CHECK(run("generate --model %s %s --out %s", m, args, b) == 0);
+        CHECKF(same_tree(full_dir, b, ""), "%s trial %d (kill after %ld ms) differs", tag, trial,
+               ms);
     }
 }
 
@@ -216,7 +217,7 @@ static void few_step_recipe(void) {
         cJSON_Delete(o);
         dm_free_lines(lines, n);
     }
-    kill_and_resume(args, a, "fewkilled", 2);
+    kill_and_resume(model, args, a, "fewkilled", 2);
     /* another scale, no LoRA, no decoder, another spacing: refused, folder untouched */
     char other[4096];
     snprintf(other, sizeof other, "%s --timestep-spacing trailing --lora %s:1 --vae-decoder %s",
@@ -270,7 +271,24 @@ int main(void) {
     snprintf(a, sizeof a, "%s/full", tmp);
 
     /* kill -9 at random moments, then resume: byte-identical to the uninterrupted run */
-    kill_and_resume(ARGS, a, "killed", 5);
+    kill_and_resume(model, ARGS, a, "killed", 5);
+
+    /* the same on tiny-sdxl (two text encoders, masks from SDXL's attention at 4x4 and 2x2;
+     * no --negative-prompt: zeroed unconditional embeddings, recorded as null) */
+    char xl[1024], xa[1024], xp[1100];
+    snprintf(xl, sizeof xl, "%s", check_shared("golden/sdxl/tiny-sdxl"));
+    snprintf(xa, sizeof xa, "%s/xlfull", tmp);
+    CHECK(run("generate --model %s " ARGS " --out %s", xl, xa) == 0);
+    check_coco(xa);
+    snprintf(xp, sizeof xp, "%s/config.json", xa);
+    char *text = NULL;
+    CHECK(dm_read_file(xp, &text, NULL, &err) == DM_OK);
+    cJSON *xc = cJSON_Parse(text ? text : "");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(xc, "negative_prompt")));
+    CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(xc, "original_size"), 0)->valueint == 64);
+    cJSON_Delete(xc);
+    free(text);
+    kill_and_resume(xl, ARGS, xa, "xlkilled", 2);
 
     /* shards 0/2 + 1/2, merged == unsharded */
     CHECK(run("generate --model %s " ARGS " --shard 0/2 --out %s/s0", model, tmp) == 0);
