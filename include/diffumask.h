@@ -30,12 +30,44 @@ typedef struct {
  * one thread at a time; open several for concurrent use. */
 typedef struct dm_engine dm_engine;
 
+/* The number format the networks run in. AUTO (the default) = BF16 where the CPU has
+ * amx_bf16 or avx512_bf16 (detected at run time), else FP32. BF16 rounds the inputs of every
+ * matrix product to bfloat16 and accumulates in fp32 (~1e-2 relative error per network against
+ * fp32); asking for it on a CPU without bf16 support is an error. */
+typedef enum { DM_PRECISION_AUTO = 0, DM_PRECISION_FP32 = 1, DM_PRECISION_BF16 = 2 } dm_precision;
+
 /* threads: 0 = all cores. model_path NULL = the built-in demo model (dm_default_model). */
 dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err);
 /* The folder of the built-in demo model (toy-shapes, 64x64 drawings of shapes) into path: the
  * installed copy (PREFIX/share/diffumask/models/toy-shapes, found next to the installed library or
  * binary), else the source tree's models/toy-shapes. Fails when neither exists. */
 dm_status dm_default_model(char *path, size_t cap, dm_error *err);
+/* dm_open with a precision (dm_open runs AUTO). */
+dm_status dm_open_precision(const char *model_path, int threads, dm_precision precision,
+                            dm_engine **out, dm_error *err);
+/* The precision the engine runs in (never AUTO). */
+dm_precision dm_engine_precision(const dm_engine *e);
+
+/* A LoRA file merged into the weights at open (kohya / A1111, diffusers or PEFT naming; UNet and
+ * text encoder): W + scale * (alpha / rank) * up @ down. */
+typedef struct {
+    const char *path;
+    float scale; /* 1 = as trained */
+} dm_lora;
+
+typedef struct {
+    const char *model_path; /* NULL = the built-in demo model */
+    int threads;            /* 0 = all cores */
+    const dm_lora *loras;   /* merged in order; may be NULL */
+    int n_loras;
+    const char *vae_decoder; /* a diffusers AutoencoderTiny (TAESD) folder replacing the VAE, or
+                                NULL */
+    dm_precision precision;  /* 0 = DM_PRECISION_AUTO */
+} dm_open_options;
+
+/* dm_open with LoRAs and a replacement VAE. A LoRA key that matches no weight, a LoRA for
+ * another model, or an unreadable file is an error naming the file and key. */
+dm_status dm_open_ex(const dm_open_options *o, dm_engine **out, dm_error *err);
 void dm_close(dm_engine *e);
 /* The model's native image size (e.g. 512 for SD 1.x, 64 for the demo model). */
 int dm_native_size(const dm_engine *e);
@@ -45,9 +77,10 @@ typedef struct {
     const char *negative_prompt; /* NULL = "" */
     int steps;                   /* 0 = 25 */
     float guidance;              /* 0 = 7.5; <= 1 disables classifier-free guidance */
-    const char *sampler;         /* NULL = "ddim"; euler, euler_a, dpmpp_2m, pndm */
+    const char *sampler;         /* NULL = "ddim"; euler, euler_a, dpmpp_2m, pndm, lcm */
     int width, height;           /* 0 = native size */
     uint64_t seed;
+    const char *timestep_spacing; /* NULL = the model's; "leading", "trailing", "linspace" */
 } dm_image_request;
 
 /* rgb: width*height*3 bytes. */

@@ -36,7 +36,7 @@ esac
 # sanitizer runtimes) for `make fuzz`; clang-format for `make format`.
 PACKAGES=(
     build-essential cmake
-    libopenblas-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg-dev
+    libopenblas-dev libdnnl-dev libcjson-dev libutf8proc-dev libpng-dev libjpeg-dev
     clang libomp-dev libclang-rt-14-dev clang-format pkgconf
 )
 # The real third-party clients of the CI tests (tests skip with 77 without them; CI=true fails):

@@ -37,7 +37,12 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
     echo "FAIL: tools random-checkpoint"; fail=1; }
 "$DM_CLI" bench --model "$tmp/r.safetensors" --width 64 --height 64 --batch 1 --json >/dev/null || {
     echo "FAIL: bench on a random checkpoint"; fail=1; }
-"$DM_CLI" tools random-checkpoint --arch sdxl --out "$tmp/x.safetensors" 2>/dev/null; [ $? -eq 2 ] || {
-    echo "FAIL: --arch sdxl should be a usage error"; fail=1; }
+# the SDXL (SGM) layout too (the hidden tinyxl arch): two text towers, added conditioning
+"$DM_CLI" tools random-checkpoint --arch tinyxl --dtype f16 --seed 3 --out "$tmp/xl.safetensors" >/dev/null || {
+    echo "FAIL: tools random-checkpoint --arch tinyxl"; fail=1; }
+"$DM_CLI" bench --model "$tmp/xl.safetensors" --width 64 --height 64 --batch 2 --f16-weights --json >/dev/null || {
+    echo "FAIL: bench on a random SDXL checkpoint"; fail=1; }
+"$DM_CLI" tools random-checkpoint --arch sd3 --out "$tmp/x.safetensors" 2>/dev/null; [ $? -eq 2 ] || {
+    echo "FAIL: --arch sd3 should be a usage error"; fail=1; }
 [ $fail -eq 0 ] && echo "cli_bench: ok"
 exit $fail

@@ -25,21 +25,22 @@ int main(void) {
              check_shared("golden/tiny-sd1-original.safetensors"));
     for (int m = 0; m < 2; m++) {
         const char *te_names[] = {"last_hidden_state", "hidden_states.*", NULL};
-        CHECK(run("debug text-encoder --model %s --in %s --out %s/te.safetensors", models[m],
-                  check_shared("golden/sd1/text_encoder.safetensors"), tmp) == 0);
+        CHECK(run("debug text-encoder --precision fp32 --model %s --in %s --out %s/te.safetensors",
+                  models[m], check_shared("golden/sd1/text_encoder.safetensors"), tmp) == 0);
         char up[512];
         snprintf(up, sizeof up, "%s/te.safetensors", tmp);
         compare(up, check_shared("golden/sd1/text_encoder.safetensors"), te_names, 1e-4);
         const char *unet_names[] = {"noise_pred", NULL};
         const char *attn_names[] = {"*", NULL};
-        CHECK(run("debug unet --model %s --in %s --out %s/u.safetensors --attention", models[m],
-                  check_shared("golden/sd1/unet.safetensors"), tmp) == 0);
+        CHECK(
+            run("debug unet --precision fp32 --model %s --in %s --out %s/u.safetensors --attention",
+                models[m], check_shared("golden/sd1/unet.safetensors"), tmp) == 0);
         snprintf(up, sizeof up, "%s/u.safetensors", tmp);
         compare(up, check_shared("golden/sd1/unet.safetensors"), unet_names, 1e-4);
         compare(up, check_shared("golden/sd1/unet_attn2.safetensors"), attn_names, 1e-4);
         const char *vae_names[] = {"image", NULL};
-        CHECK(run("debug vae-decode --model %s --in %s --out %s/v.safetensors", models[m],
-                  check_shared("golden/sd1/vae_decode.safetensors"), tmp) == 0);
+        CHECK(run("debug vae-decode --precision fp32 --model %s --in %s --out %s/v.safetensors",
+                  models[m], check_shared("golden/sd1/vae_decode.safetensors"), tmp) == 0);
         snprintf(up, sizeof up, "%s/v.safetensors", tmp);
         compare(up, check_shared("golden/sd1/vae_decode.safetensors"), vae_names, 1e-4);
     }
@@ -53,7 +54,8 @@ int main(void) {
         char out[512], png[512];
         snprintf(out, sizeof out, "%s/p_%s.safetensors", tmp, pipes[k][0]);
         snprintf(png, sizeof png, "%s/p_%s.png", tmp, pipes[k][0]);
-        CHECK(run("txt2img --model %s --prompt 'a photograph of a bird' --negative-prompt '' "
+        CHECK(run("txt2img --precision fp32 --model %s --prompt 'a photograph of a bird' "
+                  "--negative-prompt '' "
                   "--steps 10 "
                   "--guidance 7.5 --sampler %s --width 128 --height 128 --init-noise %s "
                   "--save-tensors %s "

@@ -38,6 +38,61 @@ int main(void) {
                       models[m], pipes[k].opts, check_shared(pipes[k].golden), out, tmp) == 0);
             check_compare_st(out, check_shared(pipes[k].golden), names, 1e-3);
         }
+    /* --lora (both namings, the second with an explicit :1) against pipe_ddim_lora */
+    const char *lora_names[] = {"final_latent", "image_raw", "latents", "attn_res.*", NULL};
+    const char *lfiles[2] = {"golden/fast/lora-kohya.safetensors",
+                             "golden/fast/lora-diffusers.safetensors:1"};
+    for (int m = 0; m < 2; m++) {
+        char out[512];
+        snprintf(out, sizeof out, "%s/lora%d.safetensors", tmp, m);
+        CHECK(run("txt2img --model %s --lora %s --prompt 'a photograph of a bird' "
+                  "--negative-prompt '' --steps 10 --guidance 7.5 --width 128 --height 128 "
+                  "--init-noise %s --save-tensors %s --out %s/p.png 2>/dev/null",
+                  models[m], check_shared(lfiles[m]),
+                  check_shared("golden/fast/pipe_ddim_lora.safetensors"), out, tmp) == 0);
+        check_compare_st(out, check_shared("golden/fast/pipe_ddim_lora.safetensors"), lora_names,
+                         1e-3);
+    }
+    /* --vae-decoder: TAESD alone (debug vae-decode / vae-encode) and in txt2img */
+    const char *taesd = check_shared("golden/fast/tiny-taesd");
+    char taesd_dir[1024];
+    snprintf(taesd_dir, sizeof taesd_dir, "%s", taesd);
+    for (int m = 0; m < 2; m++) {
+        char out[512];
+        const char *img_names[] = {"image", NULL}, *lat_names[] = {"latent", NULL};
+        snprintf(out, sizeof out, "%s/td%d.safetensors", tmp, m);
+        CHECK(run("debug vae-decode --model %s --vae-decoder %s --in %s --out %s", models[m],
+                  taesd_dir, check_shared("golden/fast/taesd_decode.safetensors"), out) == 0);
+        check_compare_st(out, check_shared("golden/fast/taesd_decode.safetensors"), img_names,
+                         1e-4);
+        snprintf(out, sizeof out, "%s/te%d.safetensors", tmp, m);
+        CHECK(run("debug vae-encode --model %s --vae-decoder %s --in %s --out %s", models[m],
+                  taesd_dir, check_shared("golden/fast/taesd_encode.safetensors"), out) == 0);
+        check_compare_st(out, check_shared("golden/fast/taesd_encode.safetensors"), lat_names,
+                         1e-4);
+        snprintf(out, sizeof out, "%s/tp%d.safetensors", tmp, m);
+        CHECK(run("txt2img --model %s --vae-decoder %s --prompt 'a photograph of a bird' "
+                  "--negative-prompt '' --steps 10 --guidance 7.5 --width 128 --height 128 "
+                  "--init-noise %s --save-tensors %s --out %s/p.png 2>/dev/null",
+                  models[m], taesd_dir, check_shared("golden/fast/pipe_ddim_taesd.safetensors"),
+                  out, tmp) == 0);
+        const char *pn[] = {"final_latent", "image_raw", "latents", NULL};
+        check_compare_st(out, check_shared("golden/fast/pipe_ddim_taesd.safetensors"), pn, 1e-3);
+    }
+    CHECK(run("txt2img --model %s --vae-decoder %s/vae --prompt a --out %s/bad.png 2>/dev/null",
+              models[0], models[0], tmp) == 1);
+    /* a bad LoRA: exit 1, one line, no image written */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "head -c 100000 %s > %s/trunc.safetensors",
+             check_shared("golden/fast/lora-kohya.safetensors"), tmp);
+    CHECK(system(cmd) == 0);
+    CHECK(run("txt2img --model %s --lora %s/trunc.safetensors --prompt a --out %s/bad.png "
+              "2>%s/err.txt",
+              models[0], tmp, tmp, tmp) == 1);
+    snprintf(cmd, sizeof cmd, "test ! -e %s/bad.png && test $(wc -l < %s/err.txt) -eq 1", tmp, tmp);
+    CHECK(system(cmd) == 0);
+    CHECK(run("txt2img --model %s --lora %s:abc --prompt a --out %s/bad.png 2>/dev/null", models[0],
+              check_shared("golden/fast/lora-kohya.safetensors"), tmp) == 1);
     /* usage errors */
     CHECK(run("txt2img --model %s --prompt a --timestep-spacing middle --out %s/x.png "
               "2>/dev/null",
@@ -51,7 +106,6 @@ int main(void) {
     CHECK(run("txt2img --model %s --prompt a --sampler lcm --steps 2 --guidance 1 --width 64 "
               "--height 64 --seed 3 --out %s/l2.png 2>/dev/null",
               models[0], tmp) == 0);
-    char cmd[2048];
     snprintf(cmd, sizeof cmd, "cmp -s %s/l1.png %s/l2.png", tmp, tmp);
     CHECK(system(cmd) == 0);
     return check_finish();

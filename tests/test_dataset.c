@@ -353,29 +353,25 @@ int main(void) {
     CHECK(add_range(s0, "{\"steps\":20,\"seed\":1,\"shard\":\"0/2\"}", 0, NS, 0, 2) == DM_OK);
     CHECK(add_range(s1, "{\"steps\":20,\"seed\":1,\"shard\":\"1/2\"}", 0, NS, 1, 2) == DM_OK);
     const char *shards[] = {s1, s0};
-    CHECKF(dm_dataset_merge(m, shards, 2, false, NULL, 0, &err) == DM_OK, "%s", err.msg);
+    CHECKF(dm_dataset_merge(m, shards, 2, &err) == DM_OK, "%s", err.msg);
     same_tree(a, m);
     snprintf(path, sizeof path, "%s/dup", tmp);
     const char *dup[] = {s0, s1, s0};
-    CHECKF(dm_dataset_merge(path, dup, 3, false, NULL, 0, &err) == DM_ERR &&
-               strstr(err.msg, "in both"),
-           "%s", err.msg);
+    CHECKF(dm_dataset_merge(path, dup, 3, &err) == DM_ERR && strstr(err.msg, "in both"), "%s",
+           err.msg);
     const char *mixed[] = {s0, a};
-    CHECKF(dm_dataset_merge(path, mixed, 2, false, NULL, 0, &err) == DM_ERR,
+    CHECKF(dm_dataset_merge(path, mixed, 2, &err) == DM_ERR,
            "merging a non-shard of other samples");
-    CHECKF(dm_dataset_merge(m, shards, 2, false, NULL, 0, &err) == DM_ERR &&
-               strstr(err.msg, "already holds"),
-           "%s", err.msg);
+    CHECKF(dm_dataset_merge(m, shards, 2, &err) == DM_ERR && strstr(err.msg, "already holds"), "%s",
+           err.msg);
     snprintf(path, sizeof path, "%s/other", tmp);
     CHECK(add_range(path, "{\"steps\":25,\"seed\":1,\"shard\":\"1/2\"}", 0, 1, 1, 2) == DM_OK);
     const char *bad[] = {s0, path};
     snprintf(c, sizeof c, "%s/m2", tmp);
-    CHECKF(dm_dataset_merge(c, bad, 2, false, NULL, 0, &err) == DM_ERR &&
-               strstr(err.msg, "key steps"),
-           "%s", err.msg);
+    CHECKF(dm_dataset_merge(c, bad, 2, &err) == DM_ERR && strstr(err.msg, "key steps"), "%s",
+           err.msg);
     const char *missing[] = {s0, "/nonexistent/shard"};
-    CHECKF(dm_dataset_merge(c, missing, 2, false, NULL, 0, &err) == DM_ERR &&
-               strstr(err.msg, "/nonexistent/shard"),
+    CHECKF(dm_dataset_merge(c, missing, 2, &err) == DM_ERR && strstr(err.msg, "/nonexistent/shard"),
            "%s", err.msg);
 
     /* Unwritable places: a clear error, no crash. */

@@ -36,8 +36,10 @@ static void run(const char *model, const char *golden, dm_sampler_kind kind, dou
                 double tol_img, int check_attn) {
     dm_error err = {0};
     dm_engine *e;
-    dm_engine_options o = {
-        .model_path = model, .ldm_config = check_tiny_yaml(model), .prediction = -1};
+    dm_engine_options o = {.model_path = model,
+                           .ldm_config = check_tiny_yaml(model),
+                           .prediction = -1,
+                           .precision = DM_PRECISION_FP32};
     if (dm_engine_open(&o, &e, &err)) {
         CHECKF(0, "%s", err.msg);
         return;

@@ -56,5 +56,28 @@ int main(void) {
     CHECK(dm_generate_image(e, &bad, a, &err) == DM_EUSAGE);
     free(a), free(b), free(m), free(m2);
     dm_close(e);
+    /* dm_open_ex: a LoRA for another model (the tiny golden one on the demo model) is refused
+     * with the file and key named; without options it opens like dm_open. A few-step request. */
+    const char *shared = getenv("DM_SHARED_DIR");
+    if (shared) {
+        char lp[4096];
+        snprintf(lp, sizeof lp, "%s/golden/fast/lora-kohya.safetensors", shared);
+        dm_lora l = {lp, 1.0f};
+        dm_open_options oo = {.model_path = NULL, .threads = 1, .loras = &l, .n_loras = 1};
+        dm_engine *e3 = NULL;
+        CHECK(dm_open_ex(&oo, &e3, &err) == DM_ERR && !e3 && strstr(err.msg, "lora-kohya"));
+        oo.n_loras = 0;
+        CHECKF(dm_open_ex(&oo, &e3, &err) == DM_OK, "%s", err.msg);
+        dm_image_request fr = {.prompt = "a red circle",
+                               .steps = 2,
+                               .guidance = 1.0f,
+                               .sampler = "lcm",
+                               .timestep_spacing = "trailing",
+                               .seed = 1};
+        uint8_t *c = malloc((size_t)64 * 64 * 3);
+        CHECKF(e3 && dm_generate_image(e3, &fr, c, &err) == DM_OK, "%s", err.msg);
+        free(c);
+        dm_close(e3);
+    }
     return check_finish();
 }

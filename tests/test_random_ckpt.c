@@ -31,7 +31,7 @@ static totals count(dm_rck_arch arch) {
             s.unet += t[i].numel;
         else if (!strncmp(nm, "first_stage_model.", 18))
             s.vae += t[i].numel;
-        else if (!strncmp(nm, "cond_stage_model.", 17))
+        else if (!strncmp(nm, "cond_stage_model.", 17) || !strncmp(nm, "conditioner.", 12))
             s.text += t[i].numel;
         else
             s.other += t[i].numel;
@@ -67,9 +67,27 @@ static void full_size_plans(void) {
     CHECKF(b.text == 354032641LL, "sd21 OpenCLIP text %lld", b.text);
     CHECKF(b.n == 1242, "sd21 has %d tensors", b.n);
 
+    /* SDXL base 1.0: diffusers' UNet 2,567,463,684; CLIPTextModel 123,060,480 (+ 77 position
+     * ids) and CLIPTextModelWithProjection 694,659,840 (+ OpenCLIP's logit_scale) */
+    totals c = count(DM_RCK_SDXL);
+    CHECKF(c.unet == 2567463684LL, "sdxl UNet %lld parameters", c.unet);
+    CHECKF(c.vae == 83653863LL, "sdxl VAE %lld", c.vae);
+    CHECKF(c.text == 123060480LL + 77 + 694659840LL + 1, "sdxl text %lld", c.text);
+    CHECKF(c.other == 0, "sdxl: %lld parameters outside the three networks", c.other);
+
     dm_rck_tensor *t;
     int n;
     dm_error err = {{0}};
+    CHECK(dm_rck_plan(DM_RCK_SDXL, &t, &n, &err) == DM_OK);
+    CHECK(shape_is(find(t, n, "model.diffusion_model.label_emb.0.0.weight"), 2, 1280, 2816, 0, 0));
+    CHECK(shape_is(find(t, n,
+                        "model.diffusion_model.input_blocks.8.1.transformer_blocks.9.attn2.to_k."
+                        "weight"),
+                   2, 1280, 2048, 0, 0));
+    CHECK(
+        shape_is(find(t, n, "conditioner.embedders.1.model.text_projection"), 2, 1280, 1280, 0, 0));
+    CHECK(!find(t, n, "model.diffusion_model.input_blocks.1.1.proj_in.weight"));
+    free(t);
     CHECK(dm_rck_plan(DM_RCK_SD21, &t, &n, &err) == DM_OK);
     CHECK(
         shape_is(find(t, n, "cond_stage_model.model.transformer.resblocks.23.attn.in_proj_weight"),
@@ -103,26 +121,30 @@ static void full_size_plans(void) {
     free(t);
 }
 
-/* The tiny plan has tiny-sd1's topology: it must name and shape every tensor exactly like the
- * file diffusers' conversion script wrote. */
-static void tiny_matches_reference(void) {
+/* The tiny plans have the topology of the golden tiny models: they must name and shape every
+ * tensor exactly like the files diffusers' conversion scripts wrote (the SDXL reference lacks
+ * only the position_ids and logit_scale buffers real SDXL files carry). */
+static void tiny_matches_reference(dm_rck_arch arch, const char *rel, int extra) {
     dm_error err = {{0}};
     dm_safetensors *st;
-    if (dm_st_open(check_shared("golden/tiny-sd1-original.safetensors"), &st, &err)) {
+    if (dm_st_open(check_shared(rel), &st, &err)) {
         CHECKF(0, "%s", err.msg);
         return;
     }
     dm_rck_tensor *t;
     int n;
-    CHECK(dm_rck_plan(DM_RCK_TINY, &t, &n, &err) == DM_OK);
-    CHECKF(n == dm_st_count(st), "tiny plan %d tensors, reference %d", n, dm_st_count(st));
+    CHECK(dm_rck_plan(arch, &t, &n, &err) == DM_OK);
+    CHECKF(n == dm_st_count(st) + extra, "%s: plan %d tensors, reference %d", rel, n,
+           dm_st_count(st));
     int bad = 0;
     for (int i = 0; i < n; i++) {
         const dm_st_tensor *r = dm_st_find(st, t[i].name);
+        if (!r && extra && (strstr(t[i].name, "position_ids") || strstr(t[i].name, "logit_scale")))
+            continue;
         int same = r && r->ndim == t[i].ndim;
         for (int j = 0; same && j < r->ndim; j++) same = r->shape[j] == t[i].shape[j];
         if (!same && bad++ < 5)
-            fprintf(stderr, "tiny plan: '%s' missing or shaped differently\n", t[i].name);
+            fprintf(stderr, "%s: plan '%s' missing or shaped differently\n", rel, t[i].name);
     }
     CHECKF(bad == 0, "%d tensors differ from the reference", bad);
     free(t);
@@ -210,15 +232,66 @@ static void written(dm_rck_arch arch, dm_dtype dtype, int openclip) {
     dm_model_free(m);
 }
 
+/* The tiny SDXL layout, written in f16: read back as SDXL with the configs of its
+ * shapes, and its UNet runs with the added conditioning. */
+static void written_xl(void) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/xl.safetensors", check_tmpdir());
+    dm_error err = {{0}};
+    dm_status s = dm_rck_write(path, DM_RCK_TINYXL, DM_F16, 3, &err);
+    CHECKF(s == DM_OK, "%s", err.msg);
+    dm_model *m;
+    if (s || (s = dm_model_open(path, &m, &err))) {
+        CHECKF(0, "%s", err.msg);
+        return;
+    }
+    const dm_unet_config *u = &m->unet;
+    CHECK(m->sdxl && m->force_zeros && !m->openclip && m->vae.scaling == 0.13025f);
+    CHECK(u->levels == 3 && !u->down_attn[0] && u->down_attn[1] && u->up_attn[0] &&
+          !u->up_attn[2] && u->depth[1] == 2 && u->depth[2] == 3 && u->mid_depth == 3);
+    CHECK(u->cross_dim == 96 && u->add_in_dim == 112 && u->add_time_dim == 8 && u->linear_proj);
+    CHECK(m->clip.hidden == 32 && m->clip.layers == 3 && !m->clip.act_gelu);
+    CHECK(m->clip2.hidden == 64 && m->clip2.layers == 3 && m->clip2.act_gelu &&
+          m->clip2.proj_dim == 64);
+    dm_unet un;
+    s = dm_unet_load(m, &un, &err);
+    CHECKF(s == DM_OK, "%s", err.msg);
+    if (!s) {
+        dm_arena a;
+        CHECK(dm_arena_init(&a, dm_unet_arena_bytes(&un, 8, 8, 77), &err) == DM_OK);
+        float x[4 * 64], y[4 * 64], t = 500, te[64], ti[6] = {64, 64, 0, 0, 64, 64};
+        float *cond = calloc((size_t)77 * 96, sizeof(float));
+        for (int i = 0; i < 4 * 64; i++) x[i] = sinf((float)i);
+        for (int i = 0; i < 64; i++) te[i] = cosf((float)i);
+        for (int i = 0; i < 77 * 96; i++) cond[i] = cosf((float)i * 0.37f);
+        dm_unet_added add = {te, ti};
+        CHECK(dm_unet_forward(&un, x, 1, 8, 8, &t, cond, 77, y, NULL, &a, &err) == DM_ERR &&
+              strstr(err.msg, "time ids"));
+        s = dm_unet_forward_cond(&un, x, 1, 8, 8, &t, cond, 77, &add, y, NULL, &a, &err);
+        CHECKF(s == DM_OK, "%s", err.msg);
+        double ss = 0;
+        int finite = 1;
+        for (int i = 0; i < 4 * 64; i++) finite &= isfinite(y[i]), ss += (double)y[i] * y[i];
+        CHECKF(finite && ss > 0, "SDXL UNet output not finite / zero");
+        free(cond);
+        dm_arena_free(&a);
+        dm_unet_free(&un);
+    }
+    dm_model_free(m);
+}
+
 int main(void) {
     full_size_plans();
-    tiny_matches_reference();
+    tiny_matches_reference(DM_RCK_TINY, "golden/tiny-sd1-original.safetensors", 0);
+    tiny_matches_reference(DM_RCK_TINYXL, "golden/sdxl/tiny-sdxl-original.safetensors", 2);
     written(DM_RCK_TINY, DM_F32, 0);
     written(DM_RCK_TINY21, DM_F16, 1);
+    written_xl();
     dm_error err = {{0}};
     dm_rck_arch a;
     CHECK(dm_rck_arch_parse("sd21", &a, &err) == DM_OK && a == DM_RCK_SD21);
-    CHECK(dm_rck_arch_parse("sdxl", &a, &err) == DM_EUSAGE && strstr(err.msg, "sdxl"));
+    CHECK(dm_rck_arch_parse("sdxl", &a, &err) == DM_OK && a == DM_RCK_SDXL);
+    CHECK(dm_rck_arch_parse("sd3", &a, &err) == DM_EUSAGE && strstr(err.msg, "sd3"));
     CHECK(dm_rck_write("/nonexistent-dir/x.safetensors", DM_RCK_TINY, DM_F32, 0, &err) != DM_OK);
     return check_finish();
 }

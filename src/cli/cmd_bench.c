@@ -102,8 +102,9 @@ static double peak_rss_mb(void) {
 static dm_status run(const char *path, int width, int height, int B, int repeat, int blas_threaded,
                      int f16_weights, results *r, dm_error *err) {
     dm_model *m = NULL;
-    dm_clip clip = {0};
+    dm_clip clip = {0}, clip2 = {0}; /* clip2: SDXL's second text encoder */
     dm_unet unet = {0};
+    float *pooled = NULL, *time_ids = NULL, *h1 = NULL, *h2 = NULL;
     dm_vae vae = {0}; /* borrows the weight store: nothing to free */
     dm_arena arena = {0};
     dm_attn_store store;
@@ -114,9 +115,11 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     if ((s = dm_model_open(path, &m, err))) goto done;
     dm_weights_set_keep_half(m->w, f16_weights);
     if ((s = dm_clip_load(m, &clip, err)) || (s = dm_unet_load(m, &unet, err)) ||
-        (s = dm_vae_load(m, &vae, err)))
+        (s = dm_vae_load(m, &vae, err)) ||
+        (m->sdxl && (s = dm_clip_load_tower(m, "text2.", &m->clip2, &clip2, err))))
         goto done;
-    int f = dm_vae_factor(&vae), h = height / f, w = width / f, D = m->clip.hidden;
+    int f = dm_vae_factor(&vae), h = height / f, w = width / f,
+        D = m->clip.hidden + (m->sdxl ? m->clip2.hidden : 0), P = m->sdxl ? m->clip2.proj_dim : 0;
     if (h < 1 || w < 1 || height % f || width % f) {
         s = dm_fail_code(err, DM_EUSAGE, "--width/--height %dx%d: must be positive multiples of %d",
                          width, height, f);
@@ -127,8 +130,9 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
                     m->unet.cross_dim);
         goto done;
     }
-    size_t need = dm_clip_arena_bytes(&clip, 77), nu = dm_unet_arena_bytes(&unet, h, w, 77),
-           nv = dm_vae_arena_bytes(&vae, h, w);
+    size_t need = dm_clip_arena_bytes(m->sdxl && m->clip2.hidden > m->clip.hidden ? &clip2 : &clip,
+                                      77),
+           nu = dm_unet_arena_bytes(&unet, h, w, 77), nv = dm_vae_arena_bytes(&vae, h, w);
     need = nu > need ? nu : need, need = nv > need ? nv : need;
     if ((s = dm_arena_init(&arena, need, err))) goto done;
     ctx = malloc(sizeof(float) * B * 77 * D);
@@ -136,7 +140,12 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     y = malloc(sizeof(float) * B * m->unet.out_ch * h * w);
     img = malloc(sizeof(float) * 3 * (size_t)height * width);
     g = malloc(sizeof *g * MAX_GEMMS);
-    if (!ctx || !x || !y || !img || !g) {
+    if (m->sdxl) {
+        pooled = malloc(sizeof(float) * B * P + 4), time_ids = malloc(sizeof(float) * B * 6);
+        h1 = malloc(sizeof(float) * 77 * m->clip.hidden);
+        h2 = malloc(sizeof(float) * 77 * m->clip2.hidden);
+    }
+    if (!ctx || !x || !y || !img || !g || (m->sdxl && (!pooled || !time_ids || !h1 || !h2))) {
         s = dm_fail(err, "bench: out of memory");
         goto done;
     }
@@ -146,8 +155,24 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     for (int b = 0; b < B; b++) {
         int32_t ids[77];
         for (int i = 0; i < 77; i++) ids[i] = i == 0 ? 49406 : i < 9 ? 320 + 17 * i + b : 49407;
-        if ((s = dm_clip_forward(&clip, ids, 77, ctx + (size_t)b * 77 * D, NULL, &arena, err)))
+        if (!m->sdxl) {
+            if ((s = dm_clip_forward(&clip, ids, 77, ctx + (size_t)b * 77 * D, NULL, &arena, err)))
+                goto done;
+            continue;
+        }
+        /* SDXL: both towers' hidden_states[-2], concatenated; the second one pooled */
+        int D1 = m->clip.hidden, D2 = m->clip2.hidden;
+        if ((s = dm_clip_run(&clip, ids, 77, &(dm_clip_outputs){.penult = h1}, &arena, err)) ||
+            (s = dm_clip_run(&clip2, ids, 77,
+                             &(dm_clip_outputs){.penult = h2, .pooled = pooled + (size_t)b * P},
+                             &arena, err)))
             goto done;
+        for (int i = 0; i < 77; i++) {
+            memcpy(ctx + ((size_t)b * 77 + i) * D, h1 + (size_t)i * D1, sizeof(float) * D1);
+            memcpy(ctx + ((size_t)b * 77 + i) * D + D1, h2 + (size_t)i * D2, sizeof(float) * D2);
+        }
+        float *ti = time_ids + (size_t)b * 6;
+        ti[0] = ti[4] = (float)height, ti[1] = ti[5] = (float)width, ti[2] = ti[3] = 0;
     }
     r->text_seconds = omp_get_wtime() - t0;
 
@@ -184,7 +209,10 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
                                     .capture_cross = 1,
                                     .batch_mask = 1u << (B - 1)};
         t0 = omp_get_wtime();
-        if ((s = dm_unet_forward(&unet, x, B, h, w, t, ctx, 77, y, &cap, &arena, err))) goto done;
+        dm_unet_added add = {pooled, time_ids};
+        if ((s = dm_unet_forward_cond(&unet, x, B, h, w, t, ctx, 77, m->sdxl ? &add : NULL, y, &cap,
+                                      &arena, err)))
+            goto done;
         double sec = omp_get_wtime() - t0;
         if (capture) {
             dm_attn_store_step(&store);
@@ -207,6 +235,8 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     r->peak_rss_mb = peak_rss_mb();
 done:
     free(ctx), free(x), free(y), free(img), free(g);
+    free(pooled), free(time_ids), free(h1), free(h2);
+    dm_clip_free(&clip2);
     dm_attn_store_free(&store);
     dm_arena_free(&arena);
     dm_unet_free(&unet);

@@ -29,13 +29,16 @@ int dm_cmd_merge(int argc, char **argv) {
     int r = dm_parse_args(&spec, argc, argv, pos, &n_pos);
     if (r) return r < 0 ? 0 : r;
     dm_error err = {{0}};
-    char note[1024];
-    if (dm_dataset_merge(pos[0], pos + 1, n_pos - 1, allow_partial, note, sizeof note, &err) !=
-        DM_OK) {
+    char note[4096], missing[1024];
+    if (dm_dataset_merge_note(pos[0], pos + 1, n_pos - 1, allow_partial, note, sizeof note, missing,
+                              sizeof missing, &err) != DM_OK) {
         fprintf(stderr, "diffumask merge: %s\n", err.msg);
         return 1;
     }
-    if (note[0]) fprintf(stderr, "diffumask merge: partial merge (--allow-partial): %s\n", note);
-    printf("merged %d shard folders into %s%s\n", n_pos - 1, pos[0], note[0] ? " (partial)" : "");
+    if (note[0]) printf("note: %s\n", note);
+    if (missing[0])
+        fprintf(stderr, "diffumask merge: partial merge (--allow-partial): %s\n", missing);
+    printf("merged %d shard folders into %s%s\n", n_pos - 1, pos[0],
+           missing[0] ? " (partial)" : "");
     return 0;
 }

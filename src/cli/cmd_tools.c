@@ -11,7 +11,7 @@ static int random_checkpoint(int argc, char **argv) {
     const char *arch_s = NULL, *dtype_s = "f16", *out = NULL;
     long seed = 0;
     const dm_opt opts[] = {
-        {"--arch", DM_ARG_STR, &arch_s, "sd15|sd21",
+        {"--arch", DM_ARG_STR, &arch_s, "sd15|sd21|sdxl",
          "the release whose names and shapes to reproduce"},
         {"--dtype", DM_ARG_STR, &dtype_s, "f16|f32",
          "stored float type (default f16: 2.1 GB for sd15)"},
@@ -21,9 +21,10 @@ static int random_checkpoint(int argc, char **argv) {
     };
     const dm_cmd_spec spec = {
         "diffumask tools random-checkpoint",
-        "--arch sd15|sd21 --out FILE.safetensors [--dtype f16|f32] [--seed S]",
+        "--arch sd15|sd21|sdxl --out FILE.safetensors [--dtype f16|f32] [--seed S]",
         "Writes a full-size Stable Diffusion checkpoint in the original one-file layout "
-        "(model.diffusion_model.*, first_stage_model.*, cond_stage_model.*) with the tensor names "
+        "(model.diffusion_model.*, first_stage_model.*, cond_stage_model.*; SDXL: Stability's SGM "
+        "layout with conditioner.embedders.*) with the tensor names "
         "and "
         "shapes of the real release and deterministic random weights (N(0, 1/sqrt(fan_in)) "
         "matrices, "

@@ -9,6 +9,7 @@
 
 typedef struct {
     dm_cli_model_opts m;
+    dm_cli_size_opts sz;
     const char *prompt, *negative, *sampler, *spacing, *init_noise, *save_tensors, *out;
     long steps, width, height, seed;
     double guidance, eta;
@@ -29,6 +30,11 @@ static dm_status save_tensors(const char *path, const dm_txt2img_result *r, cons
     if (!s) s = dm_st_writer_add_f32(w, "prompt_embeds", 3, emb, r->prompt_embeds, err);
     if (!s) s = dm_st_writer_add_f32(w, "pred_original_sample", 5, steps5, r->pred_x0, err);
     if (!s) s = dm_st_writer_add_f32(w, "initial_noise", 4, lat, noise, err);
+    if (!s && r->pooled) { /* SDXL's added conditioning, as diffusers names it */
+        int64_t te[2] = {r->batch, r->P}, ti[2] = {r->batch, 6};
+        s = dm_st_writer_add_f32(w, "add_text_embeds", 2, te, r->pooled, err);
+        if (!s) s = dm_st_writer_add_f32(w, "add_time_ids", 2, ti, r->time_ids, err);
+    }
     if (!s && r->n_sched_noise) {
         int64_t sn[5] = {r->n_sched_noise, 1, r->L, r->h, r->w};
         s = dm_st_writer_add_f32(w, "scheduler_noise", 5, sn, r->sched_noise, err);
@@ -79,7 +85,10 @@ int dm_cmd_txt2img(int argc, char **argv) {
     dm_opt opts[] = {
         DM_CLI_MODEL_OPTS(o.m),
         {"--prompt", DM_ARG_STR, &o.prompt, "TEXT", "what to draw (required)"},
-        {"--negative-prompt", DM_ARG_STR, &o.negative, "TEXT", "what not to draw (default \"\")"},
+        {"--negative-prompt", DM_ARG_STR, &o.negative, "TEXT",
+         "what not to draw (default \"\"; SDXL without it: zeroed unconditional embeddings, as "
+         "force_zeros_for_empty_prompt says)"},
+        DM_CLI_SIZE_OPTS(o.sz),
         {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default 25)", 1, 1000},
         {"--guidance", DM_ARG_FLOAT, &o.guidance, "G",
          "classifier-free guidance scale (default 7.5; <= 1 disables it)", 0, 100},
@@ -120,6 +129,8 @@ int dm_cmd_txt2img(int argc, char **argv) {
     dm_sched_config_default(&probe);
     if (o.spacing && dm_sched_config_set_spacing(&probe, o.spacing, &err))
         return dm_usage_error(&spec, "%s", err.msg);
+    int orig[2], crop[2], target[2];
+    if ((r = dm_cli_parse_sizes(&spec, &o.sz, orig, crop, target))) return r;
     dm_engine *e;
     if ((r = dm_cli_open_engine(&spec, &o.m, 1, &e))) return r;
     int f = dm_vae_factor(&e->vae);
@@ -166,6 +177,9 @@ int dm_cmd_txt2img(int argc, char **argv) {
                            .height = H,
                            .seed = (uint64_t)o.seed,
                            .init_noise = noise,
+                           .original_size = {orig[0], orig[1]},
+                           .crop = {crop[0], crop[1]},
+                           .target_size = {target[0], target[1]},
                            .store = o.save_tensors ? &store : NULL,
                            .record = o.save_tensors != NULL};
     dm_txt2img_result res = {0};
@@ -188,7 +202,7 @@ int dm_cmd_txt2img(int argc, char **argv) {
             dm_rng_seed(&rng, (uint64_t)o.seed);
             if (n0) dm_rng_fill_normal(&rng, n0, (size_t)L * h * w);
         }
-        s = n0 ? save_tensors(o.save_tensors, &res, &store, n0, e->clip.cfg.hidden,
+        s = n0 ? save_tensors(o.save_tensors, &res, &store, n0, res.D,
                               kind == DM_SAMPLER_EULER || kind == DM_SAMPLER_EULER_A, &err)
                : dm_fail(&err, "out of memory");
         if (n0 != noise) free(n0);

@@ -5,15 +5,41 @@
 
 #include "dataset/generate.h"
 
-dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err) {
-    if (!out) return dm_fail_code(err, DM_EUSAGE, "dm_open: a handle pointer is required");
+dm_status dm_open_precision(const char *model_path, int threads, dm_precision precision,
+                            dm_engine **out, dm_error *err) {
+    dm_open_options o = {.model_path = model_path, .threads = threads, .precision = precision};
+    return dm_open_ex(&o, out, err);
+}
+
+dm_status dm_open_ex(const dm_open_options *oo, dm_engine **out, dm_error *err) {
+    if (!out || !oo)
+        return dm_fail_code(err, DM_EUSAGE,
+                            "dm_open_ex: options and a handle pointer are required");
+    *out = NULL;
+    if (oo->n_loras < 0 || (oo->n_loras > 0 && !oo->loras))
+        return dm_fail_code(err, DM_EUSAGE, "dm_open_ex: n_loras %d without loras", oo->n_loras);
     char demo[4096];
+    const char *model_path = oo->model_path;
     if (!model_path) {
         DM_TRY(dm_default_model(demo, sizeof demo, err));
         model_path = demo;
     }
-    dm_engine_options o = {.model_path = model_path, .threads = threads, .prediction = -1};
+    dm_engine_options o = {.model_path = model_path,
+                           .threads = oo->threads,
+                           .prediction = -1,
+                           .loras = oo->loras,
+                           .n_loras = oo->n_loras,
+                           .vae_decoder = oo->vae_decoder,
+                           .precision = oo->precision};
     return dm_engine_open(&o, out, err);
+}
+
+dm_status dm_open(const char *model_path, int threads, dm_engine **out, dm_error *err) {
+    return dm_open_precision(model_path, threads, DM_PRECISION_AUTO, out, err);
+}
+
+dm_precision dm_engine_precision(const dm_engine *e) {
+    return e->precision;
 }
 
 void dm_close(dm_engine *e) {
@@ -34,7 +60,8 @@ static dm_status to_params(dm_engine *e, const dm_image_request *r, dm_txt2img_p
                              .guidance = r->guidance ? r->guidance : 7.5f,
                              .width = r->width ? r->width : dm_native_size(e),
                              .height = r->height ? r->height : dm_native_size(e),
-                             .seed = r->seed};
+                             .seed = r->seed,
+                             .timestep_spacing = r->timestep_spacing};
     return dm_sampler_kind_parse(r->sampler ? r->sampler : "ddim", &p->sampler, err);
 }
 

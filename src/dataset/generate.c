@@ -80,6 +80,7 @@ static char *config_json(const dm_engine *e, const dm_plan *plan, const dm_gener
     cJSON_AddNumberToObject(c, "guidance", o->guidance);
     cJSON_AddStringToObject(c, "sampler", dm_sampler_kind_name(o->sampler));
     cJSON_AddNumberToObject(c, "prediction_v", e->sched.prediction_v);
+    cJSON_AddStringToObject(c, "precision", dm_precision_name(e->precision));
     cJSON_AddNumberToObject(c, "width", o->width);
     cJSON_AddNumberToObject(c, "height", o->height);
     cJSON_AddNumberToObject(c, "seed", (double)o->seed);
@@ -238,6 +239,7 @@ static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm
         cJSON_AddNumberToObject(f, "guidance", o->guidance);
         cJSON_AddStringToObject(f, "model", o->model_label);
         cJSON_AddStringToObject(f, "model_sha256", sha);
+        cJSON_AddStringToObject(f, "precision", dm_precision_name(e->precision));
         char method[128];
         dm_mask_method_name(&o->mask, method, sizeof method);
         cJSON_AddStringToObject(f, "mask_method", method);

@@ -22,11 +22,51 @@ static int item_cmp(const void *a, const void *b) {
 }
 
 /* The shards' common config (without "shard") and their common labels.txt. */
+/* Shards made at different precisions (bf16 on one machine, fp32 on another) are merged, not
+ * refused: the merged config says "precision": "mixed" with each shard's in
+ * "shard_precisions", every manifest line keeps its own, and note (when not NULL) says so. */
+static dm_status mixed_precision(cJSON **prec, const char *const *dirs, int n, char **config,
+                                 char *note, size_t note_cap, dm_error *err) {
+    int mixed = 0;
+    for (int i = 1; i < n; i++)
+        mixed |= (prec[0] == NULL) != (prec[i] == NULL) ||
+                 (prec[0] && !cJSON_Compare(prec[0], prec[i], 1));
+    if (!mixed) return DM_OK;
+    cJSON *c = cJSON_Parse(*config);
+    if (!c) return dm_fail(err, "merge: out of memory");
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "precision");
+    cJSON_AddStringToObject(c, "precision", "mixed");
+    cJSON *arr = cJSON_AddArrayToObject(c, "shard_precisions");
+    size_t k = note ? (size_t)snprintf(note, note_cap, "shards made at different precisions:") : 0;
+    for (int i = 0; i < n; i++) {
+        const char *p = cJSON_IsString(prec[i]) ? prec[i]->valuestring : "unrecorded";
+        cJSON_AddItemToArray(arr, cJSON_CreateString(p));
+        if (note && k < note_cap)
+            k += (size_t)snprintf(note + k, note_cap - k, " %s %s%s", dirs[i], p,
+                                  i + 1 < n ? "," : "");
+    }
+    char *s = cJSON_Print(c);
+    cJSON_Delete(c);
+    if (!s) return dm_fail(err, "merge: out of memory");
+    free(*config);
+    size_t len = strlen(s);
+    *config = malloc(len + 2);
+    if (!*config) {
+        free(s);
+        return dm_fail(err, "merge: out of memory");
+    }
+    memcpy(*config, s, len);
+    (*config)[len] = '\n', (*config)[len + 1] = 0;
+    free(s);
+    return DM_OK;
+}
+
 static dm_status check_shards(const char *const *dirs, int n, char **config, char ***labels,
-                              int *n_labels, dm_error *err) {
+                              int *n_labels, char *note, size_t note_cap, dm_error *err) {
     char path[PATH_CAP];
     cJSON *first = NULL;
-    dm_status st = DM_OK;
+    cJSON **prec = calloc((size_t)n, sizeof *prec);
+    dm_status st = prec ? DM_OK : dm_fail(err, "merge: out of memory");
     for (int i = 0; i < n && st == DM_OK; i++) {
         snprintf(path, sizeof path, "%s/config.json", dirs[i]);
         if (!dm_file_exists(path)) {
@@ -46,6 +86,7 @@ static dm_status check_shards(const char *const *dirs, int n, char **config, cha
             break;
         }
         cJSON_DeleteItemFromObjectCaseSensitive(j, "shard");
+        prec[i] = cJSON_DetachItemFromObjectCaseSensitive(j, "precision");
         char key[512] = "";
         if (!first)
             first = j;
@@ -59,6 +100,9 @@ static dm_status check_shards(const char *const *dirs, int n, char **config, cha
         }
     }
     cJSON_Delete(first);
+    if (st == DM_OK) st = mixed_precision(prec, dirs, n, config, note, note_cap, err);
+    for (int i = 0; prec && i < n; i++) cJSON_Delete(prec[i]);
+    free(prec);
     for (int i = 0; i < n && st == DM_OK; i++) {
         char **l;
         int nl;
@@ -181,18 +225,25 @@ static int check_complete(const char *const *dirs, int n, char *note, size_t cap
 }
 
 dm_status dm_dataset_merge(const char *out_dir, const char *const *shard_dirs, int n,
-                           bool allow_partial, char *note, size_t note_cap, dm_error *err) {
+                           dm_error *err) {
+    return dm_dataset_merge_note(out_dir, shard_dirs, n, false, NULL, 0, NULL, 0, err);
+}
+
+dm_status dm_dataset_merge_note(const char *out_dir, const char *const *shard_dirs, int n,
+                                bool allow_partial, char *note, size_t note_cap, char *missing,
+                                size_t missing_cap, dm_error *err) {
+    if (note && note_cap) note[0] = 0;
+    char local[1024];
+    if (!missing || missing_cap < 2) missing = local, missing_cap = sizeof local;
+    missing[0] = 0;
     if (n < 1) return dm_fail_code(err, DM_EUSAGE, "merge: no shard folders given");
     char *config = NULL, **labels = NULL;
     int n_labels = 0;
-    char local[1024];
-    if (!note || note_cap < 2) note = local, note_cap = sizeof local;
-    note[0] = 0;
-    dm_status st = check_shards(shard_dirs, n, &config, &labels, &n_labels, err);
-    int problems = st == DM_OK ? check_complete(shard_dirs, n, note, note_cap, err, &st) : 0;
+    dm_status st = check_shards(shard_dirs, n, &config, &labels, &n_labels, note, note_cap, err);
+    int problems = st == DM_OK ? check_complete(shard_dirs, n, missing, missing_cap, err, &st) : 0;
     if (st == DM_OK && problems && !allow_partial)
         st = dm_fail(err, "%s: incomplete run, not merged: %s (--allow-partial merges anyway)",
-                     out_dir, note);
+                     out_dir, missing);
 
     dm_manifest *ms = calloc((size_t)n, sizeof *ms);
     if (!ms && st == DM_OK) st = dm_fail(err, "merge: out of memory");

@@ -17,6 +17,10 @@ typedef struct {
     int text_vocab, text_width, text_layers, text_mlp, text_pos;
     int unet_ch, unet_levels, unet_mult[4], unet_res, unet_attn[4], unet_ctx, unet_linear;
     int vae_ch, vae_levels, vae_mult[4], vae_res, vae_z;
+    /* SDXL (SGM layout): a second, OpenCLIP text tower whose pooled projection joins the
+     * time_ids sinusoids in label_emb; transformer depth per level (0 = 1) and in the mid block */
+    int sdxl, text2_width, text2_layers, text2_mlp, text2_proj;
+    int unet_depth[4], unet_mid_depth, adm_in;
 } arch_spec;
 
 static const arch_spec specs[] = {
@@ -92,16 +96,72 @@ static const arch_spec specs[] = {
                        {1, 1, 1, 2},
                        1,
                        4},
+    /* SDXL base 1.0: CLIP ViT-L/14 + OpenCLIP ViT-bigG/14 (1280, 32 layers, projection 1280),
+     * UNet 320 x (1, 2, 4) with 0 / 2 / 10 transformer blocks (mid 10), context 2048,
+     * label_emb 2816 = 1280 pooled + 6 x 256 */
+    [DM_RCK_SDXL] = {.openclip = 0,
+                     .text_vocab = 49408,
+                     .text_width = 768,
+                     .text_layers = 12,
+                     .text_mlp = 3072,
+                     .text_pos = 77,
+                     .unet_ch = 320,
+                     .unet_levels = 3,
+                     .unet_mult = {1, 2, 4},
+                     .unet_res = 2,
+                     .unet_attn = {0, 1, 1},
+                     .unet_ctx = 2048,
+                     .unet_linear = 1,
+                     .vae_ch = 128,
+                     .vae_levels = 4,
+                     .vae_mult = {1, 2, 4, 4},
+                     .vae_res = 2,
+                     .vae_z = 4,
+                     .sdxl = 1,
+                     .text2_width = 1280,
+                     .text2_layers = 32,
+                     .text2_mlp = 5120,
+                     .text2_proj = 1280,
+                     .unet_depth = {0, 2, 10},
+                     .unet_mid_depth = 10,
+                     .adm_in = 2816},
+    /* tests: the SDXL layout at the widths of golden/sdxl's tiny model */
+    [DM_RCK_TINYXL] = {.openclip = 0,
+                       .text_vocab = 49408,
+                       .text_width = 32,
+                       .text_layers = 3,
+                       .text_mlp = 128,
+                       .text_pos = 77,
+                       .unet_ch = 32,
+                       .unet_levels = 3,
+                       .unet_mult = {1, 2, 2},
+                       .unet_res = 2,
+                       .unet_attn = {0, 1, 1},
+                       .unet_ctx = 96,
+                       .unet_linear = 1,
+                       .vae_ch = 32,
+                       .vae_levels = 4,
+                       .vae_mult = {1, 1, 2, 2},
+                       .vae_res = 2,
+                       .vae_z = 4,
+                       .sdxl = 1,
+                       .text2_width = 64,
+                       .text2_layers = 3,
+                       .text2_mlp = 256,
+                       .text2_proj = 64,
+                       .unet_depth = {0, 2, 3},
+                       .unet_mid_depth = 3,
+                       .adm_in = 112},
 };
 
 dm_status dm_rck_arch_parse(const char *s, dm_rck_arch *out, dm_error *err) {
-    static const char *const names[] = {"sd15", "sd21", "tiny", "tiny21"};
-    for (int i = 0; i < 4; i++)
+    static const char *const names[] = {"sd15", "sd21", "tiny", "tiny21", "sdxl", "tinyxl"};
+    for (int i = 0; i < 6; i++)
         if (s && !strcmp(s, names[i])) {
             *out = (dm_rck_arch)i;
             return DM_OK;
         }
-    return dm_fail_code(err, DM_EUSAGE, "--arch '%s': expected sd15 or sd21", s ? s : "");
+    return dm_fail_code(err, DM_EUSAGE, "--arch '%s': expected sd15, sd21 or sdxl", s ? s : "");
 }
 
 /* ------------------------------------------------------------------ the plan */
@@ -182,26 +242,32 @@ static void unet_res(plan *p, const char *pre, int in, int out, int temb) {
     if (in != out) proj(p, pre, "skip_connection", out, in, 1);
 }
 
-/* LDM SpatialTransformer with one BasicTransformerBlock (the names diffusers kept) */
-static void unet_transformer(plan *p, const char *pre, int C, int ctx, int linear) {
+/* LDM SpatialTransformer with depth BasicTransformerBlocks (the names diffusers kept) */
+static void unet_transformer(plan *p, const char *pre, int C, int ctx, int linear, int depth) {
     char b[200];
     norm(p, pre, "norm", C);
     proj(p, pre, "proj_in", C, C, !linear);
-    snprintf(b, sizeof b, "%stransformer_blocks.0.", pre);
-    W(p, (C, C), "%sattn1.to_q.weight", b);
-    W(p, (C, C), "%sattn1.to_k.weight", b);
-    W(p, (C, C), "%sattn1.to_v.weight", b);
-    proj(p, b, "attn1.to_out.0", C, C, 0);
-    W(p, (C, C), "%sattn2.to_q.weight", b);
-    W(p, (C, ctx), "%sattn2.to_k.weight", b);
-    W(p, (C, ctx), "%sattn2.to_v.weight", b);
-    proj(p, b, "attn2.to_out.0", C, C, 0);
-    proj(p, b, "ff.net.0.proj", 8 * C, C, 0); /* GEGLU: value and gate halves of 4C each */
-    proj(p, b, "ff.net.2", C, 4 * C, 0);
-    norm(p, b, "norm1", C);
-    norm(p, b, "norm2", C);
-    norm(p, b, "norm3", C);
+    for (int d = 0; d < depth; d++) {
+        snprintf(b, sizeof b, "%stransformer_blocks.%d.", pre, d);
+        W(p, (C, C), "%sattn1.to_q.weight", b);
+        W(p, (C, C), "%sattn1.to_k.weight", b);
+        W(p, (C, C), "%sattn1.to_v.weight", b);
+        proj(p, b, "attn1.to_out.0", C, C, 0);
+        W(p, (C, C), "%sattn2.to_q.weight", b);
+        W(p, (C, ctx), "%sattn2.to_k.weight", b);
+        W(p, (C, ctx), "%sattn2.to_v.weight", b);
+        proj(p, b, "attn2.to_out.0", C, C, 0);
+        proj(p, b, "ff.net.0.proj", 8 * C, C, 0); /* GEGLU: value and gate halves of 4C each */
+        proj(p, b, "ff.net.2", C, 4 * C, 0);
+        norm(p, b, "norm1", C);
+        norm(p, b, "norm2", C);
+        norm(p, b, "norm3", C);
+    }
     proj(p, pre, "proj_out", C, C, !linear);
+}
+
+static int depth(const arch_spec *s, int level) {
+    return s->unet_depth[level] ? s->unet_depth[level] : 1;
 }
 
 static void plan_unet(plan *p, const arch_spec *s) {
@@ -213,6 +279,11 @@ static void plan_unet(plan *p, const arch_spec *s) {
     snprintf(pre, sizeof pre, "%stime_embed.", M);
     proj(p, pre, "0", T, C0, 0);
     proj(p, pre, "2", T, T, 0);
+    if (s->sdxl) { /* label_emb = Sequential(Sequential(Linear, SiLU, Linear)) */
+        snprintf(pre, sizeof pre, "%slabel_emb.0.", M);
+        proj(p, pre, "0", T, s->adm_in, 0);
+        proj(p, pre, "2", T, T, 0);
+    }
     snprintf(pre, sizeof pre, "%sinput_blocks.0.", M);
     conv3(p, pre, "0", C0, 4);
     int idx = 1, ch = C0;
@@ -222,7 +293,8 @@ static void plan_unet(plan *p, const arch_spec *s) {
             unet_res(p, pre, ch, bo[i], T);
             ch = bo[i];
             snprintf(pre, sizeof pre, "%sinput_blocks.%d.1.", M, idx);
-            if (s->unet_attn[i]) unet_transformer(p, pre, ch, s->unet_ctx, s->unet_linear);
+            if (s->unet_attn[i])
+                unet_transformer(p, pre, ch, s->unet_ctx, s->unet_linear, depth(s, i));
         }
         if (i < n - 1) {
             snprintf(pre, sizeof pre, "%sinput_blocks.%d.0.", M, idx++);
@@ -233,7 +305,8 @@ static void plan_unet(plan *p, const arch_spec *s) {
     snprintf(pre, sizeof pre, "%smiddle_block.0.", M);
     unet_res(p, pre, Cm, Cm, T);
     snprintf(pre, sizeof pre, "%smiddle_block.1.", M);
-    unet_transformer(p, pre, Cm, s->unet_ctx, s->unet_linear);
+    unet_transformer(p, pre, Cm, s->unet_ctx, s->unet_linear,
+                     s->unet_mid_depth ? s->unet_mid_depth : 1);
     snprintf(pre, sizeof pre, "%smiddle_block.2.", M);
     unet_res(p, pre, Cm, Cm, T);
     /* output blocks: deepest level first, L+1 res blocks each, fed by the skip stack */
@@ -248,7 +321,7 @@ static void plan_unet(plan *p, const arch_spec *s) {
             int sub = 1;
             if (s->unet_attn[lvl]) {
                 snprintf(pre, sizeof pre, "%soutput_blocks.%d.1.", M, idx);
-                unet_transformer(p, pre, out, s->unet_ctx, s->unet_linear);
+                unet_transformer(p, pre, out, s->unet_ctx, s->unet_linear, depth(s, lvl));
                 sub = 2;
             }
             if (j == L && i < n - 1) {
@@ -329,17 +402,17 @@ static void plan_vae(plan *p, const arch_spec *s) {
     proj(p, "first_stage_model.", "post_quant_conv", z, z, 1);
 }
 
-static void plan_text(plan *p, const arch_spec *s) {
+/* One text tower: HF CLIPTextModel names under hf_pre, or OpenCLIP names under oc_pre (with
+ * its text_projection [D, proj] applied as x @ P, and logit_scale). */
+static void plan_text_tower(plan *p, int openclip, const char *pre_top, int vocab, int D,
+                            int layers, int F, int pos, int proj_dim) {
     char pre[200];
-    int D = s->text_width, F = s->text_mlp;
-    if (!s->openclip) {
-        const char *T = "cond_stage_model.transformer.text_model.";
-        push(p, DM_RCK_EMBED, 2, SHAPE(s->text_vocab, D), "%sembeddings.token_embedding.weight", T);
-        push(p, DM_RCK_EMBED, 2, SHAPE(s->text_pos, D), "%sembeddings.position_embedding.weight",
-             T);
-        push(p, DM_RCK_ARANGE, 2, SHAPE(1, s->text_pos), "%sembeddings.position_ids", T)->is_int =
-            1;
-        for (int l = 0; l < s->text_layers; l++) {
+    if (!openclip) {
+        const char *T = pre_top;
+        push(p, DM_RCK_EMBED, 2, SHAPE(vocab, D), "%sembeddings.token_embedding.weight", T);
+        push(p, DM_RCK_EMBED, 2, SHAPE(pos, D), "%sembeddings.position_embedding.weight", T);
+        push(p, DM_RCK_ARANGE, 2, SHAPE(1, pos), "%sembeddings.position_ids", T)->is_int = 1;
+        for (int l = 0; l < layers; l++) {
             snprintf(pre, sizeof pre, "%sencoder.layers.%d.", T, l);
             norm(p, pre, "layer_norm1", D);
             proj(p, pre, "self_attn.q_proj", D, D, 0);
@@ -354,10 +427,10 @@ static void plan_text(plan *p, const arch_spec *s) {
         return;
     }
     /* open_clip TextTransformer: nn.MultiheadAttention fuses q, k, v into in_proj_* */
-    const char *O = "cond_stage_model.model.";
-    push(p, DM_RCK_EMBED, 2, SHAPE(s->text_vocab, D), "%stoken_embedding.weight", O);
-    push(p, DM_RCK_EMBED, 2, SHAPE(s->text_pos, D), "%spositional_embedding", O);
-    for (int l = 0; l < s->text_layers; l++) {
+    const char *O = pre_top;
+    push(p, DM_RCK_EMBED, 2, SHAPE(vocab, D), "%stoken_embedding.weight", O);
+    push(p, DM_RCK_EMBED, 2, SHAPE(pos, D), "%spositional_embedding", O);
+    for (int l = 0; l < layers; l++) {
         snprintf(pre, sizeof pre, "%stransformer.resblocks.%d.", O, l);
         norm(p, pre, "ln_1", D);
         dm_rck_tensor *t = W(p, (3 * D, D), "%sattn.in_proj_weight", pre);
@@ -369,8 +442,22 @@ static void plan_text(plan *p, const arch_spec *s) {
         proj(p, pre, "mlp.c_proj", D, F, 0);
     }
     norm(p, O, "ln_final", D);
-    W(p, (D, D), "%stext_projection", O);
+    W(p, (D, proj_dim), "%stext_projection", O)->fan_in = D;
     push(p, DM_RCK_CONST, 0, NULL, "%slogit_scale", O)->value = logf(100.0f);
+}
+
+static void plan_text(plan *p, const arch_spec *s) {
+    if (s->sdxl) { /* SGM GeneralConditioner: embedders.0 = CLIP-L (HF), embedders.1 = bigG */
+        plan_text_tower(p, 0, "conditioner.embedders.0.transformer.text_model.", s->text_vocab,
+                        s->text_width, s->text_layers, s->text_mlp, s->text_pos, 0);
+        plan_text_tower(p, 1, "conditioner.embedders.1.model.", s->text_vocab, s->text2_width,
+                        s->text2_layers, s->text2_mlp, s->text_pos, s->text2_proj);
+        return;
+    }
+    plan_text_tower(
+        p, s->openclip,
+        s->openclip ? "cond_stage_model.model." : "cond_stage_model.transformer.text_model.",
+        s->text_vocab, s->text_width, s->text_layers, s->text_mlp, s->text_pos, s->text_width);
 }
 
 static const char *const sched_names[] = {"betas",
@@ -393,12 +480,15 @@ dm_status dm_rck_plan(dm_rck_arch arch, dm_rck_tensor **out, int *n, dm_error *e
         return dm_fail(err, "random checkpoint: unknown architecture %d", (int)arch);
     const arch_spec *s = &specs[arch];
     plan p = {0};
-    /* the DDPM buffers of LatentDiffusion.register_schedule, then the EMA bookkeeping */
-    for (int i = 0; i < N_SCHED; i++)
+    /* the DDPM buffers of LatentDiffusion.register_schedule, then the EMA bookkeeping (SD 1.x /
+     * 2.x; SGM's DiffusionEngine keeps neither) */
+    for (int i = 0; i < N_SCHED && !s->sdxl; i++)
         push(&p, DM_RCK_SCHED, 1, SHAPE(T_TRAIN), "%s", sched_names[i])->sched = i;
-    push(&p, DM_RCK_CONST, 0, NULL, "model_ema.decay")->value = 0.9999f;
-    dm_rck_tensor *nu = push(&p, DM_RCK_CONST, 0, NULL, "model_ema.num_updates");
-    nu->is_int = 1, nu->value = 0;
+    if (!s->sdxl) {
+        push(&p, DM_RCK_CONST, 0, NULL, "model_ema.decay")->value = 0.9999f;
+        dm_rck_tensor *nu = push(&p, DM_RCK_CONST, 0, NULL, "model_ema.num_updates");
+        nu->is_int = 1, nu->value = 0;
+    }
     plan_text(&p, s);
     plan_unet(&p, s);
     plan_vae(&p, s);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/dnnl_ops.h"
+
 typedef struct {
     char *name;
     const dm_st_tensor *src;
@@ -26,6 +28,7 @@ struct dm_weights {
     size_t converted;
     int keep_half;
     size_t half_max;
+    dm_dnnl *dnnl; /* set: matrices and conv kernels are handed out prepared for bf16 */
 };
 
 dm_weights *dm_weights_new(void) {
@@ -239,23 +242,41 @@ int dm_weights_keep_half(const dm_weights *w) {
     return w->keep_half;
 }
 
+void dm_weights_set_dnnl(dm_weights *w, dm_dnnl *d) {
+    w->dnnl = d;
+}
+
+/* out (already filled) gets its bf16 preparation when the store has a oneDNN context. */
+static dm_status attach_prep(dm_weights *w, const entry *e, int ndim, const int64_t *shape,
+                             int mapped, dm_w *out, dm_error *err) {
+    if (!w->dnnl || (ndim != 2 && ndim != 4)) return DM_OK;
+    int k = ndim == 4 ? (int)shape[2] : 0;
+    if (ndim == 4 && shape[2] != shape[3]) return DM_OK; /* only square kernels run as convs */
+    out->prep = dm_dnnl_prep(w->dnnl, *out, (int)shape[0], (int)shape[1], k, mapped);
+    if (!out->prep) return dm_fail(err, "out of memory preparing '%s'", e->name);
+    return DM_OK;
+}
+
 dm_status dm_weights_get_w(dm_weights *w, const char *name, int ndim, const int64_t *shape,
                            dm_w *out, dm_error *err) {
     *out = (dm_w){0};
     entry *e;
     DM_TRY(lookup(w, name, ndim, shape, &e, err));
     dm_dtype dt = e->src->dtype;
-    if (w->keep_half && !e->data && !e->transposed && (dt == DM_F16 || dt == DM_BF16)) {
+    /* bf16 runs convert from the file's bits once, into oneDNN's layout: no f32 copy */
+    if ((w->keep_half || w->dnnl) && !e->data && !e->transposed &&
+        (dt == DM_F16 || dt == DM_BF16)) {
         size_t n;
         const char *src = source_bytes(e, &n);
         if (((uintptr_t)src & 1) == 0) {
             out->half = (const uint16_t *)(const void *)src;
             out->bf16 = dt == DM_BF16;
             if (n > w->half_max) w->half_max = n;
-            return DM_OK;
+            return attach_prep(w, e, ndim, shape, 1, out, err);
         }
     }
-    return dm_weights_get(w, name, ndim, shape, &out->f32, err);
+    DM_TRY(dm_weights_get(w, name, ndim, shape, &out->f32, err));
+    return attach_prep(w, e, ndim, shape, e->f32 == NULL, out, err);
 }
 
 dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_t *shape,
@@ -288,6 +309,28 @@ dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_
         }
     }
     *out = e->data;
+    return DM_OK;
+}
+
+dm_status dm_weights_get_mutable(dm_weights *w, const char *name, float **out, int *ndim,
+                                 const int64_t **shape, dm_error *err) {
+    entry *e = find(w, name);
+    if (!e) return dm_fail(err, "checkpoint has no weight '%s'", name);
+    DM_TRY(lookup(w, name, e->ndim, e->shape, &e, err));
+    if (!e->f32) {
+        size_t n;
+        const char *src = source_bytes(e, &n);
+        e->f32 = malloc(n * sizeof(float) + 1);
+        if (!e->f32)
+            return dm_fail(err, "%s: out of memory copying '%s'", e->file ? e->file : "checkpoint",
+                           e->src->name);
+        dm_convert_to_f32(e->src->dtype, src, n, e->f32);
+        w->converted += n * sizeof(float);
+        e->data = e->f32;
+    }
+    *out = e->f32;
+    *ndim = e->ndim;
+    *shape = e->shape;
     return DM_OK;
 }
 

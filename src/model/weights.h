@@ -43,6 +43,15 @@ int dm_weights_keep_half(const dm_weights *w);
  * or (keep_half, an f16/bf16 source, 2-byte aligned) out->half pointing into the mapping. */
 dm_status dm_weights_get_w(dm_weights *w, const char *name, int ndim, const int64_t *shape,
                            dm_w *out, dm_error *err);
+/* With d set (bf16 runs; before the networks load), dm_weights_get_w hands out matrices and
+ * conv kernels with a dm_wprep of d (ops/dnnl_ops.h): the kernels then run them in bf16. */
+typedef struct dm_dnnl dm_dnnl;
+void dm_weights_set_dnnl(dm_weights *w, dm_dnnl *d);
+/* A private f32 copy of a weight (made once, from whatever dtype the file stores), for changing
+ * it in place before the networks load it (LoRA merge). Later dm_weights_get / _get_w calls hand
+ * out this copy, never the file's bits. *shape / *ndim describe it. */
+dm_status dm_weights_get_mutable(dm_weights *w, const char *name, float **out, int *ndim,
+                                 const int64_t **shape, dm_error *err);
 /* Most elements of one weight handed out as half so far (conversion scratch to reserve). */
 size_t dm_weights_half_max(const dm_weights *w);
 /* Bytes of f32 copies made so far (f16/bf16 conversion). */

@@ -4,6 +4,7 @@
  * layer would need 1.2 GB at once); each band is one GEMM wide enough to run at full speed. */
 #include <string.h>
 
+#include "ops/dnnl_ops.h"
 #include "ops/ops.h"
 
 /* im2col floats per band: 16M (64 MB) keeps SD's 64x64 UNet layers in one band */
@@ -86,6 +87,9 @@ void dm_conv2d(const float *x, int C, int H, int W, const float *w, const float 
 
 void dm_conv2d_w(const float *x, int C, int H, int W, dm_w w, const float *b, int O, int k,
                  int stride, int pad, float *y, float *scratch, int accumulate, float *wscratch) {
+    if (w.prep && !dm_dnnl_conv2d(w.prep, x, C, H, W, b, O, k, stride, pad, y, accumulate)) return;
+    /* no prep, or oneDNN could not make the primitive: fp32 (wscratch/scratch were sized for
+     * this) */
     dm_conv2d(x, C, H, W, dm_w_f32(w, (size_t)O * C * k * k, wscratch), b, O, k, stride, pad, y,
               scratch, accumulate);
 }

@@ -46,6 +46,7 @@ void dm_linear_to_chw_acc(const float *h, int HW, int K, const float *W, const f
 #endif
 
 #include "io/safetensors.h"
+#include "ops/dnnl_ops.h"
 
 /* f16 -> f32, both exact: F16C (8 at a time) where compiled for it, dm_f16_to_f32 for the rest */
 static void f16_chunk(const uint16_t *s, size_t n, float *d) {
@@ -85,20 +86,24 @@ const float *dm_w_f32(dm_w w, size_t n, float *scratch) {
 
 void dm_linear_w(const float *x, int M, int K, dm_w W, const float *b, int N, float *y,
                  float *wscratch) {
+    if (W.prep && !dm_dnnl_linear(W.prep, x, M, K, b, N, y, 0, 0, 0)) return;
     dm_linear(x, M, K, dm_w_f32(W, (size_t)N * K, wscratch), b, N, y);
 }
 
 void dm_linear_acc_w(const float *x, int M, int K, dm_w W, const float *b, int N, float *y,
                      float *wscratch) {
+    if (W.prep && !dm_dnnl_linear(W.prep, x, M, K, b, N, y, 1, 0, 0)) return;
     dm_linear_acc(x, M, K, dm_w_f32(W, (size_t)N * K, wscratch), b, N, y);
 }
 
 void dm_linear_from_chw_w(const float *x, int C, int HW, dm_w W, const float *b, int N, float *y,
                           float *wscratch) {
+    if (W.prep && !dm_dnnl_linear(W.prep, x, HW, C, b, N, y, 0, 1, 0)) return;
     dm_linear_from_chw(x, C, HW, dm_w_f32(W, (size_t)N * C, wscratch), b, N, y);
 }
 
 void dm_linear_to_chw_acc_w(const float *h, int HW, int K, dm_w W, const float *b, int N, float *y,
                             float *wscratch) {
+    if (W.prep && !dm_dnnl_linear(W.prep, h, HW, K, b, N, y, 1, 0, 1)) return;
     dm_linear_to_chw_acc(h, HW, K, dm_w_f32(W, (size_t)N * K, wscratch), b, N, y);
 }

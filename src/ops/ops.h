@@ -24,10 +24,12 @@ void dm_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
 /* A weight matrix: f32 data (f32 set), or the file's f16 / bf16 bits left in the mapping
  * (half set; bf16 tells which). The _w kernels turn a half weight into f32 in caller scratch
  * right before the GEMM (exact, so both forms give the same bits); f32 goes straight through. */
+typedef struct dm_wprep dm_wprep; /* the weight prepared for oneDNN bf16 (ops/dnnl_ops.h) */
 typedef struct {
     const float *f32;
     const uint16_t *half;
     int bf16;
+    dm_wprep *prep; /* set: the _w kernels run this weight in bf16 through oneDNN */
 } dm_w;
 static inline int dm_w_ok(dm_w w) {
     return w.f32 || w.half;

@@ -7,7 +7,7 @@
 
 #include "model/unet.h"
 
-#define DM_STORE_MAX_LAYERS 64
+#define DM_STORE_MAX_LAYERS 128
 
 typedef struct {
     char name[160]; /* "down_blocks.0.attentions.0.transformer_blocks.0.attn2" */

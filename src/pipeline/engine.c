@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "io/file.h"
+#include "model/lora.h"
 #include "model/model_paths.h"
 #include "ops/ops.h"
 
@@ -57,8 +58,18 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
     if (!e) return dm_fail(err, "out of memory");
     dm_status s;
     dm_set_threads(o->threads);
+    if ((s = dm_precision_resolve(o->precision, &e->precision, err))) goto fail;
     if ((s = dm_model_open_with_config(o->model_path, o->ldm_config, &e->model, err))) goto fail;
     dm_weights_set_keep_half(e->model->w, o->f16_weights);
+    /* LoRAs change f32 copies of their weights here, before any network takes its pointers (or
+     * packs / converts them) */
+    for (int k = 0; k < o->n_loras; k++)
+        if ((s = dm_lora_merge(e->model->w, o->loras[k].path, o->loras[k].scale, NULL, err)))
+            goto fail;
+    if (e->precision == DM_PRECISION_BF16) {
+        if ((s = dm_dnnl_create(&e->dnnl, err))) goto fail;
+        dm_weights_set_dnnl(e->model->w, e->dnnl);
+    }
     if (!o->no_tokenizer && (s = open_tokenizers(e, o, err))) goto fail;
     if ((s = dm_clip_load(e->model, &e->clip, err)) ||
         (s = dm_unet_load(e->model, &e->unet, err)) || (s = dm_vae_load(e->model, &e->vae, err)))
@@ -72,6 +83,18 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
                         "%s: the UNet's added conditioning takes %d pooled values, the second "
                         "text encoder gives %d",
                         e->model->path, e->unet.cfg.add_time_dim > 0 ? A : 0, P);
+            goto fail;
+        }
+    }
+    if (o->vae_decoder) {
+        if ((s = dm_taesd_load(o->vae_decoder, &e->taesd, err))) goto fail;
+        if (e->taesd->factor != dm_vae_factor(&e->vae) ||
+            e->taesd->latent_ch != e->unet.cfg.in_ch) {
+            s = dm_fail(err,
+                        "%s: TAESD with %d latent channels and factor %d does not fit the model "
+                        "(%d channels, factor %d)",
+                        o->vae_decoder, e->taesd->latent_ch, e->taesd->factor, e->unet.cfg.in_ch,
+                        dm_vae_factor(&e->vae));
             goto fail;
         }
     }
@@ -91,15 +114,30 @@ fail:
     return s;
 }
 
+dm_status dm_engine_decode(dm_engine *e, const float *z, int h, int w, float *image,
+                           dm_error *err) {
+    if (e->taesd) return dm_taesd_decode(e->taesd, z, h, w, image, &e->arena, err);
+    return dm_vae_decode(&e->vae, z, h, w, image, &e->arena, err);
+}
+
+dm_status dm_engine_encode_image(dm_engine *e, const float *image, int H, int W, float *z,
+                                 dm_error *err) {
+    if (e->taesd) return dm_taesd_encode(e->taesd, image, H, W, z, &e->arena, err);
+    if (!e->vae.has_encoder) return dm_fail(err, "%s: the VAE has no encoder", e->model->path);
+    return dm_vae_encode(&e->vae, image, H, W, z, &e->arena, err);
+}
+
 void dm_engine_free(dm_engine *e) {
     if (!e) return;
     dm_arena_free(&e->arena);
+    dm_taesd_free(e->taesd);
     dm_unet_free(&e->unet);
     dm_clip_free(&e->clip);
     dm_clip_free(&e->clip2);
     dm_tokenizer_free(e->tok);
     dm_tokenizer_free(e->tok2);
     dm_model_free(e->model);
+    dm_dnnl_free(e->dnnl);
     free(e);
 }
 
@@ -335,7 +373,7 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
     r->seconds_unet = now() - t0;
     memcpy(r->final_latent, x, sizeof(float) * lat);
     t0 = now();
-    s = dm_vae_decode(&e->vae, x, h, w, r->image_raw, &e->arena, err);
+    s = dm_engine_decode(e, x, h, w, r->image_raw, err);
     r->seconds_vae = now() - t0;
 done:
     free(x), free(xin), free(eps), free(t);

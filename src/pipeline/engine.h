@@ -3,10 +3,13 @@
 #ifndef DM_PIPELINE_ENGINE_H
 #define DM_PIPELINE_ENGINE_H
 
+#include "core/cpu.h"
 #include "model/clip.h"
 #include "model/tokenizer.h"
+#include "model/taesd.h"
 #include "model/unet.h"
 #include "model/vae.h"
+#include "ops/dnnl_ops.h"
 #include "pipeline/attn_store.h"
 #include "sched/sampler.h"
 
@@ -18,6 +21,10 @@ typedef struct {
     int prediction;         /* -1: from the model, 0: epsilon, 1: v_prediction */
     int no_tokenizer;       /* debug commands that take token ids need none */
     int f16_weights;        /* keep f16/bf16 conv/linear weights as stored, convert per layer */
+    dm_precision precision; /* AUTO (0): bf16 where the CPU has it (dm_precision_resolve) */
+    const dm_lora *loras;   /* merged into the f32 weights before the networks load them */
+    int n_loras;
+    const char *vae_decoder; /* AutoencoderTiny folder replacing the VAE (NULL: the model's) */
 } dm_engine_options;
 
 /* (declared opaque in diffumask.h) */
@@ -30,8 +37,11 @@ struct dm_engine {
     dm_clip clip2;      /* SDXL's second text encoder */
     dm_unet unet;
     dm_vae vae;
+    dm_taesd *taesd; /* --vae-decoder: replaces the VAE in decode / encode, or NULL */
     dm_sched_config sched;
     dm_arena arena;
+    dm_precision precision; /* effective: FP32 or BF16 */
+    dm_dnnl *dnnl;          /* bf16: oneDNN engine, primitive cache, prepared weights */
 };
 
 dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *err);
@@ -50,6 +60,13 @@ int dm_engine_attn_resolutions(const dm_engine *e, int H, int W, int *hs, int *w
 int dm_engine_ctx_dim(const dm_engine *e);
 /* Width of SDXL's pooled prompt embeddings (0 for SD 1.x / 2.x). */
 int dm_engine_pooled_dim(const dm_engine *e);
+/* image[3, H, W] (~[-1, 1], unclamped) of a UNet-scale latent z[L, h, w]: the TAESD decoder when
+ * one is loaded, else the VAE's (each with its scaling). */
+dm_status dm_engine_decode(dm_engine *e, const float *z, int h, int w, float *image, dm_error *err);
+/* z[L, H/f, W/f] (UNet scale) of an image in [-1, 1]: TAESD's encoder, else the VAE's mean. */
+dm_status dm_engine_encode_image(dm_engine *e, const float *image, int H, int W, float *z,
+                                 dm_error *err);
+
 /* ids77 -> embeddings (77, D) (one text encoder; SD 1.x / 2.x) */
 dm_status dm_engine_encode_ids(dm_engine *e, const int32_t *ids77, float *emb, dm_error *err);
 /* prompt -> embeddings (77, D) and, for SDXL, pooled (P) (may be NULL otherwise): SDXL

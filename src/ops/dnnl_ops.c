@@ -1,0 +1,407 @@
+/* bf16 convolutions and linears through oneDNN (C API, 2.6). Per shape, one cache entry holds
+ * the primitive and the reorders around it: f32 activations in our layout (CHW / token-major)
+ * -> bf16 in the layout the primitive chose, and its f32 output -> our layout, with the
+ * residual add (accumulate) done by that reorder's sum post-op. */
+#include "ops/dnnl_ops.h"
+
+#include <dnnl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct dm_wprep {
+    dm_dnnl *d;
+    dm_w src;       /* f32 or half, as the store handed it out */
+    int O, I, k;    /* [O, I, k, k] conv kernel, or [O, I] matrix when k == 0 */
+    int src_mapped; /* src lies in a file mapping (pages may be dropped after preparing) */
+    void *data;     /* bf16 weights in layout md, or NULL until the first use */
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem;
+};
+
+/* One shape of one op. key: kind, shape numbers and flags; everything else is made from it. */
+enum { KEY_INTS = 12 };
+typedef struct {
+    int key[KEY_INTS];
+    dnnl_primitive_t prim, rin, rout; /* op; src f32 -> bf16; dst -> our layout (or NULL) */
+    dnnl_memory_t m_x, m_src, m_dst, m_y, m_bias, m_scratch;
+    dnnl_memory_desc_t wmd; /* weights layout the op wants */
+    size_t src_bytes, dst_bytes, scratch_bytes;
+} entry;
+
+struct dm_dnnl {
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    entry *e;
+    int n, cap;
+    dm_wprep **preps;
+    int n_preps, cap_preps;
+    void *buf[3]; /* bf16 src, f32 dst, scratchpad: grown to the largest entry */
+    size_t buf_cap[3];
+    dm_dnnl_stats st;
+};
+
+dm_status dm_dnnl_create(dm_dnnl **out, dm_error *err) {
+    *out = NULL;
+    dm_dnnl *d = calloc(1, sizeof *d);
+    if (!d) return dm_fail(err, "out of memory");
+    if (dnnl_engine_create(&d->eng, dnnl_cpu, 0) != dnnl_success ||
+        dnnl_stream_create(&d->stream, d->eng, dnnl_stream_default_flags) != dnnl_success) {
+        dm_dnnl_free(d);
+        return dm_fail(err, "oneDNN: cannot create a CPU engine");
+    }
+    *out = d;
+    return DM_OK;
+}
+
+static void entry_free(entry *e) {
+    dnnl_primitive_t p[] = {e->prim, e->rin, e->rout};
+    for (int i = 0; i < 3; i++)
+        if (p[i]) dnnl_primitive_destroy(p[i]);
+    dnnl_memory_t m[] = {e->m_x, e->m_src, e->m_dst, e->m_y, e->m_bias, e->m_scratch};
+    for (int i = 0; i < 6; i++)
+        if (m[i]) dnnl_memory_destroy(m[i]);
+}
+
+void dm_dnnl_free(dm_dnnl *d) {
+    if (!d) return;
+    for (int i = 0; i < d->n; i++) entry_free(&d->e[i]);
+    free(d->e);
+    for (int i = 0; i < d->n_preps; i++) {
+        if (d->preps[i]->mem) dnnl_memory_destroy(d->preps[i]->mem);
+        free(d->preps[i]->data);
+        free(d->preps[i]);
+    }
+    free(d->preps);
+    for (int i = 0; i < 3; i++) free(d->buf[i]);
+    if (d->stream) dnnl_stream_destroy(d->stream);
+    if (d->eng) dnnl_engine_destroy(d->eng);
+    free(d);
+}
+
+void dm_dnnl_get_stats(const dm_dnnl *d, dm_dnnl_stats *s) {
+    *s = d->st;
+}
+
+dm_wprep *dm_dnnl_prep(dm_dnnl *d, dm_w w, int O, int I, int k, int src_mapped) {
+    if (d->n_preps == d->cap_preps) {
+        int cap = d->cap_preps ? 2 * d->cap_preps : 256;
+        dm_wprep **p = realloc(d->preps, sizeof *p * (size_t)cap);
+        if (!p) return NULL;
+        d->preps = p, d->cap_preps = cap;
+    }
+    dm_wprep *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    *p = (dm_wprep){.d = d, .src = w, .O = O, .I = I, .k = k, .src_mapped = src_mapped};
+    p->src.prep = NULL;
+    d->preps[d->n_preps++] = p;
+    return p;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static void *grow(dm_dnnl *d, int i, size_t bytes) {
+    if (bytes > d->buf_cap[i]) {
+        free(d->buf[i]);
+        size_t cap = (bytes + 4095) & ~(size_t)4095;
+        d->buf[i] = aligned_alloc(64, cap);
+        d->buf_cap[i] = d->buf[i] ? cap : 0;
+    }
+    return d->buf[i];
+}
+
+static int mem_new(dm_dnnl *d, const dnnl_memory_desc_t *md, dnnl_memory_t *m) {
+    return dnnl_memory_create(m, md, d->eng, DNNL_MEMORY_NONE) == dnnl_success ? 0 : -1;
+}
+
+static dnnl_primitive_attr_t attr_new(int sum) {
+    dnnl_primitive_attr_t a = NULL;
+    if (dnnl_primitive_attr_create(&a) != dnnl_success) return NULL;
+    dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user);
+    if (sum) {
+        dnnl_post_ops_t po;
+        dnnl_post_ops_create(&po);
+        dnnl_post_ops_append_sum(po, 1.0f);
+        dnnl_primitive_attr_set_post_ops(a, po);
+        dnnl_post_ops_destroy(po);
+    }
+    return a;
+}
+
+/* A reorder src -> dst (dst += when sum). */
+static dnnl_primitive_t reorder_new(dm_dnnl *d, const dnnl_memory_desc_t *src,
+                                    const dnnl_memory_desc_t *dst, int sum) {
+    dnnl_primitive_attr_t a = attr_new(sum);
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    if (a) dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_library);
+    if (a && dnnl_reorder_primitive_desc_create(&pd, src, d->eng, dst, d->eng, a) == dnnl_success)
+        dnnl_primitive_create(&p, pd);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (a) dnnl_primitive_attr_destroy(a);
+    return p;
+}
+
+static int run(dm_dnnl *d, dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args) {
+    if (dnnl_primitive_execute(p, d->stream, n, args) != dnnl_success) return -1;
+    return dnnl_stream_wait(d->stream) == dnnl_success ? 0 : -1;
+}
+
+static void impl_name(dnnl_primitive_desc_t pd, char *buf, size_t n) {
+    const char *s = NULL;
+    if (buf[0]) return;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) == dnnl_success && s)
+        snprintf(buf, n, "%s", s);
+}
+
+/* The weight's f32 values in [O, I, k, k] / [O, I] order (a malloc'd copy when half). */
+static float *src_f32(const dm_wprep *p, size_t n, int *owned) {
+    *owned = 0;
+    if (p->src.f32) return (float *)p->src.f32;
+    float *f = malloc(n * sizeof(float));
+    if (!f) return NULL;
+    dm_half_to_f32(p->src.half, p->src.bf16, n, f);
+    *owned = 1;
+    return f;
+}
+
+/* Makes p->data hold the weights in layout want (bf16), from the source: once, unless a second
+ * primitive wants another layout (counted). src_md: the source's logical dims and f32 strides. */
+static int prepare(dm_wprep *p, const dnnl_memory_desc_t *want, const dnnl_memory_desc_t *src_md) {
+    dm_dnnl *d = p->d;
+    if (p->data && dnnl_memory_desc_equal(&p->md, want)) return 0;
+    size_t n = (size_t)p->O * p->I * (p->k ? (size_t)p->k * p->k : 1), bytes;
+    int owned, rc = -1;
+    float *f = src_f32(p, n, &owned);
+    if (!f) return -1;
+    bytes = dnnl_memory_desc_get_size(want);
+    void *data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    dnnl_primitive_t r = reorder_new(d, src_md, want, 0);
+    dnnl_memory_t ms = NULL, mw = NULL;
+    if (data && r && !mem_new(d, src_md, &ms) && !mem_new(d, want, &mw)) {
+        dnnl_memory_set_data_handle(ms, f);
+        dnnl_memory_set_data_handle(mw, data);
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, mw}};
+        rc = run(d, r, 2, a);
+    }
+    if (r) dnnl_primitive_destroy(r);
+    if (ms) dnnl_memory_destroy(ms);
+    if (owned) free(f);
+    if (rc) {
+        if (mw) dnnl_memory_destroy(mw);
+        free(data);
+        return -1;
+    }
+    if (p->data) {
+        d->st.reprepared++;
+        d->st.weight_bytes -= dnnl_memory_desc_get_size(&p->md);
+        free(p->data);
+        dnnl_memory_destroy(p->mem);
+    } else {
+        d->st.weights++;
+        /* the file's pages of this weight are no longer read: give them back */
+        if (p->src_mapped) {
+            long pg = sysconf(_SC_PAGESIZE);
+            const char *s = p->src.half ? (const char *)p->src.half : (const char *)p->src.f32;
+            size_t len = n * (p->src.half ? 2 : 4);
+            uintptr_t a0 = ((uintptr_t)s + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1);
+            uintptr_t a1 = ((uintptr_t)s + len) & ~(uintptr_t)(pg - 1);
+            if (a1 > a0) madvise((void *)a0, a1 - a0, MADV_DONTNEED);
+        }
+    }
+    d->st.weight_bytes += bytes;
+    p->data = data;
+    p->md = *want;
+    p->mem = mw;
+    dnnl_memory_set_data_handle(p->mem, p->data);
+    return 0;
+}
+
+static entry *find(dm_dnnl *d, const int *key) {
+    for (int i = 0; i < d->n; i++)
+        if (!memcmp(d->e[i].key, key, sizeof d->e[i].key)) return &d->e[i];
+    return NULL;
+}
+
+static entry *add(dm_dnnl *d, const int *key) {
+    if (d->n == d->cap) {
+        int cap = d->cap ? 2 * d->cap : 64;
+        entry *e = realloc(d->e, sizeof *e * (size_t)cap);
+        if (!e) return NULL;
+        d->e = e, d->cap = cap;
+    }
+    entry *e = &d->e[d->n];
+    memset(e, 0, sizeof *e);
+    memcpy(e->key, key, sizeof e->key);
+    return e;
+}
+
+/* Finishes a new entry from its op's primitive descriptor: the op, the reorder of the f32
+ * input (x_md) into the op's src layout, and (when the op's dst is not y_md) the reorder of the
+ * f32 result into y, summing when acc. Returns 0, or -1 (entry not kept). */
+static int finish(dm_dnnl *d, entry *e, dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *x_md,
+                  const dnnl_memory_desc_t *y_md, int acc, int sum_fused, int has_bias,
+                  char *impl) {
+    const dnnl_memory_desc_t *src = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    const dnnl_memory_desc_t *bias = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
+    e->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    impl_name(pd, impl, 64);
+    if (dnnl_primitive_create(&e->prim, pd) != dnnl_success) return -1;
+    e->rin = reorder_new(d, x_md, src, 0);
+    if (!e->rin || mem_new(d, x_md, &e->m_x) || mem_new(d, src, &e->m_src) ||
+        mem_new(d, dst, &e->m_dst) || mem_new(d, sp, &e->m_scratch))
+        return -1;
+    if (has_bias && mem_new(d, bias, &e->m_bias)) return -1;
+    e->src_bytes = dnnl_memory_desc_get_size(src);
+    e->scratch_bytes = dnnl_memory_desc_get_size(sp);
+    if (!dnnl_memory_desc_equal(dst, y_md) || (acc && !sum_fused)) {
+        e->dst_bytes = dnnl_memory_desc_get_size(dst);
+        e->rout = reorder_new(d, dst, y_md, acc);
+        if (!e->rout || mem_new(d, y_md, &e->m_y)) return -1;
+    }
+    d->st.primitives++;
+    return 0;
+}
+
+/* Runs entry e: x -> src (bf16), op (weights p), dst -> y. */
+static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const float *bias, float *y,
+                   const dnnl_memory_desc_t *w_src_md) {
+    if (prepare(p, &e->wmd, w_src_md)) return -1;
+    void *src = grow(d, 0, e->src_bytes), *sp = grow(d, 2, e->scratch_bytes + 64);
+    void *dst = e->rout ? grow(d, 1, e->dst_bytes) : y;
+    if (!src || !sp || !dst) return -1;
+    dnnl_memory_set_data_handle(e->m_x, (void *)x);
+    dnnl_memory_set_data_handle(e->m_src, src);
+    dnnl_memory_set_data_handle(e->m_dst, dst);
+    dnnl_memory_set_data_handle(e->m_scratch, sp);
+    dnnl_exec_arg_t in[] = {{DNNL_ARG_FROM, e->m_x}, {DNNL_ARG_TO, e->m_src}};
+    if (run(d, e->rin, 2, in)) return -1;
+    dnnl_exec_arg_t op[5] = {{DNNL_ARG_SRC, e->m_src},
+                             {DNNL_ARG_WEIGHTS, p->mem},
+                             {DNNL_ARG_DST, e->m_dst},
+                             {DNNL_ARG_SCRATCHPAD, e->m_scratch}};
+    int n = 4;
+    if (e->m_bias) {
+        dnnl_memory_set_data_handle(e->m_bias, (void *)bias);
+        op[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->m_bias};
+    }
+    if (run(d, e->prim, n, op)) return -1;
+    if (e->rout) {
+        dnnl_memory_set_data_handle(e->m_y, y);
+        dnnl_exec_arg_t out[] = {{DNNL_ARG_FROM, e->m_dst}, {DNNL_ARG_TO, e->m_y}};
+        if (run(d, e->rout, 2, out)) return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ convolution */
+
+int dm_dnnl_conv2d(dm_wprep *p, const float *x, int C, int H, int W, const float *b, int O, int k,
+                   int stride, int pad, float *y, int accumulate) {
+    dm_dnnl *d = p->d;
+    int Ho = dm_conv_out(H, k, stride, pad), Wo = dm_conv_out(W, k, stride, pad);
+    int key[KEY_INTS] = {1, C, H, W, O, k, stride, pad, accumulate, b != NULL};
+    dnnl_memory_desc_t x_md, y_md, w_src;
+    dnnl_dims_t xd = {1, C, H, W}, yd = {1, O, Ho, Wo}, wd = {O, C, k, k};
+    dnnl_memory_desc_init_by_tag(&x_md, 4, xd, dnnl_f32, dnnl_nchw);
+    dnnl_memory_desc_init_by_tag(&y_md, 4, yd, dnnl_f32, dnnl_nchw);
+    dnnl_memory_desc_init_by_tag(&w_src, 4, wd, dnnl_f32, dnnl_oihw);
+    entry *e = find(d, key);
+    if (!e) {
+        if (!(e = add(d, key))) return -1;
+        dnnl_memory_desc_t s, w, bm, dst;
+        dnnl_dims_t bd = {O}, st = {stride, stride}, pd2 = {pad, pad};
+        dnnl_memory_desc_init_by_tag(&s, 4, xd, dnnl_bf16, dnnl_format_tag_any);
+        dnnl_memory_desc_init_by_tag(&w, 4, wd, dnnl_bf16, dnnl_format_tag_any);
+        dnnl_memory_desc_init_by_tag(&bm, 1, bd, dnnl_f32, dnnl_a);
+        dnnl_memory_desc_init_by_tag(&dst, 4, yd, dnnl_f32, dnnl_format_tag_any);
+        dnnl_convolution_desc_t cd;
+        dnnl_primitive_desc_t pd = NULL;
+        int rc = -1;
+        /* first ask with the sum fused into the op: used only if the op writes y's layout */
+        for (int fused = 1; fused >= 0 && rc; fused--) {
+            dnnl_primitive_attr_t a = attr_new(fused && accumulate);
+            if (a &&
+                dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+                                                   dnnl_convolution_direct, &s, &w, b ? &bm : NULL,
+                                                   &dst, st, pd2, pd2) == dnnl_success &&
+                dnnl_primitive_desc_create(&pd, &cd, a, d->eng, NULL) == dnnl_success) {
+                const dnnl_memory_desc_t *q =
+                    dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+                int plain = dnnl_memory_desc_equal(q, &y_md);
+                if (!(fused && accumulate && !plain)) /* else the reorder out sums instead */ {
+                    rc = finish(d, e, pd, &x_md, &y_md, accumulate, fused, b != NULL,
+                                d->st.conv_impl);
+                }
+                dnnl_primitive_desc_destroy(pd);
+                pd = NULL;
+            }
+            if (a) dnnl_primitive_attr_destroy(a);
+            if (!accumulate) break;
+        }
+        if (rc) {
+            entry_free(e);
+            d->st.failures++;
+            return -1;
+        }
+        d->n++;
+    }
+    if (execute(d, e, p, x, b, y, &w_src)) {
+        d->st.failures++;
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ linear (matmul) */
+
+int dm_dnnl_linear(dm_wprep *p, const float *x, int M, int K, const float *b, int N, float *y,
+                   int accumulate, int x_chw, int y_chw) {
+    dm_dnnl *d = p->d;
+    if (y_chw) accumulate = 1;
+    int key[KEY_INTS] = {2, M, K, N, accumulate, b != NULL, x_chw, y_chw};
+    dnnl_memory_desc_t x_md, y_md, w_src;
+    dnnl_dims_t xd = {M, K}, yd = {M, N}, wd = {K, N};
+    /* x[M,K] row-major, or given as [K, M]: strides (1, M); y likewise */
+    dnnl_dims_t xs = {K, 1}, xs_t = {1, M}, ys = {N, 1}, ys_t = {1, M}, ws = {1, K};
+    dnnl_memory_desc_init_by_strides(&x_md, 2, xd, dnnl_f32, x_chw ? xs_t : xs);
+    dnnl_memory_desc_init_by_strides(&y_md, 2, yd, dnnl_f32, y_chw ? ys_t : ys);
+    /* W[N,K] row-major is the [K, N] weights matrix of the product with strides (1, K) */
+    dnnl_memory_desc_init_by_strides(&w_src, 2, wd, dnnl_f32, ws);
+    entry *e = find(d, key);
+    if (!e) {
+        if (!(e = add(d, key))) return -1;
+        dnnl_memory_desc_t s, w, bm, dst;
+        dnnl_dims_t bd = {1, N};
+        dnnl_memory_desc_init_by_tag(&s, 2, xd, dnnl_bf16, dnnl_ab);
+        dnnl_memory_desc_init_by_tag(&w, 2, wd, dnnl_bf16, dnnl_format_tag_any);
+        dnnl_memory_desc_init_by_tag(&bm, 2, bd, dnnl_f32, dnnl_ab);
+        dnnl_memory_desc_init_by_tag(&dst, 2, yd, dnnl_f32, dnnl_ab);
+        /* plain y: the op sums into it itself; a CHW y: the reorder out transposes and sums */
+        int fused = accumulate && !y_chw;
+        dnnl_primitive_attr_t a = attr_new(fused);
+        dnnl_matmul_desc_t md;
+        dnnl_primitive_desc_t pd = NULL;
+        int rc = -1;
+        if (a && dnnl_matmul_desc_init(&md, &s, &w, b ? &bm : NULL, &dst) == dnnl_success &&
+            dnnl_primitive_desc_create(&pd, &md, a, d->eng, NULL) == dnnl_success)
+            rc = finish(d, e, pd, &x_md, &y_md, accumulate, fused, b != NULL, d->st.linear_impl);
+        if (pd) dnnl_primitive_desc_destroy(pd);
+        if (a) dnnl_primitive_attr_destroy(a);
+        if (rc) {
+            entry_free(e);
+            d->st.failures++;
+            return -1;
+        }
+        d->n++;
+    }
+    if (execute(d, e, p, x, b, y, &w_src)) {
+        d->st.failures++;
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,213 @@
+/* LoRA merge against diffusers 0.25.1 (golden/fast/README.md (d)): the same random rank-4 LoRA in
+ * kohya and diffusers naming, scales 1.0 and 0.5, from the diffusers folder and the one-file
+ * checkpoint: UNet noise_pred, text encoder last_hidden_state and the whole DDIM pipeline. Then
+ * the refusals: an unmatched key, a LoRA for another model, an unknown format, a truncated file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "io/safetensors.h"
+#include "model/lora.h"
+#include "pipeline/engine.h"
+
+static float *read_f32(dm_safetensors *g, const char *name, long *n) {
+    dm_error err;
+    const dm_st_tensor *t = dm_st_find(g, name);
+    if (!t) return NULL;
+    float *p = malloc(sizeof(float) * (size_t)t->numel);
+    dm_st_read_f32(t, p, &err);
+    if (n) *n = (long)t->numel;
+    return p;
+}
+
+static double cmp(dm_safetensors *g, const char *name, const float *mine, long n, double tol,
+                  const char *what) {
+    long rn = 0;
+    float *ref = read_f32(g, name, &rn);
+    double e = -1;
+    CHECKF(ref && rn == n, "%s: golden %s missing or of another size", what, name);
+    if (ref && rn == n) {
+        e = check_max_abs_diff(mine, ref, n);
+        CHECKF(e <= tol, "%s: %s max err %g > %g", what, name, e, tol);
+        printf("  %-34s %-28s %.3g\n", what, name, e);
+    }
+    free(ref);
+    return e;
+}
+
+static dm_engine *open_with(const char *model, const char *lora, float scale, dm_error *err) {
+    dm_lora l = {lora, scale};
+    dm_engine_options o = {
+        .model_path = model, .prediction = -1, .loras = lora ? &l : NULL, .n_loras = lora ? 1 : 0};
+    dm_engine *e = NULL;
+    if (dm_engine_open(&o, &e, err)) return NULL;
+    return e;
+}
+
+/* UNet and text encoder of lora_unet / lora_text_encoder at one scale. */
+static void components(const char *model, const char *lora, float scale, const char *suffix) {
+    dm_error err = {0};
+    dm_engine *e = open_with(model, lora, scale, &err);
+    CHECKF(e, "%s", err.msg);
+    if (!e) return;
+    char what[64], name[64];
+    snprintf(what, sizeof what, "%s%s",
+             strstr(lora ? lora : "base", "kohya") ? "kohya" : "diffusers",
+             model[strlen(model) - 1] == 's' ? " 1-file" : " folder");
+    dm_safetensors *g;
+    CHECK(dm_st_open(check_shared("golden/fast/lora_unet.safetensors"), &g, &err) == DM_OK);
+    float *x = read_f32(g, "sample", NULL), *ctx = read_f32(g, "encoder_hidden_states", NULL);
+    int64_t ts[2];
+    dm_st_read_i64(dm_st_find(g, "timesteps"), ts, &err);
+    float t[2] = {(float)ts[0], (float)ts[1]}, out[2 * 4 * 16 * 16];
+    CHECKF(dm_unet_forward(&e->unet, x, 2, 16, 16, t, ctx, 77, out, NULL, &e->arena, &err) == DM_OK,
+           "%s", err.msg);
+    snprintf(name, sizeof name, "noise_pred_%s", suffix);
+    cmp(g, name, out, 2 * 4 * 16 * 16, 1e-4, what);
+    free(x), free(ctx);
+    dm_st_close(g);
+
+    CHECK(dm_st_open(check_shared("golden/fast/lora_text_encoder.safetensors"), &g, &err) == DM_OK);
+    int64_t ids[3 * 77];
+    dm_st_read_i64(dm_st_find(g, "input_ids"), ids, &err);
+    float *hid = malloc(sizeof(float) * 3 * 77 * 32);
+    for (int p = 0; p < 3; p++) {
+        int32_t id32[77];
+        for (int k = 0; k < 77; k++) id32[k] = (int32_t)ids[p * 77 + k];
+        CHECK(dm_engine_encode_ids(e, id32, hid + p * 77 * 32, &err) == DM_OK);
+    }
+    snprintf(name, sizeof name, "last_hidden_state_%s", suffix);
+    cmp(g, name, hid, 3 * 77 * 32, 1e-4, what);
+    free(hid);
+    dm_st_close(g);
+    dm_engine_free(e);
+}
+
+static void pipeline(const char *model, const char *lora) {
+    dm_error err = {0};
+    dm_engine *e = open_with(model, lora, 1.0f, &err);
+    CHECKF(e, "%s", err.msg);
+    if (!e) return;
+    dm_safetensors *g;
+    CHECK(dm_st_open(check_shared("golden/fast/pipe_ddim_lora.safetensors"), &g, &err) == DM_OK);
+    float *noise = read_f32(g, "initial_noise", NULL);
+    dm_attn_store store;
+    dm_attn_store_init(&store, 1, 0);
+    dm_txt2img_params p = {.prompt = "a photograph of a bird",
+                           .negative_prompt = "",
+                           .steps = 10,
+                           .guidance = 7.5f,
+                           .sampler = DM_SAMPLER_DDIM,
+                           .width = 128,
+                           .height = 128,
+                           .init_noise = noise,
+                           .store = &store,
+                           .record = 1};
+    dm_txt2img_result r;
+    CHECKF(dm_txt2img(e, &p, &r, &err) == DM_OK, "%s", err.msg);
+    long lat = 4 * 16 * 16;
+    const char *what = strstr(lora, "kohya") ? "pipe kohya" : "pipe diffusers";
+    cmp(g, "prompt_embeds", r.prompt_embeds, 2 * 77 * 32, 1e-4, what);
+    cmp(g, "latents", r.latents, 10 * lat, 1e-3, what);
+    cmp(g, "pred_original_sample", r.pred_x0, 10 * lat, 1e-3, what);
+    cmp(g, "final_latent", r.final_latent, lat, 1e-3, what);
+    cmp(g, "image_raw", r.image_raw, 3 * 128 * 128, 1e-3, what);
+    float buf[256 * 77];
+    int hs[8], ws[8], nr = dm_attn_store_resolutions(&store, hs, ws, 8);
+    for (int k = 0; k < nr; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "attn_res.%dx%d", hs[k], ws[k]);
+        dm_attn_store_res_mean(&store, hs[k], ws[k], buf);
+        cmp(g, name, buf, (long)hs[k] * ws[k] * 77, 1e-4, what);
+    }
+    dm_txt2img_result_free(&r);
+    dm_attn_store_free(&store);
+    free(noise);
+    dm_st_close(g);
+    dm_engine_free(e);
+}
+
+/* A one-module LoRA file: down [r, in], up [out, r] under the given names. */
+static void write_lora(const char *path, const char *down_name, int64_t in, const char *up_name,
+                       int64_t out) {
+    dm_error err;
+    static float zeros[4 * 4096];
+    dm_st_writer *w = dm_st_writer_new();
+    int64_t ds[2] = {4, in}, us[2] = {out, 4};
+    dm_st_writer_add_f32(w, down_name, 2, ds, zeros, &err);
+    if (up_name) dm_st_writer_add_f32(w, up_name, 2, us, zeros, &err);
+    CHECK(dm_st_write(w, path, &err) == DM_OK);
+    dm_st_writer_free(w);
+}
+
+static void refusals(const char *model, const char *tmp) {
+    char path[1024];
+    dm_error err = {0};
+    const char *q = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";
+    char dn[256], un[256];
+    /* unmatched key */
+    snprintf(path, sizeof path, "%s/unmatched.safetensors", tmp);
+    write_lora(path, "lora_unet_down_blocks_9_attentions_0_proj_in.lora_down.weight", 32,
+               "lora_unet_down_blocks_9_attentions_0_proj_in.lora_up.weight", 32);
+    CHECK(!open_with(model, path, 1.0f, &err) && strstr(err.msg, "down_blocks_9") &&
+          strstr(err.msg, "matches no weight") && !strchr(err.msg, '\n'));
+    printf("  unmatched: %s\n", err.msg);
+    /* another architecture: SD 1.5-sized to_q (320) on the tiny model (32) */
+    snprintf(path, sizeof path, "%s/other.safetensors", tmp);
+    snprintf(dn, sizeof dn, "%s.lora_down.weight", q);
+    snprintf(un, sizeof un, "%s.lora_up.weight", q);
+    write_lora(path, dn, 320, un, 320);
+    CHECK(!open_with(model, path, 1.0f, &err) && strstr(err.msg, "does not fit"));
+    printf("  other model: %s\n", err.msg);
+    /* unknown format (LoHa) and a module without its up weight */
+    snprintf(path, sizeof path, "%s/loha.safetensors", tmp);
+    write_lora(path, "lora_unet_mid_block_attentions_0_proj_in.hada_w1_a", 32, NULL, 0);
+    CHECK(!open_with(model, path, 1.0f, &err) && strstr(err.msg, "hada_w1_a"));
+    printf("  unknown format: %s\n", err.msg);
+    write_lora(path, dn, 32, NULL, 0);
+    CHECK(!open_with(model, path, 1.0f, &err) && strstr(err.msg, "lacks"));
+    /* truncated file */
+    snprintf(path, sizeof path, "%s/trunc.safetensors", tmp);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "head -c 200000 %s > %s",
+             check_shared("golden/fast/lora-kohya.safetensors"), path);
+    CHECK(system(cmd) == 0);
+    CHECK(!open_with(model, path, 1.0f, &err) && strstr(err.msg, "trunc.safetensors"));
+    printf("  truncated: %s\n", err.msg);
+    /* FILE[:SCALE] */
+    float sc;
+    char p[256];
+    CHECK(dm_lora_parse_spec("a/b.safetensors:0.5", p, sizeof p, &sc, &err) == DM_OK &&
+          sc == 0.5f && !strcmp(p, "a/b.safetensors"));
+    CHECK(dm_lora_parse_spec("c:/x.safetensors", p, sizeof p, &sc, &err) == DM_OK && sc == 1.0f &&
+          !strcmp(p, "c:/x.safetensors"));
+    CHECK(dm_lora_parse_spec(":2", p, sizeof p, &sc, &err) == DM_EUSAGE);
+}
+
+int main(void) {
+    char models[2][1024], loras[2][1024];
+    snprintf(models[0], sizeof models[0], "%s", check_shared("golden/tiny-sd1"));
+    snprintf(models[1], sizeof models[1], "%s",
+             check_shared("golden/tiny-sd1-original.safetensors"));
+    snprintf(loras[0], sizeof loras[0], "%s", check_shared("golden/fast/lora-kohya.safetensors"));
+    snprintf(loras[1], sizeof loras[1], "%s",
+             check_shared("golden/fast/lora-diffusers.safetensors"));
+    components(models[0], NULL, 1.0f, "base");
+    for (int m = 0; m < 2; m++)
+        for (int l = 0; l < 2; l++) {
+            components(models[m], loras[l], 1.0f, "scale_1_0");
+            components(models[m], loras[l], 0.5f, "scale_0_5");
+            pipeline(models[m], loras[l]);
+        }
+    /* merge counts: 204 modules, 192 in the UNet and 12 in the text encoder */
+    dm_error err = {0};
+    dm_model *mdl;
+    CHECK(dm_model_open(models[0], &mdl, &err) == DM_OK);
+    dm_lora_info info;
+    CHECKF(dm_lora_merge(mdl->w, loras[0], 1.0f, &info, &err) == DM_OK, "%s", err.msg);
+    CHECKF(info.n_unet == 192 && info.n_text == 12, "merged %d + %d", info.n_unet, info.n_text);
+    dm_model_free(mdl);
+    refusals(models[0], check_tmpdir());
+    return check_finish();
+}
