@@ -19,6 +19,7 @@
 #include "check.h"
 #include "core/cpu.h"
 #include "io/safetensors.h"
+#include "ops/ops.h"
 
 static const char *tmp;
 
@@ -93,6 +94,40 @@ static double toy_miou(const char *prec) {
     return p ? atof(strchr(p, ':') + 1) : NAN;
 }
 
+static void count_rows(void *user, int head, int q0, int q1, int Lk, const float *p) {
+    (void)head, (void)Lk, (void)p;
+    *(long *)user += q1 - q0;
+}
+
+/* The AVX512-BF16 flash kernel against the fp32 one on random tensors: odd key counts, several
+ * key blocks, the UNet's head sizes; probabilities still handed out when asked for. */
+static void attention_kernel(void) {
+    const int shapes[][4] = {{200, 77, 8, 40}, {300, 301, 2, 64}, {70, 65, 1, 160}, {64, 1, 5, 8}};
+    for (int t = 0; t < 4; t++) {
+        int Lq = shapes[t][0], Lk = shapes[t][1], H = shapes[t][2], d = shapes[t][3], C = H * d;
+        float *q = malloc(sizeof(float) * Lq * C), *k = malloc(sizeof(float) * Lk * C),
+              *v = malloc(sizeof(float) * Lk * C), *o32 = malloc(sizeof(float) * Lq * C),
+              *o16 = malloc(sizeof(float) * Lq * C);
+        float *sc = malloc(sizeof(float) * dm_attention_bf16_scratch(Lq, Lk, H, d));
+        unsigned x = 12345u + (unsigned)t;
+        for (long i = 0; i < (long)Lq * C; i++)
+            x = x * 1664525u + 1013904223u, q[i] = (float)(x >> 8) / 16777216.0f * 2 - 1;
+        for (long i = 0; i < (long)Lk * C; i++) {
+            x = x * 1664525u + 1013904223u, k[i] = ((float)(x >> 8) / 16777216.0f * 2 - 1) * 2;
+            x = x * 1664525u + 1013904223u, v[i] = (float)(x >> 8) / 16777216.0f * 2 - 1;
+        }
+        dm_attention(q, C, k, C, v, C, Lq, Lk, H, d, 0, o32, C, sc, NULL, NULL);
+        long rows = 0;
+        dm_attention_bf16(q, C, k, C, v, C, Lq, Lk, H, d, o16, C, sc, count_rows, &rows);
+        double e = rel_err(o16, o32, (long)Lq * C);
+        printf("bf16 flash attention Lq %d Lk %d heads %d d %d: relative error %.3g vs fp32\n", Lq,
+               Lk, H, d, e);
+        CHECKF(e <= 1e-2, "bf16 attention %dx%dx%dx%d: %g", Lq, Lk, H, d, e);
+        CHECKF(rows == (long)Lq * H, "probabilities of %ld rows handed out, want %d", rows, Lq * H);
+        free(q), free(k), free(v), free(o32), free(o16), free(sc);
+    }
+}
+
 int main(void) {
     if (!getenv("DM_CLI")) check_skip("test_bf16: DM_CLI not set");
     tmp = check_tmpdir();
@@ -115,6 +150,7 @@ int main(void) {
               tmp) == 2);
     CHECK(run("txt2img --model %s --steps 2 --prompt a --out %s/x.png 2>/dev/null", m, tmp) == 0);
     unsetenv("DM_CPU_NO_BF16");
+    attention_kernel();
     char up[1024];
     const char *te_names[] = {"last_hidden_state", "hidden_states.*", NULL};
     CHECK(run("debug text-encoder --precision bf16 --model %s --in %s --out %s/te.safetensors", m,

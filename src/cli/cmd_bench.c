@@ -3,7 +3,9 @@
  *   2. one UNet forward of batch B (B = 2: one guided step), its FLOPs counted from the
  *      loaded config, GFLOP/s, ratio to (1), and where the time goes by kind of op;
  *   3. the same step with every cross-attention captured into a DiffuMask attention store;
- *   4. text encoder and VAE decode seconds, peak RSS. */
+ *   4. text encoder and VAE decode seconds, peak RSS;
+ * in fp32 and, where the CPU has bf16 (AVX512-BF16 / AMX), again in bf16 through oneDNN, against
+ * the machine's measured peaks (bench_peak.c). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -13,11 +15,14 @@
 #include <sys/resource.h>
 
 #include "cli/args.h"
+#include "cli/bench_peak.h"
 #include "cli/cli.h"
+#include "core/cpu.h"
 #include "core/rng.h"
 #include "model/clip.h"
 #include "model/unet.h"
 #include "model/vae.h"
+#include "ops/dnnl_ops.h"
 #include "ops/ops.h"
 #include "pipeline/attn_store.h"
 
@@ -30,8 +35,9 @@ typedef struct {
     double sgemm_gflops, sgemm_seconds; /* on the conv + linear shapes, per forward */
     double unet_seconds, unet_gflop, capture_seconds;
     double op_seconds[DM_OP_KINDS], op_gflop[DM_OP_KINDS];
-    double text_seconds, vae_seconds, peak_rss_mb;
+    double text_seconds, vae_seconds, peak_rss_mb, rss_mb;
     int gemm_shapes;
+    dm_dnnl_stats dnnl; /* bf16 runs */
 } results;
 
 /* Seconds one sgemm of this shape takes (best of runs filling ~min_s seconds): the BLAS
@@ -93,6 +99,17 @@ static dm_status bench_sgemm(const dm_unet_gemm *g, int n, int B, int blas_threa
     return DM_OK;
 }
 
+/* resident memory now (VmRSS), MB */
+static double rss_mb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6)) sscanf(line + 6, "%lf", &kb);
+    if (f) fclose(f);
+    return kb / 1024.0;
+}
+
 static double peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -100,7 +117,7 @@ static double peak_rss_mb(void) {
 }
 
 static dm_status run(const char *path, int width, int height, int B, int repeat, int blas_threaded,
-                     int f16_weights, results *r, dm_error *err) {
+                     int f16_weights, int bf16, results *r, dm_error *err) {
     dm_model *m = NULL;
     dm_clip clip = {0}, clip2 = {0}; /* clip2: SDXL's second text encoder */
     dm_unet unet = {0};
@@ -111,9 +128,14 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     dm_attn_store_init(&store, B - 1, 0);
     float *ctx = NULL, *x = NULL, *y = NULL, *img = NULL;
     dm_unet_gemm *g = NULL;
+    dm_dnnl *dnnl = NULL;
     dm_status s;
     if ((s = dm_model_open(path, &m, err))) goto done;
     dm_weights_set_keep_half(m->w, f16_weights);
+    if (bf16) {
+        if ((s = dm_dnnl_create(&dnnl, err))) goto done;
+        dm_weights_set_dnnl(m->w, dnnl);
+    }
     if ((s = dm_clip_load(m, &clip, err)) || (s = dm_unet_load(m, &unet, err)) ||
         (s = dm_vae_load(m, &vae, err)) ||
         (m->sdxl && (s = dm_clip_load_tower(m, "text2.", &m->clip2, &clip2, err))))
@@ -184,7 +206,7 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     for (int i = 0; i < ng; i++)
         r->op_gflop[g[i].kind] += 2e-9 * g[i].M * g[i].N * g[i].K * g[i].count * B;
     r->unet_gflop = dm_unet_flops(&unet, h, w, 77) * B * 1e-9;
-    if ((s = bench_sgemm(g, ng, B, blas_threaded, r, err))) goto done;
+    if (!bf16 && (s = bench_sgemm(g, ng, B, blas_threaded, r, err))) goto done;
 
     dm_rng rng;
     dm_rng_seed(&rng, 42);
@@ -233,6 +255,8 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     if ((s = dm_vae_decode(&vae, y, h, w, img, &arena, err))) goto done;
     r->vae_seconds = omp_get_wtime() - t0;
     r->peak_rss_mb = peak_rss_mb();
+    r->rss_mb = rss_mb();
+    if (dnnl) dm_dnnl_get_stats(dnnl, &r->dnnl);
 done:
     free(ctx), free(x), free(y), free(img), free(g);
     free(pooled), free(time_ids), free(h1), free(h2);
@@ -242,11 +266,50 @@ done:
     dm_unet_free(&unet);
     dm_clip_free(&clip);
     dm_model_free(m);
+    dm_dnnl_free(dnnl);
     return s;
 }
 
+static void print_block(const results *r, long batch, double peak) {
+    double gflops = r->unet_gflop / r->unet_seconds, ratio = gflops / r->sgemm_gflops;
+    double overhead = r->capture_seconds / r->unet_seconds - 1.0;
+    printf("  sgemm on the UNet's %d conv/linear GEMM shapes   %8.1f GFLOP/s\n", r->gemm_shapes,
+           r->sgemm_gflops);
+    printf("  UNet step                                      %8.3f s   %8.1f GFLOP   %6.1f GFLOP/s "
+           "  %5.1f%% of sgemm, %5.1f%% of peak\n",
+           r->unet_seconds, r->unet_gflop, gflops, 100 * ratio, 100 * gflops / peak);
+    printf("  UNet step, cross-attention captured            %8.3f s   overhead %+.1f%%\n",
+           r->capture_seconds, 100 * overhead);
+    printf("  text encoder (%ld x 77 tokens)                   %8.3f s\n", batch, r->text_seconds);
+    printf("  VAE decode (1 image)                           %8.3f s\n", r->vae_seconds);
+    printf("  RSS after the run (process peak so far)        %8.0f MB (%.0f MB)\n\n", r->rss_mb,
+           r->peak_rss_mb);
+    printf("  UNet time by op        seconds    share     GFLOP   GFLOP/s\n");
+    double sum = 0;
+    for (int k = 0; k < DM_OP_KINDS; k++) {
+        sum += r->op_seconds[k];
+        printf("  %-18s %10.3f   %5.1f%%  %8.1f  %8.1f\n", op_names[k], r->op_seconds[k],
+               100 * r->op_seconds[k] / r->unet_seconds, r->op_gflop[k],
+               r->op_seconds[k] > 0 ? r->op_gflop[k] / r->op_seconds[k] : 0.0);
+    }
+    printf("  %-18s %10.3f   %5.1f%%\n", "other", r->unet_seconds - sum,
+           100 * (r->unet_seconds - sum) / r->unet_seconds);
+}
+
+static void json_run(const char *name, const results *r, double peak) {
+    double g = r->unet_gflop / r->unet_seconds;
+    printf(",\"%s\":{\"unet_seconds\":%.6g,\"unet_gflops\":%.6g,\"fraction_of_peak\":%.4f,"
+           "\"capture_seconds\":%.6g,\"text_encoder_seconds\":%.6g,\"vae_decode_seconds\":%.6g,"
+           "\"rss_mb\":%.1f,\"ops\":{",
+           name, r->unet_seconds, g, g / peak, r->capture_seconds, r->text_seconds, r->vae_seconds,
+           r->rss_mb);
+    for (int o = 0; o < DM_OP_KINDS; o++)
+        printf("%s\"%s\":%.6g", o ? "," : "", op_names[o], r->op_seconds[o]);
+    printf("}}");
+}
+
 int dm_cmd_bench(int argc, char **argv) {
-    const char *model = NULL;
+    const char *model = NULL, *precision = "auto";
     long width = 512, height = 512, batch = 2, threads = 0, repeat = 2;
     int json = 0, blas_threaded = 0, f16_weights = 0;
     const dm_opt opts[] = {
@@ -262,6 +325,9 @@ int dm_cmd_bench(int argc, char **argv) {
          "plain UNet steps to time, best kept (default 2; "
          "after one warm-up step; as many captured steps run between them)",
          1, 100},
+        {"--precision", DM_ARG_STR, &precision, "auto|fp32|bf16",
+         "auto (default): fp32, then bf16 too where the CPU has avx512_bf16 / amx_bf16; fp32 or "
+         "bf16: that one only"},
         {"--json", DM_ARG_FLAG, &json, NULL, "print one JSON object instead of the table"},
         {"--f16-weights", DM_ARG_FLAG, &f16_weights, NULL,
          "keep f16/bf16 weight matrices as stored and convert them per layer (less memory)"},
@@ -271,13 +337,13 @@ int dm_cmd_bench(int argc, char **argv) {
     };
     const dm_cmd_spec spec = {
         "diffumask bench",
-        "--model PATH [--width W --height H] [--batch B] [--threads T] [--f16-weights] [--json]",
-        "Times the text encoder, one UNet step and one VAE decode at the given size, counts the "
-        "UNet's "
-        "FLOPs from its config (conv 2·O·C·k²·Ho·Wo, linear 2·M·N·K, attention 2·2·heads·Lq·Lk·d), "
-        "times the linked BLAS's sgemm on the same GEMM shapes, and reports achieved/sgemm, the "
-        "time "
-        "by kind of op, the overhead of capturing every cross-attention map, and the peak RSS.",
+        "--model PATH [--width W --height H] [--batch B] [--threads T] [--precision P] [--json]",
+        "Measures the machine's peaks (fp32 FMA; bf16 AVX512-BF16; AMX computed where present), "
+        "times the text encoder, one UNet step and one VAE decode at the given size in fp32 and "
+        "bf16, counts the UNet's FLOPs from its config (conv 2·O·C·k²·Ho·Wo, linear 2·M·N·K, "
+        "attention 2·2·heads·Lq·Lk·d), times the linked BLAS's sgemm on the same GEMM shapes, and "
+        "reports GFLOP/s, fraction of peak, the bf16 speed-up, the time by kind of op, the "
+        "overhead of capturing every cross-attention map, and the RSS.",
         opts,
         (int)(sizeof opts / sizeof *opts),
         0,
@@ -293,56 +359,100 @@ int dm_cmd_bench(int argc, char **argv) {
     else
         dm_ops_set_threads(0);
     int T = omp_get_max_threads();
-    results r = {0};
     dm_error err = {{0}};
-    dm_status s = run(model, (int)width, (int)height, (int)batch, (int)repeat, blas_threaded,
-                      f16_weights, &r, &err);
-    if (s) {
-        fprintf(stderr, "%s: %s\n", spec.command, err.msg);
-        return s == DM_EUSAGE ? 2 : 1;
+    dm_cpu cpu;
+    dm_cpu_detect(&cpu);
+    int run_fp32 = 1, run_bf16 = cpu.avx512_bf16 || cpu.amx_bf16;
+    if (strcmp(precision, "auto")) {
+        dm_precision want, eff;
+        if (dm_precision_parse(precision, &want, &err) || dm_precision_resolve(want, &eff, &err))
+            return dm_usage_error(&spec, "%s", err.msg);
+        run_bf16 = eff == DM_PRECISION_BF16, run_fp32 = !run_bf16;
     }
-    double gflops = r.unet_gflop / r.unet_seconds, ratio = gflops / r.sgemm_gflops;
-    double overhead = r.capture_seconds / r.unet_seconds - 1.0;
+    dm_peaks pk;
+    dm_measure_peaks(&pk);
+    results rr[2] = {{0}}; /* fp32, bf16 */
+    for (int k = 0; k < 2; k++) {
+        if (!(k ? run_bf16 : run_fp32)) continue;
+        dm_status s = run(model, (int)width, (int)height, (int)batch, (int)repeat, blas_threaded,
+                          f16_weights, k, &rr[k], &err);
+        if (s) {
+            fprintf(stderr, "%s: %s\n", spec.command, err.msg);
+            return s == DM_EUSAGE ? 2 : 1;
+        }
+    }
+    /* the sgemm reference is an fp32 measurement, taken in the fp32 run */
+    rr[1].sgemm_gflops = run_fp32 ? rr[0].sgemm_gflops : NAN;
+    rr[1].gemm_shapes = rr[0].gemm_shapes;
+    double peaks[2] = {pk.fp32_gflops, pk.amx_gflops > 0 ? pk.amx_gflops : pk.bf16_gflops};
+    int mk = run_bf16 ? 1 : 0;
+    const results *r = &rr[mk];
+    double gflops = r->unet_gflop / r->unet_seconds, ratio = gflops / r->sgemm_gflops;
+    double overhead = r->capture_seconds / r->unet_seconds - 1.0;
+    double speedup = run_fp32 && run_bf16 ? rr[0].unet_seconds / rr[1].unet_seconds : NAN;
+    char flags[256];
+    dm_cpu_flags_string(&cpu, flags, sizeof flags);
     if (json) {
+        /* the top-level numbers are those of `precision` (bf16 where it ran) */
         printf("{\"model\":\"%s\",\"width\":%ld,\"height\":%ld,\"batch\":%ld,\"threads\":%d,"
                "\"blas_threaded\":%d,\"f16_weights\":%d,\"unet_seconds\":%.6g,\"unet_gflop\":%.6g,"
-               "\"unet_gflops\":%.6g,"
-               "\"sgemm_gflops\":%.6g,\"ratio\":%.4f,\"capture_seconds\":%.6g,\"capture_overhead\":"
-               "%.4f,"
-               "\"text_encoder_seconds\":%.6g,\"vae_decode_seconds\":%.6g,\"peak_rss_mb\":%.1f,"
-               "\"ops\":{",
-               model, width, height, batch, T, blas_threaded, f16_weights, r.unet_seconds,
-               r.unet_gflop, gflops, r.sgemm_gflops, ratio, r.capture_seconds, overhead,
-               r.text_seconds, r.vae_seconds, r.peak_rss_mb);
+               "\"unet_gflops\":%.6g,",
+               model, width, height, batch, T, blas_threaded, f16_weights, r->unet_seconds,
+               r->unet_gflop, gflops);
+        if (isfinite(r->sgemm_gflops))
+            printf("\"sgemm_gflops\":%.6g,\"ratio\":%.4f,", r->sgemm_gflops, ratio);
+        else
+            printf("\"sgemm_gflops\":null,\"ratio\":null,");
+        printf("\"capture_seconds\":%.6g,\"capture_overhead\":%.4f,\"text_encoder_seconds\":%.6g,"
+               "\"vae_decode_seconds\":%.6g,\"peak_rss_mb\":%.1f,\"ops\":{",
+               r->capture_seconds, overhead, r->text_seconds, r->vae_seconds, r->peak_rss_mb);
         for (int k = 0; k < DM_OP_KINDS; k++)
             printf("%s\"%s\":{\"seconds\":%.6g,\"gflop\":%.6g}", k ? "," : "", op_names[k],
-                   r.op_seconds[k], r.op_gflop[k]);
-        printf("}}\n");
+                   r->op_seconds[k], r->op_gflop[k]);
+        printf("},\"precision\":\"%s\",\"peak_gflops\":%.6g,", mk ? "bf16" : "fp32", peaks[mk]);
+        if (isfinite(speedup))
+            printf("\"bf16_speedup\":%.4f,", speedup);
+        else
+            printf("\"bf16_speedup\":null,");
+        printf("\"cpu_flags\":\"%s\",\"ghz\":%.3f,\"peaks\":{\"fp32_gflops\":%.6g,"
+               "\"bf16_gflops\":%.6g,\"amx_bf16_gflops\":%.6g}",
+               flags, pk.ghz, pk.fp32_gflops, pk.bf16_gflops, pk.amx_gflops);
+        if (run_fp32) json_run("fp32", &rr[0], peaks[0]);
+        if (run_bf16) json_run("bf16", &rr[1], peaks[1]);
+        printf("}\n");
         return 0;
     }
-    printf("diffumask bench: %s, %ldx%ld (latent %ldx%ld), batch %ld, %d threads (%s)\n\n", model,
+    printf("diffumask bench: %s, %ldx%ld (latent %ldx%ld), batch %ld, %d threads (%s)\n", model,
            width, height, width / 8, height / 8, batch, T,
            blas_threaded ? "OpenBLAS threads each GEMM"
                          : "one OpenMP pool, single-threaded GEMMs split");
-    printf("  sgemm on the UNet's %d conv/linear GEMM shapes   %8.1f GFLOP/s\n", r.gemm_shapes,
-           r.sgemm_gflops);
-    printf("  UNet step                                      %8.3f s   %8.1f GFLOP   %6.1f GFLOP/s "
-           "  %5.1f%% of sgemm\n",
-           r.unet_seconds, r.unet_gflop, gflops, 100 * ratio);
-    printf("  UNet step, cross-attention captured            %8.3f s   overhead %+.1f%%\n",
-           r.capture_seconds, 100 * overhead);
-    printf("  text encoder (%ld x 77 tokens)                   %8.3f s\n", batch, r.text_seconds);
-    printf("  VAE decode (1 image)                           %8.3f s\n", r.vae_seconds);
-    printf("  peak RSS                                       %8.0f MB\n\n", r.peak_rss_mb);
-    printf("  UNet time by op        seconds    share     GFLOP   GFLOP/s\n");
-    double sum = 0;
-    for (int k = 0; k < DM_OP_KINDS; k++) {
-        sum += r.op_seconds[k];
-        printf("  %-18s %10.3f   %5.1f%%  %8.1f  %8.1f\n", op_names[k], r.op_seconds[k],
-               100 * r.op_seconds[k] / r.unet_seconds, r.op_gflop[k],
-               r.op_seconds[k] > 0 ? r.op_gflop[k] / r.op_seconds[k] : 0.0);
+    printf("  CPU flags: %s; %.2f GHz (/proc/cpuinfo)\n", flags, pk.ghz);
+    printf("  peak fp32 FMA (measured):      %d cores x %.2f GHz x %5.1f FLOP/cycle = %8.1f "
+           "GFLOP/s\n",
+           pk.threads, pk.ghz, pk.fp32_flop_per_cycle, pk.fp32_gflops);
+    if (pk.bf16_gflops > 0)
+        printf("  peak bf16 AVX512-BF16 (measured): %d x %.2f GHz x %5.1f FLOP/cycle = %8.1f "
+               "GFLOP/s\n",
+               pk.threads, pk.ghz, pk.bf16_flop_per_cycle, pk.bf16_gflops);
+    else
+        printf("  peak bf16 AVX512-BF16: not on this CPU\n");
+    if (pk.amx_gflops > 0)
+        printf("  peak bf16 AMX (computed, 1024 FLOP/cycle/core): %8.1f GFLOP/s (not measured)\n",
+               pk.amx_gflops);
+    else
+        printf("  peak bf16 AMX: not on this CPU\n");
+    if (isfinite(speedup)) printf("  bf16 speed-up of the UNet step: %.2fx\n", speedup);
+    for (int k = 0; k < 2; k++) {
+        if (!(k ? run_bf16 : run_fp32)) continue;
+        if (k)
+            printf("\n== bf16 (oneDNN conv %s, linear %s; %d primitives, %d weights = %.0f MB "
+                   "bf16, %d re-prepared, %d fell back to fp32)\n",
+                   rr[1].dnnl.conv_impl, rr[1].dnnl.linear_impl, rr[1].dnnl.primitives,
+                   rr[1].dnnl.weights, rr[1].dnnl.weight_bytes / 1048576.0, rr[1].dnnl.reprepared,
+                   rr[1].dnnl.failures);
+        else
+            printf("\n== fp32\n");
+        print_block(&rr[k], batch, peaks[k]);
     }
-    printf("  %-18s %10.3f   %5.1f%%\n", "other", r.unet_seconds - sum,
-           100 * (r.unet_seconds - sum) / r.unet_seconds);
     return 0;
 }

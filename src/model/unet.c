@@ -291,7 +291,9 @@ static dm_status attention(fwd *f, const dm_transformer *t, int cross, dm_w wq, 
     ALLOC(k, (size_t)Lk * C);
     ALLOC(v, (size_t)Lk * C);
     ALLOC(o, (size_t)HW * C);
-    ALLOC(sc, dm_attention_scratch(HW, Lk, hd));
+    int bf16 = wq.prep != NULL; /* weights prepared for bf16: the attention is bf16 too */
+    ALLOC(sc, bf16 ? dm_attention_bf16_scratch(HW, Lk, t->heads, hd)
+                   : dm_attention_scratch(HW, Lk, hd));
     OP(DM_OP_LINEAR, dm_linear_w(n, HW, C, wq, NULL, C, q, f->ws));
     OP(DM_OP_LINEAR, dm_linear_w(kv_src, Lk, kv_dim, wk, NULL, C, k, f->ws));
     OP(DM_OP_LINEAR, dm_linear_w(kv_src, Lk, kv_dim, wv, NULL, C, v, f->ws));
@@ -311,8 +313,12 @@ static dm_status attention(fwd *f, const dm_transformer *t, int cross, dm_w wq, 
                                 .h = H,
                                 .w = W};
     }
-    OP(DM_OP_ATTN, dm_attention(q, C, k, C, v, C, HW, Lk, t->heads, hd, 0, o, C, sc,
-                                want ? probs_to_hook : NULL, f));
+    if (bf16)
+        OP(DM_OP_ATTN, dm_attention_bf16(q, C, k, C, v, C, HW, Lk, t->heads, hd, o, C, sc,
+                                         want ? probs_to_hook : NULL, f));
+    else
+        OP(DM_OP_ATTN, dm_attention(q, C, k, C, v, C, HW, Lk, t->heads, hd, 0, o, C, sc,
+                                    want ? probs_to_hook : NULL, f));
     OP(DM_OP_LINEAR, dm_linear_acc_w(o, HW, C, wo, bo, C, tokens, f->ws));
     dm_arena_release(f->a, mark);
     return DM_OK;

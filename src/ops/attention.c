@@ -57,10 +57,11 @@ static inline float exp_nonpos(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
+    /* unsigned shift: a NaN score (overflowing weights) must stay NaN here, not be UB */
     union {
-        int32_t i;
+        uint32_t i;
         float f;
-    } two_n = {.i = ((int32_t)n + 127) << 23};
+    } two_n = {.i = (uint32_t)((int32_t)n + 127) << 23};
     return p * two_n.f;
 }
 
@@ -340,6 +341,11 @@ static void flash_task_simd(const float *q, int q_stride, const float *k, int k_
     }
 }
 #endif
+
+void dm_attention_probs(const float *q, int q_stride, const float *k, int k_stride, int Lq, int Lk,
+                        int heads, int d, float *scratch, dm_probs_fn probs_fn, void *user) {
+    exact(q, q_stride, k, k_stride, NULL, 0, Lq, Lk, heads, d, 0, NULL, 0, scratch, probs_fn, user);
+}
 
 void dm_attention(const float *q, int q_stride, const float *k, int k_stride, const float *v,
                   int v_stride, int Lq, int Lk, int heads, int d, int causal, float *out,

@@ -18,7 +18,7 @@ void dm_dnnl_free(dm_dnnl *d);
 /* A weight w to run in bf16: conv kernels [O, I, k, k] (k > 1, or 1x1 convs) and linear
  * matrices [O, I] (k = 0). Owned by d. src_mapped: w's memory is a read-only file mapping whose
  * pages may be dropped once the bf16 copy exists (they come back from the file if read again). */
-dm_wprep *dm_dnnl_prep(dm_dnnl *d, dm_w w, int O, int I, int k, int src_mapped);
+dm_wprep *dm_dnnl_prep(dm_dnnl *d, dm_w w, int O, int In, int k, int src_mapped);
 
 /* The bf16 kernels behind dm_conv2d_w / dm_linear*_w (same arguments). Return 0 on success, -1
  * when oneDNN cannot make the primitive (the caller then runs the fp32 kernel). */

@@ -101,6 +101,18 @@ void dm_attention(const float *q, int q_stride, const float *k, int k_stride, co
                   int v_stride, int Lq, int Lk, int heads, int d, int causal, float *out,
                   int out_stride, float *scratch, dm_probs_fn probs_fn, void *user);
 
+/* Only the probabilities of dm_attention's exact tiles, handed to probs_fn (non-causal). */
+void dm_attention_probs(const float *q, int q_stride, const float *k, int k_stride, int Lq, int Lk,
+                        int heads, int d, float *scratch, dm_probs_fn probs_fn, void *user);
+/* The same attention (non-causal) with bf16 inner products (AVX512-BF16 vdpbf16ps, fp32 online
+ * softmax; ops/attention_bf16.c) where the CPU has avx512_bf16 and d is a multiple of 8 up to
+ * 160, else dm_attention. Probabilities for probs_fn come from the exact fp32 tiles.
+ * scratch: dm_attention_bf16_scratch floats. */
+size_t dm_attention_bf16_scratch(int Lq, int Lk, int heads, int d);
+void dm_attention_bf16(const float *q, int q_stride, const float *k, int k_stride, const float *v,
+                       int v_stride, int Lq, int Lk, int heads, int d, float *out, int out_stride,
+                       float *scratch, dm_probs_fn probs_fn, void *user);
+
 /* Nearest resize x[C,H,W] -> y[C,Ho,Wo] (torch 'nearest': src = floor(dst * in / out)). */
 void dm_resize_nearest(const float *x, int C, int H, int W, int Ho, int Wo, float *y);
 /* tokens y[HW, N] = x[C, HW]ᵀ · W[N, C]ᵀ + b   (a 1x1 conv / linear applied to a CHW map,
