@@ -157,6 +157,31 @@ static void check_coco(const char *dir) {
     cJSON_Delete(root);
 }
 
+/* kill -9 `generate --model m` at random moments, resume it: the folder must equal full_dir. */
+static void kill_and_resume(const char *m, const char *full_dir, const char *tag, int trials) {
+    dm_rng rng;
+    dm_rng_seed(&rng, (uint64_t)time(NULL));
+    for (int trial = 0; trial < trials; trial++) {
+        char b[1024], cmd[2048];
+        snprintf(b, sizeof b, "%s/%s%d", tmp, tag, trial);
+        snprintf(cmd, sizeof cmd, "exec %s generate --model %s " ARGS " --out %s", cli, m, b);
+        pid_t pid = fork();
+        if (pid == 0) {
+            setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+            _exit(127);
+        }
+        long ms = 20 + (long)(dm_rng_uniform(&rng) * 900);
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        printf("%s trial %d: killed after %ld ms\n", m, trial, ms);
+        CHECK(run("generate --model %s " ARGS " --out %s", m, b) == 0);
+        CHECKF(same_tree(full_dir, b, ""), "%s trial %d (kill after %ld ms) differs", m, trial, ms);
+    }
+}
+
 int main(void) {
     cli = getenv("DM_CLI");
     if (!cli) check_skip("DM_CLI not set");
@@ -194,27 +219,24 @@ int main(void) {
     snprintf(a, sizeof a, "%s/full", tmp);
 
     /* kill -9 at random moments, then resume: byte-identical to the uninterrupted run */
-    dm_rng rng;
-    dm_rng_seed(&rng, (uint64_t)time(NULL));
-    for (int trial = 0; trial < 5; trial++) {
-        snprintf(b, sizeof b, "%s/killed%d", tmp, trial);
-        char cmd[2048];
-        snprintf(cmd, sizeof cmd, "exec %s generate --model %s " ARGS " --out %s", cli, model, b);
-        pid_t pid = fork();
-        if (pid == 0) {
-            setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-            _exit(127);
-        }
-        long ms = 20 + (long)(dm_rng_uniform(&rng) * 900);
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        printf("trial %d: killed after %ld ms\n", trial, ms);
-        CHECK(run("generate --model %s " ARGS " --out %s", model, b) == 0);
-        CHECKF(same_tree(a, b, ""), "trial %d (kill after %ld ms) differs", trial, ms);
-    }
+    kill_and_resume(model, a, "killed", 5);
+
+    /* the same on tiny-sdxl (two text encoders, masks from SDXL's attention at 4x4 and 2x2;
+     * no --negative-prompt: zeroed unconditional embeddings, recorded as null) */
+    char xl[1024], xa[1024], xp[1100];
+    snprintf(xl, sizeof xl, "%s", check_shared("golden/sdxl/tiny-sdxl"));
+    snprintf(xa, sizeof xa, "%s/xlfull", tmp);
+    CHECK(run("generate --model %s " ARGS " --out %s", xl, xa) == 0);
+    check_coco(xa);
+    snprintf(xp, sizeof xp, "%s/config.json", xa);
+    char *text = NULL;
+    CHECK(dm_read_file(xp, &text, NULL, &err) == DM_OK);
+    cJSON *xc = cJSON_Parse(text ? text : "");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(xc, "negative_prompt")));
+    CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(xc, "original_size"), 0)->valueint == 64);
+    cJSON_Delete(xc);
+    free(text);
+    kill_and_resume(xl, xa, "xlkilled", 2);
 
     /* shards 0/2 + 1/2, merged == unsharded */
     CHECK(run("generate --model %s " ARGS " --shard 0/2 --out %s/s0", model, tmp) == 0);

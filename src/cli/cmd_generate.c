@@ -10,6 +10,7 @@
 
 typedef struct {
     dm_cli_model_opts m;
+    dm_cli_size_opts sz;
     const char *classes, *classes_file, *preset, *prompts, *out, *negative, *sampler, *threshold;
     const char *shard, *image_format, *mask_method, *ignore_band, *resolutions;
     dm_arg_list templates;
@@ -62,7 +63,7 @@ int dm_cmd_generate(int argc, char **argv) {
                   .seed = 0,
                   .threshold = NULL,
                   .image_format = "jpg",
-                  .negative = ""};
+                  .negative = NULL};
     dm_opt opts[] = {
         DM_CLI_MODEL_OPTS(o.m),
         {"--classes", DM_ARG_STR, &o.classes, "A,B,...", "class names (ids 1.. in this order)"},
@@ -79,7 +80,10 @@ int dm_cmd_generate(int argc, char **argv) {
          "prompt template with {} for the class word, repeatable (default: \"" DM_DEFAULT_TEMPLATE
          "\")"},
         {"--out", DM_ARG_STR, &o.out, "DIR", "dataset folder (created; re-running resumes)"},
-        {"--negative-prompt", DM_ARG_STR, &o.negative, "TEXT", "negative prompt (default \"\")"},
+        {"--negative-prompt", DM_ARG_STR, &o.negative, "TEXT",
+         "negative prompt (default \"\"; SDXL without it: zeroed unconditional embeddings, as "
+         "force_zeros_for_empty_prompt says)"},
+        DM_CLI_SIZE_OPTS(o.sz),
         {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default 25)", 1, 1000},
         {"--guidance", DM_ARG_FLOAT, &o.guidance, "G", "guidance scale (default 7.5)", 0, 100},
         {"--sampler", DM_ARG_STR, &o.sampler, "S",
@@ -224,6 +228,10 @@ int dm_cmd_generate(int argc, char **argv) {
         return dm_cli_fail(&spec, s, &err);
     }
     g.source_label = source;
+    if ((r = dm_cli_parse_sizes(&spec, &o.sz, g.original_size, g.crop, g.target_size))) {
+        dm_plan_free(&plan);
+        return r;
+    }
     dm_engine *e;
     if ((r = dm_cli_open_engine(&spec, &o.m, 1, &e))) {
         dm_plan_free(&plan);
@@ -233,6 +241,9 @@ int dm_cmd_generate(int argc, char **argv) {
     g.width = o.width ? (int)o.width : e->unet.cfg.sample_size * f;
     g.height = o.height ? (int)o.height : e->unet.cfg.sample_size * f;
     g.model_label = e->model->path;
+    /* no --negative-prompt: "" — or zeroed embeddings where the model says
+     * force_zeros_for_empty_prompt (SDXL), recorded as null */
+    if (!g.negative_prompt && !e->model->force_zeros) g.negative_prompt = "";
     progress_ctx pc = {isatty(2), o.quiet};
     s = dm_generate_run(e, &plan, &g, show, &pc, &err);
     if (!s && !o.quiet) fprintf(stderr, "generate: dataset ready in %s\n", o.out);

@@ -36,8 +36,13 @@ dm_status dm_model_sha256(const char *path, char out[65], dm_error *err) {
                                             "scheduler/scheduler_config.json",
                                             "text_encoder/config.json",
                                             "text_encoder/model.safetensors",
+                                            "text_encoder_2/config.json",
+                                            "text_encoder_2/model.safetensors",
                                             "tokenizer/vocab.json",
                                             "tokenizer/merges.txt",
+                                            "tokenizer_2/vocab.json",
+                                            "tokenizer_2/merges.txt",
+                                            "tokenizer_2/special_tokens_map.json",
                                             "unet/config.json",
                                             "unet/diffusion_pytorch_model.safetensors",
                                             "vae/config.json",
@@ -75,7 +80,10 @@ static char *config_json(const dm_engine *e, const dm_plan *plan, const dm_gener
     for (int i = 0; i < plan->n_classes; i++)
         cJSON_AddItemToArray(cls, cJSON_CreateString(plan->classes[i].label));
     cJSON_AddNumberToObject(c, "samples", (double)plan->n_items);
-    cJSON_AddStringToObject(c, "negative_prompt", o->negative_prompt);
+    if (o->negative_prompt)
+        cJSON_AddStringToObject(c, "negative_prompt", o->negative_prompt);
+    else
+        cJSON_AddNullToObject(c, "negative_prompt"); /* zeroed unconditional embeddings */
     cJSON_AddNumberToObject(c, "steps", o->steps);
     cJSON_AddNumberToObject(c, "guidance", o->guidance);
     cJSON_AddStringToObject(c, "sampler", dm_sampler_kind_name(o->sampler));
@@ -83,6 +91,16 @@ static char *config_json(const dm_engine *e, const dm_plan *plan, const dm_gener
     cJSON_AddStringToObject(c, "precision", dm_precision_name(e->precision));
     cJSON_AddNumberToObject(c, "width", o->width);
     cJSON_AddNumberToObject(c, "height", o->height);
+    if (e->sdxl) { /* the size conditioning (time_ids) every sample used */
+        int v[3][2] = {{o->original_size[0] ? o->original_size[0] : o->height,
+                        o->original_size[1] ? o->original_size[1] : o->width},
+                       {o->crop[0], o->crop[1]},
+                       {o->target_size[0] ? o->target_size[0] : o->height,
+                        o->target_size[1] ? o->target_size[1] : o->width}};
+        static const char *const keys[3] = {"original_size", "crop", "target_size"};
+        for (int k = 0; k < 3; k++)
+            cJSON_AddItemToObject(c, keys[k], cJSON_CreateIntArray(v[k], 2));
+    }
     cJSON_AddNumberToObject(c, "seed", (double)o->seed);
     cJSON_AddStringToObject(c, "image_format", o->image_ext);
     cJSON_AddStringToObject(c, "mask_method", method);
@@ -195,6 +213,9 @@ static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm
                            .width = o->width,
                            .height = o->height,
                            .seed = it->seed,
+                           .original_size = {o->original_size[0], o->original_size[1]},
+                           .crop = {o->crop[0], o->crop[1]},
+                           .target_size = {o->target_size[0], o->target_size[1]},
                            .on_step = on_step,
                            .user = sc};
     dm_sample_request q = {&p, it->n_obj, (const int(*)[16])pos, npos, it->class_id, &o->mask};
@@ -211,7 +232,10 @@ static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm
         cJSON *f = cJSON_CreateObject(), *cls = cJSON_CreateArray(), *ids = cJSON_CreateArray(),
               *words = cJSON_CreateArray(), *tp = cJSON_CreateArray();
         cJSON_AddStringToObject(f, "prompt", it->prompt);
-        cJSON_AddStringToObject(f, "negative_prompt", o->negative_prompt);
+        if (o->negative_prompt)
+            cJSON_AddStringToObject(f, "negative_prompt", o->negative_prompt);
+        else
+            cJSON_AddNullToObject(f, "negative_prompt");
         for (int k = 0; k < K; k++) {
             cJSON_AddItemToArray(cls, cJSON_CreateString(plan->classes[it->class_id[k] - 1].label));
             cJSON_AddItemToArray(ids, cJSON_CreateNumber(it->class_id[k]));

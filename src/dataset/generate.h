@@ -12,7 +12,8 @@
 typedef struct {
     const char *out_dir;
     const char *model_label;     /* the --model as given (recorded) */
-    const char *negative_prompt; /* "" */
+    const char *negative_prompt; /* "" (NULL: zeroed embeddings on force_zeros models, SDXL) */
+    int original_size[2], crop[2], target_size[2]; /* SDXL size conditioning (0: defaults) */
     int steps;
     float guidance;
     dm_sampler_kind sampler;
