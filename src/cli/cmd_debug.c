@@ -335,7 +335,8 @@ int dm_cmd_debug(int argc, char **argv) {
         "                -> noise_pred [B,C,h,w] (+ attention maps with --attention;\n"
         "                SDXL: + time_emb, add_time_proj, add_embedding_input, add_embedding, "
         "emb)\n"
-        "  vae-decode    latent* [B,4,h,w] -> image* [B,3,8h,8w] = decode(latent / scaling_factor)\n"
+        "  vae-decode    latent* [B,4,h,w] -> image* [B,3,8h,8w] = decode(latent / "
+        "scaling_factor)\n"
         "  vae-encode    image [B,3,H,W] -> latent [B,4,H/8,W/8] = encode(image) * scaling_factor\n"
         "                (both with the TAESD of --vae-decoder when given)",
         opts,
