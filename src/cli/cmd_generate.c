@@ -1,4 +1,5 @@
 /* diffumask generate: a list of classes in, a segmentation dataset out. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,36 @@ typedef struct {
 typedef struct {
     int tty, quiet;
 } progress_ctx;
+
+/* SIGINT / SIGTERM: the signal number, set by the handler; the run stops after the step in
+ * progress (dm_generate_options.should_stop). A second signal kills at once (SA_RESETHAND). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) {
+    stop_signal = sig;
+}
+
+static int should_stop(void *user) {
+    (void)user;
+    return stop_signal != 0;
+}
+
+/* Installs the handlers for the run; restores the previous ones at the end. */
+static void catch_stop_signals(struct sigaction old[2], int install) {
+    static const int sigs[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        if (install) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = on_stop_signal;
+            sigemptyset(&sa.sa_mask);
+            sa.sa_flags = SA_RESETHAND | SA_RESTART; /* writes in progress are not interrupted */
+            sigaction(sigs[i], &sa, &old[i]);
+        } else {
+            sigaction(sigs[i], &old[i], NULL);
+        }
+    }
+}
 
 static void fmt_time(double s, char *buf, size_t n) {
     long t = (long)(s + 0.5);
@@ -77,8 +108,8 @@ int dm_cmd_generate(int argc, char **argv) {
         {"--images-per-class", DM_ARG_INT, &o.per_class, "N",
          "samples per class (with a class list)", 1, 10000000},
         {"--template", DM_ARG_MULTI, &o.templates, "T",
-         "prompt template with {} for the class word, repeatable (default: \"" DM_DEFAULT_TEMPLATE
-         "\")"},
+         "prompt template with exactly one {} for the class word, repeatable (default: "
+         "\"" DM_DEFAULT_TEMPLATE "\")"},
         {"--out", DM_ARG_STR, &o.out, "DIR", "dataset folder (created; re-running resumes)"},
         {"--negative-prompt", DM_ARG_STR, &o.negative, "TEXT",
          "negative prompt (default \"\"; SDXL without it: zeroed unconditional embeddings, as "
@@ -245,9 +276,23 @@ int dm_cmd_generate(int argc, char **argv) {
      * force_zeros_for_empty_prompt (SDXL), recorded as null */
     if (!g.negative_prompt && !e->model->force_zeros) g.negative_prompt = "";
     progress_ctx pc = {isatty(2), o.quiet};
+    dm_generate_progress result = {0};
+    g.should_stop = should_stop;
+    g.result = &result;
+    struct sigaction old[2];
+    catch_stop_signals(old, 1);
     s = dm_generate_run(e, &plan, &g, show, &pc, &err);
-    if (!s && !o.quiet) fprintf(stderr, "generate: dataset ready in %s\n", o.out);
+    catch_stop_signals(old, 0);
     dm_engine_free(e);
     dm_plan_free(&plan);
+    if (!s && result.stopped) {
+        if (pc.tty && !o.quiet) fputc('\n', stderr); /* end the progress bar's line */
+        fprintf(stderr,
+                "diffumask generate: stopped after %ld of %ld samples; run the same command to "
+                "resume\n",
+                result.done, result.total);
+        return 128 + (int)stop_signal; /* 130 for SIGINT, 143 for SIGTERM, as a shell reports */
+    }
+    if (!s && !o.quiet) fprintf(stderr, "generate: dataset ready in %s\n", o.out);
     return s ? dm_cli_fail(&spec, s, &err) : 0;
 }

@@ -217,7 +217,9 @@ static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm
                            .crop = {o->crop[0], o->crop[1]},
                            .target_size = {o->target_size[0], o->target_size[1]},
                            .on_step = on_step,
-                           .user = sc};
+                           .user = sc,
+                           .should_stop = o->should_stop,
+                           .stop_user = o->stop_user};
     dm_sample_request q = {&p, it->n_obj, (const int(*)[16])pos, npos, it->class_id, &o->mask};
     int H = o->height, W = o->width, K = it->n_obj;
     size_t HW = (size_t)H * W;
@@ -306,8 +308,16 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
         }
     }
     int f = dm_vae_factor(&e->vae);
-    if (o->width % f || o->height % f || o->width <= 0 || o->height <= 0)
-        return dm_fail_code(err, DM_EUSAGE, "--width/--height must be positive multiples of %d", f);
+    /* the UNet halves the latent levels-1 times: below that its deepest maps are empty */
+    int least = f << (e->unet.cfg.levels - 1);
+    if (o->width < least || o->height < least)
+        return dm_fail_code(err, DM_EUSAGE,
+                            "--width/--height %dx%d is too small for this model (at least "
+                            "%dx%d)",
+                            o->width, o->height, least, least);
+    if (o->width % f || o->height % f)
+        return dm_fail_code(err, DM_EUSAGE, "--width/--height must be multiples of %d, not %dx%d",
+                            f, o->width, o->height);
     char sha[65];
     DM_TRY(dm_model_sha256(e->model->path, sha, err));
     char *cfg = config_json(e, plan, o, sha);
@@ -335,9 +345,19 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
         const dm_plan_item *it = &plan->items[i];
         if (!dm_shard_owns(o->shard.k, o->shard.n, it->index) || dm_dataset_has(ds, it->name))
             continue;
+        if (o->should_stop && o->should_stop(o->stop_user)) {
+            pr.stopped = 1;
+            break;
+        }
         pr.current = it->name;
         double t0 = now();
         s = one(e, ds, plan, it, o, sha, &sc, err);
+        if (s && o->should_stop &&
+            o->should_stop(o->stop_user)) { /* stopped mid-sample: nothing of it was written */
+            s = DM_OK;
+            pr.stopped = 1;
+            break;
+        }
         if (s) {
             dm_fail_wrap(err, "%s/%s", o->out_dir, it->name);
             break;
@@ -347,10 +367,12 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
         pr.seconds_per_image = spent / (double)made;
         if (progress) progress(user, &pr, 1);
     }
-    if (!s) s = dm_dataset_finish(ds, err);
+    /* a stopped run is unfinished: no train.txt / annotations.json until it completes */
+    if (!s && !pr.stopped) s = dm_dataset_finish(ds, err);
     dm_dataset_close(ds);
+    if (o->result) *o->result = pr;
     int dropped = 0;
-    if (!s && o->prune_fraction > 0)
+    if (!s && !pr.stopped && o->prune_fraction > 0)
         s = dm_prune_by_score(o->out_dir, o->prune_fraction, &dropped, err);
     return s;
 }

@@ -365,6 +365,10 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
                        sizeof(float) * lat);
         }
         if (p->on_step) p->on_step(p->user, i + 1, N);
+        if (p->should_stop && i + 1 < N && p->should_stop(p->stop_user)) {
+            s = dm_fail(err, "stopped at step %d of %d", i + 1, N);
+            goto done;
+        }
     }
     r->seconds_unet = now() - t0;
     memcpy(r->final_latent, x, sizeof(float) * lat);

@@ -98,6 +98,11 @@ typedef struct {
     void (*on_step)(void *user, int step,
                     int n_steps); /* progress, after each UNet call (may be NULL) */
     void *user;
+    /* may be NULL: asked after each step; non-zero stops the image with DM_ERR ("stopped at
+     * step i of n"). A CLI answers from the flag its signal handler sets (the library installs
+     * no handler). */
+    int (*should_stop)(void *stop_user);
+    void *stop_user;
 } dm_txt2img_params;
 
 typedef struct {
