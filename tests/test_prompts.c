@@ -30,8 +30,9 @@ int main(void) {
     CHECK(!strcmp(p.items[0].prompt, "a photograph of a bird"));
     CHECK(!strcmp(p.items[1].prompt, "bird in the wild"));
     CHECK(!strcmp(p.items[2].prompt, "a photograph of an owl"));
-    CHECK(!strcmp(p.items[4].name, "000004_pottedplant") &&
-          !strcmp(p.items[4].word[0], "potted plant"));
+    CHECK(!strcmp(p.items[4].name, "000004_potted-plant") &&
+          !strcmp(p.items[4].word[0], "potted plant") &&
+          !strcmp(p.classes[2].label, "potted plant"));
     CHECK(p.items[5].class_id[0] == 3 && p.items[5].index == 5);
     CHECK(p.items[3].seed == dm_sample_seed(5, 3) && p.items[3].seed != p.items[2].seed);
     CHECK(p.items[3].seed < (1ull << 53)); /* exact in JSON */

@@ -1,4 +1,5 @@
 /* diffumask generate: a list of classes in, a segmentation dataset out. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,9 @@
 
 typedef struct {
     dm_cli_model_opts m;
-    const char *classes, *classes_file, *preset, *prompts, *out, *negative, *sampler, *threshold;
+    dm_cli_size_opts sz;
+    const char *classes, *classes_file, *preset, *prompts, *out, *negative, *sampler, *threshold,
+        *spacing;
     const char *shard, *image_format, *mask_method, *ignore_band, *resolutions;
     dm_arg_list templates;
     long per_class, steps, width, height, seed, num_shards;
@@ -21,6 +24,36 @@ typedef struct {
 typedef struct {
     int tty, quiet;
 } progress_ctx;
+
+/* SIGINT / SIGTERM: the signal number, set by the handler; the run stops after the step in
+ * progress (dm_generate_options.should_stop). A second signal kills at once (SA_RESETHAND). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) {
+    stop_signal = sig;
+}
+
+static int should_stop(void *user) {
+    (void)user;
+    return stop_signal != 0;
+}
+
+/* Installs the handlers for the run; restores the previous ones at the end. */
+static void catch_stop_signals(struct sigaction old[2], int install) {
+    static const int sigs[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        if (install) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = on_stop_signal;
+            sigemptyset(&sa.sa_mask);
+            sa.sa_flags = SA_RESETHAND | SA_RESTART; /* writes in progress are not interrupted */
+            sigaction(sigs[i], &sa, &old[i]);
+        } else {
+            sigaction(sigs[i], &old[i], NULL);
+        }
+    }
+}
 
 static void fmt_time(double s, char *buf, size_t n) {
     long t = (long)(s + 0.5);
@@ -62,7 +95,7 @@ int dm_cmd_generate(int argc, char **argv) {
                   .seed = 0,
                   .threshold = NULL,
                   .image_format = "jpg",
-                  .negative = ""};
+                  .negative = NULL};
     dm_opt opts[] = {
         DM_CLI_MODEL_OPTS(o.m),
         {"--classes", DM_ARG_STR, &o.classes, "A,B,...", "class names (ids 1.. in this order)"},
@@ -76,14 +109,19 @@ int dm_cmd_generate(int argc, char **argv) {
         {"--images-per-class", DM_ARG_INT, &o.per_class, "N",
          "samples per class (with a class list)", 1, 10000000},
         {"--template", DM_ARG_MULTI, &o.templates, "T",
-         "prompt template with {} for the class word, repeatable (default: \"" DM_DEFAULT_TEMPLATE
-         "\")"},
+         "prompt template with exactly one {} for the class word, repeatable (default: "
+         "\"" DM_DEFAULT_TEMPLATE "\")"},
         {"--out", DM_ARG_STR, &o.out, "DIR", "dataset folder (created; re-running resumes)"},
-        {"--negative-prompt", DM_ARG_STR, &o.negative, "TEXT", "negative prompt (default \"\")"},
+        {"--negative-prompt", DM_ARG_STR, &o.negative, "TEXT",
+         "negative prompt (default \"\"; SDXL without it: zeroed unconditional embeddings, as "
+         "force_zeros_for_empty_prompt says)"},
+        DM_CLI_SIZE_OPTS(o.sz),
         {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default 25)", 1, 1000},
         {"--guidance", DM_ARG_FLOAT, &o.guidance, "G", "guidance scale (default 7.5)", 0, 100},
         {"--sampler", DM_ARG_STR, &o.sampler, "S",
-         "ddim | euler | euler_a | dpmpp_2m | pndm (default ddim)"},
+         "ddim | euler | euler_a | dpmpp_2m | pndm | lcm (default ddim)"},
+        {"--timestep-spacing", DM_ARG_STR, &o.spacing, "leading|trailing|linspace",
+         "timestep spacing (default: the model's scheduler config, else leading)"},
         {"--width", DM_ARG_INT, &o.width, "W", "image width (default: the model's native size)", 1,
          16384},
         {"--height", DM_ARG_INT, &o.height, "H", "image height (default: the model's native size)",
@@ -160,6 +198,11 @@ int dm_cmd_generate(int argc, char **argv) {
                              .shard = {0, 1}};
     if (dm_sampler_kind_parse(o.sampler, &g.sampler, &err))
         return dm_usage_error(&spec, "%s", err.msg);
+    dm_sched_config probe;
+    dm_sched_config_default(&probe);
+    if (o.spacing && dm_sched_config_set_spacing(&probe, o.spacing, &err))
+        return dm_usage_error(&spec, "%s", err.msg);
+    g.timestep_spacing = o.spacing;
     dm_mask_params_default(&g.mask);
     if (o.mask_method && dm_mask_method_parse(o.mask_method, &g.mask, &err))
         return dm_usage_error(&spec, "%s", err.msg);
@@ -224,6 +267,10 @@ int dm_cmd_generate(int argc, char **argv) {
         return dm_cli_fail(&spec, s, &err);
     }
     g.source_label = source;
+    if ((r = dm_cli_parse_sizes(&spec, &o.sz, g.original_size, g.crop, g.target_size))) {
+        dm_plan_free(&plan);
+        return r;
+    }
     dm_engine *e;
     if ((r = dm_cli_open_engine(&spec, &o.m, 1, &e))) {
         dm_plan_free(&plan);
@@ -233,10 +280,27 @@ int dm_cmd_generate(int argc, char **argv) {
     g.width = o.width ? (int)o.width : e->unet.cfg.sample_size * f;
     g.height = o.height ? (int)o.height : e->unet.cfg.sample_size * f;
     g.model_label = e->model->path;
+    /* no --negative-prompt: "" — or zeroed embeddings where the model says
+     * force_zeros_for_empty_prompt (SDXL), recorded as null */
+    if (!g.negative_prompt && !e->model->force_zeros) g.negative_prompt = "";
     progress_ctx pc = {isatty(2), o.quiet};
+    dm_generate_progress result = {0};
+    g.should_stop = should_stop;
+    g.result = &result;
+    struct sigaction old[2];
+    catch_stop_signals(old, 1);
     s = dm_generate_run(e, &plan, &g, show, &pc, &err);
-    if (!s && !o.quiet) fprintf(stderr, "generate: dataset ready in %s\n", o.out);
+    catch_stop_signals(old, 0);
     dm_engine_free(e);
     dm_plan_free(&plan);
+    if (!s && result.stopped) {
+        if (pc.tty && !o.quiet) fputc('\n', stderr); /* end the progress bar's line */
+        fprintf(stderr,
+                "diffumask generate: stopped after %ld of %ld samples; run the same command to "
+                "resume\n",
+                result.done, result.total);
+        return 128 + (int)stop_signal; /* 130 for SIGINT, 143 for SIGTERM, as a shell reports */
+    }
+    if (!s && !o.quiet) fprintf(stderr, "generate: dataset ready in %s\n", o.out);
     return s ? dm_cli_fail(&spec, s, &err) : 0;
 }

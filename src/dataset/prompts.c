@@ -36,12 +36,19 @@ static char *trim(char *s) {
     return s;
 }
 
-/* label: lower case, spaces removed ("potted plant" -> "pottedplant"), as VOC names them */
+/* label (labels.txt, the manifest's "class", annotations.json's categories): the class word in
+ * lower case (ASCII letters only: UTF-8 bytes stay as given) with each run of white space one
+ * space, so "Crème  Brûlée" -> "crème brûlée" everywhere; file names turn the space into '-'.
+ * (--preset voc gives VOC's own labels, "pottedplant".) */
 static char *label_of(const char *word) {
     char *l = malloc(strlen(word) + 1), *o = l;
     if (!l) return NULL;
     for (const char *c = word; *c; c++)
-        if (!isspace((unsigned char)*c)) *o++ = (char)tolower((unsigned char)*c);
+        if (!isspace((unsigned char)*c))
+            *o++ = (char)tolower((unsigned char)*c);
+        else if (o > l && o[-1] != ' ')
+            *o++ = ' ';
+    while (o > l && o[-1] == ' ') o--;
     *o = 0;
     return l;
 }
@@ -58,6 +65,10 @@ static int find_class(const dm_plan *p, const char *name) {
 static dm_status add_class(dm_plan *p, const char *label, const char *const *words, int n_words,
                            const char *where, dm_error *err) {
     if (!*label) return dm_fail_code(err, DM_EUSAGE, "%s: empty class name", where);
+    if (!strcmp(label, "background"))
+        return dm_fail_code(err, DM_EUSAGE,
+                            "%s: a class cannot be named 'background' (label 0 is the background)",
+                            where);
     if (p->n_classes >= 254)
         return dm_fail_code(err, DM_EUSAGE, "%s: more than 254 classes", where);
     for (int i = 0; i < n_words; i++)
@@ -182,18 +193,32 @@ static void name_item(dm_plan *p, dm_plan_item *it) {
     for (int o = 0; o < it->n_obj && k < (int)sizeof it->name - 2; o++)
         k += snprintf(it->name + k, sizeof it->name - (size_t)k, "_%s",
                       p->classes[it->class_id[o] - 1].label);
+    /* a file name by construction: [A-Za-z0-9_.-] only, and never two dots in a row (a class
+     * "a...b" or "../x" gives "000000_a.--b", "000000_.--x"); single dots stay, so names made
+     * before this rule keep theirs and their datasets resume */
     for (char *c = it->name; *c; c++)
-        if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.') *c = '-';
+        if ((!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.') ||
+            (*c == '.' && c > it->name && c[-1] == '.'))
+            *c = '-';
 }
 
 dm_status dm_plan_from_templates(dm_plan *p, const char *const *templates, int n_templates,
                                  long per_class, uint64_t seed, dm_error *err) {
     static const char *const def[1] = {DM_DEFAULT_TEMPLATE};
     if (n_templates == 0) templates = def, n_templates = 1;
-    for (int t = 0; t < n_templates; t++)
-        if (!strstr(templates[t], "{}"))
+    for (int t = 0; t < n_templates; t++) {
+        const char *at = strstr(templates[t], "{}");
+        if (!at)
             return dm_fail_code(err, DM_EUSAGE, "--template '%s' has no {} for the class word",
                                 templates[t]);
+        /* one {} only: the mask is the attention of the class word, and a second copy of the
+         * word would be a second object of the same class in one prompt */
+        if (strstr(at + 2, "{}"))
+            return dm_fail_code(err, DM_EUSAGE,
+                                "--template '%s' has more than one {} (give exactly one, for the "
+                                "class word)",
+                                templates[t]);
+    }
     if (per_class < 1 || per_class > 100000000L)
         return dm_fail_code(err, DM_EUSAGE, "--images-per-class must be at least 1");
     long n = per_class * p->n_classes;
@@ -238,6 +263,17 @@ static dm_status object(dm_plan *p, dm_plan_item *it, const cJSON *cls, const cJ
     return DM_OK;
 }
 
+/* The first key of object o that appears twice (cJSON keeps both; which one counts would be a
+ * guess), or NULL. Pairwise: a prompt line has a handful of keys (past 64 the rest go
+ * unchecked, keeping a hostile line with thousands of keys linear). */
+static const char *duplicate_key(const cJSON *o) {
+    int n = 0;
+    for (const cJSON *a = o->child; a && n++ < 64; a = a->next)
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (a->string && b->string && !strcmp(a->string, b->string)) return a->string;
+    return NULL;
+}
+
 dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_error *err) {
     char *text;
     DM_TRY(dm_read_file(path, &text, NULL, err));
@@ -253,6 +289,12 @@ dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_err
         if (!cJSON_IsObject(o)) {
             cJSON_Delete(o);
             s = dm_fail_code(err, DM_EUSAGE, "%s: not a JSON object", where);
+            break;
+        }
+        const char *dup = duplicate_key(o);
+        if (dup) {
+            s = dm_fail_code(err, DM_EUSAGE, "%s: key \"%s\" is given twice", where, dup);
+            cJSON_Delete(o);
             break;
         }
         if ((s = grow(p, p->n_items + 1, err))) {
@@ -273,8 +315,9 @@ dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_err
             s = dm_fail_code(err, DM_EUSAGE, "%s: needs a \"prompt\" string", where);
         else if (!cls && !cJSON_IsArray(classes))
             s = dm_fail_code(err, DM_EUSAGE, "%s: needs \"class\" or \"classes\"", where);
-        else if (sd && (!cJSON_IsNumber(sd) || sd->valuedouble < 0 ||
-                        sd->valuedouble > 9007199254740991.0))
+        else if (sd && (!cJSON_IsNumber(sd) || !(sd->valuedouble >= 0) ||
+                        sd->valuedouble > 9007199254740991.0 ||
+                        sd->valuedouble != (double)(uint64_t)sd->valuedouble))
             s = dm_fail_code(err, DM_EUSAGE, "%s: \"seed\" must be a non-negative integer", where);
         if (!s) {
             it->prompt = strdup(pr->valuestring);

@@ -1,6 +1,8 @@
 /* A contact sheet of a dataset, for eyeballing masks: one row per sample (sorted by name) of
  * image | image blended 50% with each class's VOC colour, class boundaries in white |
- * attention heat map in the jet colour map (a grey "NO HEAT MAP" tile when there is none). */
+ * attention heat map in the jet colour map (only when the dataset has heat maps: two columns
+ * otherwise). A legend on top names the columns and the class colours; each sample has a header
+ * with its name, quality score, classes (in their colours) and prompt, cut to fit. */
 #ifndef DM_DATASET_VIZ_H
 #define DM_DATASET_VIZ_H
 

@@ -39,6 +39,9 @@ struct dm_engine {
     dm_unet unet;
     dm_vae vae;
     dm_taesd *taesd; /* --vae-decoder: replaces the VAE in decode / encode, or NULL */
+    int n_loras;     /* LoRAs merged at open, in order (recorded by generate) */
+    char (*lora_paths)[4096];
+    float *lora_scales;
     dm_sched_config sched;
     dm_arena arena;
     dm_precision precision; /* effective: FP32 or BF16 */
@@ -99,6 +102,11 @@ typedef struct {
     void (*on_step)(void *user, int step,
                     int n_steps); /* progress, after each UNet call (may be NULL) */
     void *user;
+    /* may be NULL: asked after each step; non-zero stops the image with DM_ERR ("stopped at
+     * step i of n"). A CLI answers from the flag its signal handler sets (the library installs
+     * no handler). */
+    int (*should_stop)(void *stop_user);
+    void *stop_user;
 } dm_txt2img_params;
 
 typedef struct {
