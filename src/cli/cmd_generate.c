@@ -12,7 +12,8 @@
 typedef struct {
     dm_cli_model_opts m;
     dm_cli_size_opts sz;
-    const char *classes, *classes_file, *preset, *prompts, *out, *negative, *sampler, *threshold;
+    const char *classes, *classes_file, *preset, *prompts, *out, *negative, *sampler, *threshold,
+        *spacing;
     const char *shard, *image_format, *mask_method, *ignore_band, *resolutions;
     dm_arg_list templates;
     long per_class, steps, width, height, seed, num_shards;
@@ -122,7 +123,9 @@ int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
         {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default 25)", 1, 1000},
         {"--guidance", DM_ARG_FLOAT, &o.guidance, "G", "guidance scale (default 7.5)", 0, 100},
         {"--sampler", DM_ARG_STR, &o.sampler, "S",
-         "ddim | euler | euler_a | dpmpp_2m | pndm (default ddim)"},
+         "ddim | euler | euler_a | dpmpp_2m | pndm | lcm (default ddim)"},
+        {"--timestep-spacing", DM_ARG_STR, &o.spacing, "leading|trailing|linspace",
+         "timestep spacing (default: the model's scheduler config, else leading)"},
         {"--width", DM_ARG_INT, &o.width, "W", "image width (default: the model's native size)", 1,
          16384},
         {"--height", DM_ARG_INT, &o.height, "H", "image height (default: the model's native size)",
@@ -199,6 +202,11 @@ int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
                              .shard = {0, 1}};
     if (dm_sampler_kind_parse(o.sampler, &g.sampler, &err))
         return dm_usage_error(&spec, "%s", err.msg);
+    dm_sched_config probe;
+    dm_sched_config_default(&probe);
+    if (o.spacing && dm_sched_config_set_spacing(&probe, o.spacing, &err))
+        return dm_usage_error(&spec, "%s", err.msg);
+    g.timestep_spacing = o.spacing;
     dm_mask_params_default(&g.mask);
     if (o.mask_method && dm_mask_method_parse(o.mask_method, &g.mask, &err))
         return dm_usage_error(&spec, "%s", err.msg);

@@ -17,6 +17,7 @@ typedef struct {
     int steps;
     float guidance;
     dm_sampler_kind sampler;
+    const char *timestep_spacing; /* NULL = the model's scheduler config */
     int width, height;
     uint64_t seed;
     const char *image_ext; /* "jpg" | "png" */

@@ -38,6 +38,9 @@ struct dm_engine {
     dm_unet unet;
     dm_vae vae;
     dm_taesd *taesd; /* --vae-decoder: replaces the VAE in decode / encode, or NULL */
+    int n_loras;     /* LoRAs merged at open, in order (recorded by generate) */
+    char (*lora_paths)[4096];
+    float *lora_scales;
     dm_sched_config sched;
     dm_arena arena;
     dm_precision precision; /* effective: FP32 or BF16 */
