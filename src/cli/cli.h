@@ -21,5 +21,6 @@ int dm_cmd_filter(int argc, char **argv);
 int dm_cmd_txt2img(int argc, char **argv);
 int dm_cmd_merge(int argc, char **argv);
 int dm_cmd_viz(int argc, char **argv);
+int dm_cmd_report(int argc, char **argv);
 
 #endif

@@ -93,6 +93,20 @@ static void draw_row(uint8_t *sheet, int sw, int top, int tile, const uint8_t *i
         }
 }
 
+void dm_viz_overlay(const uint8_t *rgb, const uint8_t *mask, int w, int h, const uint8_t *pal,
+                    uint8_t *out) {
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            uint8_t id = mask[i];
+            bool edge = (x + 1 < w && mask[i + 1] != id) || (y + 1 < h && mask[i + w] != id);
+            for (int k = 0; k < 3; k++)
+                out[3 * i + k] = edge      ? 255
+                                 : id == 0 ? rgb[3 * i + k]
+                                           : (uint8_t)((rgb[3 * i + k] + pal[3 * id + k] + 1) / 2);
+        }
+}
+
 /* ------------------------------------------------------------ captions */
 
 /* A text cursor over the sheet; with sheet NULL it only measures (the first pass sizes the

@@ -16,4 +16,9 @@
 dm_status dm_viz_sheet(const char *dataset_dir, const char *out_png, int n, int tile,
                        dm_error *err);
 
+/* The overlay of the sheet's middle column at full size: rgb blended 50% with each class's
+ * colour of pal (256 RGB triples), class boundaries white. out: w*h*3. */
+void dm_viz_overlay(const uint8_t *rgb, const uint8_t *mask, int w, int h, const uint8_t *pal,
+                    uint8_t *out);
+
 #endif
