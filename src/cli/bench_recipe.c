@@ -174,10 +174,17 @@ int dm_bench_recipes(const dm_bench_recipe_opts *o) {
         }
         loras[k].path = paths[k];
     }
+    dm_precision prec = DM_PRECISION_AUTO;
+    if (o->precision && dm_precision_parse(o->precision, &prec, &err)) {
+        fprintf(stderr, "%s: %s\n", cmd, err.msg);
+        return 2;
+    }
     dm_engine_options eo = {.model_path = o->model,
+                            .precision = prec,
                             .tokenizer_dir = o->tokenizer,
                             .threads = o->threads,
                             .prediction = -1,
+                            .f16_weights = o->f16_weights,
                             .loras = loras,
                             .n_loras = o->loras->n,
                             .vae_decoder = o->vae_decoder};

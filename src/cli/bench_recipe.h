@@ -6,9 +6,9 @@
 #include "pipeline/engine.h"
 
 typedef struct {
-    const char *model, *tokenizer, *vae_decoder;
+    const char *model, *tokenizer, *vae_decoder, *precision; /* precision: auto|fp32|bf16 */
     const dm_arg_list *recipes, *loras;
-    int width, height, threads, measure_calls, json;
+    int width, height, threads, measure_calls, json, f16_weights;
 } dm_bench_recipe_opts;
 
 /* Prints the table (or JSON); returns the exit status. */

@@ -312,7 +312,7 @@ static void json_run(const char *name, const results *r, double peak) {
 int dm_cmd_bench(int argc, char **argv) {
     const char *model = NULL, *precision = "auto";
     long width = 512, height = 512, batch = 2, threads = 0, repeat = 2;
-    int json = 0, blas_threaded = 0, f16_weights = 0;
+    int json = 0, blas_threaded = 0, f16_weights = 1, f32_weights = 0, f16_flag = 0;
     dm_arg_list recipes = {0}, loras = {0};
     const char *vae_decoder = NULL, *tokenizer = NULL;
     long measure_calls = 0;
@@ -343,8 +343,10 @@ int dm_cmd_bench(int argc, char **argv) {
          "auto (default): fp32, then bf16 too where the CPU has avx512_bf16 / amx_bf16; fp32 or "
          "bf16: that one only"},
         {"--json", DM_ARG_FLAG, &json, NULL, "print one JSON object instead of the table"},
-        {"--f16-weights", DM_ARG_FLAG, &f16_weights, NULL,
-         "keep f16/bf16 weight matrices as stored and convert them per layer (less memory)"},
+        {"--f16-weights", DM_ARG_FLAG, &f16_flag, NULL,
+         "accepted for old scripts (f16/bf16 weights stay as stored by default)"},
+        {"--f32-weights", DM_ARG_FLAG, &f32_weights, NULL,
+         "for comparison: f32 copies of f16/bf16 weights at load (the mode before issue 10)"},
         {"--blas-threaded", DM_ARG_FLAG, &blas_threaded, NULL,
          "for comparison: let OpenBLAS thread each GEMM with its own pool beside OpenMP's "
          "(the engine's default is one OpenMP pool splitting single-threaded GEMMs)"},
@@ -367,8 +369,11 @@ int dm_cmd_bench(int argc, char **argv) {
     int rc = dm_parse_args(&spec, argc, argv, pos, &n_pos);
     if (rc) return rc < 0 ? 0 : rc;
     if (!model) return dm_usage_error(&spec, "--model PATH is required");
+    (void)f16_flag;
+    f16_weights = !f32_weights;
     if (recipes.n || vae_decoder) {
         dm_bench_recipe_opts ro = {.model = model,
+                                   .precision = precision,
                                    .tokenizer = tokenizer,
                                    .vae_decoder = vae_decoder,
                                    .recipes = &recipes,
@@ -377,7 +382,8 @@ int dm_cmd_bench(int argc, char **argv) {
                                    .height = (int)height,
                                    .threads = (int)threads,
                                    .measure_calls = (int)measure_calls,
-                                   .json = json};
+                                   .json = json,
+                                   .f16_weights = f16_weights};
         return dm_bench_recipes(&ro);
     }
     if (threads > 0) omp_set_num_threads((int)threads);
