@@ -483,6 +483,13 @@ int dm_cmd_bench(int argc, char **argv) {
                    rr[1].dnnl.conv_impl, rr[1].dnnl.linear_impl, rr[1].dnnl.primitives,
                    rr[1].dnnl.weights, rr[1].dnnl.weight_bytes / 1048576.0, rr[1].dnnl.reprepared,
                    rr[1].dnnl.failures);
+        if (k)
+            printf("   over the whole run (%d UNet steps, text encoder, VAE): oneDNN ops %.3f s, "
+                   "our layout conversions around them %.3f s (%.1f%% of the ops), weight "
+                   "preparation %.3f s\n",
+                   1 + 2 * (int)repeat, rr[1].dnnl.op_seconds, rr[1].dnnl.convert_seconds,
+                   100 * rr[1].dnnl.convert_seconds / rr[1].dnnl.op_seconds,
+                   rr[1].dnnl.prepare_seconds);
         else
             printf("\n== fp32\n");
         print_block(&rr[k], batch, peaks[k]);
