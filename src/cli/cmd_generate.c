@@ -135,6 +135,10 @@ static int check_class_words(const dm_cmd_spec *spec, const dm_engine *e, const 
 }
 
 int dm_cmd_generate(int argc, char **argv) {
+    return dm_cmd_generate_ex(argc, argv, 0);
+}
+
+int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
     gen_opts o = {.per_class = 0,
                   .steps = 25,
                   .guidance = 7.5,
@@ -320,6 +324,10 @@ int dm_cmd_generate(int argc, char **argv) {
     if ((r = dm_cli_parse_sizes(&spec, &o.sz, g.original_size, g.crop, g.target_size))) {
         dm_plan_free(&plan);
         return r;
+    }
+    if (dry_run) { /* fuzz/fuzz_generate_args.c: everything but the model and the run */
+        dm_plan_free(&plan);
+        return 0;
     }
     dm_engine *e;
     if ((r = dm_cli_open_engine(&spec, &o.m, 1, &e))) {

@@ -30,7 +30,7 @@ static dm_status open_component(dm_model *m, const char *sub, const char *prefix
 
 /* model_index.json names the pipeline's parts; we read the parts from their folders, but a file
  * that is not a JSON object means a broken or foreign download. */
-static dm_status check_model_index(const char *path, dm_error *err) {
+dm_status dm_model_index_check(const char *path, dm_error *err) {
     cJSON *o;
     DM_TRY(dm_json_load_object(path, &o, err));
     cJSON_Delete(o);
@@ -90,7 +90,7 @@ static dm_status open_folder(dm_model *m, dm_error *err) {
     snprintf(p, sizeof p, "%s/model_index.json", m->path);
     if (!dm_file_exists(p))
         return dm_fail(err, "%s: not a diffusers folder (no model_index.json)", m->path);
-    DM_TRY(check_model_index(p, err));
+    DM_TRY(dm_model_index_check(p, err));
     DM_TRY(open_component(m, "text_encoder", "text.", err));
     snprintf(p, sizeof p, "%s/text_encoder_2", m->path);
     if ((m->sdxl = dm_dir_exists(p))) DM_TRY(open_component(m, "text_encoder_2", "text2.", err));

@@ -32,7 +32,11 @@ struct dm_weights {
 };
 
 dm_weights *dm_weights_new(void) {
-    return calloc(1, sizeof(dm_weights));
+    dm_weights *w = calloc(1, sizeof(dm_weights));
+    /* f16/bf16 weights stay as stored by default (issue 10): as fast as f32 copies, half the
+     * memory */
+    if (w) w->keep_half = 1;
+    return w;
 }
 
 void dm_weights_free(dm_weights *w) {

@@ -60,7 +60,6 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
     dm_set_threads(o->threads);
     if ((s = dm_precision_resolve(o->precision, &e->precision, err))) goto fail;
     if ((s = dm_model_open_with_config(o->model_path, o->ldm_config, &e->model, err))) goto fail;
-    dm_weights_set_keep_half(e->model->w, o->f16_weights);
     /* LoRAs change f32 copies of their weights here, before any network takes its pointers (or
      * packs / converts them) */
     if (o->n_loras > 0) {

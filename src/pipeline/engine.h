@@ -20,7 +20,8 @@ typedef struct {
     int threads;            /* 0: leave the libraries' defaults */
     int prediction;         /* -1: from the model, 0: epsilon, 1: v_prediction */
     int no_tokenizer;       /* debug commands that take token ids need none */
-    int f16_weights;        /* keep f16/bf16 conv/linear weights as stored, convert per layer */
+    int f16_weights;        /* ignored: f16/bf16 weights always stay as stored (the weight store's
+                               default since issue 10); kept so old callers compile */
     dm_precision precision; /* AUTO (0): bf16 where the CPU has it (dm_precision_resolve) */
     const dm_lora *loras;   /* merged into the f32 weights before the networks load them */
     int n_loras;
