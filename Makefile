@@ -59,7 +59,8 @@ fuzz: fuzz-build
 	@set -e; for f in $(FUZZ_NAMES); do \
 	  short=$${f#fuzz_}; \
 	  mkdir -p build-fuzz/corpus/$$f build-fuzz/artifacts/$$f build-fuzz/logs; \
-	  args="-max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1"; \
+	  args="-max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024"; \
+	  args="$$args -print_final_stats=1 -close_fd_mask=3"; \
 	  args="$$args -artifact_prefix=build-fuzz/artifacts/$$f/"; \
 	  [ -f fuzz/$$short.dict ] && args="$$args -dict=fuzz/$$short.dict"; \
 	  seeds=; [ -d fuzz/corpus/$$short ] && seeds=fuzz/corpus/$$short; \

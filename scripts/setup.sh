@@ -42,7 +42,7 @@ PACKAGES=(
 # The real third-party clients of the CI tests (tests skip with 77 without them; CI=true fails):
 #   torchvision  tests/cli_torchvision.sh, tests/cli_coco_rle.sh (Debian's python3, not pyenv's)
 #   slurm        .ci/slurm-test: a one-node Slurm cluster running docs/cluster-array.sbatch
-#   chromium     tests/cli_report_browser.sh: the report page in headless Chromium
+#   chromium     tests/cli_report.sh: the report page in headless Chromium
 case "$extra" in
 "") ;;
 torchvision) PACKAGES=(python3-numpy python3-torchvision) ;;
@@ -109,8 +109,9 @@ run build/diffumask generate --classes circle,square,triangle,star,heart --image
     --template "a photo of a green {} on a gradient background" \
     --steps 25 --guidance 5 --val-fraction 0.2 --save-heatmaps --out out/demo
 run build/diffumask viz out/demo --out out/demo-sheet.png --n 10
+run build/diffumask report out/demo --out out/demo-report.html
 
-say "done: dataset in out/demo (VOC layout + annotations.json), contact sheet out/demo-sheet.png; tests: make test; log: build/setup.log"
+say "done: dataset in out/demo (VOC layout + annotations.json), contact sheet out/demo-sheet.png, report page out/demo-report.html; tests: make test; log: build/setup.log"
 cat <<'MSG'
 The CLI is build/diffumask. To have `diffumask` on PATH (and libdiffumask, diffumask.h,
 diffumask.pc and the demo model installed):

@@ -121,18 +121,31 @@ int main(void) {
           strstr(out, "already holds"));
     CHECK(run(out, sizeof out, "%s merge %s%s%s", merged, "", "") == 2);
 
-    /* viz: 4 rows of three 192-pixel tiles with 4-pixel gaps. */
+    /* viz: a 2-line legend (10-pixel lines from y = 4, then a 4-pixel gap), then per sample a
+     * 4-pixel gap, a 1-line header (these samples have no prompt), the row of three 192-pixel
+     * tiles with 4-pixel gaps (three: the samples have heat maps) and a 4-pixel gap. */
     snprintf(sheet, sizeof sheet, "%s/sheet.png", tmp);
     CHECKF(run(out, sizeof out, "%s viz %s --out %s --n 16%s", gt, sheet, "") == 0, "%s", out);
     uint8_t *pix;
     int w, h;
     dm_error err;
     CHECK(dm_png_read(sheet, 3, &pix, &w, &h, &err) == DM_OK && w == 3 * 192 + 16 &&
-          h == 4 * 192 + 20);
+          h == 28 + 4 * (4 + 10 + 192 + 4));
+    /* the legend's swatches: circle (id 1) and square (id 2) in their VOC colours */
+    int swatch[3] = {0, 0, 0};
+    for (int y = 4; pix && y < 24; y++)
+        for (int x = 0; x < w; x++) {
+            const uint8_t *q = pix + ((size_t)y * w + x) * 3;
+            swatch[1] += q[0] == 128 && q[1] == 0 && q[2] == 0;
+            swatch[2] += q[0] == 0 && q[1] == 128 && q[2] == 0;
+        }
+    CHECKF(swatch[1] == 25 && swatch[2] == 25, "legend swatches: %d %d pixels, want 5x5 each",
+           swatch[1], swatch[2]);
     free(pix);
     CHECK(run(out, sizeof out, "%s viz %s --out %s --n 2 --tile 128", gt, sheet, "") == 0);
+    /* 400 pixels hold 66 characters: the legend's column line wraps (3 lines) */
     CHECK(dm_png_read(sheet, 3, &pix, &w, &h, &err) == DM_OK && w == 3 * 128 + 16 &&
-          h == 2 * 128 + 12);
+          h == 38 + 2 * (4 + 10 + 128 + 4));
     free(pix);
     CHECK(run(out, sizeof out, "%s viz %s --out %s%s", tmp, sheet, "") == 1 &&
           strstr(out, "no finished samples"));

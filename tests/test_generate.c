@@ -157,14 +157,16 @@ static void check_coco(const char *dir) {
     cJSON_Delete(root);
 }
 
-/* kill -9 `generate --model m` at random moments, resume it: the folder must equal full_dir. */
-static void kill_and_resume(const char *m, const char *full_dir, const char *tag, int trials) {
+/* trials times: `generate --model m ARGS --out tmp/TAGk` killed (-9) at a random moment, then
+ * run again to the end: the folder must equal full_dir (the uninterrupted run) byte for byte. */
+static void kill_and_resume(const char *m, const char *args, const char *full_dir, const char *tag,
+                            int trials) {
     dm_rng rng;
     dm_rng_seed(&rng, (uint64_t)time(NULL));
     for (int trial = 0; trial < trials; trial++) {
-        char b[1024], cmd[2048];
+        char b[1024], cmd[4096];
         snprintf(b, sizeof b, "%s/%s%d", tmp, tag, trial);
-        snprintf(cmd, sizeof cmd, "exec %s generate --model %s " ARGS " --out %s", cli, m, b);
+        snprintf(cmd, sizeof cmd, "exec %s generate --model %s %s --out %s", cli, m, args, b);
         pid_t pid = fork();
         if (pid == 0) {
             setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
@@ -176,10 +178,60 @@ static void kill_and_resume(const char *m, const char *full_dir, const char *tag
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        printf("%s trial %d: killed after %ld ms\n", m, trial, ms);
-        CHECK(run("generate --model %s " ARGS " --out %s", m, b) == 0);
-        CHECKF(same_tree(full_dir, b, ""), "%s trial %d (kill after %ld ms) differs", m, trial, ms);
+        printf("%s trial %d: killed after %ld ms\n", tag, trial, ms);
+        CHECK(run("generate --model %s %s --out %s", m, args, b) == 0);
+        CHECKF(same_tree(full_dir, b, ""), "%s trial %d (kill after %ld ms) differs", tag, trial,
+               ms);
     }
+}
+
+/* The few-step recipe (issue 9): LCM, 2 steps, no guidance, a LoRA and TAESD. Its manifest and
+ * config record spacing, LoRA (file, sha256, scale) and decoder; a kill -9 resumes
+ * byte-identically; resuming with another LoRA, scale or decoder is refused. */
+static void few_step_recipe(void) {
+    char lora[1024], taesd[1024], args[4096], a[1024], p[1100];
+    snprintf(lora, sizeof lora, "%s", check_shared("golden/fast/lora-kohya.safetensors"));
+    snprintf(taesd, sizeof taesd, "%s", check_shared("golden/fast/tiny-taesd"));
+    const char *base = "--classes bird,cat --images-per-class 2 --width 64 --height 64 --seed 5 "
+                       "--image-format png --quiet --sampler lcm --steps 2 --guidance 1";
+    snprintf(args, sizeof args, "%s --timestep-spacing trailing --lora %s:0.5 --vae-decoder %s",
+             base, lora, taesd);
+    snprintf(a, sizeof a, "%s/few", tmp);
+    CHECK(run("generate --model %s %s --out %s", model, args, a) == 0);
+    snprintf(p, sizeof p, "%s/manifest.jsonl", a);
+    char **lines;
+    int n = 0;
+    dm_error err;
+    CHECK(dm_read_lines(p, &lines, &n, &err) == DM_OK && n == 4);
+    if (n > 0) {
+        cJSON *o = cJSON_Parse(lines[0]);
+        const cJSON *l = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "loras"), 0);
+        CHECK(!strcmp(cJSON_GetObjectItem(o, "sampler")->valuestring, "lcm"));
+        CHECK(!strcmp(cJSON_GetObjectItem(o, "timestep_spacing")->valuestring, "trailing"));
+        CHECK(l && !strcmp(cJSON_GetObjectItem(l, "file")->valuestring, "lora-kohya.safetensors") &&
+              strlen(cJSON_GetObjectItem(l, "sha256")->valuestring) == 64 &&
+              cJSON_GetObjectItem(l, "scale")->valuedouble == 0.5);
+        CHECK(
+            !strcmp(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "vae_decoder"), "dir")->valuestring,
+                    "tiny-taesd"));
+        cJSON_Delete(o);
+        dm_free_lines(lines, n);
+    }
+    kill_and_resume(model, args, a, "fewkilled", 2);
+    /* another scale, no LoRA, no decoder, another spacing: refused, folder untouched */
+    char other[4096];
+    snprintf(other, sizeof other, "%s --timestep-spacing trailing --lora %s:1 --vae-decoder %s",
+             base, lora, taesd);
+    CHECK(run("generate --model %s %s --out %s 2>/dev/null", model, other, a) == 1);
+    snprintf(other, sizeof other, "%s --timestep-spacing trailing --vae-decoder %s", base, taesd);
+    CHECK(run("generate --model %s %s --out %s 2>/dev/null", model, other, a) == 1);
+    snprintf(other, sizeof other, "%s --timestep-spacing trailing --lora %s:0.5", base, lora);
+    CHECK(run("generate --model %s %s --out %s 2>/dev/null", model, other, a) == 1);
+    snprintf(other, sizeof other, "%s --lora %s:0.5 --vae-decoder %s", base, lora, taesd);
+    CHECK(run("generate --model %s %s --out %s 2>/dev/null", model, other, a) == 1);
+    char b[1024];
+    snprintf(b, sizeof b, "%s/fewkilled0", tmp);
+    CHECK(same_tree(a, b, ""));
 }
 
 int main(void) {
@@ -219,7 +271,7 @@ int main(void) {
     snprintf(a, sizeof a, "%s/full", tmp);
 
     /* kill -9 at random moments, then resume: byte-identical to the uninterrupted run */
-    kill_and_resume(model, a, "killed", 5);
+    kill_and_resume(model, ARGS, a, "killed", 5);
 
     /* the same on tiny-sdxl (two text encoders, masks from SDXL's attention at 4x4 and 2x2;
      * no --negative-prompt: zeroed unconditional embeddings, recorded as null) */
@@ -236,7 +288,7 @@ int main(void) {
     CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(xc, "original_size"), 0)->valueint == 64);
     cJSON_Delete(xc);
     free(text);
-    kill_and_resume(xl, xa, "xlkilled", 2);
+    kill_and_resume(xl, ARGS, xa, "xlkilled", 2);
 
     /* shards 0/2 + 1/2, merged == unsharded */
     CHECK(run("generate --model %s " ARGS " --shard 0/2 --out %s/s0", model, tmp) == 0);
@@ -306,5 +358,6 @@ int main(void) {
     CHECK(!dm_dir_exists(p)); /* refused before anything was written */
     CHECK(run("generate --model %s --classes cat --images-per-class 1 --out /proc/nope 2>/dev/null",
               model) == 1);
+    few_step_recipe();
     return check_finish();
 }

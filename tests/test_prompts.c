@@ -30,8 +30,9 @@ int main(void) {
     CHECK(!strcmp(p.items[0].prompt, "a photograph of a bird"));
     CHECK(!strcmp(p.items[1].prompt, "bird in the wild"));
     CHECK(!strcmp(p.items[2].prompt, "a photograph of an owl"));
-    CHECK(!strcmp(p.items[4].name, "000004_pottedplant") &&
-          !strcmp(p.items[4].word[0], "potted plant"));
+    CHECK(!strcmp(p.items[4].name, "000004_potted-plant") &&
+          !strcmp(p.items[4].word[0], "potted plant") &&
+          !strcmp(p.classes[2].label, "potted plant"));
     CHECK(p.items[5].class_id[0] == 3 && p.items[5].index == 5);
     CHECK(p.items[3].seed == dm_sample_seed(5, 3) && p.items[3].seed != p.items[2].seed);
     CHECK(p.items[3].seed < (1ull << 53)); /* exact in JSON */
@@ -86,9 +87,19 @@ int main(void) {
     const char *bad2 = write_tmp(tmp, "b2.jsonl", "{\"class\": \"circle\"}\n");
     CHECK(dm_plan_from_jsonl(&p, bad2, 0, &err) == DM_EUSAGE && strstr(err.msg, "prompt"));
     dm_plan_free(&p);
-    const char *bad3 = write_tmp(tmp, "b3.jsonl", "{\"prompt\": \"x\", \"class\": \n");
-    CHECK(dm_plan_from_jsonl(&p, bad3, 0, &err) == DM_EUSAGE &&
-          strstr(err.msg, "not a JSON object"));
+    /* a syntax error names the file, line and column */
+    const char *bad3 = write_tmp(tmp, "b3.jsonl",
+                                 "{\"prompt\": \"a circle\", \"class\": \"circle\"}\n"
+                                 "{\"prompt\": \"x\", \"class\": circle}\n");
+    CHECKF(dm_plan_from_jsonl(&p, bad3, 0, &err) == DM_EUSAGE &&
+               strstr(err.msg, "b3.jsonl: invalid JSON at line 2, column 26 (near 'circle}')"),
+           "%s", err.msg);
+    dm_plan_free(&p);
+    const char *bad4 = write_tmp(tmp, "b4.jsonl", "\n[\"circle\"]\n");
+    CHECKF(
+        dm_plan_from_jsonl(&p, bad4, 0, &err) == DM_EUSAGE &&
+            strstr(err.msg, "b4.jsonl: line 2: a JSON object {...} was expected, found an array"),
+        "%s", err.msg);
     dm_plan_free(&p);
     CHECK(dm_plan_classes_csv(&p, " , ", &err) == DM_EUSAGE);
     dm_plan_free(&p);

@@ -13,6 +13,9 @@ int dm_cmd_tokenize(int argc, char **argv);
 int dm_cmd_eval(int argc, char **argv);
 int dm_cmd_debug(int argc, char **argv);
 int dm_cmd_generate(int argc, char **argv);
+/* generate with dry_run set: parses and checks the options and builds the plan (reading
+ * --classes-file / --prompts), then returns without opening a model (the fuzz harness). */
+int dm_cmd_generate_ex(int argc, char **argv, int dry_run);
 int dm_cmd_eval_toy(int argc, char **argv);
 int dm_cmd_tools(int argc, char **argv);
 int dm_cmd_bench(int argc, char **argv);
@@ -21,5 +24,6 @@ int dm_cmd_filter(int argc, char **argv);
 int dm_cmd_txt2img(int argc, char **argv);
 int dm_cmd_merge(int argc, char **argv);
 int dm_cmd_viz(int argc, char **argv);
+int dm_cmd_report(int argc, char **argv);
 
 #endif

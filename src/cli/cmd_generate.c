@@ -1,4 +1,5 @@
 /* diffumask generate: a list of classes in, a segmentation dataset out. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +12,48 @@
 typedef struct {
     dm_cli_model_opts m;
     dm_cli_size_opts sz;
-    const char *classes, *classes_file, *preset, *prompts, *out, *negative, *sampler, *threshold;
+    const char *classes, *classes_file, *preset, *prompts, *out, *negative, *sampler, *threshold,
+        *spacing;
     const char *shard, *image_format, *mask_method, *ignore_band, *resolutions;
     dm_arg_list templates;
     long per_class, steps, width, height, seed, num_shards;
     double guidance, prune, val;
-    int quiet, heatmaps;
+    int quiet, heatmaps, strict_classes;
 } gen_opts;
 
 typedef struct {
     int tty, quiet;
 } progress_ctx;
+
+/* SIGINT / SIGTERM: the signal number, set by the handler; the run stops after the step in
+ * progress (dm_generate_options.should_stop). A second signal kills at once (SA_RESETHAND). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) {
+    stop_signal = sig;
+}
+
+static int should_stop(void *user) {
+    (void)user;
+    return stop_signal != 0;
+}
+
+/* Installs the handlers for the run; restores the previous ones at the end. */
+static void catch_stop_signals(struct sigaction old[2], int install) {
+    static const int sigs[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        if (install) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = on_stop_signal;
+            sigemptyset(&sa.sa_mask);
+            sa.sa_flags = SA_RESETHAND | SA_RESTART; /* writes in progress are not interrupted */
+            sigaction(sigs[i], &sa, &old[i]);
+        } else {
+            sigaction(sigs[i], &old[i], NULL);
+        }
+    }
+}
 
 static void fmt_time(double s, char *buf, size_t n) {
     long t = (long)(s + 0.5);
@@ -55,7 +87,58 @@ static void show(void *user, const dm_generate_progress *p, int sample_done) {
     }
 }
 
+/* Each distinct class word once: one that the vocabulary splits into pieces ("circel" for
+ * "circle") is most likely a typo; it is warned about, or refused with --strict-classes. */
+static int check_class_words(const dm_cmd_spec *spec, const dm_engine *e, const dm_plan *plan,
+                             int strict) {
+    const char **seen = NULL;
+    long n_seen = 0, cap = 0;
+    int rc = 0;
+    for (long i = -plan->n_classes; i < plan->n_items && !rc; i++) {
+        /* first every class's words, then the words the samples use */
+        int n = i < 0 ? plan->classes[-i - 1].n_words : plan->items[i].n_obj;
+        for (int k = 0; k < n && !rc; k++) {
+            const char *w = i < 0 ? plan->classes[-i - 1].words[k] : plan->items[i].word[k];
+            bool dup = false;
+            for (long s = 0; s < n_seen && !dup; s++) dup = !strcmp(seen[s], w);
+            if (dup) continue;
+            if (n_seen == cap) {
+                cap = cap ? 2 * cap : 64;
+                const char **grown = realloc(seen, sizeof *seen * (size_t)cap);
+                if (!grown) break; /* out of memory: the check is advice, the run goes on */
+                seen = grown;
+            }
+            seen[n_seen++] = w;
+            char desc[1024];
+            dm_error err = {0};
+            int split = dm_phrase_split_words(e->tok, w, desc, sizeof desc, &err);
+            if (split < 0) {
+                fprintf(stderr, "%s: %s\n", spec->command, err.msg);
+                rc = 1;
+            } else if (split > 0 && strict) {
+                fprintf(stderr,
+                        "%s: class word '%s' is not one token of the model's vocabulary (%s); "
+                        "check the spelling (--strict-classes)\n",
+                        spec->command, w, desc);
+                rc = 1;
+            } else if (split > 0) {
+                fprintf(stderr,
+                        "%s: warning: class word '%s' is not one token of the model's vocabulary "
+                        "(%s); a misspelling? Its mask joins the pieces' attention "
+                        "(--strict-classes refuses it)\n",
+                        spec->command, w, desc);
+            }
+        }
+    }
+    free(seen);
+    return rc;
+}
+
 int dm_cmd_generate(int argc, char **argv) {
+    return dm_cmd_generate_ex(argc, argv, 0);
+}
+
+int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
     gen_opts o = {.per_class = 0,
                   .steps = 25,
                   .guidance = 7.5,
@@ -77,8 +160,8 @@ int dm_cmd_generate(int argc, char **argv) {
         {"--images-per-class", DM_ARG_INT, &o.per_class, "N",
          "samples per class (with a class list)", 1, 10000000},
         {"--template", DM_ARG_MULTI, &o.templates, "T",
-         "prompt template with {} for the class word, repeatable (default: \"" DM_DEFAULT_TEMPLATE
-         "\")"},
+         "prompt template with exactly one {} for the class word, repeatable (default: "
+         "\"" DM_DEFAULT_TEMPLATE "\")"},
         {"--out", DM_ARG_STR, &o.out, "DIR", "dataset folder (created; re-running resumes)"},
         {"--negative-prompt", DM_ARG_STR, &o.negative, "TEXT",
          "negative prompt (default \"\"; SDXL without it: zeroed unconditional embeddings, as "
@@ -87,7 +170,9 @@ int dm_cmd_generate(int argc, char **argv) {
         {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default 25)", 1, 1000},
         {"--guidance", DM_ARG_FLOAT, &o.guidance, "G", "guidance scale (default 7.5)", 0, 100},
         {"--sampler", DM_ARG_STR, &o.sampler, "S",
-         "ddim | euler | euler_a | dpmpp_2m | pndm (default ddim)"},
+         "ddim | euler | euler_a | dpmpp_2m | pndm | lcm (default ddim)"},
+        {"--timestep-spacing", DM_ARG_STR, &o.spacing, "leading|trailing|linspace",
+         "timestep spacing (default: the model's scheduler config, else leading)"},
         {"--width", DM_ARG_INT, &o.width, "W", "image width (default: the model's native size)", 1,
          16384},
         {"--height", DM_ARG_INT, &o.height, "H", "image height (default: the model's native size)",
@@ -116,6 +201,9 @@ int dm_cmd_generate(int argc, char **argv) {
          "generate only shard K of N (see docs/cluster.md)"},
         {"--num-shards", DM_ARG_INT, &o.num_shards, "N",
          "shard count, with SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX", 1, 1000000},
+        {"--strict-classes", DM_ARG_FLAG, &o.strict_classes, NULL,
+         "refuse class words that are not one whole token of the vocabulary (by default a "
+         "warning names their pieces)"},
         {"--quiet", DM_ARG_FLAG, &o.quiet, NULL, "no progress output"},
     };
     dm_cmd_spec spec = {
@@ -164,6 +252,11 @@ int dm_cmd_generate(int argc, char **argv) {
                              .shard = {0, 1}};
     if (dm_sampler_kind_parse(o.sampler, &g.sampler, &err))
         return dm_usage_error(&spec, "%s", err.msg);
+    dm_sched_config probe;
+    dm_sched_config_default(&probe);
+    if (o.spacing && dm_sched_config_set_spacing(&probe, o.spacing, &err))
+        return dm_usage_error(&spec, "%s", err.msg);
+    g.timestep_spacing = o.spacing;
     dm_mask_params_default(&g.mask);
     if (o.mask_method && dm_mask_method_parse(o.mask_method, &g.mask, &err))
         return dm_usage_error(&spec, "%s", err.msg);
@@ -232,8 +325,17 @@ int dm_cmd_generate(int argc, char **argv) {
         dm_plan_free(&plan);
         return r;
     }
+    if (dry_run) { /* fuzz/fuzz_generate_args.c: everything but the model and the run */
+        dm_plan_free(&plan);
+        return 0;
+    }
     dm_engine *e;
     if ((r = dm_cli_open_engine(&spec, &o.m, 1, &e))) {
+        dm_plan_free(&plan);
+        return r;
+    }
+    if ((r = check_class_words(&spec, e, &plan, o.strict_classes))) {
+        dm_engine_free(e);
         dm_plan_free(&plan);
         return r;
     }
@@ -245,9 +347,23 @@ int dm_cmd_generate(int argc, char **argv) {
      * force_zeros_for_empty_prompt (SDXL), recorded as null */
     if (!g.negative_prompt && !e->model->force_zeros) g.negative_prompt = "";
     progress_ctx pc = {isatty(2), o.quiet};
+    dm_generate_progress result = {0};
+    g.should_stop = should_stop;
+    g.result = &result;
+    struct sigaction old[2];
+    catch_stop_signals(old, 1);
     s = dm_generate_run(e, &plan, &g, show, &pc, &err);
-    if (!s && !o.quiet) fprintf(stderr, "generate: dataset ready in %s\n", o.out);
+    catch_stop_signals(old, 0);
     dm_engine_free(e);
     dm_plan_free(&plan);
+    if (!s && result.stopped) {
+        if (pc.tty && !o.quiet) fputc('\n', stderr); /* end the progress bar's line */
+        fprintf(stderr,
+                "diffumask generate: stopped after %ld of %ld samples; run the same command to "
+                "resume\n",
+                result.done, result.total);
+        return 128 + (int)stop_signal; /* 130 for SIGINT, 143 for SIGTERM, as a shell reports */
+    }
+    if (!s && !o.quiet) fprintf(stderr, "generate: dataset ready in %s\n", o.out);
     return s ? dm_cli_fail(&spec, s, &err) : 0;
 }

@@ -37,8 +37,8 @@ typedef struct {
          "number format of the networks (auto: bf16 where the CPU has avx512_bf16 / amx_bf16)"},   \
     {                                                                                              \
         "--f16-weights", DM_ARG_FLAG, &(o).f16_weights, NULL,                                      \
-            "keep f16/bf16 weight matrices as stored (converted per layer): less memory, same "    \
-            "result"                                                                               \
+            "accepted for old scripts: f16/bf16 weights now always stay as stored (converted per " \
+            "layer in fp32; once to oneDNN's layout in bf16)"                                      \
     }
 
 /* SDXL's size conditioning (time_ids), for txt2img and generate. */

@@ -26,6 +26,8 @@ static const dm_cli_command commands[] = {
      dm_cmd_eval_toy},
     {"merge", "merge the output folders of a sharded run into one dataset", dm_cmd_merge},
     {"viz", "draw a contact sheet of a dataset (image | mask overlay | heat map)", dm_cmd_viz},
+    {"report", "write a self-contained HTML page about a dataset (counts, scores, thumbnails)",
+     dm_cmd_report},
 };
 
 static void usage(FILE *fp) {

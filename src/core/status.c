@@ -4,9 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+/* One line, always: a name or value quoted from a hostile file may hold a newline or other
+ * control bytes; they become spaces. */
+static void one_line(char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = ' ';
+}
+
 static void set_msg(dm_error *err, const char *fmt, va_list ap) {
     if (!err) return;
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    one_line(err->msg);
 }
 
 dm_status dm_fail(dm_error *err, const char *fmt, ...) {
@@ -42,5 +50,6 @@ dm_status dm_fail_wrap(dm_error *err, const char *fmt, ...) {
     if (n > room) n = room;
     memcpy(err->msg + k + 2, old, n);
     err->msg[k + 2 + n] = 0;
+    one_line(err->msg);
     return DM_ERR;
 }

@@ -202,12 +202,23 @@ static dm_status manifest_push(dm_manifest *m, char *name, char *line, cJSON *js
     return DM_OK;
 }
 
+/* Does a relative path climb out of its folder? Only a ".." component does ("../x", "a/../..");
+ * ".." inside a name ("JPEGImages/000000_a..b.jpg") is a harmless file name. */
+static bool climbs_out(const char *p) {
+    for (const char *c = p; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 2 && c[0] == '.' && c[1] == '.') return true;
+        c += n;
+        if (*c == '/') c++;
+    }
+    return false;
+}
+
 /* A manifest path must stay inside the dataset and name an existing file. */
 static bool entry_file_ok(const char *dir, const cJSON *j, const char *key, bool required) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     if (!v) return !required;
-    if (!cJSON_IsString(v) || strstr(v->valuestring, "..") || v->valuestring[0] == '/')
-        return false;
+    if (!cJSON_IsString(v) || climbs_out(v->valuestring) || v->valuestring[0] == '/') return false;
     char path[PATH_CAP];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, v->valuestring) >= sizeof path)
         return false;
@@ -300,9 +311,10 @@ static void remove_stale_tmp(const char *dir) {
     closedir(d);
 }
 
-static dm_status write_text_once(const char *path, const char *text, const char *what,
+/* fresh: the folder holds no finished sample, so an earlier run's file gives way to this one's */
+static dm_status write_text_once(const char *path, const char *text, const char *what, bool fresh,
                                  dm_error *err) {
-    if (dm_file_exists(path)) {
+    if (dm_file_exists(path) && !fresh) {
         char *old;
         size_t len;
         DM_TRY(dm_read_file(path, &old, &len, err));
@@ -316,7 +328,7 @@ static dm_status write_text_once(const char *path, const char *text, const char 
     return dm_write_file_atomic(path, text, strlen(text), err);
 }
 
-static dm_status check_config(const char *path, const char *canon, dm_error *err) {
+static dm_status check_config(const char *path, const char *canon, bool fresh, dm_error *err) {
     if (!dm_file_exists(path)) return dm_write_file_atomic(path, canon, strlen(canon), err);
     char *old;
     size_t len;
@@ -324,6 +336,10 @@ static dm_status check_config(const char *path, const char *canon, dm_error *err
     if (len == strlen(canon) && !memcmp(old, canon, len)) {
         free(old);
         return DM_OK;
+    }
+    if (fresh) { /* a failed first run (say --width 4) must not block the corrected command */
+        free(old);
+        return dm_write_file_atomic(path, canon, strlen(canon), err);
     }
     cJSON *a = cJSON_Parse(old), *b = cJSON_Parse(canon);
     free(old);
@@ -427,10 +443,6 @@ dm_status dm_dataset_open(const char *out_dir, const char *config_json,
         if ((st = join(path, out_dir, subdirs[i], err)) == DM_OK) st = dm_mkdirs(path, err);
     if (st == DM_OK && (st = join(path, out_dir, "manifest.jsonl", err)) == DM_OK)
         st = lock_manifest(ds, path, err);
-    if (st == DM_OK && (st = join(path, out_dir, "config.json", err)) == DM_OK)
-        st = check_config(path, canon, err);
-    if (st == DM_OK && (st = join(path, out_dir, "labels.txt", err)) == DM_OK)
-        st = write_text_once(path, labels, "class list (labels.txt)", err);
     if (st == DM_OK) {
         /* We hold the lock, so any .tmp- file belongs to a dead writer. */
         remove_stale_tmp(out_dir);
@@ -450,6 +462,12 @@ dm_status dm_dataset_open(const char *out_dir, const char *config_json,
                     st = dm_fail(err, "%s: out of memory", pruned);
         dm_manifest_free(&pm);
     }
+    /* after the manifest: only finished samples bind the folder to its settings */
+    bool fresh = ds && ds->names.n == 0 && ds->pruned.n == 0;
+    if (st == DM_OK && (st = join(path, out_dir, "config.json", err)) == DM_OK)
+        st = check_config(path, canon, fresh, err);
+    if (st == DM_OK && (st = join(path, out_dir, "labels.txt", err)) == DM_OK)
+        st = write_text_once(path, labels, "class list (labels.txt)", fresh, err);
     free(labels);
     free(canon);
     if (st != DM_OK) {

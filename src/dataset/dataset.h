@@ -59,13 +59,17 @@ dm_status dm_dataset_finish_dir(const char *dir, dm_error *err);
 /* Merges shard folders into OUT (which must not hold samples yet): their config.json must agree
  * except for the top-level key "shard" (dropped from OUT's copy); files are hard-linked (copied
  * when linking fails), manifests concatenated in name order, then OUT is finished. A sample name
- * present in two shards is an error. */
+ * present in two shards is an error. The run must be complete: shards 0..N-1 all given (from
+ * their "shard": "K/N"), each finished (annotations.json) with every sample it owns (from
+ * "samples"); else the error lists what is missing. */
 dm_status dm_dataset_merge(const char *out_dir, const char *const *shard_dirs, int n,
                            dm_error *err);
 /* The same; note (note_cap bytes, may be NULL) receives a line for the caller to show when the
- * shards were made at different precisions (merged, not refused), else "". */
+ * shards were made at different precisions (merged, not refused), else "". With allow_partial
+ * an incomplete run is merged too, and missing (may be NULL) receives what it lacks, else "". */
 dm_status dm_dataset_merge_note(const char *out_dir, const char *const *shard_dirs, int n,
-                                char *note, size_t note_cap, dm_error *err);
+                                bool allow_partial, char *note, size_t note_cap, char *missing,
+                                size_t missing_cap, dm_error *err);
 
 /* Which of n sample names go to val (is_val[i] = 1) for val fraction F, as described at
  * dm_dataset_finish; returns the val count, -1 when out of memory. */

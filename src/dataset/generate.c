@@ -66,9 +66,78 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* sha256 of a TAESD folder: its config and weights, each prefixed by its name. */
+static dm_status taesd_sha256(const char *dir, char out[65], dm_error *err) {
+    static const char *const parts[] = {"config.json", "diffusion_pytorch_model.safetensors"};
+    dm_sha256 h;
+    dm_sha256_init(&h);
+    char p[8192];
+    for (int k = 0; k < 2; k++) {
+        snprintf(p, sizeof p, "%s/%s", dir, parts[k]);
+        dm_sha256_update(&h, parts[k], strlen(parts[k]) + 1);
+        DM_TRY(hash_file(&h, p, err));
+    }
+    dm_sha256_hex(&h, out);
+    return DM_OK;
+}
+
+static const char *base_name(const char *path) {
+    const char *b = strrchr(path, '/');
+    return b && b[1] ? b + 1 : path;
+}
+
+/* The few-step recipe parts of a run, beyond sampler / steps / guidance: timestep spacing, LoRAs
+ * (file name, sha256, scale) and the VAE decoder. Added to config.json and every manifest line
+ * only when used, so datasets made without them keep their files (and resume). */
+typedef struct {
+    cJSON *loras;       /* [{file, sha256, scale}] or NULL */
+    cJSON *vae_decoder; /* {dir, sha256} or NULL */
+} recipe_json;
+
+static dm_status recipe_make(const dm_engine *e, recipe_json *rj, dm_error *err) {
+    rj->loras = rj->vae_decoder = NULL;
+    char sha[65];
+    if (e->n_loras > 0) {
+        rj->loras = cJSON_CreateArray();
+        for (int k = 0; k < e->n_loras; k++) {
+            dm_sha256 h;
+            dm_sha256_init(&h);
+            dm_status s = hash_file(&h, e->lora_paths[k], err);
+            if (s) {
+                cJSON_Delete(rj->loras);
+                return s;
+            }
+            dm_sha256_hex(&h, sha);
+            cJSON *l = cJSON_CreateObject();
+            cJSON_AddStringToObject(l, "file", base_name(e->lora_paths[k]));
+            cJSON_AddStringToObject(l, "sha256", sha);
+            cJSON_AddNumberToObject(l, "scale", e->lora_scales[k]);
+            cJSON_AddItemToArray(rj->loras, l);
+        }
+    }
+    if (e->taesd) {
+        dm_status s = taesd_sha256(e->taesd->path, sha, err);
+        if (s) {
+            cJSON_Delete(rj->loras);
+            return s;
+        }
+        rj->vae_decoder = cJSON_CreateObject();
+        cJSON_AddStringToObject(rj->vae_decoder, "dir", base_name(e->taesd->path));
+        cJSON_AddStringToObject(rj->vae_decoder, "sha256", sha);
+    }
+    return DM_OK;
+}
+
+static void recipe_add(cJSON *c, const dm_generate_options *o, const recipe_json *rj) {
+    if (o->timestep_spacing) cJSON_AddStringToObject(c, "timestep_spacing", o->timestep_spacing);
+    if (rj->loras) cJSON_AddItemToObject(c, "loras", cJSON_Duplicate(rj->loras, 1));
+    if (rj->vae_decoder)
+        cJSON_AddItemToObject(c, "vae_decoder", cJSON_Duplicate(rj->vae_decoder, 1));
+}
+
 /* The run's settings: a second run into the same folder must have the same ones. */
 static char *config_json(const dm_engine *e, const dm_plan *plan, const dm_generate_options *o,
-                         const char *sha) {
+                         const char *sha, const recipe_json *rj) {
     cJSON *c = cJSON_CreateObject();
     char method[128];
     dm_mask_method_name(&o->mask, method, sizeof method);
@@ -87,6 +156,7 @@ static char *config_json(const dm_engine *e, const dm_plan *plan, const dm_gener
     cJSON_AddNumberToObject(c, "steps", o->steps);
     cJSON_AddNumberToObject(c, "guidance", o->guidance);
     cJSON_AddStringToObject(c, "sampler", dm_sampler_kind_name(o->sampler));
+    recipe_add(c, o, rj);
     cJSON_AddNumberToObject(c, "prediction_v", e->sched.prediction_v);
     cJSON_AddStringToObject(c, "precision", dm_precision_name(e->precision));
     cJSON_AddNumberToObject(c, "width", o->width);
@@ -201,7 +271,8 @@ dm_status dm_make_sample(dm_engine *e, const dm_sample_request *q, uint8_t *rgb,
 
 /* One dataset sample: generate, mask, write. */
 static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm_plan_item *it,
-                     const dm_generate_options *o, const char *sha, step_ctx *sc, dm_error *err) {
+                     const dm_generate_options *o, const char *sha, const recipe_json *rj,
+                     step_ctx *sc, dm_error *err) {
     int pos[DM_MAX_OBJECTS][16], npos[DM_MAX_OBJECTS];
     for (int k = 0; k < it->n_obj; k++)
         DM_TRY(dm_token_positions(e->tok, it->prompt, it->word[k], pos[k], 16, &npos[k], err));
@@ -210,6 +281,7 @@ static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm
                            .steps = o->steps,
                            .guidance = o->guidance,
                            .sampler = o->sampler,
+                           .timestep_spacing = o->timestep_spacing,
                            .width = o->width,
                            .height = o->height,
                            .seed = it->seed,
@@ -217,7 +289,9 @@ static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm
                            .crop = {o->crop[0], o->crop[1]},
                            .target_size = {o->target_size[0], o->target_size[1]},
                            .on_step = on_step,
-                           .user = sc};
+                           .user = sc,
+                           .should_stop = o->should_stop,
+                           .stop_user = o->stop_user};
     dm_sample_request q = {&p, it->n_obj, (const int(*)[16])pos, npos, it->class_id, &o->mask};
     int H = o->height, W = o->width, K = it->n_obj;
     size_t HW = (size_t)H * W;
@@ -259,6 +333,7 @@ static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm
         cJSON_AddStringToObject(f, "sampler", dm_sampler_kind_name(o->sampler));
         cJSON_AddNumberToObject(f, "steps", o->steps);
         cJSON_AddNumberToObject(f, "guidance", o->guidance);
+        recipe_add(f, o, rj);
         cJSON_AddStringToObject(f, "model", o->model_label);
         cJSON_AddStringToObject(f, "model_sha256", sha);
         cJSON_AddStringToObject(f, "precision", dm_precision_name(e->precision));
@@ -306,21 +381,35 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
         }
     }
     int f = dm_vae_factor(&e->vae);
-    if (o->width % f || o->height % f || o->width <= 0 || o->height <= 0)
-        return dm_fail_code(err, DM_EUSAGE, "--width/--height must be positive multiples of %d", f);
+    /* the UNet halves the latent levels-1 times: below that its deepest maps are empty */
+    int least = f << (e->unet.cfg.levels - 1);
+    if (o->width < least || o->height < least)
+        return dm_fail_code(err, DM_EUSAGE,
+                            "--width/--height %dx%d is too small for this model (at least "
+                            "%dx%d)",
+                            o->width, o->height, least, least);
+    if (o->width % f || o->height % f)
+        return dm_fail_code(err, DM_EUSAGE, "--width/--height must be multiples of %d, not %dx%d",
+                            f, o->width, o->height);
     char sha[65];
     DM_TRY(dm_model_sha256(e->model->path, sha, err));
-    char *cfg = config_json(e, plan, o, sha);
+    recipe_json rj;
+    DM_TRY(recipe_make(e, &rj, err));
+    char *cfg = config_json(e, plan, o, sha, &rj);
     const char **names = malloc(sizeof *names * (size_t)plan->n_classes);
     if (!cfg || !names) {
         free(cfg), free(names);
+        cJSON_Delete(rj.loras), cJSON_Delete(rj.vae_decoder);
         return dm_fail(err, "out of memory");
     }
     for (int i = 0; i < plan->n_classes; i++) names[i] = plan->classes[i].label;
     dm_dataset *ds;
     dm_status s = dm_dataset_open(o->out_dir, cfg, names, plan->n_classes, o->image_ext, &ds, err);
     free(cfg), free(names);
-    if (s) return s;
+    if (s) {
+        cJSON_Delete(rj.loras), cJSON_Delete(rj.vae_decoder);
+        return s;
+    }
     dm_generate_progress pr = {0};
     for (long i = 0; i < plan->n_items; i++)
         if (dm_shard_owns(o->shard.k, o->shard.n, plan->items[i].index)) {
@@ -335,9 +424,19 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
         const dm_plan_item *it = &plan->items[i];
         if (!dm_shard_owns(o->shard.k, o->shard.n, it->index) || dm_dataset_has(ds, it->name))
             continue;
+        if (o->should_stop && o->should_stop(o->stop_user)) {
+            pr.stopped = 1;
+            break;
+        }
         pr.current = it->name;
         double t0 = now();
-        s = one(e, ds, plan, it, o, sha, &sc, err);
+        s = one(e, ds, plan, it, o, sha, &rj, &sc, err);
+        if (s && o->should_stop &&
+            o->should_stop(o->stop_user)) { /* stopped mid-sample: nothing of it was written */
+            s = DM_OK;
+            pr.stopped = 1;
+            break;
+        }
         if (s) {
             dm_fail_wrap(err, "%s/%s", o->out_dir, it->name);
             break;
@@ -347,10 +446,13 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
         pr.seconds_per_image = spent / (double)made;
         if (progress) progress(user, &pr, 1);
     }
-    if (!s) s = dm_dataset_finish(ds, err);
+    /* a stopped run is unfinished: no train.txt / annotations.json until it completes */
+    if (!s && !pr.stopped) s = dm_dataset_finish(ds, err);
     dm_dataset_close(ds);
+    cJSON_Delete(rj.loras), cJSON_Delete(rj.vae_decoder);
+    if (o->result) *o->result = pr;
     int dropped = 0;
-    if (!s && o->prune_fraction > 0)
+    if (!s && !pr.stopped && o->prune_fraction > 0)
         s = dm_prune_by_score(o->out_dir, o->prune_fraction, &dropped, err);
     return s;
 }

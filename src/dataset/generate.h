@@ -17,6 +17,7 @@ typedef struct {
     int steps;
     float guidance;
     dm_sampler_kind sampler;
+    const char *timestep_spacing; /* NULL = the model's scheduler config */
     int width, height;
     uint64_t seed;
     const char *image_ext; /* "jpg" | "png" */
@@ -28,15 +29,23 @@ typedef struct {
     float prune_fraction;     /* drop the worst fraction by quality score at the end */
     float val_fraction;       /* > 0: that fraction of samples goes to val.txt (dataset.h) */
     const char *source_label; /* "--classes bird,cat" etc. (recorded) */
+    /* may be NULL: asked after every step and between samples (a CLI answers from the flag its
+     * SIGINT/SIGTERM handler sets; the library installs no handler). Non-zero drops the sample
+     * in progress before any of its files is written (a file being written is always
+     * finished); the run returns DM_OK with result->stopped set, and the same command resumes. */
+    int (*should_stop)(void *stop_user);
+    void *stop_user;
+    struct dm_generate_progress *result; /* may be NULL: receives the final counts */
 } dm_generate_options;
 
-typedef struct {
+typedef struct dm_generate_progress {
     long total;   /* samples this process owns */
     long done;    /* finished (including ones found finished) */
     long skipped; /* found finished at start */
     const char *current;
     int step, n_steps;
     double seconds_per_image; /* mean over the images generated in this run */
+    int stopped;              /* the stop flag ended the run early */
 } dm_generate_progress;
 
 /* One DiffuMask sample: txt2img with the attention store, then the masks of the class words.

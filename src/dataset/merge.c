@@ -1,5 +1,6 @@
 /* diffumask merge: shard folders -> one dataset, byte-identical to an unsharded run. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,18 +141,109 @@ static dm_status copy_sample(const char *out_dir, const char *shard_dir, const c
     return DM_OK;
 }
 
+/* Appends "; " and a formatted part to the note (what a partial merge lacks). */
+__attribute__((format(printf, 3, 4))) static void note_add(char *note, size_t cap, const char *fmt,
+                                                           ...) {
+    size_t k = strlen(note);
+    if (k + 3 >= cap) return;
+    if (k) note[k++] = ';', note[k++] = ' ', note[k] = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(note + k, cap - k, fmt, ap);
+    va_end(ap);
+}
+
+/* Are the shards 0..N-1 all here, and each finished with every sample it owns? Problems go to
+ * note (one line); returns how many. Shard K/N of a run of S samples owns the indices i < S with
+ * i % N == K; a shard's finished samples are its manifest lines plus those pruned into pruned/,
+ * and a finished shard has annotations.json (written last). */
+static int check_complete(const char *const *dirs, int n, char *note, size_t cap, dm_error *err,
+                          dm_status *st) {
+    int problems = 0, N = -1;
+    enum { MAX_N = 1 << 16 };
+    unsigned char *seen = calloc(MAX_N, 1);
+    if (!seen) {
+        *st = dm_fail(err, "merge: out of memory");
+        return 0;
+    }
+    note[0] = 0;
+    for (int i = 0; i < n && !*st; i++) {
+        char path[PATH_CAP], *text = NULL;
+        snprintf(path, sizeof path, "%s/config.json", dirs[i]);
+        if ((*st = dm_read_file(path, &text, NULL, err))) break;
+        cJSON *j = cJSON_Parse(text);
+        free(text);
+        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(j, "shard");
+        const cJSON *ns = cJSON_GetObjectItemCaseSensitive(j, "samples");
+        int k = 0, nn = 1;
+        char extra;
+        if (sh &&
+            (!cJSON_IsString(sh) || sscanf(sh->valuestring, "%d/%d%c", &k, &nn, &extra) != 2 ||
+             nn < 1 || nn > MAX_N || k < 0 || k >= nn))
+            *st = dm_fail(err, "%s: \"shard\" is not K/N", path);
+        else if (N >= 0 && nn != N)
+            *st = dm_fail(err, "%s: shard %d/%d, but %s is a shard of %d", path, k, nn, dirs[0], N);
+        long long total = -1;
+        if (!*st && cJSON_IsNumber(ns) && ns->valuedouble >= 0 && ns->valuedouble < 1e15)
+            total = (long long)ns->valuedouble;
+        cJSON_Delete(j);
+        if (*st) break;
+        N = nn;
+        seen[k] = 1;
+        snprintf(path, sizeof path, "%s/annotations.json", dirs[i]);
+        if (!dm_file_exists(path)) {
+            note_add(note, cap, "%s (shard %d/%d) is unfinished: no annotations.json", dirs[i], k,
+                     N);
+            problems++;
+            continue;
+        }
+        if (total < 0) continue; /* a config without "samples": only the shard set is known */
+        long long owns = total > k ? (total - k + N - 1) / N : 0;
+        dm_manifest m = {0}, pm = {0};
+        if ((*st = dm_manifest_load(dirs[i], &m, err))) break;
+        snprintf(path, sizeof path, "%s/pruned", dirs[i]);
+        if (dm_dir_exists(path) && (*st = dm_manifest_load(path, &pm, err))) {
+            dm_manifest_free(&m);
+            break;
+        }
+        long long have = (long long)m.n + pm.n;
+        dm_manifest_free(&m);
+        dm_manifest_free(&pm);
+        if (have < owns) {
+            note_add(note, cap, "%s (shard %d/%d) is unfinished: %lld of its %lld samples", dirs[i],
+                     k, N, have, owns);
+            problems++;
+        }
+    }
+    for (int k = 0; !*st && k < N; k++)
+        if (!seen[k]) {
+            note_add(note, cap, "shard %d/%d is missing", k, N);
+            problems++;
+        }
+    free(seen);
+    return problems;
+}
+
 dm_status dm_dataset_merge(const char *out_dir, const char *const *shard_dirs, int n,
                            dm_error *err) {
-    return dm_dataset_merge_note(out_dir, shard_dirs, n, NULL, 0, err);
+    return dm_dataset_merge_note(out_dir, shard_dirs, n, false, NULL, 0, NULL, 0, err);
 }
 
 dm_status dm_dataset_merge_note(const char *out_dir, const char *const *shard_dirs, int n,
-                                char *note, size_t note_cap, dm_error *err) {
+                                bool allow_partial, char *note, size_t note_cap, char *missing,
+                                size_t missing_cap, dm_error *err) {
     if (note && note_cap) note[0] = 0;
+    char local[1024];
+    if (!missing || missing_cap < 2) missing = local, missing_cap = sizeof local;
+    missing[0] = 0;
     if (n < 1) return dm_fail_code(err, DM_EUSAGE, "merge: no shard folders given");
     char *config = NULL, **labels = NULL;
     int n_labels = 0;
     dm_status st = check_shards(shard_dirs, n, &config, &labels, &n_labels, note, note_cap, err);
+    int problems = st == DM_OK ? check_complete(shard_dirs, n, missing, missing_cap, err, &st) : 0;
+    if (st == DM_OK && problems && !allow_partial)
+        st = dm_fail(err, "%s: incomplete run, not merged: %s (--allow-partial merges anyway)",
+                     out_dir, missing);
 
     dm_manifest *ms = calloc((size_t)n, sizeof *ms);
     if (!ms && st == DM_OK) st = dm_fail(err, "merge: out of memory");

@@ -8,6 +8,7 @@
 
 #include "core/rng.h"
 #include "io/file.h"
+#include "io/json.h"
 
 uint64_t dm_sample_seed(uint64_t run_seed, long index) {
     /* 53 bits: the seed is written to JSON manifests, whose numbers are doubles */
@@ -36,12 +37,19 @@ static char *trim(char *s) {
     return s;
 }
 
-/* label: lower case, spaces removed ("potted plant" -> "pottedplant"), as VOC names them */
+/* label (labels.txt, the manifest's "class", annotations.json's categories): the class word in
+ * lower case (ASCII letters only: UTF-8 bytes stay as given) with each run of white space one
+ * space, so "Crème  Brûlée" -> "crème brûlée" everywhere; file names turn the space into '-'.
+ * (--preset voc gives VOC's own labels, "pottedplant".) */
 static char *label_of(const char *word) {
     char *l = malloc(strlen(word) + 1), *o = l;
     if (!l) return NULL;
     for (const char *c = word; *c; c++)
-        if (!isspace((unsigned char)*c)) *o++ = (char)tolower((unsigned char)*c);
+        if (!isspace((unsigned char)*c))
+            *o++ = (char)tolower((unsigned char)*c);
+        else if (o > l && o[-1] != ' ')
+            *o++ = ' ';
+    while (o > l && o[-1] == ' ') o--;
     *o = 0;
     return l;
 }
@@ -58,6 +66,10 @@ static int find_class(const dm_plan *p, const char *name) {
 static dm_status add_class(dm_plan *p, const char *label, const char *const *words, int n_words,
                            const char *where, dm_error *err) {
     if (!*label) return dm_fail_code(err, DM_EUSAGE, "%s: empty class name", where);
+    if (!strcmp(label, "background"))
+        return dm_fail_code(err, DM_EUSAGE,
+                            "%s: a class cannot be named 'background' (label 0 is the background)",
+                            where);
     if (p->n_classes >= 254)
         return dm_fail_code(err, DM_EUSAGE, "%s: more than 254 classes", where);
     for (int i = 0; i < n_words; i++)
@@ -98,10 +110,12 @@ dm_status dm_plan_classes_csv(dm_plan *p, const char *csv, dm_error *err) {
 dm_status dm_plan_classes_file(dm_plan *p, const char *path, dm_error *err) {
     char *text;
     DM_TRY(dm_read_file(path, &text, NULL, err));
-    char *save = NULL, where[4200];
+    char where[4200];
     dm_status s = DM_OK;
     int line_no = 0;
-    for (char *line = strtok_r(text, "\n", &save); line && !s; line = strtok_r(NULL, "\n", &save)) {
+    /* line by line, empty ones included, so line numbers are the file's */
+    for (char *line = text, *next = NULL; line && !s; line = next) {
+        if ((next = strchr(line, '\n'))) *next++ = 0;
         line_no++;
         char *hash = strchr(line, '#');
         if (hash) *hash = 0;
@@ -129,26 +143,27 @@ dm_status dm_plan_classes_file(dm_plan *p, const char *path, dm_error *err) {
 
 dm_status dm_plan_classes_preset(dm_plan *p, const char *name, dm_error *err) {
     /* PASCAL VOC 2012, ids 1..20 in this order; the second word is how prompts name it */
-    static const char *const voc[20][2] = {{"aeroplane", "aeroplane"},
-                                           {"bicycle", "bicycle"},
-                                           {"bird", "bird"},
-                                           {"boat", "boat"},
-                                           {"bottle", "bottle"},
-                                           {"bus", "bus"},
-                                           {"car", "car"},
-                                           {"cat", "cat"},
-                                           {"chair", "chair"},
-                                           {"cow", "cow"},
-                                           {"diningtable", "dining table"},
-                                           {"dog", "dog"},
-                                           {"horse", "horse"},
-                                           {"motorbike", "motorbike"},
-                                           {"person", "person"},
-                                           {"pottedplant", "potted plant"},
-                                           {"sheep", "sheep"},
-                                           {"sofa", "sofa"},
-                                           {"train", "train"},
-                                           {"tvmonitor", "tv monitor"}};
+    static const char *const voc[20][2] = {
+        {"aeroplane", "airplane"}, /* "aeroplane" is 2 CLIP tokens */
+        {"bicycle", "bicycle"},
+        {"bird", "bird"},
+        {"boat", "boat"},
+        {"bottle", "bottle"},
+        {"bus", "bus"},
+        {"car", "car"},
+        {"cat", "cat"},
+        {"chair", "chair"},
+        {"cow", "cow"},
+        {"diningtable", "dining table"},
+        {"dog", "dog"},
+        {"horse", "horse"},
+        {"motorbike", "motorbike"},
+        {"person", "person"},
+        {"pottedplant", "potted plant"},
+        {"sheep", "sheep"},
+        {"sofa", "sofa"},
+        {"train", "train"},
+        {"tvmonitor", "tv monitor"}};
     if (strcmp(name, "voc"))
         return dm_fail_code(err, DM_EUSAGE, "--preset: unknown preset '%s' (known: voc)", name);
     for (int i = 0; i < 20; i++)
@@ -182,18 +197,32 @@ static void name_item(dm_plan *p, dm_plan_item *it) {
     for (int o = 0; o < it->n_obj && k < (int)sizeof it->name - 2; o++)
         k += snprintf(it->name + k, sizeof it->name - (size_t)k, "_%s",
                       p->classes[it->class_id[o] - 1].label);
+    /* a file name by construction: [A-Za-z0-9_.-] only, and never two dots in a row (a class
+     * "a...b" or "../x" gives "000000_a.--b", "000000_.--x"); single dots stay, so names made
+     * before this rule keep theirs and their datasets resume */
     for (char *c = it->name; *c; c++)
-        if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.') *c = '-';
+        if ((!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.') ||
+            (*c == '.' && c > it->name && c[-1] == '.'))
+            *c = '-';
 }
 
 dm_status dm_plan_from_templates(dm_plan *p, const char *const *templates, int n_templates,
                                  long per_class, uint64_t seed, dm_error *err) {
     static const char *const def[1] = {DM_DEFAULT_TEMPLATE};
     if (n_templates == 0) templates = def, n_templates = 1;
-    for (int t = 0; t < n_templates; t++)
-        if (!strstr(templates[t], "{}"))
+    for (int t = 0; t < n_templates; t++) {
+        const char *at = strstr(templates[t], "{}");
+        if (!at)
             return dm_fail_code(err, DM_EUSAGE, "--template '%s' has no {} for the class word",
                                 templates[t]);
+        /* one {} only: the mask is the attention of the class word, and a second copy of the
+         * word would be a second object of the same class in one prompt */
+        if (strstr(at + 2, "{}"))
+            return dm_fail_code(err, DM_EUSAGE,
+                                "--template '%s' has more than one {} (give exactly one, for the "
+                                "class word)",
+                                templates[t]);
+    }
     if (per_class < 1 || per_class > 100000000L)
         return dm_fail_code(err, DM_EUSAGE, "--images-per-class must be at least 1");
     long n = per_class * p->n_classes;
@@ -238,21 +267,39 @@ static dm_status object(dm_plan *p, dm_plan_item *it, const cJSON *cls, const cJ
     return DM_OK;
 }
 
+/* The first key of object o that appears twice (cJSON keeps both; which one counts would be a
+ * guess), or NULL. Pairwise: a prompt line has a handful of keys (past 64 the rest go
+ * unchecked, keeping a hostile line with thousands of keys linear). */
+static const char *duplicate_key(const cJSON *o) {
+    int n = 0;
+    for (const cJSON *a = o->child; a && n++ < 64; a = a->next)
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (a->string && b->string && !strcmp(a->string, b->string)) return a->string;
+    return NULL;
+}
+
 dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_error *err) {
     char *text;
     DM_TRY(dm_read_file(path, &text, NULL, err));
     int fixed = p->n_classes > 0;
-    char *save = NULL, where[4200];
+    char where[4200];
     dm_status s = DM_OK;
     int line_no = 0;
-    for (char *line = strtok_r(text, "\n", &save); line && !s; line = strtok_r(NULL, "\n", &save)) {
+    /* line by line, empty ones included, so line numbers are the file's */
+    for (char *line = text, *next = NULL; line && !s; line = next) {
+        if ((next = strchr(line, '\n'))) *next++ = 0;
         line_no++;
         if (!*trim(line)) continue;
         snprintf(where, sizeof where, "%s:%d", path, line_no);
-        cJSON *o = cJSON_Parse(line);
-        if (!cJSON_IsObject(o)) {
+        cJSON *o;
+        if ((s = dm_json_parse_object(line, strlen(line), path, line_no, &o, err))) {
+            s = DM_EUSAGE;
+            break;
+        }
+        const char *dup = duplicate_key(o);
+        if (dup) {
+            s = dm_fail_code(err, DM_EUSAGE, "%s: key \"%s\" is given twice", where, dup);
             cJSON_Delete(o);
-            s = dm_fail_code(err, DM_EUSAGE, "%s: not a JSON object", where);
             break;
         }
         if ((s = grow(p, p->n_items + 1, err))) {
@@ -273,8 +320,9 @@ dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_err
             s = dm_fail_code(err, DM_EUSAGE, "%s: needs a \"prompt\" string", where);
         else if (!cls && !cJSON_IsArray(classes))
             s = dm_fail_code(err, DM_EUSAGE, "%s: needs \"class\" or \"classes\"", where);
-        else if (sd && (!cJSON_IsNumber(sd) || sd->valuedouble < 0 ||
-                        sd->valuedouble > 9007199254740991.0))
+        else if (sd && (!cJSON_IsNumber(sd) || !(sd->valuedouble >= 0) ||
+                        sd->valuedouble > 9007199254740991.0 ||
+                        sd->valuedouble != (double)(uint64_t)sd->valuedouble))
             s = dm_fail_code(err, DM_EUSAGE, "%s: \"seed\" must be a non-negative integer", where);
         if (!s) {
             it->prompt = strdup(pr->valuestring);
@@ -299,4 +347,35 @@ dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_err
     free(text);
     if (!s && p->n_items == 0) s = dm_fail_code(err, DM_EUSAGE, "%s: no prompts in the file", path);
     return s;
+}
+
+int dm_phrase_split_words(const dm_tokenizer *t, const char *phrase, char *desc, size_t cap,
+                          dm_error *err) {
+    dm_word_tokens *words = NULL;
+    int n_words = 0, n_ids = 0, split = 0;
+    int32_t *ids = NULL, ids77[DM_CONTEXT_LEN];
+    if (cap) desc[0] = 0;
+    if (dm_tokenize_words(t, phrase, &words, &n_words, err)) return -1;
+    if (dm_tokenize(t, phrase, &ids, &n_ids, ids77, err)) {
+        dm_word_tokens_free(words, n_words);
+        return -1;
+    }
+    size_t len = 0;
+    for (int w = 0; w < n_words; w++) {
+        if (words[w].end - words[w].start < 2) continue;
+        len += (size_t)snprintf(desc + (len < cap ? len : cap), len < cap ? cap - len : 0,
+                                "%s'%s' =", split ? "; " : "", words[w].text);
+        for (int k = words[w].start; k < words[w].end && k < n_ids; k++) {
+            const char *piece = dm_tokenizer_token(t, ids[k]);
+            size_t pl = piece ? strlen(piece) : 0;
+            if (pl >= 4 && !strcmp(piece + pl - 4, "</w>")) pl -= 4; /* end-of-word mark */
+            len += (size_t)snprintf(desc + (len < cap ? len : cap), len < cap ? cap - len : 0,
+                                    "%s'%.*s'", k > words[w].start ? " + " : " ", (int)pl,
+                                    piece ? piece : "?");
+        }
+        split++;
+    }
+    free(ids);
+    dm_word_tokens_free(words, n_words);
+    return split;
 }

@@ -247,6 +247,47 @@ dm_status dm_jpeg_write_rgb(const char *path, const uint8_t *rgb, int w, int h, 
     return dm_atomic_commit(&af, err);
 }
 
+dm_status dm_jpeg_encode_rgb(const uint8_t *rgb, int w, int h, int quality, uint8_t **out,
+                             size_t *len, dm_error *err) {
+    *out = NULL;
+    *len = 0;
+    DM_TRY(check_size("(in memory)", w, h, err));
+    /* libjpeg grows this buffer itself (malloc/free); kept in a struct so the pointer it
+     * writes survives the longjmp of an error */
+    struct {
+        unsigned char *buf;
+        unsigned long size;
+    } mem = {NULL, 0};
+    struct jpeg_compress_struct c;
+    jpeg_err_ctx ctx;
+    c.err = jpeg_std_error(&ctx.pub);
+    ctx.pub.error_exit = jpeg_on_error;
+    ctx.pub.output_message = jpeg_on_message;
+    if (setjmp(ctx.jmp)) {
+        jpeg_destroy_compress(&c);
+        free(mem.buf);
+        return dm_fail(err, "JPEG encoding failed: %s", ctx.msg);
+    }
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &mem.buf, &mem.size);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, quality ? quality : DM_JPEG_QUALITY_DEFAULT, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * w * 3);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    *out = mem.buf;
+    *len = mem.size;
+    return DM_OK;
+}
+
 dm_status dm_jpeg_read(const char *path, int channels, uint8_t **pix, int *w, int *h,
                        dm_error *err) {
     *pix = NULL;

@@ -19,6 +19,9 @@ dm_status dm_png_write_palette(const char *path, const uint8_t *idx, int w, int 
 dm_status dm_jpeg_write_rgb(const char *path, const uint8_t *rgb, int w, int h, int quality,
                             dm_error *err);
 
+/* The JPEG file of an RGB picture in memory: *out is malloc'd (*len bytes); the caller frees it. */
+dm_status dm_jpeg_encode_rgb(const uint8_t *rgb, int w, int h, int quality, uint8_t **out,
+                             size_t *len, dm_error *err);
 /* channels 3: RGB (palette expanded, gray replicated, alpha dropped, 16-bit reduced).
  * channels 1: a mask or gray map: the raw palette indices of an indexed PNG, or the values of an
  * 8-bit gray PNG; an RGB or 16-bit PNG is refused (it is not a label image).

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "io/file.h"
+#include "io/json.h"
 #include "model/names.h"
 
 static dm_status open_component(dm_model *m, const char *sub, const char *prefix, dm_error *err) {
@@ -29,15 +30,10 @@ static dm_status open_component(dm_model *m, const char *sub, const char *prefix
 
 /* model_index.json names the pipeline's parts; we read the parts from their folders, but a file
  * that is not a JSON object means a broken or foreign download. */
-static dm_status check_model_index(const char *path, dm_error *err) {
-    char *text;
-    DM_TRY(dm_read_file(path, &text, NULL, err));
-    cJSON *o = cJSON_Parse(text);
-    free(text);
-    int ok = cJSON_IsObject(o);
+dm_status dm_model_index_check(const char *path, dm_error *err) {
+    cJSON *o;
+    DM_TRY(dm_json_load_object(path, &o, err));
     cJSON_Delete(o);
-    if (!ok)
-        return dm_fail(err, "%s: not a JSON object (a diffusers model_index.json is one)", path);
     return DM_OK;
 }
 
@@ -48,14 +44,8 @@ static dm_status read_force_zeros(dm_model *m, const char *dir, dm_error *err) {
     char p[8400];
     snprintf(p, sizeof p, "%s/model_index.json", dir);
     if (!dm_file_exists(p)) return DM_OK;
-    char *text;
-    DM_TRY(dm_read_file(p, &text, NULL, err));
-    cJSON *o = cJSON_Parse(text);
-    free(text);
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        return dm_fail(err, "%s: not a valid JSON object", p);
-    }
+    cJSON *o;
+    DM_TRY(dm_json_load_object(p, &o, err));
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "force_zeros_for_empty_prompt");
     if (cJSON_IsBool(v)) m->force_zeros = cJSON_IsTrue(v);
     cJSON_Delete(o);
@@ -100,7 +90,7 @@ static dm_status open_folder(dm_model *m, dm_error *err) {
     snprintf(p, sizeof p, "%s/model_index.json", m->path);
     if (!dm_file_exists(p))
         return dm_fail(err, "%s: not a diffusers folder (no model_index.json)", m->path);
-    DM_TRY(check_model_index(p, err));
+    DM_TRY(dm_model_index_check(p, err));
     DM_TRY(open_component(m, "text_encoder", "text.", err));
     snprintf(p, sizeof p, "%s/text_encoder_2", m->path);
     if ((m->sdxl = dm_dir_exists(p))) DM_TRY(open_component(m, "text_encoder_2", "text2.", err));

@@ -24,6 +24,8 @@ typedef struct {
 } dm_model;
 
 dm_status dm_model_open(const char *path, dm_model **out, dm_error *err);
+/* model_index.json must be a JSON object (the parts are read from their folders). */
+dm_status dm_model_index_check(const char *path, dm_error *err);
 /* Same, with the config of a one-file checkpoint given explicitly: an LDM .yaml (NULL: look for
  * FILE.yaml beside FILE.safetensors; heads and scale factor cannot be read from shapes), or a
  * diffusers folder whose config files (and tokenizers) describe the model — its weights, if

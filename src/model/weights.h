@@ -35,8 +35,8 @@ const int64_t *dm_weights_shape(const dm_weights *w, const char *name, int *ndim
  * 1x1 conv kernel serves as a matrix). Error names the weight, the file and both shapes. */
 dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_t *shape,
                          const float **out, dm_error *err);
-/* With keep_half set (default 0), dm_weights_get_w leaves f16/bf16 weights as the file's bits
- * in the mapping instead of converting them (--f16-weights). */
+/* With keep_half set (the default; 0 = f32 copies, the old mode), dm_weights_get_w leaves f16/bf16
+ * weights as the file's bits in the mapping instead of converting them (--f16-weights). */
 void dm_weights_set_keep_half(dm_weights *w, int keep_half);
 int dm_weights_keep_half(const dm_weights *w);
 /* Like dm_weights_get, for a weight matrix / conv kernel: out->f32 as dm_weights_get gives it,

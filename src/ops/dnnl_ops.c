@@ -5,6 +5,7 @@
 #include "ops/dnnl_ops.h"
 
 #include <dnnl.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,19 @@ typedef struct {
     dnnl_memory_t m_x, m_src, m_dst, m_y, m_bias, m_scratch;
     dnnl_memory_desc_t wmd; /* weights layout the op wants */
     size_t src_bytes, dst_bytes, scratch_bytes;
+    /* our own conversions where the layouts are the usual ones (oneDNN's reorders cost as
+     * much as the op on small shapes): in: x [in_r][in_c] f32 -> bf16, transposed if in_t;
+     * out: dst [out_r][out_c] f32 -> y [out_c][out_r], summed if out_add */
+    int in_fast, in_t, in_r, in_c, out_fast, out_add, out_r, out_c;
 } entry;
+
+/* how an op's activations relate to ours (see entry) */
+typedef struct {
+    const dnnl_memory_desc_t *src; /* bf16 layout our conversion writes */
+    int t, r, c;
+    const dnnl_memory_desc_t *dst; /* f32 layout our transposing store reads, or NULL */
+    int out_r, out_c;
+} fast_io;
 
 struct dm_dnnl {
     dnnl_engine_t eng;
@@ -98,6 +111,58 @@ dm_wprep *dm_dnnl_prep(dm_dnnl *d, dm_w w, int O, int I, int k, int src_mapped) 
     p->src.prep = NULL;
     d->preps[d->n_preps++] = p;
     return p;
+}
+
+/* ------------------------------------------------------------------ conversions */
+
+static inline uint16_t to_bf16(float x) { /* round to nearest even; NaN stays NaN */
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static void cvt_plain(const float *x, size_t n, uint16_t *y) {
+    const size_t chunk = 1 << 14;
+    long nc = (long)((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) if (dm_ops_parallel() && nc > 1)
+    for (long b = 0; b < nc; b++) {
+        size_t i0 = (size_t)b * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
+        for (size_t i = i0; i < i1; i++) y[i] = to_bf16(x[i]);
+    }
+}
+
+enum { TB = 32 }; /* transpose tiles */
+
+/* y[c*R + r] = bf16(x[r*C + c]) */
+static void cvt_t(const float *x, int R, int C, uint16_t *y) {
+    int nr = (R + TB - 1) / TB, nc = (C + TB - 1) / TB;
+#pragma omp parallel for collapse(2) schedule(static) if (dm_ops_parallel() && (long)R * C > 16384)
+    for (int br = 0; br < nr; br++)
+        for (int bc = 0; bc < nc; bc++) {
+            int r1 = br * TB + TB < R ? br * TB + TB : R, c1 = bc * TB + TB < C ? bc * TB + TB : C;
+            for (int c = bc * TB; c < c1; c++)
+                for (int r = br * TB; r < r1; r++)
+                    y[(size_t)c * R + r] = to_bf16(x[(size_t)r * C + c]);
+        }
+}
+
+/* y[c*R + r] (+)= s[r*C + c] */
+static void store_t(const float *s, int R, int C, float *y, int add) {
+    int nr = (R + TB - 1) / TB, nc = (C + TB - 1) / TB;
+#pragma omp parallel for collapse(2) schedule(static) if (dm_ops_parallel() && (long)R * C > 16384)
+    for (int br = 0; br < nr; br++)
+        for (int bc = 0; bc < nc; bc++) {
+            int r1 = br * TB + TB < R ? br * TB + TB : R, c1 = bc * TB + TB < C ? bc * TB + TB : C;
+            for (int c = bc * TB; c < c1; c++) {
+                float *yc = y + (size_t)c * R;
+                if (add)
+                    for (int r = br * TB; r < r1; r++) yc[r] += s[(size_t)r * C + c];
+                else
+                    for (int r = br * TB; r < r1; r++) yc[r] = s[(size_t)r * C + c];
+            }
+        }
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -243,7 +308,7 @@ static entry *add(dm_dnnl *d, const int *key) {
  * f32 result into y, summing when acc. Returns 0, or -1 (entry not kept). */
 static int finish(dm_dnnl *d, entry *e, dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *x_md,
                   const dnnl_memory_desc_t *y_md, int acc, int sum_fused, int has_bias,
-                  char *impl) {
+                  const fast_io *f, char *impl) {
     const dnnl_memory_desc_t *src = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *dst = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
     const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
@@ -258,8 +323,12 @@ static int finish(dm_dnnl *d, entry *e, dnnl_primitive_desc_t pd, const dnnl_mem
     if (has_bias && mem_new(d, bias, &e->m_bias)) return -1;
     e->src_bytes = dnnl_memory_desc_get_size(src);
     e->scratch_bytes = dnnl_memory_desc_get_size(sp);
+    if (dnnl_memory_desc_equal(src, f->src))
+        e->in_fast = 1, e->in_t = f->t, e->in_r = f->r, e->in_c = f->c;
     if (!dnnl_memory_desc_equal(dst, y_md) || (acc && !sum_fused)) {
         e->dst_bytes = dnnl_memory_desc_get_size(dst);
+        if (f->dst && dnnl_memory_desc_equal(dst, f->dst))
+            e->out_fast = 1, e->out_add = acc, e->out_r = f->out_r, e->out_c = f->out_c;
         e->rout = reorder_new(d, dst, y_md, acc);
         if (!e->rout || mem_new(d, y_md, &e->m_y)) return -1;
     }
@@ -270,7 +339,10 @@ static int finish(dm_dnnl *d, entry *e, dnnl_primitive_desc_t pd, const dnnl_mem
 /* Runs entry e: x -> src (bf16), op (weights p), dst -> y. */
 static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const float *bias, float *y,
                    const dnnl_memory_desc_t *w_src_md) {
+    double t0 = omp_get_wtime();
     if (prepare(p, &e->wmd, w_src_md)) return -1;
+    double t1 = omp_get_wtime();
+    d->st.prepare_seconds += t1 - t0;
     void *src = grow(d, 0, e->src_bytes), *sp = grow(d, 2, e->scratch_bytes + 64);
     void *dst = e->rout ? grow(d, 1, e->dst_bytes) : y;
     if (!src || !sp || !dst) return -1;
@@ -279,7 +351,12 @@ static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const floa
     dnnl_memory_set_data_handle(e->m_dst, dst);
     dnnl_memory_set_data_handle(e->m_scratch, sp);
     dnnl_exec_arg_t in[] = {{DNNL_ARG_FROM, e->m_x}, {DNNL_ARG_TO, e->m_src}};
-    if (run(d, e->rin, 2, in)) return -1;
+    if (e->in_fast && e->in_t)
+        cvt_t(x, e->in_r, e->in_c, src);
+    else if (e->in_fast)
+        cvt_plain(x, (size_t)e->in_r * e->in_c, src);
+    else if (run(d, e->rin, 2, in))
+        return -1;
     dnnl_exec_arg_t op[5] = {{DNNL_ARG_SRC, e->m_src},
                              {DNNL_ARG_WEIGHTS, p->mem},
                              {DNNL_ARG_DST, e->m_dst},
@@ -289,12 +366,19 @@ static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const floa
         dnnl_memory_set_data_handle(e->m_bias, (void *)bias);
         op[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->m_bias};
     }
+    double t2 = omp_get_wtime();
     if (run(d, e->prim, n, op)) return -1;
-    if (e->rout) {
+    double t3 = omp_get_wtime();
+    if (e->out_fast) {
+        store_t(dst, e->out_r, e->out_c, y, e->out_add);
+    } else if (e->rout) {
         dnnl_memory_set_data_handle(e->m_y, y);
         dnnl_exec_arg_t out[] = {{DNNL_ARG_FROM, e->m_dst}, {DNNL_ARG_TO, e->m_y}};
         if (run(d, e->rout, 2, out)) return -1;
     }
+    double t4 = omp_get_wtime();
+    d->st.op_seconds += t3 - t2;
+    d->st.convert_seconds += (t2 - t1) + (t4 - t3);
     return 0;
 }
 
@@ -322,6 +406,11 @@ int dm_dnnl_conv2d(dm_wprep *p, const float *x, int C, int H, int W, const float
         dnnl_convolution_desc_t cd;
         dnnl_primitive_desc_t pd = NULL;
         int rc = -1;
+        /* NHWC: x [C][HW] transposed into [HW][C] bf16; dst [HoWo][O] transposed back */
+        dnnl_memory_desc_t nhwc16, nhwc32;
+        dnnl_memory_desc_init_by_tag(&nhwc16, 4, xd, dnnl_bf16, dnnl_acdb);
+        dnnl_memory_desc_init_by_tag(&nhwc32, 4, yd, dnnl_f32, dnnl_acdb);
+        fast_io f = {&nhwc16, 1, C, H * W, &nhwc32, Ho * Wo, O};
         /* first ask with the sum fused into the op: used only if the op writes y's layout */
         for (int fused = 1; fused >= 0 && rc; fused--) {
             dnnl_primitive_attr_t a = attr_new(fused && accumulate);
@@ -334,7 +423,7 @@ int dm_dnnl_conv2d(dm_wprep *p, const float *x, int C, int H, int W, const float
                     dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
                 int plain = dnnl_memory_desc_equal(q, &y_md);
                 if (!(fused && accumulate && !plain)) /* else the reorder out sums instead */ {
-                    rc = finish(d, e, pd, &x_md, &y_md, accumulate, fused, b != NULL,
+                    rc = finish(d, e, pd, &x_md, &y_md, accumulate, fused, b != NULL, &f,
                                 d->st.conv_impl);
                 }
                 dnnl_primitive_desc_destroy(pd);
@@ -387,9 +476,13 @@ int dm_dnnl_linear(dm_wprep *p, const float *x, int M, int K, const float *b, in
         dnnl_matmul_desc_t md;
         dnnl_primitive_desc_t pd = NULL;
         int rc = -1;
+        /* x [M][K] converted, or given [K][M] and transposed; a CHW y takes dst [M][N]
+         * transposed */
+        fast_io f = {&s, x_chw, x_chw ? K : M, x_chw ? M : K, y_chw ? &dst : NULL, M, N};
         if (a && dnnl_matmul_desc_init(&md, &s, &w, b ? &bm : NULL, &dst) == dnnl_success &&
             dnnl_primitive_desc_create(&pd, &md, a, d->eng, NULL) == dnnl_success)
-            rc = finish(d, e, pd, &x_md, &y_md, accumulate, fused, b != NULL, d->st.linear_impl);
+            rc =
+                finish(d, e, pd, &x_md, &y_md, accumulate, fused, b != NULL, &f, d->st.linear_impl);
         if (pd) dnnl_primitive_desc_destroy(pd);
         if (a) dnnl_primitive_attr_destroy(a);
         if (rc) {

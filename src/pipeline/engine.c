@@ -60,12 +60,23 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
     dm_set_threads(o->threads);
     if ((s = dm_precision_resolve(o->precision, &e->precision, err))) goto fail;
     if ((s = dm_model_open_with_config(o->model_path, o->ldm_config, &e->model, err))) goto fail;
-    dm_weights_set_keep_half(e->model->w, o->f16_weights);
     /* LoRAs change f32 copies of their weights here, before any network takes its pointers (or
      * packs / converts them) */
-    for (int k = 0; k < o->n_loras; k++)
+    if (o->n_loras > 0) {
+        e->lora_paths = calloc((size_t)o->n_loras, sizeof *e->lora_paths);
+        e->lora_scales = calloc((size_t)o->n_loras, sizeof *e->lora_scales);
+        if (!e->lora_paths || !e->lora_scales) {
+            s = dm_fail(err, "out of memory");
+            goto fail;
+        }
+    }
+    for (int k = 0; k < o->n_loras; k++) {
         if ((s = dm_lora_merge(e->model->w, o->loras[k].path, o->loras[k].scale, NULL, err)))
             goto fail;
+        snprintf(e->lora_paths[k], sizeof e->lora_paths[k], "%s", o->loras[k].path);
+        e->lora_scales[k] = o->loras[k].scale;
+        e->n_loras = k + 1;
+    }
     if (e->precision == DM_PRECISION_BF16) {
         if ((s = dm_dnnl_create(&e->dnnl, err))) goto fail;
         dm_weights_set_dnnl(e->model->w, e->dnnl);
@@ -131,6 +142,7 @@ void dm_engine_free(dm_engine *e) {
     if (!e) return;
     dm_arena_free(&e->arena);
     dm_taesd_free(e->taesd);
+    free(e->lora_paths), free(e->lora_scales);
     dm_unet_free(&e->unet);
     dm_clip_free(&e->clip);
     dm_clip_free(&e->clip2);
@@ -365,6 +377,10 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
                        sizeof(float) * lat);
         }
         if (p->on_step) p->on_step(p->user, i + 1, N);
+        if (p->should_stop && i + 1 < N && p->should_stop(p->stop_user)) {
+            s = dm_fail(err, "stopped at step %d of %d", i + 1, N);
+            goto done;
+        }
     }
     r->seconds_unet = now() - t0;
     memcpy(r->final_latent, x, sizeof(float) * lat);

@@ -20,7 +20,8 @@ typedef struct {
     int threads;            /* 0: leave the libraries' defaults */
     int prediction;         /* -1: from the model, 0: epsilon, 1: v_prediction */
     int no_tokenizer;       /* debug commands that take token ids need none */
-    int f16_weights;        /* keep f16/bf16 conv/linear weights as stored, convert per layer */
+    int f16_weights;        /* ignored: f16/bf16 weights always stay as stored (the weight store's
+                               default since issue 10); kept so old callers compile */
     dm_precision precision; /* AUTO (0): bf16 where the CPU has it (dm_precision_resolve) */
     const dm_lora *loras;   /* merged into the f32 weights before the networks load them */
     int n_loras;
@@ -38,6 +39,9 @@ struct dm_engine {
     dm_unet unet;
     dm_vae vae;
     dm_taesd *taesd; /* --vae-decoder: replaces the VAE in decode / encode, or NULL */
+    int n_loras;     /* LoRAs merged at open, in order (recorded by generate) */
+    char (*lora_paths)[4096];
+    float *lora_scales;
     dm_sched_config sched;
     dm_arena arena;
     dm_precision precision; /* effective: FP32 or BF16 */
@@ -98,6 +102,11 @@ typedef struct {
     void (*on_step)(void *user, int step,
                     int n_steps); /* progress, after each UNet call (may be NULL) */
     void *user;
+    /* may be NULL: asked after each step; non-zero stops the image with DM_ERR ("stopped at
+     * step i of n"). A CLI answers from the flag its signal handler sets (the library installs
+     * no handler). */
+    int (*should_stop)(void *stop_user);
+    void *stop_user;
 } dm_txt2img_params;
 
 typedef struct {
