@@ -38,7 +38,16 @@ for f in 000_image.png 000_gt.png 000_m00.png methods.txt; do
     [ -s "$tmp/o/$f" ] || { echo "FAIL: --out lacks $f"; fail=1; }
 done
 
-for bad in "--methods blur" "--methods basic@2" "--prune 1" "--n -1"; do
+# the few-step recipe options: LCM at 2 steps without guidance, recorded in the JSON
+out=$(run --n 2 --sampler lcm --guidance 1 --timestep-spacing trailing --methods default --json 2>/dev/null)
+python3 - "$out" <<'PY' || { echo "FAIL: few-step recipe json"; fail=1; }
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["sampler"] == "lcm" and o["guidance"] == 1 and o["steps"] == 5, o
+assert o["timestep_spacing"] == "trailing" and o["methods"][0]["all"]["images"] == 2, o
+PY
+
+for bad in "--methods blur" "--methods basic@2" "--prune 1" "--n -1" "--sampler heun" "--timestep-spacing x"; do
     run $bad >/dev/null 2>&1
     rc=$?
     [ $rc -eq 2 ] || { echo "FAIL: eval-toy $bad: rc=$rc, want 2"; fail=1; }

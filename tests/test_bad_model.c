@@ -243,7 +243,7 @@ int main(void) {
     snprintf(a, sizeof a, "%s/model_index.json", model);
     char *orig = read_text(a);
     write_text(a, "[]");
-    snprintf(b, sizeof b, "%s: not a JSON object (a diffusers model_index.json is one)", a);
+    snprintf(b, sizeof b, "%s: a JSON object {...} was expected, found an array", a);
     expect_open_error("model_index.json = []", b);
     if (orig) write_text(a, orig);
     free(orig);

@@ -81,6 +81,29 @@ int main(void) {
     }
     CHECK(run("txt2img --model %s --vae-decoder %s/vae --prompt a --out %s/bad.png 2>/dev/null",
               models[0], models[0], tmp) == 1);
+    /* tools random-checkpoint: a TAESD folder and a LoRA for the model (3x3 LoCon targets too)
+     * load and run; bench --recipe times both recipes */
+    CHECK(run("tools random-checkpoint --arch taesd --channels 8 --out %s/rtaesd >/dev/null",
+              tmp) == 0);
+    CHECK(run("tools random-checkpoint --arch lora --model %s --rank 2 --out %s/rlora.safetensors "
+              ">/dev/null",
+              models[0], tmp) == 0);
+    CHECK(run("txt2img --model %s --lora %s/rlora.safetensors:0.7 --vae-decoder %s/rtaesd "
+              "--sampler lcm --steps 2 --guidance 1 --width 64 --height 64 --prompt a "
+              "--out %s/r.png 2>/dev/null",
+              models[1], tmp, tmp, tmp) == 0);
+    CHECK(run("bench --model %s --vae-decoder %s/rtaesd --lora %s/rlora.safetensors --width 64 "
+              "--height 64 --measure-calls 2 --json > %s/bench.json",
+              models[0], tmp, tmp, tmp) == 0);
+    char bj[1100];
+    snprintf(
+        bj, sizeof bj,
+        "grep -q '\"recipe\":\"4,1,taesd,lcm\",\"sampler\":\"lcm\",\"unet_calls\":4,\"batch\":1' "
+        "%s/bench.json",
+        tmp);
+    CHECK(system(bj) == 0);
+    CHECK(run("bench --model %s --recipe 4,1,taesd --width 64 --height 64 2>/dev/null",
+              models[0]) == 2);
     /* a bad LoRA: exit 1, one line, no image written */
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "head -c 100000 %s > %s/trunc.safetensors",

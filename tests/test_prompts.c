@@ -87,9 +87,19 @@ int main(void) {
     const char *bad2 = write_tmp(tmp, "b2.jsonl", "{\"class\": \"circle\"}\n");
     CHECK(dm_plan_from_jsonl(&p, bad2, 0, &err) == DM_EUSAGE && strstr(err.msg, "prompt"));
     dm_plan_free(&p);
-    const char *bad3 = write_tmp(tmp, "b3.jsonl", "{\"prompt\": \"x\", \"class\": \n");
-    CHECK(dm_plan_from_jsonl(&p, bad3, 0, &err) == DM_EUSAGE &&
-          strstr(err.msg, "not a JSON object"));
+    /* a syntax error names the file, line and column */
+    const char *bad3 = write_tmp(tmp, "b3.jsonl",
+                                 "{\"prompt\": \"a circle\", \"class\": \"circle\"}\n"
+                                 "{\"prompt\": \"x\", \"class\": circle}\n");
+    CHECKF(dm_plan_from_jsonl(&p, bad3, 0, &err) == DM_EUSAGE &&
+               strstr(err.msg, "b3.jsonl: invalid JSON at line 2, column 26 (near 'circle}')"),
+           "%s", err.msg);
+    dm_plan_free(&p);
+    const char *bad4 = write_tmp(tmp, "b4.jsonl", "\n[\"circle\"]\n");
+    CHECKF(
+        dm_plan_from_jsonl(&p, bad4, 0, &err) == DM_EUSAGE &&
+            strstr(err.msg, "b4.jsonl: line 2: a JSON object {...} was expected, found an array"),
+        "%s", err.msg);
     dm_plan_free(&p);
     CHECK(dm_plan_classes_csv(&p, " , ", &err) == DM_EUSAGE);
     dm_plan_free(&p);

@@ -16,6 +16,7 @@
 
 #include "cli/args.h"
 #include "cli/bench_peak.h"
+#include "cli/bench_recipe.h"
 #include "cli/cli.h"
 #include "core/cpu.h"
 #include "core/rng.h"
@@ -312,7 +313,20 @@ int dm_cmd_bench(int argc, char **argv) {
     const char *model = NULL, *precision = "auto";
     long width = 512, height = 512, batch = 2, threads = 0, repeat = 2;
     int json = 0, blas_threaded = 0, f16_weights = 1, f32_weights = 0, f16_flag = 0;
+    dm_arg_list recipes = {0}, loras = {0};
+    const char *vae_decoder = NULL, *tokenizer = NULL;
+    long measure_calls = 0;
     const dm_opt opts[] = {
+        {"--recipe", DM_ARG_MULTI, &recipes, "STEPS,GUIDANCE,DECODER[,SAMPLER]",
+         "time whole images of this recipe (DECODER vae|taesd, SAMPLER default ddim; "
+         "repeatable): UNet calls, UNet / decode seconds, seconds per image, images per hour. "
+         "With --vae-decoder and no --recipe: 25,7.5,vae,ddim and 4,1,taesd,lcm side by side"},
+        {"--lora", DM_ARG_MULTI, &loras, "FILE[:SCALE]", "recipes: LoRA merged at load"},
+        {"--vae-decoder", DM_ARG_STR, &vae_decoder, "DIR", "recipes: the TAESD folder of 'taesd'"},
+        {"--tokenizer", DM_ARG_STR, &tokenizer, "DIR", "recipes: tokenizer folder"},
+        {"--measure-calls", DM_ARG_INT, &measure_calls, "K",
+         "recipes: time K UNet calls and extrapolate to the recipe's count (default: all)", 0,
+         1000},
         {"--model", DM_ARG_STR, &model, "PATH",
          "diffusers folder or one-file .safetensors checkpoint"},
         {"--width", DM_ARG_INT, &width, "W", "image width in pixels (default 512)", 8, 8192},
@@ -357,6 +371,21 @@ int dm_cmd_bench(int argc, char **argv) {
     if (!model) return dm_usage_error(&spec, "--model PATH is required");
     (void)f16_flag;
     f16_weights = !f32_weights;
+    if (recipes.n || vae_decoder) {
+        dm_bench_recipe_opts ro = {.model = model,
+                                   .precision = precision,
+                                   .tokenizer = tokenizer,
+                                   .vae_decoder = vae_decoder,
+                                   .recipes = &recipes,
+                                   .loras = &loras,
+                                   .width = (int)width,
+                                   .height = (int)height,
+                                   .threads = (int)threads,
+                                   .measure_calls = (int)measure_calls,
+                                   .json = json,
+                                   .f16_weights = f16_weights};
+        return dm_bench_recipes(&ro);
+    }
     if (threads > 0) omp_set_num_threads((int)threads);
     if (blas_threaded)
         openblas_set_num_threads(omp_get_max_threads());
@@ -454,6 +483,13 @@ int dm_cmd_bench(int argc, char **argv) {
                    rr[1].dnnl.conv_impl, rr[1].dnnl.linear_impl, rr[1].dnnl.primitives,
                    rr[1].dnnl.weights, rr[1].dnnl.weight_bytes / 1048576.0, rr[1].dnnl.reprepared,
                    rr[1].dnnl.failures);
+        if (k)
+            printf("   over the whole run (%d UNet steps, text encoder, VAE): oneDNN ops %.3f s, "
+                   "our layout conversions around them %.3f s (%.1f%% of the ops), weight "
+                   "preparation %.3f s\n",
+                   1 + 2 * (int)repeat, rr[1].dnnl.op_seconds, rr[1].dnnl.convert_seconds,
+                   100 * rr[1].dnnl.convert_seconds / rr[1].dnnl.op_seconds,
+                   rr[1].dnnl.prepare_seconds);
         else
             printf("\n== fp32\n");
         print_block(&rr[k], batch, peaks[k]);

@@ -20,9 +20,9 @@
 
 typedef struct {
     dm_cli_model_opts m;
-    const char *prompts, *methods, *out, *cache;
+    const char *prompts, *methods, *out, *cache, *sampler, *spacing;
     long n, steps, tune, self_h, reseed;
-    double prune;
+    double prune, guidance;
     int json, two_object;
 } toy_opts;
 
@@ -48,6 +48,10 @@ static void print_json(const toy_opts *o, int n, int steps, float guidance, int 
     cJSON_AddNumberToObject(root, "tune_samples", res[0].n_tune);
     cJSON_AddNumberToObject(root, "steps", steps);
     cJSON_AddNumberToObject(root, "guidance", guidance);
+    cJSON_AddStringToObject(root, "sampler", o->sampler ? o->sampler : "ddim");
+    if (o->spacing) cJSON_AddStringToObject(root, "timestep_spacing", o->spacing);
+    cJSON_AddNumberToObject(root, "loras", o->m.loras.n);
+    if (o->m.vae_decoder) cJSON_AddStringToObject(root, "vae_decoder", o->m.vae_decoder);
     cJSON_AddNumberToObject(root, "selfattn_res", sa_h);
     cJSON_AddNumberToObject(root, "prune_fraction", o->prune);
     for (int i = 0; i < n_methods; i++) {
@@ -75,9 +79,12 @@ static void print_json(const toy_opts *o, int n, int steps, float guidance, int 
 
 static void print_table(const toy_opts *o, int n, int steps, float guidance, int sa_h,
                         const dm_toy_result *res, int n_methods) {
-    printf("eval-toy: %d %s prompts, %d steps, guidance %g, self-attention %dx%d; tune = first "
-           "%d, held = the rest; kept = without the %.0f %% lowest-scoring samples\n",
-           n, o->two_object ? "two-object" : "single-object", steps, guidance, sa_h, sa_h,
+    printf("eval-toy: %d %s prompts, %s %d steps, guidance %g%s%s%s%s, self-attention %dx%d; "
+           "tune = first %d, held = the rest; kept = without the %.0f %% lowest-scoring "
+           "samples\n",
+           n, o->two_object ? "two-object" : "single-object", o->sampler ? o->sampler : "ddim",
+           steps, guidance, o->spacing ? ", spacing " : "", o->spacing ? o->spacing : "",
+           o->m.loras.n ? ", LoRA" : "", o->m.vae_decoder ? ", TAESD" : "", sa_h, sa_h,
            res[0].n_tune, 100 * o->prune);
     printf("%-26s %-14s %6s %6s %6s |", "method", "params", "mIoU", "tune", "held");
     for (int c = 0; c < DM_TOY_N_CLASSES; c++)
@@ -139,7 +146,7 @@ static dm_status write_outputs(const char *dir, const dm_toy_sample *s, int n,
 }
 
 int dm_cmd_eval_toy(int argc, char **argv) {
-    toy_opts o = {.n = 0, .steps = 0, .tune = -1, .self_h = 0, .prune = 0.2};
+    toy_opts o = {.n = 0, .steps = 0, .tune = -1, .self_h = 0, .prune = 0.2, .guidance = -1};
     dm_opt opts[] = {
         DM_CLI_MODEL_OPTS(o.m),
         {"--prompts", DM_ARG_STR, &o.prompts, "FILE",
@@ -158,6 +165,12 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         {"--n", DM_ARG_INT, &o.n, "N", "use only the first N prompts (default: all)", 1, 1000000},
         {"--steps", DM_ARG_INT, &o.steps, "N", "denoising steps (default: the prompts file's, 25)",
          1, 1000},
+        {"--guidance", DM_ARG_FLOAT, &o.guidance, "G",
+         "guidance scale (default: the prompts file's, 5; <= 1: conditional branch only)", 0, 100},
+        {"--sampler", DM_ARG_STR, &o.sampler, "NAME",
+         "ddim (default) | euler | euler_a | dpmpp_2m | pndm | lcm"},
+        {"--timestep-spacing", DM_ARG_STR, &o.spacing, "leading|trailing|linspace",
+         "timestep spacing (default: the model's)"},
         {"--tune", DM_ARG_INT, &o.tune, "N",
          "samples the @best sweeps may look at: the first N (default: half)", 0, 1000000},
         {"--prune", DM_ARG_FLOAT, &o.prune, "F",
@@ -189,6 +202,13 @@ int dm_cmd_eval_toy(int argc, char **argv) {
     if (o.prune >= 1) return dm_usage_error(&spec, "--prune must be in [0, 1), not 1");
 
     dm_error err = {0};
+    dm_toy_recipe recipe = {0, 0, DM_SAMPLER_DDIM, o.spacing};
+    if (o.sampler && dm_sampler_kind_parse(o.sampler, &recipe.sampler, &err))
+        return dm_usage_error(&spec, "%s", err.msg);
+    dm_sched_config probe;
+    dm_sched_config_default(&probe);
+    if (o.spacing && dm_sched_config_set_spacing(&probe, o.spacing, &err))
+        return dm_usage_error(&spec, "%s", err.msg);
     dm_toy_method methods[MAX_METHODS];
     int n_methods = 0;
     {
@@ -241,6 +261,8 @@ int dm_cmd_eval_toy(int argc, char **argv) {
                                     &err);
         }
         if (o.steps) steps = (int)o.steps;
+        if (o.guidance >= 0) guidance = (float)o.guidance;
+        recipe.steps = steps, recipe.guidance = guidance;
         for (int i = 0; !s && o.reseed > 0 && i < n; i++)
             items[i].seed = dm_seed_mix(items[i].seed, (uint64_t)o.reseed) % 1000000;
         if (!s && o.n && o.n < n) n = (int)o.n;
@@ -252,7 +274,7 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         if (!s && !(samples = calloc((size_t)n, sizeof *samples)))
             s = dm_fail(&err, "out of memory");
         for (int i = 0; !s && i < n; i++) {
-            s = dm_toy_generate(e, &items[i], steps, guidance, sa_h, &samples[i], &err);
+            s = dm_toy_generate_recipe(e, &items[i], &recipe, sa_h, &samples[i], &err);
             if (!o.json && (i + 1) % 10 == 0)
                 fprintf(stderr, "eval-toy: %d / %d images\n", i + 1, n);
         }

@@ -18,7 +18,7 @@ typedef struct {
     dm_arg_list templates;
     long per_class, steps, width, height, seed, num_shards;
     double guidance, prune, val;
-    int quiet, heatmaps;
+    int quiet, heatmaps, strict_classes;
 } gen_opts;
 
 typedef struct {
@@ -85,6 +85,53 @@ static void show(void *user, const dm_generate_progress *p, int sample_done) {
         fprintf(stderr, "generate: %ld/%ld %s (%.1f s/image, ETA %s)\n", p->done, p->total,
                 p->current, p->seconds_per_image, eta);
     }
+}
+
+/* Each distinct class word once: one that the vocabulary splits into pieces ("circel" for
+ * "circle") is most likely a typo; it is warned about, or refused with --strict-classes. */
+static int check_class_words(const dm_cmd_spec *spec, const dm_engine *e, const dm_plan *plan,
+                             int strict) {
+    const char **seen = NULL;
+    long n_seen = 0, cap = 0;
+    int rc = 0;
+    for (long i = -plan->n_classes; i < plan->n_items && !rc; i++) {
+        /* first every class's words, then the words the samples use */
+        int n = i < 0 ? plan->classes[-i - 1].n_words : plan->items[i].n_obj;
+        for (int k = 0; k < n && !rc; k++) {
+            const char *w = i < 0 ? plan->classes[-i - 1].words[k] : plan->items[i].word[k];
+            bool dup = false;
+            for (long s = 0; s < n_seen && !dup; s++) dup = !strcmp(seen[s], w);
+            if (dup) continue;
+            if (n_seen == cap) {
+                cap = cap ? 2 * cap : 64;
+                const char **grown = realloc(seen, sizeof *seen * (size_t)cap);
+                if (!grown) break; /* out of memory: the check is advice, the run goes on */
+                seen = grown;
+            }
+            seen[n_seen++] = w;
+            char desc[1024];
+            dm_error err = {0};
+            int split = dm_phrase_split_words(e->tok, w, desc, sizeof desc, &err);
+            if (split < 0) {
+                fprintf(stderr, "%s: %s\n", spec->command, err.msg);
+                rc = 1;
+            } else if (split > 0 && strict) {
+                fprintf(stderr,
+                        "%s: class word '%s' is not one token of the model's vocabulary (%s); "
+                        "check the spelling (--strict-classes)\n",
+                        spec->command, w, desc);
+                rc = 1;
+            } else if (split > 0) {
+                fprintf(stderr,
+                        "%s: warning: class word '%s' is not one token of the model's vocabulary "
+                        "(%s); a misspelling? Its mask joins the pieces' attention "
+                        "(--strict-classes refuses it)\n",
+                        spec->command, w, desc);
+            }
+        }
+    }
+    free(seen);
+    return rc;
 }
 
 int dm_cmd_generate(int argc, char **argv) {
@@ -154,6 +201,9 @@ int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
          "generate only shard K of N (see docs/cluster.md)"},
         {"--num-shards", DM_ARG_INT, &o.num_shards, "N",
          "shard count, with SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX", 1, 1000000},
+        {"--strict-classes", DM_ARG_FLAG, &o.strict_classes, NULL,
+         "refuse class words that are not one whole token of the vocabulary (by default a "
+         "warning names their pieces)"},
         {"--quiet", DM_ARG_FLAG, &o.quiet, NULL, "no progress output"},
     };
     dm_cmd_spec spec = {
@@ -281,6 +331,11 @@ int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
     }
     dm_engine *e;
     if ((r = dm_cli_open_engine(&spec, &o.m, 1, &e))) {
+        dm_plan_free(&plan);
+        return r;
+    }
+    if ((r = check_class_words(&spec, e, &plan, o.strict_classes))) {
+        dm_engine_free(e);
         dm_plan_free(&plan);
         return r;
     }

@@ -8,6 +8,7 @@
 
 #include "core/rng.h"
 #include "io/file.h"
+#include "io/json.h"
 
 uint64_t dm_sample_seed(uint64_t run_seed, long index) {
     /* 53 bits: the seed is written to JSON manifests, whose numbers are doubles */
@@ -109,10 +110,12 @@ dm_status dm_plan_classes_csv(dm_plan *p, const char *csv, dm_error *err) {
 dm_status dm_plan_classes_file(dm_plan *p, const char *path, dm_error *err) {
     char *text;
     DM_TRY(dm_read_file(path, &text, NULL, err));
-    char *save = NULL, where[4200];
+    char where[4200];
     dm_status s = DM_OK;
     int line_no = 0;
-    for (char *line = strtok_r(text, "\n", &save); line && !s; line = strtok_r(NULL, "\n", &save)) {
+    /* line by line, empty ones included, so line numbers are the file's */
+    for (char *line = text, *next = NULL; line && !s; line = next) {
+        if ((next = strchr(line, '\n'))) *next++ = 0;
         line_no++;
         char *hash = strchr(line, '#');
         if (hash) *hash = 0;
@@ -140,26 +143,27 @@ dm_status dm_plan_classes_file(dm_plan *p, const char *path, dm_error *err) {
 
 dm_status dm_plan_classes_preset(dm_plan *p, const char *name, dm_error *err) {
     /* PASCAL VOC 2012, ids 1..20 in this order; the second word is how prompts name it */
-    static const char *const voc[20][2] = {{"aeroplane", "aeroplane"},
-                                           {"bicycle", "bicycle"},
-                                           {"bird", "bird"},
-                                           {"boat", "boat"},
-                                           {"bottle", "bottle"},
-                                           {"bus", "bus"},
-                                           {"car", "car"},
-                                           {"cat", "cat"},
-                                           {"chair", "chair"},
-                                           {"cow", "cow"},
-                                           {"diningtable", "dining table"},
-                                           {"dog", "dog"},
-                                           {"horse", "horse"},
-                                           {"motorbike", "motorbike"},
-                                           {"person", "person"},
-                                           {"pottedplant", "potted plant"},
-                                           {"sheep", "sheep"},
-                                           {"sofa", "sofa"},
-                                           {"train", "train"},
-                                           {"tvmonitor", "tv monitor"}};
+    static const char *const voc[20][2] = {
+        {"aeroplane", "airplane"}, /* "aeroplane" is 2 CLIP tokens */
+        {"bicycle", "bicycle"},
+        {"bird", "bird"},
+        {"boat", "boat"},
+        {"bottle", "bottle"},
+        {"bus", "bus"},
+        {"car", "car"},
+        {"cat", "cat"},
+        {"chair", "chair"},
+        {"cow", "cow"},
+        {"diningtable", "dining table"},
+        {"dog", "dog"},
+        {"horse", "horse"},
+        {"motorbike", "motorbike"},
+        {"person", "person"},
+        {"pottedplant", "potted plant"},
+        {"sheep", "sheep"},
+        {"sofa", "sofa"},
+        {"train", "train"},
+        {"tvmonitor", "tv monitor"}};
     if (strcmp(name, "voc"))
         return dm_fail_code(err, DM_EUSAGE, "--preset: unknown preset '%s' (known: voc)", name);
     for (int i = 0; i < 20; i++)
@@ -291,17 +295,18 @@ dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_err
     char *text;
     DM_TRY(dm_read_file(path, &text, NULL, err));
     int fixed = p->n_classes > 0;
-    char *save = NULL, where[4200];
+    char where[4200];
     dm_status s = DM_OK;
     int line_no = 0;
-    for (char *line = strtok_r(text, "\n", &save); line && !s; line = strtok_r(NULL, "\n", &save)) {
+    /* line by line, empty ones included, so line numbers are the file's */
+    for (char *line = text, *next = NULL; line && !s; line = next) {
+        if ((next = strchr(line, '\n'))) *next++ = 0;
         line_no++;
         if (!*trim(line)) continue;
         snprintf(where, sizeof where, "%s:%d", path, line_no);
-        cJSON *o = cJSON_Parse(line);
-        if (!cJSON_IsObject(o)) {
-            cJSON_Delete(o);
-            s = dm_fail_code(err, DM_EUSAGE, "%s: not a JSON object", where);
+        cJSON *o;
+        if ((s = dm_json_parse_object(line, strlen(line), path, line_no, &o, err))) {
+            s = DM_EUSAGE;
             break;
         }
         const char *dup = duplicate_key(o);
@@ -360,4 +365,35 @@ dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_err
     free(text);
     if (!s && p->n_items == 0) s = dm_fail_code(err, DM_EUSAGE, "%s: no prompts in the file", path);
     return s;
+}
+
+int dm_phrase_split_words(const dm_tokenizer *t, const char *phrase, char *desc, size_t cap,
+                          dm_error *err) {
+    dm_word_tokens *words = NULL;
+    int n_words = 0, n_ids = 0, split = 0;
+    int32_t *ids = NULL, ids77[DM_CONTEXT_LEN];
+    if (cap) desc[0] = 0;
+    if (dm_tokenize_words(t, phrase, &words, &n_words, err)) return -1;
+    if (dm_tokenize(t, phrase, &ids, &n_ids, ids77, err)) {
+        dm_word_tokens_free(words, n_words);
+        return -1;
+    }
+    size_t len = 0;
+    for (int w = 0; w < n_words; w++) {
+        if (words[w].end - words[w].start < 2) continue;
+        len += (size_t)snprintf(desc + (len < cap ? len : cap), len < cap ? cap - len : 0,
+                                "%s'%s' =", split ? "; " : "", words[w].text);
+        for (int k = words[w].start; k < words[w].end && k < n_ids; k++) {
+            const char *piece = dm_tokenizer_token(t, ids[k]);
+            size_t pl = piece ? strlen(piece) : 0;
+            if (pl >= 4 && !strcmp(piece + pl - 4, "</w>")) pl -= 4; /* end-of-word mark */
+            len += (size_t)snprintf(desc + (len < cap ? len : cap), len < cap ? cap - len : 0,
+                                    "%s'%.*s'", k > words[w].start ? " + " : " ", (int)pl,
+                                    piece ? piece : "?");
+        }
+        split++;
+    }
+    free(ids);
+    dm_word_tokens_free(words, n_words);
+    return split;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "model/tokenizer.h"
 
 #define DM_MAX_OBJECTS 8 /* class words per prompt */
 
@@ -52,5 +53,12 @@ dm_status dm_plan_from_templates(dm_plan *p, const char *const *templates, int n
 dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_error *err);
 /* Seed of sample i of a run seeded with seed. */
 uint64_t dm_sample_seed(uint64_t run_seed, long index);
+
+/* Words of PHRASE ("circel", "potted plant") that are not one whole token of the vocabulary:
+ * returns how many, and desc gets each as "'circel' = 'ci' + 'rc' + 'el'" ("; "-separated, cut
+ * to cap). Such a word still gets a mask (its pieces' attention is joined), but it is usually a
+ * misspelling or a word the text encoder knows poorly. -1 on error. */
+int dm_phrase_split_words(const dm_tokenizer *t, const char *phrase, char *desc, size_t cap,
+                          dm_error *err);
 
 #endif

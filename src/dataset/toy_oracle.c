@@ -229,6 +229,12 @@ void dm_toy_sample_free(dm_toy_sample *s) {
 
 dm_status dm_toy_generate(dm_engine *e, const dm_toy_item *it, int steps, float guidance,
                           int self_h, dm_toy_sample *s, dm_error *err) {
+    dm_toy_recipe r = {steps, guidance, DM_SAMPLER_DDIM, NULL};
+    return dm_toy_generate_recipe(e, it, &r, self_h, s, err);
+}
+
+dm_status dm_toy_generate_recipe(dm_engine *e, const dm_toy_item *it, const dm_toy_recipe *rc,
+                                 int self_h, dm_toy_sample *s, dm_error *err) {
     memset(s, 0, sizeof *s);
     if (it->n_obj < 1 || it->n_obj > DM_TOY_MAX_OBJ)
         return dm_fail_code(err, DM_EUSAGE, "toy: %d objects in a prompt (1..%d)", it->n_obj,
@@ -240,9 +246,10 @@ dm_status dm_toy_generate(dm_engine *e, const dm_toy_item *it, int steps, float 
     dm_attn_store_init(&store, 1, self_h);
     dm_txt2img_params p = {.prompt = it->prompt,
                            .negative_prompt = "",
-                           .steps = steps,
-                           .guidance = guidance,
-                           .sampler = DM_SAMPLER_DDIM,
+                           .steps = rc->steps,
+                           .guidance = rc->guidance,
+                           .sampler = rc->sampler,
+                           .timestep_spacing = rc->timestep_spacing,
                            .eta = 0,
                            .width = W,
                            .height = H,

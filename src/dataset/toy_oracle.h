@@ -95,6 +95,16 @@ void dm_toy_sample_free(dm_toy_sample *s);
  * height self_h (0: none). */
 dm_status dm_toy_generate(dm_engine *e, const dm_toy_item *it, int steps, float guidance,
                           int self_h, dm_toy_sample *s, dm_error *err);
+/* The same with any sampling recipe (few-step: e.g. lcm, 4 steps, guidance 1; LoRA and TAESD
+ * come with the engine). */
+typedef struct {
+    int steps;
+    float guidance;
+    dm_sampler_kind sampler;
+    const char *timestep_spacing; /* NULL: the model's */
+} dm_toy_recipe;
+dm_status dm_toy_generate_recipe(dm_engine *e, const dm_toy_item *it, const dm_toy_recipe *r,
+                                 int self_h, dm_toy_sample *s, dm_error *err);
 
 /* The samples in a binary cache file (generation is the slow part; tuning is not). Loading
  * checks the magic and the version and fails cleanly on a short or inconsistent file. */

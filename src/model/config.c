@@ -9,17 +9,10 @@
 #include <string.h>
 
 #include "io/file.h"
+#include "io/json.h"
 
 static dm_status load_json(const char *path, cJSON **out, dm_error *err) {
-    char *text;
-    DM_TRY(dm_read_file(path, &text, NULL, err));
-    *out = cJSON_Parse(text);
-    free(text);
-    if (!*out || !cJSON_IsObject(*out)) {
-        cJSON_Delete(*out);
-        return dm_fail(err, "%s: not a valid JSON object", path);
-    }
-    return DM_OK;
+    return dm_json_load_object(path, out, err);
 }
 
 /* A JSON number that is a whole number inside int's range (casting anything else is undefined). */

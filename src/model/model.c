@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "io/file.h"
+#include "io/json.h"
 #include "model/names.h"
 
 static dm_status open_component(dm_model *m, const char *sub, const char *prefix, dm_error *err) {
@@ -30,14 +31,9 @@ static dm_status open_component(dm_model *m, const char *sub, const char *prefix
 /* model_index.json names the pipeline's parts; we read the parts from their folders, but a file
  * that is not a JSON object means a broken or foreign download. */
 dm_status dm_model_index_check(const char *path, dm_error *err) {
-    char *text;
-    DM_TRY(dm_read_file(path, &text, NULL, err));
-    cJSON *o = cJSON_Parse(text);
-    free(text);
-    int ok = cJSON_IsObject(o);
+    cJSON *o;
+    DM_TRY(dm_json_load_object(path, &o, err));
     cJSON_Delete(o);
-    if (!ok)
-        return dm_fail(err, "%s: not a JSON object (a diffusers model_index.json is one)", path);
     return DM_OK;
 }
 
@@ -48,14 +44,8 @@ static dm_status read_force_zeros(dm_model *m, const char *dir, dm_error *err) {
     char p[8400];
     snprintf(p, sizeof p, "%s/model_index.json", dir);
     if (!dm_file_exists(p)) return DM_OK;
-    char *text;
-    DM_TRY(dm_read_file(p, &text, NULL, err));
-    cJSON *o = cJSON_Parse(text);
-    free(text);
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        return dm_fail(err, "%s: not a valid JSON object", p);
-    }
+    cJSON *o;
+    DM_TRY(dm_json_load_object(p, &o, err));
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "force_zeros_for_empty_prompt");
     if (cJSON_IsBool(v)) m->force_zeros = cJSON_IsTrue(v);
     cJSON_Delete(o);

@@ -320,15 +320,16 @@ dm_status dm_weights_get_mutable(dm_weights *w, const char *name, float **out, i
                                  const int64_t **shape, dm_error *err) {
     entry *e = find(w, name);
     if (!e) return dm_fail(err, "checkpoint has no weight '%s'", name);
-    DM_TRY(lookup(w, name, e->ndim, e->shape, &e, err));
-    if (!e->f32) {
-        size_t n;
-        const char *src = source_bytes(e, &n);
+    const float *d; /* materialised as dm_weights_get serves it (converted, transposed) */
+    DM_TRY(dm_weights_get(w, name, e->ndim, e->shape, &d, err));
+    if (!e->f32) { /* served from the read-only mapping: take a private copy */
+        size_t n = 1;
+        for (int i = 0; i < e->ndim; i++) n *= (size_t)e->shape[i];
         e->f32 = malloc(n * sizeof(float) + 1);
         if (!e->f32)
             return dm_fail(err, "%s: out of memory copying '%s'", e->file ? e->file : "checkpoint",
                            e->src->name);
-        dm_convert_to_f32(e->src->dtype, src, n, e->f32);
+        memcpy(e->f32, d, n * sizeof(float));
         w->converted += n * sizeof(float);
         e->data = e->f32;
     }

@@ -5,6 +5,7 @@
 #include "ops/dnnl_ops.h"
 
 #include <dnnl.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,7 +339,10 @@ static int finish(dm_dnnl *d, entry *e, dnnl_primitive_desc_t pd, const dnnl_mem
 /* Runs entry e: x -> src (bf16), op (weights p), dst -> y. */
 static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const float *bias, float *y,
                    const dnnl_memory_desc_t *w_src_md) {
+    double t0 = omp_get_wtime();
     if (prepare(p, &e->wmd, w_src_md)) return -1;
+    double t1 = omp_get_wtime();
+    d->st.prepare_seconds += t1 - t0;
     void *src = grow(d, 0, e->src_bytes), *sp = grow(d, 2, e->scratch_bytes + 64);
     void *dst = e->rout ? grow(d, 1, e->dst_bytes) : y;
     if (!src || !sp || !dst) return -1;
@@ -362,7 +366,9 @@ static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const floa
         dnnl_memory_set_data_handle(e->m_bias, (void *)bias);
         op[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->m_bias};
     }
+    double t2 = omp_get_wtime();
     if (run(d, e->prim, n, op)) return -1;
+    double t3 = omp_get_wtime();
     if (e->out_fast) {
         store_t(dst, e->out_r, e->out_c, y, e->out_add);
     } else if (e->rout) {
@@ -370,6 +376,9 @@ static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const floa
         dnnl_exec_arg_t out[] = {{DNNL_ARG_FROM, e->m_dst}, {DNNL_ARG_TO, e->m_y}};
         if (run(d, e->rout, 2, out)) return -1;
     }
+    double t4 = omp_get_wtime();
+    d->st.op_seconds += t3 - t2;
+    d->st.convert_seconds += (t2 - t1) + (t4 - t3);
     return 0;
 }
 

@@ -36,6 +36,9 @@ typedef struct {
     int primitives, weights, reprepared, failures;
     size_t weight_bytes;
     char conv_impl[64], linear_impl[64];
+    /* wall seconds: the oneDNN ops themselves, our layout conversions around them (f32 NCHW /
+     * token-major <-> bf16 NHWC / f32 NHWC), and preparing weights (first use) */
+    double op_seconds, convert_seconds, prepare_seconds;
 } dm_dnnl_stats;
 void dm_dnnl_get_stats(const dm_dnnl *d, dm_dnnl_stats *s);
 
