@@ -4,6 +4,7 @@
  * conditioning and every cross-attention map, the VAE (square and 16x24), and whole pipelines
  * (Euler, DDIM, DDIM 16x24, Euler with zeroed negative embeddings) with their attention maps. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,7 +44,10 @@ static void cmp(dm_safetensors *g, const char *name, const float *mine, long n, 
 static dm_engine *open_engine(const char *model, const char *config) {
     dm_error err = {0};
     dm_engine *e = NULL;
-    dm_engine_options o = {.model_path = model, .ldm_config = config, .prediction = -1};
+    dm_engine_options o = {.model_path = model,
+                           .ldm_config = config,
+                           .prediction = -1,
+                           .precision = DM_PRECISION_FP32}; /* the goldens are fp32 */
     if (dm_engine_open(&o, &e, &err)) CHECKF(0, "%s: %s", model, err.msg);
     return e;
 }
@@ -276,6 +280,34 @@ static void pipe(dm_engine *e, const char *what, const char *name, dm_sampler_ki
     dm_st_close(g);
 }
 
+/* Every sampler the engine has runs SDXL (no golden beyond Euler and DDIM: finite, not flat). */
+static void every_sampler(dm_engine *e) {
+    for (int k = 0; k <= (int)DM_SAMPLER_LCM; k++) {
+        dm_error err = {0};
+        dm_txt2img_params p = {.prompt = "a photograph of a bird",
+                               .steps = 3,
+                               .guidance = 5.0f,
+                               .sampler = (dm_sampler_kind)k,
+                               .width = 64,
+                               .height = 96,
+                               .seed = 5};
+        dm_txt2img_result r;
+        dm_status s = dm_txt2img(e, &p, &r, &err);
+        CHECKF(s == DM_OK, "%s: %s", dm_sampler_kind_name((dm_sampler_kind)k), err.msg);
+        if (s) continue;
+        int finite = 1;
+        float lo = r.image_raw[0], hi = lo;
+        for (long i = 0; i < 3L * 64 * 96; i++) {
+            float v = r.image_raw[i];
+            finite &= isfinite(v);
+            lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+        }
+        CHECKF(finite && hi > lo, "%s: image not finite or flat",
+               dm_sampler_kind_name((dm_sampler_kind)k));
+        dm_txt2img_result_free(&r);
+    }
+}
+
 static void all(const char *model, const char *config, const char *what) {
     dm_engine *e = open_engine(model, config);
     if (!e) return;
@@ -287,6 +319,7 @@ static void all(const char *model, const char *config, const char *what) {
     pipe(e, what, "pipe_ddim", DM_SAMPLER_DDIM, 0);
     pipe(e, what, "pipe_ddim_16x24", DM_SAMPLER_DDIM, 0);
     pipe(e, what, "pipe_euler_zero_neg", DM_SAMPLER_EULER, 1);
+    if (!config) every_sampler(e);
     dm_engine_free(e);
 }
 

@@ -69,8 +69,11 @@ static float *golden_f32(dm_safetensors *g, const char *name) {
 static int run(const char *model, const char *config, int f16_weights, outputs *o) {
     dm_error err = {0};
     dm_engine *e;
-    dm_engine_options eo = {
-        .model_path = model, .ldm_config = config, .prediction = -1, .f16_weights = f16_weights};
+    dm_engine_options eo = {.model_path = model,
+                            .ldm_config = config,
+                            .prediction = -1,
+                            .f16_weights = f16_weights,
+                            .precision = DM_PRECISION_FP32}; /* the bit-for-bit claim is fp32's */
     if (dm_engine_open(&eo, &e, &err)) {
         CHECKF(0, "%s: %s", model, err.msg);
         return 0;

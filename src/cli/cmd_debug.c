@@ -126,11 +126,12 @@ static dm_status text_encoder(dm_engine *e, const dm_safetensors *in, const char
 }
 
 /* ------------------------------------------------------------ unet */
+#define MAX_ATTN 128 /* SDXL base has 70 cross-attention layers */
 typedef struct {
     int n, B;
-    char names[64][160];
-    int heads[64], hw[64];
-    float *probs[64]; /* (B*heads, hw, keys) */
+    char names[MAX_ATTN][160];
+    int heads[MAX_ATTN], hw[MAX_ATTN];
+    float *probs[MAX_ATTN]; /* (B*heads, hw, keys) */
 } attn_dump;
 
 static void dump_hook(void *user, const dm_attn_event *ev) {
@@ -138,7 +139,7 @@ static void dump_hook(void *user, const dm_attn_event *ev) {
     int k = 0;
     while (k < d->n && strcmp(d->names[k], ev->layer)) k++;
     if (k == d->n) {
-        if (d->n == 64) return;
+        if (d->n == MAX_ATTN) return;
         snprintf(d->names[k], sizeof d->names[k], "%s", ev->layer);
         d->heads[k] = ev->heads, d->hw[k] = ev->h * ev->w;
         d->probs[k] = calloc((size_t)d->B * ev->heads * d->hw[k] * ev->n_keys, sizeof(float));
