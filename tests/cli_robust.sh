@@ -38,7 +38,7 @@ want="diffumask generate: --template 'a {} and a {}' has more than one {} (give 
 printf '{"prompt": "a red circle", "class": "circle", "class": "square"}\n' >"$tmp/dup.jsonl"
 err=$(gen --prompts "$tmp/dup.jsonl" --out "$tmp/dup" 2>&1)
 rc=$?
-want="diffumask generate: $tmp/dup.jsonl:1: key \"class\" is given twice"
+want="diffumask generate: $tmp/dup.jsonl:1:47: key \"class\" is given twice"
 [ $rc -eq 2 ] && [ "$err" == "$want" ] || bad "duplicate key: rc=$rc: $err"
 gen --classes 'Crème  Brûlée' --images-per-class 1 --out "$tmp/cb" 2>"$tmp/err" || bad "crème brûlée: $(cat "$tmp/err")"
 [ "$(sed -n 2p "$tmp/cb/labels.txt")" == "crème brûlée" ] || bad "labels.txt: $(cat "$tmp/cb/labels.txt")"

@@ -15,6 +15,7 @@
 #include "io/file.h"
 #include "io/safetensors.h"
 #include "model/config.h"
+#include "sched/sampler.h"
 
 static char tmp[512], model[600], src[600];
 
@@ -144,12 +145,23 @@ static void ldm_yaml_cases(void) {
     CHECK(h.unet_heads == 0 && h.unet_head_channels == 64 && h.scale_factor == 0.18215f);
 }
 
+/* scheduler_config.json: an infinite value (JSON 1e999) is out of range like any other */
+static void sched_cases(void) {
+    dm_sched_config c;
+    dm_error err = {{0}};
+    CHECKF(dm_sched_config_parse("{\"clip_sample_range\": 1e999}", "s.json", &c, &err) != DM_OK &&
+               !strcmp(err.msg, "s.json: clip_sample_range inf must be > 0"),
+           "%s", err.msg);
+    CHECKF(dm_sched_config_parse("{\"beta_end\": 1e999}", "s.json", &c, &err) != DM_OK, "beta_end");
+}
+
 int main(void) {
     if (!getenv("DM_CLI") || !getenv("DM_SOURCE_DIR")) check_skip("DM_CLI / DM_SOURCE_DIR not set");
     snprintf(tmp, sizeof tmp, "%s", check_tmpdir());
     snprintf(src, sizeof src, "%s/models/toy-shapes", getenv("DM_SOURCE_DIR"));
     snprintf(model, sizeof model, "%s/m", tmp);
     ldm_yaml_cases();
+    sched_cases();
 
     /* the copy: configs copied (they get edited), weights and tokenizer linked */
     static const char *const dirs[] = {"unet", "vae", "text_encoder", "scheduler"};

@@ -288,7 +288,7 @@ int main(void) {
     CHECK(cJSON_GetArrayItem(cJSON_GetObjectItem(xc, "original_size"), 0)->valueint == 64);
     cJSON_Delete(xc);
     free(text);
-    kill_and_resume(xl, ARGS, xa, "xlkilled", 2);
+    kill_and_resume(xl, ARGS, xa, "xlkilled", 1);
 
     /* shards 0/2 + 1/2, merged == unsharded */
     CHECK(run("generate --model %s " ARGS " --shard 0/2 --out %s/s0", model, tmp) == 0);

@@ -12,6 +12,7 @@
 #include "dataset/dataset.h"
 #include "dataset/ds_internal.h"
 #include "io/file.h"
+#include "io/json.h"
 #include "io/image.h"
 
 #define PATH_CAP 4096
@@ -538,17 +539,12 @@ static dm_status make_copy(const aug_source *s, const dm_augment_opts *o, int i,
 /* OUT/config.json: what was run on which source. */
 static dm_status make_config(const char *src_dir, const char *abs_src, const dm_augment_opts *o,
                              char **out, dm_error *err) {
-    char path[PATH_CAP], *text;
+    char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/config.json", src_dir);
     if (!dm_file_exists(path))
         return dm_fail(err, "%s: not a diffumask dataset (no config.json)", src_dir);
-    DM_TRY(dm_read_file(path, &text, NULL, err));
-    cJSON *src_cfg = cJSON_Parse(text);
-    free(text);
-    if (!cJSON_IsObject(src_cfg)) {
-        cJSON_Delete(src_cfg);
-        return dm_fail(err, "%s: not a JSON object", path);
-    }
+    cJSON *src_cfg;
+    DM_TRY(dm_json_load_object(path, &src_cfg, err));
     cJSON *cfg = cJSON_CreateObject(), *aug = cJSON_AddObjectToObject(cfg, "augment");
     cJSON_AddStringToObject(aug, "source", abs_src);
     if (o->seed <= (1ull << 53))

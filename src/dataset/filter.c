@@ -13,6 +13,7 @@
 #include "dataset/dataset.h"
 #include "dataset/ds_internal.h"
 #include "io/file.h"
+#include "io/json.h"
 #include "io/image.h"
 
 #define PATH_CAP 4096
@@ -188,11 +189,10 @@ static dm_status write_kept(const char *dir, const char *out_dir, const char *co
     char abs_src[PATH_CAP], abs_pred[PATH_CAP];
     if (!realpath(dir, abs_src)) snprintf(abs_src, sizeof abs_src, "%s", dir);
     if (!realpath(pred_dir, abs_pred)) snprintf(abs_pred, sizeof abs_pred, "%s", pred_dir);
-    cJSON *cfg = cJSON_Parse(config_text);
-    if (!cJSON_IsObject(cfg)) {
-        cJSON_Delete(cfg);
-        return dm_fail(err, "%s/config.json: not a JSON object", dir);
-    }
+    char where[PATH_CAP + 16];
+    snprintf(where, sizeof where, "%s/config.json", dir);
+    cJSON *cfg;
+    DM_TRY(dm_json_parse_object(config_text, strlen(config_text), where, 0, &cfg, err));
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "filter");
     cJSON *f = cJSON_AddObjectToObject(cfg, "filter");
     cJSON_AddStringToObject(f, "source", abs_src);

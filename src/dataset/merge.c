@@ -9,6 +9,7 @@
 #include "dataset/dataset.h"
 #include "dataset/ds_internal.h"
 #include "io/file.h"
+#include "io/json.h"
 
 #define PATH_CAP 4096
 
@@ -75,11 +76,9 @@ static dm_status check_shards(const char *const *dirs, int n, char **config, cha
         }
         char *text;
         if ((st = dm_read_file(path, &text, NULL, err)) != DM_OK) break;
-        cJSON *j = cJSON_Parse(text);
-        if (!cJSON_IsObject(j))
-            st = dm_fail(err, "%s: not a JSON object", path);
-        else if (i == 0)
-            st = dm_config_canonical(text, "shard", path, config, err);
+        cJSON *j = NULL;
+        st = dm_json_parse_object(text, strlen(text), path, 0, &j, err);
+        if (st == DM_OK && i == 0) st = dm_config_canonical(text, "shard", path, config, err);
         free(text);
         if (st != DM_OK) {
             cJSON_Delete(j);

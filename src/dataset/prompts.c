@@ -267,6 +267,19 @@ static dm_status object(dm_plan *p, dm_plan_item *it, const cJSON *cls, const cJ
     return DM_OK;
 }
 
+/* The 1-based column of the nth occurrence of "key" followed by ':' in a JSON line, or 0 when
+ * the text spells it otherwise (escapes). */
+static int key_column(const char *line, const char *key, int nth) {
+    size_t n = strlen(key);
+    for (const char *c = line; (c = strchr(c, '"')); c++)
+        if (!strncmp(c + 1, key, n) && c[n + 1] == '"') {
+            const char *e = c + n + 2;
+            while (*e == ' ' || *e == '\t') e++;
+            if (*e == ':' && --nth == 0) return (int)(c - line) + 1;
+        }
+    return 0;
+}
+
 /* The first key of object o that appears twice (cJSON keeps both; which one counts would be a
  * guess), or NULL. Pairwise: a prompt line has a handful of keys (past 64 the rest go
  * unchecked, keeping a hostile line with thousands of keys linear). */
@@ -298,7 +311,12 @@ dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_err
         }
         const char *dup = duplicate_key(o);
         if (dup) {
-            s = dm_fail_code(err, DM_EUSAGE, "%s: key \"%s\" is given twice", where, dup);
+            int col = key_column(line, dup, 2);
+            if (col)
+                s = dm_fail_code(err, DM_EUSAGE, "%s:%d: key \"%s\" is given twice", where, col,
+                                 dup);
+            else
+                s = dm_fail_code(err, DM_EUSAGE, "%s: key \"%s\" is given twice", where, dup);
             cJSON_Delete(o);
             break;
         }

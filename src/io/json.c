@@ -58,7 +58,7 @@ static dm_status parse_object(const char *text, size_t len, const char *where, i
 
 dm_status dm_json_parse_object(const char *text, size_t len, const char *where, int first_line,
                                cJSON **out, dm_error *err) {
-    return parse_object(text, len, where, first_line < 1 ? 1 : first_line, out, err);
+    return parse_object(text, len, where, first_line < 0 ? 0 : first_line, out, err);
 }
 
 dm_status dm_json_load_object(const char *path, cJSON **out, dm_error *err) {

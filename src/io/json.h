@@ -10,8 +10,9 @@
 
 /* Parses text[0..len) as one JSON object into *out (free with cJSON_Delete). where names the
  * source (a file) in the error; a syntax error gives the line and column (1-based) where parsing
- * stopped, counting lines from first_line (the line of the file text starts on: 1 for a whole
- * file, N for line N of a JSONL file); a valid value that is no object says what it is.
+ * stopped, counting lines from first_line (the line of the file text starts on: N for line N of
+ * a JSONL file, 0 for a whole file); a valid value that is no object says what it is (and the
+ * line, for a JSONL line).
  * Fails with DM_ERR. */
 dm_status dm_json_parse_object(const char *text, size_t len, const char *where, int first_line,
                                cJSON **out, dm_error *err);

@@ -62,7 +62,7 @@ TGT static inline __m512 vexp2(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-static inline __m512bh bcast_pair(const uint16_t *p) {
+TGT static inline __m512bh bcast_pair(const uint16_t *p) {
     uint32_t u;
     memcpy(&u, p, 4);
     return (__m512bh)_mm512_set1_epi32((int)u);

@@ -72,7 +72,7 @@ dm_status dm_sched_config_check(const dm_sched_config *c, dm_error *err) {
                        c->original_inference_steps, c->num_train_timesteps);
     if (!(c->timestep_scaling > 0) || !isfinite(c->timestep_scaling))
         return dm_fail(err, "%s: timestep_scaling %g must be > 0", src, c->timestep_scaling);
-    if (!(c->clip_sample_range > 0))
+    if (!(c->clip_sample_range > 0 && isfinite(c->clip_sample_range)))
         return dm_fail(err, "%s: clip_sample_range %g must be > 0", src, c->clip_sample_range);
     return DM_OK;
 }
