@@ -124,3 +124,18 @@ double check_compare_st(const char *mine_path, const char *golden_path, const ch
     dm_st_close(a), dm_st_close(b);
     return worst;
 }
+
+float *check_read_f32(const dm_safetensors *st, const char *name, long *numel) {
+    dm_error err = {0};
+    const dm_st_tensor *t = dm_st_find(st, name);
+    if (!t) return NULL;
+    float *v = malloc(sizeof(float) * (size_t)(t->numel ? t->numel : 1));
+    if (!v) return NULL;
+    if (dm_st_read_f32(t, v, &err) != DM_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        free(v);
+        return NULL;
+    }
+    if (numel) *numel = (long)t->numel;
+    return v;
+}

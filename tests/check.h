@@ -45,6 +45,10 @@ const char *check_tiny_yaml(const char *model_path);
 /* Runs "$DM_CLI <formatted arguments>" through the shell (OMP_WAIT_POLICY=PASSIVE); returns its
  * exit status (-1 if it did not exit normally). Skips the test when DM_CLI is not set. */
 int check_run_cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A golden tensor converted to float32 (malloc'd; the caller frees it), its element count in
+ * *numel (may be NULL); NULL when the file has no such tensor or it cannot be read. */
+typedef struct dm_safetensors dm_safetensors;
+float *check_read_f32(const dm_safetensors *st, const char *name, long *numel);
 /* Max |a-b| over n floats. */
 double check_max_abs_diff(const float *a, const float *b, long n);
 

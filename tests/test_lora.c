@@ -12,20 +12,10 @@
 #include "model/lora.h"
 #include "pipeline/engine.h"
 
-static float *read_f32(dm_safetensors *g, const char *name, long *n) {
-    dm_error err;
-    const dm_st_tensor *t = dm_st_find(g, name);
-    if (!t) return NULL;
-    float *p = malloc(sizeof(float) * (size_t)t->numel);
-    dm_st_read_f32(t, p, &err);
-    if (n) *n = (long)t->numel;
-    return p;
-}
-
 static double cmp(dm_safetensors *g, const char *name, const float *mine, long n, double tol,
                   const char *what) {
     long rn = 0;
-    float *ref = read_f32(g, name, &rn);
+    float *ref = check_read_f32(g, name, &rn);
     double e = -1;
     CHECKF(ref && rn == n, "%s: golden %s missing or of another size", what, name);
     if (ref && rn == n) {
@@ -58,7 +48,8 @@ static void components(const char *model, const char *lora, float scale, const c
              model[strlen(model) - 1] == 's' ? " 1-file" : " folder");
     dm_safetensors *g;
     CHECK(dm_st_open(check_shared("golden/fast/lora_unet.safetensors"), &g, &err) == DM_OK);
-    float *x = read_f32(g, "sample", NULL), *ctx = read_f32(g, "encoder_hidden_states", NULL);
+    float *x = check_read_f32(g, "sample", NULL),
+          *ctx = check_read_f32(g, "encoder_hidden_states", NULL);
     int64_t ts[2];
     dm_st_read_i64(dm_st_find(g, "timesteps"), ts, &err);
     float t[2] = {(float)ts[0], (float)ts[1]}, out[2 * 4 * 16 * 16];
@@ -92,7 +83,7 @@ static void pipeline(const char *model, const char *lora) {
     if (!e) return;
     dm_safetensors *g;
     CHECK(dm_st_open(check_shared("golden/fast/pipe_ddim_lora.safetensors"), &g, &err) == DM_OK);
-    float *noise = read_f32(g, "initial_noise", NULL);
+    float *noise = check_read_f32(g, "initial_noise", NULL);
     dm_attn_store store;
     dm_attn_store_init(&store, 1, 0);
     dm_txt2img_params p = {.prompt = "a photograph of a bird",
@@ -208,9 +199,10 @@ static void bf16_sees_lora(const char *model, const char *lora) {
     }
     dm_safetensors *g;
     CHECK(dm_st_open(check_shared("golden/fast/lora_unet.safetensors"), &g, &err) == DM_OK);
-    float *x = read_f32(g, "sample", NULL), *ctx = read_f32(g, "encoder_hidden_states", NULL);
-    float *want = read_f32(g, "noise_pred_scale_1_0", NULL),
-          *base = read_f32(g, "noise_pred_base", NULL);
+    float *x = check_read_f32(g, "sample", NULL),
+          *ctx = check_read_f32(g, "encoder_hidden_states", NULL);
+    float *want = check_read_f32(g, "noise_pred_scale_1_0", NULL),
+          *base = check_read_f32(g, "noise_pred_base", NULL);
     int64_t ts[2];
     dm_st_read_i64(dm_st_find(g, "timesteps"), ts, &err);
     float t[2] = {(float)ts[0], (float)ts[1]}, out[2 * 4 * 16 * 16];

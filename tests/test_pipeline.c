@@ -8,20 +8,10 @@
 #include "check.h"
 #include "pipeline/engine.h"
 
-static float *read_f32(dm_safetensors *g, const char *name, long *n) {
-    dm_error err;
-    const dm_st_tensor *t = dm_st_find(g, name);
-    if (!t) return NULL;
-    float *p = malloc(sizeof(float) * (size_t)t->numel);
-    dm_st_read_f32(t, p, &err);
-    if (n) *n = (long)t->numel;
-    return p;
-}
-
 static void cmp(dm_safetensors *g, const char *name, const float *mine, long n, double tol,
                 const char *what, double *worst) {
     long rn;
-    float *ref = read_f32(g, name, &rn);
+    float *ref = check_read_f32(g, name, &rn);
     CHECKF(ref && rn == n, "%s: golden %s missing or of another size (%ld vs %ld)", what, name,
            ref ? rn : -1, n);
     if (!ref || rn != n) return;
@@ -46,7 +36,7 @@ static void run(const char *model, const char *golden, dm_sampler_kind kind, dou
     }
     dm_safetensors *g;
     CHECK(dm_st_open(golden, &g, &err) == DM_OK);
-    float *noise = read_f32(g, "initial_noise", NULL);
+    float *noise = check_read_f32(g, "initial_noise", NULL);
     dm_attn_store store;
     dm_attn_store_init(&store, 1, 0);
     dm_txt2img_params p = {.prompt = "a photograph of a bird",

@@ -17,20 +17,10 @@ typedef struct {
     float guidance;
 } pipe_case;
 
-static float *read_f32(dm_safetensors *g, const char *name, long *n) {
-    dm_error err;
-    const dm_st_tensor *t = dm_st_find(g, name);
-    if (!t) return NULL;
-    float *p = malloc(sizeof(float) * (size_t)t->numel);
-    dm_st_read_f32(t, p, &err);
-    if (n) *n = (long)t->numel;
-    return p;
-}
-
 static void cmp(dm_safetensors *g, const char *name, const float *mine, long n, double tol,
                 const char *what, double *worst) {
     long rn = 0;
-    float *ref = read_f32(g, name, &rn);
+    float *ref = check_read_f32(g, name, &rn);
     CHECKF(ref && rn == n, "%s: golden %s missing or of another size (%ld vs %ld)", what, name, rn,
            n);
     if (ref && rn == n) {
@@ -50,7 +40,8 @@ static void run(dm_engine *e, const char *model, const pipe_case *c) {
         return;
     }
     long nsn = 0;
-    float *noise = read_f32(g, "initial_noise", NULL), *sn = read_f32(g, "scheduler_noise", &nsn);
+    float *noise = check_read_f32(g, "initial_noise", NULL),
+          *sn = check_read_f32(g, "scheduler_noise", &nsn);
     dm_attn_store store;
     dm_attn_store_init(&store, 1, 0);
     dm_txt2img_params p = {.prompt = "a photograph of a bird",

@@ -11,23 +11,6 @@
 #include "io/safetensors.h"
 #include "sched/sampler.h"
 
-static float *read_f32(const dm_safetensors *st, const char *name, long *numel) {
-    dm_error err = {0};
-    const dm_st_tensor *t = dm_st_find(st, name);
-    if (!t) {
-        fprintf(stderr, "%s: no tensor %s\n", dm_st_path(st), name);
-        return NULL;
-    }
-    float *v = malloc(sizeof(float) * (size_t)(t->numel ? t->numel : 1));
-    if (dm_st_read_f32(t, v, &err) != DM_OK) {
-        fprintf(stderr, "%s\n", err.msg);
-        free(v);
-        return NULL;
-    }
-    if (numel) *numel = (long)t->numel;
-    return v;
-}
-
 /* One golden file: the loop of README (e). */
 static void run_golden(const char *file, dm_sampler_kind kind, const dm_sched_config *cfg) {
     dm_error err = {0};
@@ -65,17 +48,18 @@ static void run_golden(const char *file, dm_sampler_kind kind, const dm_sched_co
                    dm_sampler_timestep(s, k), want[k]);
     }
 
-    float *ac = read_f32(st, "alphas_cumprod", NULL);
-    float *ins = read_f32(st, "init_noise_sigma", NULL);
-    float *noise = read_f32(st, "init_noise", NULL);
-    float *mos = read_f32(st, "model_outputs", NULL);
-    float *lat_in = read_f32(st, "latent_in", NULL);
-    float *scaled = read_f32(st, "scaled_model_input", NULL);
-    float *lat = read_f32(st, "latents", NULL);
-    float *x0s =
-        dm_st_find(st, "pred_original_sample") ? read_f32(st, "pred_original_sample", NULL) : NULL;
+    float *ac = check_read_f32(st, "alphas_cumprod", NULL);
+    float *ins = check_read_f32(st, "init_noise_sigma", NULL);
+    float *noise = check_read_f32(st, "init_noise", NULL);
+    float *mos = check_read_f32(st, "model_outputs", NULL);
+    float *lat_in = check_read_f32(st, "latent_in", NULL);
+    float *scaled = check_read_f32(st, "scaled_model_input", NULL);
+    float *lat = check_read_f32(st, "latents", NULL);
+    float *x0s = dm_st_find(st, "pred_original_sample")
+                     ? check_read_f32(st, "pred_original_sample", NULL)
+                     : NULL;
     long nsig = 0;
-    float *sig = dm_st_find(st, "sigmas") ? read_f32(st, "sigmas", &nsig) : NULL;
+    float *sig = dm_st_find(st, "sigmas") ? check_read_f32(st, "sigmas", &nsig) : NULL;
     CHECK(ac && ins && noise && mos && lat_in && scaled && lat);
     if (!(ac && ins && noise && mos && lat_in && scaled && lat)) goto done;
 

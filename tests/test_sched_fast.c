@@ -10,19 +10,6 @@
 #include "io/safetensors.h"
 #include "sched/sampler.h"
 
-static float *read_f32(const dm_safetensors *st, const char *name, long *numel) {
-    dm_error err = {0};
-    const dm_st_tensor *t = dm_st_find(st, name);
-    if (!t) return NULL;
-    float *v = malloc(sizeof(float) * (size_t)(t->numel ? t->numel : 1));
-    if (dm_st_read_f32(t, v, &err) != DM_OK) {
-        free(v);
-        return NULL;
-    }
-    if (numel) *numel = (long)t->numel;
-    return v;
-}
-
 static double maxd(double a, double b) {
     return a > b ? a : b;
 }
@@ -63,13 +50,17 @@ static void run_golden(const char *file, dm_sampler_kind kind, const char *spaci
                    dm_sampler_timestep(s, k), want[k]);
     }
     long nsig = 0, nnoise = 0;
-    float *ac = read_f32(st, "alphas_cumprod", NULL), *ins = read_f32(st, "init_noise_sigma", NULL);
-    float *noise = read_f32(st, "init_noise", NULL), *mos = read_f32(st, "model_outputs", NULL);
-    float *lat_in = read_f32(st, "latent_in", NULL), *lat = read_f32(st, "latents", NULL);
-    float *scaled = read_f32(st, "scaled_model_input", NULL);
-    float *x0s = read_f32(st, "pred_original_sample", NULL);
-    if (!x0s) x0s = read_f32(st, "denoised", NULL);
-    float *sig = read_f32(st, "sigmas", &nsig), *sn = read_f32(st, "scheduler_noise", &nnoise);
+    float *ac = check_read_f32(st, "alphas_cumprod", NULL),
+          *ins = check_read_f32(st, "init_noise_sigma", NULL);
+    float *noise = check_read_f32(st, "init_noise", NULL),
+          *mos = check_read_f32(st, "model_outputs", NULL);
+    float *lat_in = check_read_f32(st, "latent_in", NULL),
+          *lat = check_read_f32(st, "latents", NULL);
+    float *scaled = check_read_f32(st, "scaled_model_input", NULL);
+    float *x0s = check_read_f32(st, "pred_original_sample", NULL);
+    if (!x0s) x0s = check_read_f32(st, "denoised", NULL);
+    float *sig = check_read_f32(st, "sigmas", &nsig),
+          *sn = check_read_f32(st, "scheduler_noise", &nnoise);
     CHECK(ac && ins && noise && mos && lat_in && scaled && lat && x0s);
     if (!(ac && ins && noise && mos && lat_in && scaled && lat && x0s)) goto done;
     CHECK(dm_sampler_noise_draws(s) == nnoise / N);

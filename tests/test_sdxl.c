@@ -11,21 +11,11 @@
 #include "check.h"
 #include "pipeline/engine.h"
 
-static float *read_f32(dm_safetensors *g, const char *name, long *n) {
-    dm_error err;
-    const dm_st_tensor *t = dm_st_find(g, name);
-    if (!t) return NULL;
-    float *p = malloc(sizeof(float) * (size_t)t->numel + 1);
-    dm_st_read_f32(t, p, &err);
-    if (n) *n = (long)t->numel;
-    return p;
-}
-
 /* Compares n floats of mine with golden tensor name (from element offset off). */
 static void cmp_at(dm_safetensors *g, const char *name, long off, const float *mine, long n,
                    double tol, const char *what, double *worst) {
     long rn;
-    float *ref = read_f32(g, name, &rn);
+    float *ref = check_read_f32(g, name, &rn);
     CHECKF(ref && rn >= off + n, "%s: golden %s missing or too small (%ld < %ld)", what, name,
            ref ? rn : -1, off + n);
     if (ref && rn >= off + n) {
@@ -142,8 +132,9 @@ static void unet(dm_engine *e, const char *what) {
     if (!g || !ga) return;
     dm_error err = {0};
     long nx, nc, nte, nti;
-    float *x = read_f32(g, "sample", &nx), *ctx = read_f32(g, "encoder_hidden_states", &nc);
-    float *te = read_f32(g, "text_embeds", &nte), *ti = read_f32(g, "time_ids", &nti);
+    float *x = check_read_f32(g, "sample", &nx),
+          *ctx = check_read_f32(g, "encoder_hidden_states", &nc);
+    float *te = check_read_f32(g, "text_embeds", &nte), *ti = check_read_f32(g, "time_ids", &nti);
     int64_t t64[2];
     dm_st_read_i64(dm_st_find(g, "timesteps"), t64, &err);
     float t[2] = {(float)t64[0], (float)t64[1]};
@@ -198,7 +189,7 @@ static void vae(dm_engine *e, const char *what) {
     for (int k = 0; k < 2; k++) {
         const dm_st_tensor *lt = dm_st_find(g, lat[k]);
         int h = (int)lt->shape[2], w = (int)lt->shape[3];
-        float *z = read_f32(g, lat[k], NULL), *out = malloc(sizeof(float) * 3 * 64 * h * w);
+        float *z = check_read_f32(g, lat[k], NULL), *out = malloc(sizeof(float) * 3 * 64 * h * w);
         CHECKF(dm_vae_decode(&e->vae, z, h, w, out, &e->arena, &err) == DM_OK, "%s", err.msg);
         cmp(g, img[k], out, 3L * 64 * h * w, 1e-4, what, &worst);
         free(z), free(out);
@@ -214,7 +205,7 @@ static void pipe(dm_engine *e, const char *what, const char *name, dm_sampler_ki
     dm_error err = {0};
     const dm_st_tensor *nt = dm_st_find(g, "initial_noise");
     int h = (int)nt->shape[2], w = (int)nt->shape[3];
-    float *noise = read_f32(g, "initial_noise", NULL);
+    float *noise = check_read_f32(g, "initial_noise", NULL);
     dm_attn_store store;
     dm_attn_store_init(&store, 1, 0);
     dm_txt2img_params p = {.prompt = "a photograph of a bird",

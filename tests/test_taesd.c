@@ -10,20 +10,10 @@
 #include "model/taesd.h"
 #include "pipeline/engine.h"
 
-static float *read_f32(dm_safetensors *g, const char *name, long *n) {
-    dm_error err;
-    const dm_st_tensor *t = dm_st_find(g, name);
-    if (!t) return NULL;
-    float *p = malloc(sizeof(float) * (size_t)t->numel);
-    dm_st_read_f32(t, p, &err);
-    if (n) *n = (long)t->numel;
-    return p;
-}
-
 static void cmp(dm_safetensors *g, const char *name, const float *mine, long n, double tol,
                 const char *what) {
     long rn = 0;
-    float *ref = read_f32(g, name, &rn);
+    float *ref = check_read_f32(g, name, &rn);
     CHECKF(ref && rn == n, "%s: golden %s missing or of another size", what, name);
     if (ref && rn == n) {
         double e = check_max_abs_diff(mine, ref, n);
@@ -48,13 +38,13 @@ int main(void) {
     CHECK(dm_arena_init(&a, (size_t)1 << 30, &err) == DM_OK);
     dm_safetensors *g;
     CHECK(dm_st_open(check_shared("golden/fast/taesd_decode.safetensors"), &g, &err) == DM_OK);
-    float *z = read_f32(g, "latent", NULL), *img = malloc(sizeof(float) * 3 * 128 * 128);
+    float *z = check_read_f32(g, "latent", NULL), *img = malloc(sizeof(float) * 3 * 128 * 128);
     CHECKF(dm_taesd_decode(t, z, 16, 16, img, &a, &err) == DM_OK, "%s", err.msg);
     cmp(g, "image", img, 3 * 128 * 128, 1e-4, "taesd decode");
     free(z);
     dm_st_close(g);
     CHECK(dm_st_open(check_shared("golden/fast/taesd_encode.safetensors"), &g, &err) == DM_OK);
-    float *im = read_f32(g, "image", NULL), lat[4 * 16 * 16];
+    float *im = check_read_f32(g, "image", NULL), lat[4 * 16 * 16];
     CHECKF(dm_taesd_encode(t, im, 128, 128, lat, &a, &err) == DM_OK, "%s", err.msg);
     cmp(g, "latent", lat, 4 * 16 * 16, 1e-4, "taesd encode");
     CHECK(dm_taesd_encode(t, im, 100, 128, lat, &a, &err) == DM_EUSAGE);
@@ -73,7 +63,7 @@ int main(void) {
         }
         CHECK(dm_st_open(check_shared("golden/fast/pipe_ddim_taesd.safetensors"), &g, &err) ==
               DM_OK);
-        float *noise = read_f32(g, "initial_noise", NULL);
+        float *noise = check_read_f32(g, "initial_noise", NULL);
         dm_txt2img_params p = {.prompt = "a photograph of a bird",
                                .negative_prompt = "",
                                .steps = 10,

@@ -382,6 +382,26 @@ static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const floa
     return 0;
 }
 
+/* A freshly built cache entry: counted when its primitive was made (rc 0), else dropped. */
+static int keep_entry(dm_dnnl *d, entry *e, int rc) {
+    if (rc) {
+        entry_free(e);
+        d->st.failures++;
+        return -1;
+    }
+    d->n++;
+    return 0;
+}
+
+static int run_entry(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const float *b, float *y,
+                     const dnnl_memory_desc_t *w_src) {
+    if (execute(d, e, p, x, b, y, w_src)) {
+        d->st.failures++;
+        return -1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ convolution */
 
 int dm_dnnl_conv2d(dm_wprep *p, const float *x, int C, int H, int W, const float *b, int O, int k,
@@ -432,18 +452,9 @@ int dm_dnnl_conv2d(dm_wprep *p, const float *x, int C, int H, int W, const float
             if (a) dnnl_primitive_attr_destroy(a);
             if (!accumulate) break;
         }
-        if (rc) {
-            entry_free(e);
-            d->st.failures++;
-            return -1;
-        }
-        d->n++;
+        if (keep_entry(d, e, rc)) return -1;
     }
-    if (execute(d, e, p, x, b, y, &w_src)) {
-        d->st.failures++;
-        return -1;
-    }
-    return 0;
+    return run_entry(d, e, p, x, b, y, &w_src);
 }
 
 /* ------------------------------------------------------------------ linear (matmul) */
@@ -485,16 +496,7 @@ int dm_dnnl_linear(dm_wprep *p, const float *x, int M, int K, const float *b, in
                 finish(d, e, pd, &x_md, &y_md, accumulate, fused, b != NULL, &f, d->st.linear_impl);
         if (pd) dnnl_primitive_desc_destroy(pd);
         if (a) dnnl_primitive_attr_destroy(a);
-        if (rc) {
-            entry_free(e);
-            d->st.failures++;
-            return -1;
-        }
-        d->n++;
+        if (keep_entry(d, e, rc)) return -1;
     }
-    if (execute(d, e, p, x, b, y, &w_src)) {
-        d->st.failures++;
-        return -1;
-    }
-    return 0;
+    return run_entry(d, e, p, x, b, y, &w_src);
 }
