@@ -212,6 +212,24 @@ static void jpeg_on_message(j_common_ptr cinfo) {
     (void)cinfo; /* libjpeg warnings: not ours to print */
 }
 
+/* Compresses rgb (h, w, 3) into c, whose destination is set. libjpeg errors longjmp out of here
+ * to the caller's setjmp. */
+static void jpeg_compress_rgb(struct jpeg_compress_struct *c, const uint8_t *rgb, int w, int h,
+                              int quality) {
+    c->image_width = (JDIMENSION)w;
+    c->image_height = (JDIMENSION)h;
+    c->input_components = 3;
+    c->in_color_space = JCS_RGB;
+    jpeg_set_defaults(c);
+    jpeg_set_quality(c, quality ? quality : DM_JPEG_QUALITY_DEFAULT, TRUE);
+    jpeg_start_compress(c, TRUE);
+    while (c->next_scanline < c->image_height) {
+        JSAMPROW row = (JSAMPROW)(rgb + (size_t)c->next_scanline * w * 3);
+        jpeg_write_scanlines(c, &row, 1);
+    }
+    jpeg_finish_compress(c);
+}
+
 dm_status dm_jpeg_write_rgb(const char *path, const uint8_t *rgb, int w, int h, int quality,
                             dm_error *err) {
     DM_TRY(check_size(path, w, h, err));
@@ -231,18 +249,7 @@ dm_status dm_jpeg_write_rgb(const char *path, const uint8_t *rgb, int w, int h, 
     }
     jpeg_create_compress(&c);
     jpeg_stdio_dest(&c, af.fp);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality ? quality : DM_JPEG_QUALITY_DEFAULT, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * w * 3);
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
+    jpeg_compress_rgb(&c, rgb, w, h, quality);
     jpeg_destroy_compress(&c);
     return dm_atomic_commit(&af, err);
 }
@@ -270,18 +277,7 @@ dm_status dm_jpeg_encode_rgb(const uint8_t *rgb, int w, int h, int quality, uint
     }
     jpeg_create_compress(&c);
     jpeg_mem_dest(&c, &mem.buf, &mem.size);
-    c.image_width = (JDIMENSION)w;
-    c.image_height = (JDIMENSION)h;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality ? quality : DM_JPEG_QUALITY_DEFAULT, TRUE);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < c.image_height) {
-        JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * w * 3);
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
+    jpeg_compress_rgb(&c, rgb, w, h, quality);
     jpeg_destroy_compress(&c);
     *out = mem.buf;
     *len = mem.size;
