@@ -72,7 +72,7 @@ static int run(const char *model, const char *config, int f16_weights, outputs *
     dm_engine_options eo = {.model_path = model,
                             .ldm_config = config,
                             .prediction = -1,
-                            .f16_weights = f16_weights,
+                            .f32_weights = !f16_weights,
                             .precision = DM_PRECISION_FP32}; /* the bit-for-bit claim is fp32's */
     if (dm_engine_open(&eo, &e, &err)) {
         CHECKF(0, "%s: %s", model, err.msg);

@@ -4,19 +4,13 @@
  * loop stops after K calls and the UNet time is extrapolated from the mean per call (the first
  * call, which also faults the activation memory in, is left out of the mean when K >= 2). */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/bench_recipe.h"
 #include "model/lora.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct {
     char text[512];
@@ -60,7 +54,7 @@ typedef struct {
 static void on_step(void *user, int step, int n) {
     timing *t = user;
     (void)n;
-    double x = now(), d = x - t->t_last;
+    double x = omp_get_wtime(), d = x - t->t_last;
     t->t_last = x;
     if (step == 1)
         t->first_call = d;
@@ -84,16 +78,18 @@ static dm_status measure(dm_engine *e, const recipe *rc, int width, int height, 
     t->batch = rc->guidance > 1 ? 2 : 1;
     t->stop_after = max_calls > 0 && max_calls < t->calls ? max_calls : t->calls + 1;
     /* text: the prompt (and the negative one under CFG), timed on its own */
-    int D = e->clip.cfg.hidden + (e->sdxl ? e->clip2.cfg.hidden : 0);
-    float *emb = malloc(sizeof(float) * 77 * (size_t)D * 2), *pooled = malloc(sizeof(float) * 8192);
+    int D = dm_engine_ctx_dim(e), P = dm_engine_pooled_dim(e);
+    float *emb = malloc(sizeof(float) * DM_CONTEXT_LEN * (size_t)D * 2);
+    float *pooled = malloc(sizeof(float) * (size_t)(P ? P : 1));
     if (!emb || !pooled) {
         free(emb), free(pooled);
         return dm_fail(err, "out of memory");
     }
-    double t0 = now();
+    double t0 = omp_get_wtime();
     dm_status s = dm_engine_encode(e, "a photograph of a bird", emb, pooled, NULL, err);
-    if (!s && t->batch == 2) s = dm_engine_encode(e, "", emb + (size_t)77 * D, pooled, NULL, err);
-    t->text = now() - t0;
+    if (!s && t->batch == 2)
+        s = dm_engine_encode(e, "", emb + (size_t)DM_CONTEXT_LEN * D, pooled, NULL, err);
+    t->text = omp_get_wtime() - t0;
     free(emb), free(pooled);
     if (s) return s;
     dm_attn_store store;
@@ -114,7 +110,7 @@ static dm_status measure(dm_engine *e, const recipe *rc, int width, int height, 
     dm_txt2img_result r = {0};
     /* the decoder is timed below on its own: run the loop without one when cut short */
     dm_taesd *keep = e->taesd;
-    t->t_last = now();
+    t->t_last = omp_get_wtime();
     s = dm_txt2img(e, &p, &r, err);
     int cut = t->measured < t->calls;
     if (s && cut) s = DM_OK; /* stopped after --measure-calls, as asked */
@@ -136,9 +132,9 @@ static dm_status measure(dm_engine *e, const recipe *rc, int width, int height, 
     dm_rng_seed(&rng, 3);
     dm_rng_fill_normal(&rng, z, (size_t)L * h * w);
     e->taesd = rc->taesd ? keep : NULL;
-    t0 = now();
+    t0 = omp_get_wtime();
     s = dm_engine_decode(e, z, h, w, img, err);
-    t->decode = now() - t0;
+    t->decode = omp_get_wtime() - t0;
     e->taesd = keep;
     free(z), free(img);
     t->total = t->text + t->unet + t->decode;
@@ -184,17 +180,17 @@ int dm_bench_recipes(const dm_bench_recipe_opts *o) {
                             .tokenizer_dir = o->tokenizer,
                             .threads = o->threads,
                             .prediction = -1,
-                            .f16_weights = o->f16_weights,
+                            .f32_weights = o->f32_weights,
                             .loras = loras,
                             .n_loras = o->loras->n,
                             .vae_decoder = o->vae_decoder};
-    double t0 = now();
+    double t0 = omp_get_wtime();
     dm_engine *e;
     if (dm_engine_open(&eo, &e, &err)) {
         fprintf(stderr, "%s: %s\n", cmd, err.msg);
         return 1;
     }
-    double load = now() - t0;
+    double load = omp_get_wtime() - t0;
     timing tm[DM_ARG_LIST_MAX];
     for (int k = 0; k < n; k++) {
         if (measure(e, &rc[k], o->width, o->height, o->measure_calls, &tm[k], &err)) {

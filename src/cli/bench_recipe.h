@@ -8,7 +8,7 @@
 typedef struct {
     const char *model, *tokenizer, *vae_decoder, *precision; /* precision: auto|fp32|bf16 */
     const dm_arg_list *recipes, *loras;
-    int width, height, threads, measure_calls, json, f16_weights;
+    int width, height, threads, measure_calls, json, f32_weights;
 } dm_bench_recipe_opts;
 
 /* Prints the table (or JSON); returns the exit status. */

@@ -383,7 +383,7 @@ int dm_cmd_bench(int argc, char **argv) {
                                    .threads = (int)threads,
                                    .measure_calls = (int)measure_calls,
                                    .json = json,
-                                   .f16_weights = f16_weights};
+                                   .f32_weights = f32_weights};
         return dm_bench_recipes(&ro);
     }
     if (threads > 0) omp_set_num_threads((int)threads);

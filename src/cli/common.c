@@ -41,7 +41,6 @@ int dm_cli_open_engine(const dm_cmd_spec *spec, const dm_cli_model_opts *o, int 
                             .threads = (int)o->threads,
                             .prediction = pred,
                             .no_tokenizer = !need_tokenizer,
-                            .f16_weights = o->f16_weights,
                             .vae_decoder = o->vae_decoder,
                             .precision = prec};
     dm_error err = {0};

@@ -17,14 +17,12 @@ void dm_set_threads(int threads) {
     dm_ops_set_threads(threads);
 }
 
-static dm_status check_vocab(const dm_engine *e, const dm_tokenizer *t, const char *dir, int vocab,
-                             dm_error *err) {
+static dm_status check_vocab(const dm_tokenizer *t, const char *dir, int vocab, dm_error *err) {
     if (dm_tokenizer_vocab_size(t) > vocab)
         return dm_fail(err,
                        "%s: tokenizer has %d tokens but the text encoder only %d (wrong "
                        "tokenizer?)",
                        dir, dm_tokenizer_vocab_size(t), vocab);
-    (void)e;
     return DM_OK;
 }
 
@@ -40,16 +38,16 @@ static dm_status open_tokenizers(dm_engine *e, const dm_engine_options *o, dm_er
                                                                  : NULL;
     DM_TRY(dm_find_tokenizer_dir(o->model_path, over, dir, sizeof dir, err));
     DM_TRY(dm_tokenizer_load(dir, &e->tok, err));
-    DM_TRY(check_vocab(e, e->tok, dir, m->clip.vocab, err));
+    DM_TRY(check_vocab(e->tok, dir, m->clip.vocab, err));
     if (!m->sdxl) return DM_OK;
     snprintf(cand, sizeof cand, "%s/tokenizer_2", m->config_dir);
     if (!o->tokenizer_dir && m->config_dir[0] && dm_dir_exists(cand)) {
         DM_TRY(dm_tokenizer_load(cand, &e->tok2, err));
-        return check_vocab(e, e->tok2, cand, m->clip2.vocab, err);
+        return check_vocab(e->tok2, cand, m->clip2.vocab, err);
     }
     DM_TRY(dm_tokenizer_load(dir, &e->tok2, err));
     dm_tokenizer_set_pad(e->tok2, 0);
-    return check_vocab(e, e->tok2, dir, m->clip2.vocab, err);
+    return check_vocab(e->tok2, dir, m->clip2.vocab, err);
 }
 
 dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *err) {
@@ -60,6 +58,7 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
     dm_set_threads(o->threads);
     if ((s = dm_precision_resolve(o->precision, &e->precision, err))) goto fail;
     if ((s = dm_model_open_with_config(o->model_path, o->ldm_config, &e->model, err))) goto fail;
+    if (o->f32_weights) dm_weights_set_keep_half(e->model->w, 0);
     /* LoRAs change f32 copies of their weights here, before any network takes its pointers (or
      * packs / converts them) */
     if (o->n_loras > 0) {

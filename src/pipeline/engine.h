@@ -20,8 +20,8 @@ typedef struct {
     int threads;            /* 0: leave the libraries' defaults */
     int prediction;         /* -1: from the model, 0: epsilon, 1: v_prediction */
     int no_tokenizer;       /* debug commands that take token ids need none */
-    int f16_weights;        /* ignored: f16/bf16 weights always stay as stored (the weight store's
-                               default since issue 10); kept so old callers compile */
+    int f32_weights; /* 1: f16/bf16 weights become f32 copies at load (the pre-issue-10 mode, for
+                        measurements and tests); 0: they stay as stored, converted per layer */
     dm_precision precision; /* AUTO (0): bf16 where the CPU has it (dm_precision_resolve) */
     const dm_lora *loras;   /* merged into the f32 weights before the networks load them */
     int n_loras;
