@@ -205,9 +205,7 @@ int dm_cmd_eval_toy(int argc, char **argv) {
     dm_toy_recipe recipe = {0, 0, DM_SAMPLER_DDIM, o.spacing};
     if (o.sampler && dm_sampler_kind_parse(o.sampler, &recipe.sampler, &err))
         return dm_usage_error(&spec, "%s", err.msg);
-    dm_sched_config probe;
-    dm_sched_config_default(&probe);
-    if (o.spacing && dm_sched_config_set_spacing(&probe, o.spacing, &err))
+    if (o.spacing && dm_sched_spacing_check(o.spacing, &err))
         return dm_usage_error(&spec, "%s", err.msg);
     dm_toy_method methods[MAX_METHODS];
     int n_methods = 0;

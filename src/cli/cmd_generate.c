@@ -252,9 +252,7 @@ int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
                              .shard = {0, 1}};
     if (dm_sampler_kind_parse(o.sampler, &g.sampler, &err))
         return dm_usage_error(&spec, "%s", err.msg);
-    dm_sched_config probe;
-    dm_sched_config_default(&probe);
-    if (o.spacing && dm_sched_config_set_spacing(&probe, o.spacing, &err))
+    if (o.spacing && dm_sched_spacing_check(o.spacing, &err))
         return dm_usage_error(&spec, "%s", err.msg);
     g.timestep_spacing = o.spacing;
     dm_mask_params_default(&g.mask);

@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "dataset/report.h"
 
 int dm_cmd_report(int argc, char **argv) {
@@ -33,9 +34,5 @@ int dm_cmd_report(int argc, char **argv) {
     if (!out) return dm_usage_error(&spec, "--out is required");
     dm_error err = {{0}};
     dm_status s = dm_report_html(pos[0], out, (int)thumb, (int)max_cards, &err);
-    if (s != DM_OK) {
-        fprintf(stderr, "diffumask report: %s\n", err.msg);
-        return s == DM_EUSAGE ? 2 : 1;
-    }
-    return 0;
+    return s ? dm_cli_fail(&spec, s, &err) : 0;
 }

@@ -125,9 +125,7 @@ int dm_cmd_txt2img(int argc, char **argv) {
     dm_error err = {0};
     dm_sampler_kind kind;
     if (dm_sampler_kind_parse(o.sampler, &kind, &err)) return dm_usage_error(&spec, "%s", err.msg);
-    dm_sched_config probe;
-    dm_sched_config_default(&probe);
-    if (o.spacing && dm_sched_config_set_spacing(&probe, o.spacing, &err))
+    if (o.spacing && dm_sched_spacing_check(o.spacing, &err))
         return dm_usage_error(&spec, "%s", err.msg);
     int orig[2], crop[2], target[2];
     if ((r = dm_cli_parse_sizes(&spec, &o.sz, orig, crop, target))) return r;

@@ -171,9 +171,9 @@ static dm_status sample(report_ctx *r, sbuf *b, const char *dir, const cJSON *j,
     uint8_t *mask = NULL, *rgb = NULL, *ovl = NULL;
     int w, h, iw, ih;
     DM_TRY(dm_png_read(mp, 1, &mask, &w, &h, err));
+    long hist[256] = {0}; /* pixels per class id of this mask */
+    for (size_t i = 0; i < (size_t)w * h; i++) hist[mask[i]]++;
     if (count) {
-        long hist[256] = {0};
-        for (size_t i = 0; i < (size_t)w * h; i++) hist[mask[i]]++;
         for (int c = 0; c < 256; c++) r->pixels[c] += hist[c], r->samples[c] += hist[c] > 0;
         double s = sample_score(j);
         if (s >= 0) r->hist[s >= 1 ? HIST_BINS - 1 : (int)(s * HIST_BINS)]++;
@@ -197,18 +197,13 @@ static dm_status sample(report_ctx *r, sbuf *b, const char *dir, const cJSON *j,
             SB_LIT(b, "<figcaption><b>");
             sb_html(b, name);
             sb_printf(b, "</b> <span class=\"score\">score %.3f</span><br>", s);
-            for (int c = 1; c < 255; c++)
-                if (c < r->n_labels)
-                    for (size_t i = 0; i < (size_t)w * h; i++)
-                        if (mask[i] == c) {
-                            sb_printf(b,
-                                      "<span class=\"sw\" style=\"background:#%02x%02x%02x\">"
-                                      "</span>",
-                                      r->pal[3 * c], r->pal[3 * c + 1], r->pal[3 * c + 2]);
-                            sb_html(b, r->labels[c]);
-                            SB_LIT(b, " ");
-                            break;
-                        }
+            for (int c = 1; c < 255 && c < r->n_labels; c++)
+                if (hist[c]) {
+                    sb_printf(b, "<span class=\"sw\" style=\"background:#%02x%02x%02x\"></span>",
+                              r->pal[3 * c], r->pal[3 * c + 1], r->pal[3 * c + 2]);
+                    sb_html(b, r->labels[c]);
+                    SB_LIT(b, " ");
+                }
             SB_LIT(b, "<br><q>");
             sb_html(b, jstr(j, "prompt"));
             SB_LIT(b, "</q></figcaption></figure>\n");

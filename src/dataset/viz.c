@@ -68,6 +68,13 @@ static void fill(uint8_t *sheet, int sw, int x0, int y0, int w, int h, const uin
         for (int x = x0; x < x0 + w; x++) memcpy(sheet + ((size_t)y * sw + x) * 3, rgb, 3);
 }
 
+/* One overlay pixel: white on a class boundary, the image where the mask is background, else
+ * the image blended half-and-half with the class's palette colour. */
+static void overlay_px(const uint8_t *rgb, uint8_t id, bool edge, const uint8_t *pal, uint8_t *o) {
+    for (int k = 0; k < 3; k++)
+        o[k] = edge ? 255 : id == 0 ? rgb[k] : (uint8_t)((rgb[k] + pal[3 * id + k] + 1) / 2);
+}
+
 static void draw_row(uint8_t *sheet, int sw, int top, int tile, const uint8_t *img,
                      const uint8_t *mask, const uint8_t *heat, int w, int h, const uint8_t *pal) {
     fit f = fit_tile(w, h, tile);
@@ -81,11 +88,7 @@ static void draw_row(uint8_t *sheet, int sw, int top, int tile, const uint8_t *i
             uint8_t id = nearest(mask, &f, x, y);
             bool edge = (x + 1 < f.dw && nearest(mask, &f, x + 1, y) != id) ||
                         (y + 1 < f.dh && nearest(mask, &f, x, y + 1) != id);
-            uint8_t *o = sheet + (row + x_ovl + f.ox + x) * 3;
-            for (int k = 0; k < 3; k++)
-                o[k] = edge      ? 255
-                       : id == 0 ? rgb[k]
-                                 : (uint8_t)((rgb[k] + pal[3 * id + k] + 1) / 2);
+            overlay_px(rgb, id, edge, pal, sheet + (row + x_ovl + f.ox + x) * 3);
             if (heat) {
                 bilinear(heat, 1, &f, x, y, &hv);
                 jet(hv, sheet + (row + x_heat + f.ox + x) * 3);
@@ -100,10 +103,7 @@ void dm_viz_overlay(const uint8_t *rgb, const uint8_t *mask, int w, int h, const
             size_t i = (size_t)y * w + x;
             uint8_t id = mask[i];
             bool edge = (x + 1 < w && mask[i + 1] != id) || (y + 1 < h && mask[i + w] != id);
-            for (int k = 0; k < 3; k++)
-                out[3 * i + k] = edge      ? 255
-                                 : id == 0 ? rgb[3 * i + k]
-                                           : (uint8_t)((rgb[3 * i + k] + pal[3 * id + k] + 1) / 2);
+            overlay_px(rgb + 3 * i, id, edge, pal, out + 3 * i);
         }
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "io/file.h"
+#include "io/json.h"
 #include "ops/ops.h"
 
 typedef struct {
@@ -148,15 +149,8 @@ static dm_status parse_config(const char *dir, dm_taesd *t, coder_cfg *dc, coder
                               dm_error *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    char *text;
-    size_t len;
-    DM_TRY(dm_read_file(path, &text, &len, err));
-    cJSON *o = cJSON_Parse(text);
-    free(text);
-    if (!o || !cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        return dm_fail(err, "%s: not a JSON object", path);
-    }
+    cJSON *o;
+    DM_TRY(dm_json_load_object(path, &o, err));
     dm_status s = DM_OK;
     const cJSON *cls = cJSON_GetObjectItemCaseSensitive(o, "_class_name");
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(o, "act_fn");

@@ -14,28 +14,21 @@
  * cpuid says avx512_bf16, else it is dm_attention. Probabilities asked for (attention capture)
  * come from dm_attention's exact fp32 path on the same q and k (fp32 softmax of fp32 scores of
  * the same projections); the output always from this kernel. */
-#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "ops/ops.h"
 
 enum { W = 16, SW = 32, FQ = 64, FK = 64, QK_KEYS = 8, PV_CHANS = 8, MAX_D = 160 };
 
 static int has_avx512_bf16(void) {
-    unsigned a, b, c, d;
-    if (__get_cpuid_max(0, NULL) < 7) return 0;
-    __cpuid_count(7, 1, a, b, c, d);
-    (void)b, (void)c, (void)d;
-    if (!((a >> 5) & 1)) return 0;
-    __cpuid_count(1, 0, a, b, c, d);
-    if (!((c >> 27) & 1)) return 0; /* OSXSAVE */
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return (lo & 0xe6) == 0xe6;
+    dm_cpu c;
+    dm_cpu_detect(&c);
+    return c.avx512_bf16;
 }
 
 #define TGT __attribute__((target("avx512f,avx512bw,avx512bf16")))

@@ -44,6 +44,10 @@ void dm_sched_config_default(dm_sched_config *c) {
     set_str(c->source, sizeof c->source, "built-in SD 1.x scheduler defaults");
 }
 
+static bool known_spacing(const char *s) {
+    return !strcmp(s, "leading") || !strcmp(s, "trailing") || !strcmp(s, "linspace");
+}
+
 dm_status dm_sched_config_check(const dm_sched_config *c, dm_error *err) {
     const char *src = c->source[0] ? c->source : "scheduler config";
     if (c->num_train_timesteps < 2 || c->num_train_timesteps > 100000)
@@ -58,8 +62,7 @@ dm_status dm_sched_config_check(const dm_sched_config *c, dm_error *err) {
     if (c->steps_offset < 0 || c->steps_offset >= c->num_train_timesteps)
         return dm_fail(err, "%s: steps_offset %d is out of range 0..%d", src, c->steps_offset,
                        c->num_train_timesteps - 1);
-    if (c->timestep_spacing[0] && strcmp(c->timestep_spacing, "leading") &&
-        strcmp(c->timestep_spacing, "trailing") && strcmp(c->timestep_spacing, "linspace"))
+    if (c->timestep_spacing[0] && !known_spacing(c->timestep_spacing))
         return dm_fail(err, "%s: timestep_spacing \"%s\" is not one of leading, trailing, linspace",
                        src, c->timestep_spacing);
     if (c->prediction_v != 0 && c->prediction_v != 1)
@@ -187,14 +190,18 @@ dm_status dm_sched_config_load(const char *path, dm_sched_config *c, dm_error *e
 }
 
 static const char *const kind_names[] = {"ddim", "euler", "euler_a", "dpmpp_2m", "pndm", "lcm"};
-#define N_KINDS 6
+#define N_KINDS ((int)(sizeof kind_names / sizeof *kind_names))
 
-dm_status dm_sched_config_set_spacing(dm_sched_config *c, const char *spacing, dm_error *err) {
-    if (!spacing ||
-        (strcmp(spacing, "leading") && strcmp(spacing, "trailing") && strcmp(spacing, "linspace")))
+dm_status dm_sched_spacing_check(const char *spacing, dm_error *err) {
+    if (!spacing || !known_spacing(spacing))
         return dm_fail_code(err, DM_EUSAGE,
                             "timestep spacing \"%s\" is unknown (leading, trailing, linspace)",
                             spacing ? spacing : "(null)");
+    return DM_OK;
+}
+
+dm_status dm_sched_config_set_spacing(dm_sched_config *c, const char *spacing, dm_error *err) {
+    DM_TRY(dm_sched_spacing_check(spacing, err));
     set_str(c->timestep_spacing, sizeof c->timestep_spacing, spacing);
     return DM_OK;
 }

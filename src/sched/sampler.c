@@ -345,7 +345,6 @@ dm_status dm_sampler_step(dm_sampler *s, int i, const float *model_output, float
         return dm_fail_code(err, DM_EUSAGE, "sampler %s: step %d needs a random generator",
                             dm_sampler_kind_name(s->kind), i);
     DM_TRY(ensure_state(s, n, err));
-    if (i == 0) s->draws = 0;
     s->drew_last = 0;
     dm_status st = DM_OK;
     switch (s->kind) {

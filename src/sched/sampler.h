@@ -117,6 +117,8 @@ void dm_sampler_replay_noise(dm_sampler *s, const float *noise, int count);
 const float *dm_sampler_last_noise(const dm_sampler *s);
 /* Noise tensors a whole run draws (LCM: steps - 1, Euler a: steps, DDIM eta > 0: steps). */
 int dm_sampler_noise_draws(const dm_sampler *s);
+/* "leading" | "trailing" | "linspace" -> DM_OK; anything else DM_EUSAGE naming it. */
+dm_status dm_sched_spacing_check(const char *spacing, dm_error *err);
 /* Overrides the spacing of a config ("leading" | "trailing" | "linspace"); DM_EUSAGE otherwise. */
 dm_status dm_sched_config_set_spacing(dm_sched_config *c, const char *spacing, dm_error *err);
 
