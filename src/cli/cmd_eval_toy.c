@@ -249,12 +249,8 @@ int dm_cmd_eval_toy(int argc, char **argv) {
             else
                 dm_toy_two_object_items(items, n);
         } else {
-            char demo[4096];
-            dm_error derr = {0};
-            const char *model = o.m.model                                             ? o.m.model
-                                : dm_default_model(demo, sizeof demo, &derr) == DM_OK ? demo
-                                                                                      : ".";
-            snprintf(path, sizeof path, "%s/eval-prompts.json", model);
+            /* the opened model's folder (--model, else the demo model found by the open) */
+            snprintf(path, sizeof path, "%s/eval-prompts.json", e->model->path);
             s = dm_toy_load_prompts(o.prompts ? o.prompts : path, &items, &n, &steps, &guidance,
                                     &err);
         }

@@ -926,3 +926,9 @@ dm_status dm_dataset_finish_dir(const char *dir, dm_error *err) {
 dm_status dm_dataset_finish(dm_dataset *ds, dm_error *err) {
     return dm_dataset_finish_dir(ds->dir, err);
 }
+
+double dm_manifest_score(const cJSON *line, double absent) {
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(line, "quality");
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(q, "score");
+    return cJSON_IsNumber(s) ? s->valuedouble : absent;
+}

@@ -33,4 +33,8 @@ dm_status dm_read_labels(const char *dir, char ***names, int *n, dm_error *err);
 /* True for a usable sample / file name: [A-Za-z0-9_.-]+, not starting with '.', <= 200 chars. */
 bool dm_valid_name(const char *name);
 
+/* The quality score generate wrote into a manifest line ("quality": {"score": ...}), or absent
+ * when the line has none. */
+double dm_manifest_score(const cJSON *line, double absent);
+
 #endif

@@ -296,13 +296,6 @@ dm_status dm_filter_dataset(const char *dir, const char *pred_dir, double drop, 
     return st;
 }
 
-/* The quality score generate wrote into each manifest line ("quality": {"score": ...}). */
-static double manifest_score(const dm_manifest_entry *e) {
-    const cJSON *q = cJSON_GetObjectItemCaseSensitive(e->json, "quality");
-    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(q, "score");
-    return cJSON_IsNumber(sc) ? sc->valuedouble : 0.0;
-}
-
 dm_status dm_prune_by_score(const char *dir, double fraction, int *n_dropped, dm_error *err) {
     *n_dropped = 0;
     if (!(fraction >= 0 && fraction < 1))
@@ -329,7 +322,7 @@ dm_status dm_prune_by_score(const char *dir, double fraction, int *n_dropped, dm
         if (!(order = calloc((size_t)m.n, sizeof *order)))
             st = dm_fail(err, "%s: out of memory", dir);
         for (int i = 0; i < m.n && st == DM_OK; i++)
-            order[i].name = m.v[i].name, order[i].iou = manifest_score(&m.v[i]);
+            order[i].name = m.v[i].name, order[i].iou = dm_manifest_score(m.v[i].json, 0.0);
         if (st == DM_OK) qsort(order, (size_t)m.n, sizeof *order, score_cmp);
         for (int i = 0; i < extra && i < m.n && st == DM_OK; i++)
             if (!dm_name_set_add(&dropped, order[i].name))

@@ -151,12 +151,6 @@ typedef struct {
     int thumb, max_cards;
 } report_ctx;
 
-static double sample_score(const cJSON *j) {
-    const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, "quality");
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(q, "score");
-    return cJSON_IsNumber(s) ? s->valuedouble : -1;
-}
-
 static const char *jstr(const cJSON *j, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     return cJSON_IsString(v) ? v->valuestring : "";
@@ -175,7 +169,7 @@ static dm_status sample(report_ctx *r, sbuf *b, const char *dir, const cJSON *j,
     for (size_t i = 0; i < (size_t)w * h; i++) hist[mask[i]]++;
     if (count) {
         for (int c = 0; c < 256; c++) r->pixels[c] += hist[c], r->samples[c] += hist[c] > 0;
-        double s = sample_score(j);
+        double s = dm_manifest_score(j, -1);
         if (s >= 0) r->hist[s >= 1 ? HIST_BINS - 1 : (int)(s * HIST_BINS)]++;
     }
     dm_status st = DM_OK;
@@ -188,7 +182,7 @@ static dm_status sample(report_ctx *r, sbuf *b, const char *dir, const cJSON *j,
         if (st == DM_OK) {
             dm_viz_overlay(rgb, mask, w, h, r->pal, ovl);
             const char *name = jstr(j, "name");
-            double s = sample_score(j);
+            double s = dm_manifest_score(j, -1);
             SB_LIT(b, "<figure class=\"card\" data-name=\"");
             sb_html(b, name);
             sb_printf(b, "\" data-score=\"%.4f\">", s);

@@ -183,13 +183,12 @@ static int sample_classes(const cJSON *j, int *ids, int cap) {
  * next line, cut to fit. */
 static void sample_header(pen *p, const cJSON *j, char **labels, int n_labels, const uint8_t *pal) {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
-    const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, "quality");
-    const cJSON *score = cJSON_GetObjectItemCaseSensitive(q, "score");
+    double score = dm_manifest_score(j, NAN);
     const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(j, "prompt");
     item(p, NULL, cJSON_IsString(name) ? name->valuestring : "?", INK);
     char buf[64];
-    if (cJSON_IsNumber(score)) {
-        snprintf(buf, sizeof buf, "score %.3f", score->valuedouble);
+    if (!isnan(score)) {
+        snprintf(buf, sizeof buf, "score %.3f", score);
         item(p, NULL, buf, DIM);
     }
     int ids[64], n = sample_classes(j, ids, 64);

@@ -68,7 +68,7 @@ static kohya_entry *kohya_index(const dm_weights *w, int *count) {
         const char *name = dm_weights_name(w, i);
         size_t len = strlen(name);
         if (len < 8 || strcmp(name + len - 7, ".weight")) continue;
-        for (size_t p = 0; p < sizeof prefixes / sizeof *prefixes; p++) {
+        for (size_t p = 0; p < N_PREFIXES; p++) {
             if (!prefixes[p].kohya) continue;
             size_t sl = strlen(prefixes[p].store);
             if (strncmp(name, prefixes[p].store, sl)) continue;
@@ -98,7 +98,7 @@ static void free_index(kohya_entry *ix, int n) {
 /* The store name of a module's weight, or NULL. */
 static const char *resolve(const dm_weights *w, const char *key, const kohya_entry *ix, int nix,
                            char *buf, size_t cap, int *is_text) {
-    for (size_t p = 0; p < sizeof prefixes / sizeof *prefixes; p++) {
+    for (size_t p = 0; p < N_PREFIXES; p++) {
         size_t pl = strlen(prefixes[p].lora);
         if (strncmp(key, prefixes[p].lora, pl)) continue;
         *is_text = prefixes[p].store[0] == 't';
@@ -111,13 +111,6 @@ static const char *resolve(const dm_weights *w, const char *key, const kohya_ent
         return dm_weights_has(w, buf) ? buf : NULL;
     }
     return NULL;
-}
-
-static void shape_str(const int64_t *s, int nd, char *buf, size_t cap) {
-    size_t k = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < nd && k < cap; i++)
-        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? ", " : "", (long long)s[i]);
-    if (k < cap) snprintf(buf + k, cap - k, "]");
 }
 
 /* W [out, K] += factor * up [out, r] @ down [r, K], after checking the shapes fit. */
@@ -142,9 +135,9 @@ static dm_status merge_module(dm_weights *w, const char *path, const module *m, 
     if (down->ndim < 2 || up->ndim < 2 || r < 1 || up->shape[0] != out || up->shape[1] != r ||
         ku != 1 || kd != K || !kernel_ok) {
         char a[96], b[96], c[96];
-        shape_str(down->shape, down->ndim, a, sizeof a);
-        shape_str(up->shape, up->ndim, b, sizeof b);
-        shape_str(ws, nd, c, sizeof c);
+        dm_shape_str(down->ndim, down->shape, a, sizeof a);
+        dm_shape_str(up->ndim, up->shape, b, sizeof b);
+        dm_shape_str(nd, ws, c, sizeof c);
         return dm_fail(err,
                        "%s: LoRA '%s' (down %s, up %s) does not fit the model's '%s' %s "
                        "(LoRA for another model?)",

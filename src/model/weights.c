@@ -143,7 +143,7 @@ static int trimmed_rank(int ndim, const int64_t *shape) {
     return ndim;
 }
 
-static void shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
+void dm_shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
     size_t k = (size_t)snprintf(buf, n, "[");
     for (int i = 0; i < ndim && k < n; i++)
         k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
@@ -218,8 +218,8 @@ static dm_status lookup(dm_weights *w, const char *name, int ndim, const int64_t
     for (int i = 0; same && i < ra; i++) same = e->shape[i] == shape[i];
     if (!same) {
         char a[128], b[128];
-        shape_str(e->ndim, e->shape, a, sizeof a);
-        shape_str(ndim, shape, b, sizeof b);
+        dm_shape_str(e->ndim, e->shape, a, sizeof a);
+        dm_shape_str(ndim, shape, b, sizeof b);
         return dm_fail(err, "%s: tensor '%s' (as '%s') has shape %s, the model config needs %s",
                        file, e->src->name, name, a, b);
     }

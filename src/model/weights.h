@@ -60,4 +60,7 @@ size_t dm_weights_converted_bytes(const dm_weights *w);
 int dm_weights_count(const dm_weights *w);
 const char *dm_weights_name(const dm_weights *w, int i);
 
+/* "[d0, d1, ...]" of a shape, cut to fit n bytes (for error messages). */
+void dm_shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
+
 #endif

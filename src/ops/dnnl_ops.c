@@ -221,39 +221,30 @@ static void impl_name(dnnl_primitive_desc_t pd, char *buf, size_t n) {
         snprintf(buf, n, "%s", s);
 }
 
-/* The weight's f32 values in [O, I, k, k] / [O, I] order (a malloc'd copy when half). */
-static float *src_f32(const dm_wprep *p, size_t n, int *owned) {
-    *owned = 0;
-    if (p->src.f32) return (float *)p->src.f32;
-    float *f = malloc(n * sizeof(float));
-    if (!f) return NULL;
-    dm_half_to_f32(p->src.half, p->src.bf16, n, f);
-    *owned = 1;
-    return f;
-}
-
 /* Makes p->data hold the weights in layout want (bf16), from the source: once, unless a second
  * primitive wants another layout (counted). src_md: the source's logical dims and f32 strides. */
 static int prepare(dm_wprep *p, const dnnl_memory_desc_t *want, const dnnl_memory_desc_t *src_md) {
     dm_dnnl *d = p->d;
     if (p->data && dnnl_memory_desc_equal(&p->md, want)) return 0;
     size_t n = (size_t)p->O * p->I * (p->k ? (size_t)p->k * p->k : 1), bytes;
-    int owned, rc = -1;
-    float *f = src_f32(p, n, &owned);
-    if (!f) return -1;
+    int rc = -1;
+    /* the weight's f32 values in [O, I, k, k] / [O, I] order (converted into tmp when half) */
+    float *tmp = p->src.half ? malloc(n * sizeof(float)) : NULL;
+    if (p->src.half && !tmp) return -1;
+    const float *f = dm_w_f32(p->src, n, tmp);
     bytes = dnnl_memory_desc_get_size(want);
     void *data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     dnnl_primitive_t r = reorder_new(d, src_md, want, 0);
     dnnl_memory_t ms = NULL, mw = NULL;
     if (data && r && !mem_new(d, src_md, &ms) && !mem_new(d, want, &mw)) {
-        dnnl_memory_set_data_handle(ms, f);
+        dnnl_memory_set_data_handle(ms, (void *)f);
         dnnl_memory_set_data_handle(mw, data);
         dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, mw}};
         rc = run(d, r, 2, a);
     }
     if (r) dnnl_primitive_destroy(r);
     if (ms) dnnl_memory_destroy(ms);
-    if (owned) free(f);
+    free(tmp);
     if (rc) {
         if (mw) dnnl_memory_destroy(mw);
         free(data);
