@@ -122,7 +122,7 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     dm_model *m = NULL;
     dm_clip clip = {0}, clip2 = {0}; /* clip2: SDXL's second text encoder */
     dm_unet unet = {0};
-    float *pooled = NULL, *time_ids = NULL, *h1 = NULL, *h2 = NULL;
+    float *pooled = NULL, *time_ids = NULL;
     dm_vae vae = {0}; /* borrows the weight store: nothing to free */
     dm_arena arena = {0};
     dm_attn_store store;
@@ -165,10 +165,8 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     g = malloc(sizeof *g * MAX_GEMMS);
     if (m->sdxl) {
         pooled = malloc(sizeof(float) * B * P + 4), time_ids = malloc(sizeof(float) * B * 6);
-        h1 = malloc(sizeof(float) * 77 * m->clip.hidden);
-        h2 = malloc(sizeof(float) * 77 * m->clip2.hidden);
     }
-    if (!ctx || !x || !y || !img || !g || (m->sdxl && (!pooled || !time_ids || !h1 || !h2))) {
+    if (!ctx || !x || !y || !img || !g || (m->sdxl && (!pooled || !time_ids))) {
         s = dm_fail(err, "bench: out of memory");
         goto done;
     }
@@ -184,16 +182,9 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
             continue;
         }
         /* SDXL: both towers' hidden_states[-2], concatenated; the second one pooled */
-        int D1 = m->clip.hidden, D2 = m->clip2.hidden;
-        if ((s = dm_clip_run(&clip, ids, 77, &(dm_clip_outputs){.penult = h1}, &arena, err)) ||
-            (s = dm_clip_run(&clip2, ids, 77,
-                             &(dm_clip_outputs){.penult = h2, .pooled = pooled + (size_t)b * P},
-                             &arena, err)))
+        if ((s = dm_clip_run_pair(&clip, &clip2, ids, ids, 77, ctx + (size_t)b * 77 * D,
+                                  pooled + (size_t)b * P, &arena, err)))
             goto done;
-        for (int i = 0; i < 77; i++) {
-            memcpy(ctx + ((size_t)b * 77 + i) * D, h1 + (size_t)i * D1, sizeof(float) * D1);
-            memcpy(ctx + ((size_t)b * 77 + i) * D + D1, h2 + (size_t)i * D2, sizeof(float) * D2);
-        }
         float *ti = time_ids + (size_t)b * 6;
         ti[0] = ti[4] = (float)height, ti[1] = ti[5] = (float)width, ti[2] = ti[3] = 0;
     }
@@ -260,7 +251,7 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     if (dnnl) dm_dnnl_get_stats(dnnl, &r->dnnl);
 done:
     free(ctx), free(x), free(y), free(img), free(g);
-    free(pooled), free(time_ids), free(h1), free(h2);
+    free(pooled), free(time_ids);
     dm_clip_free(&clip2);
     dm_attn_store_free(&store);
     dm_arena_free(&arena);

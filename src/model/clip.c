@@ -177,3 +177,20 @@ dm_status dm_clip_run(const dm_clip *c, const int32_t *ids, int T, const dm_clip
     dm_arena_release(a, mark);
     return DM_OK;
 }
+
+dm_status dm_clip_run_pair(const dm_clip *c1, const dm_clip *c2, const int32_t *ids1,
+                           const int32_t *ids2, int T, float *emb, float *pooled, dm_arena *a,
+                           dm_error *err) {
+    int D1 = c1->cfg.hidden, D2 = c2->cfg.hidden, D = D1 + D2;
+    float *h1 = malloc(sizeof(float) * T * D1), *h2 = malloc(sizeof(float) * T * D2);
+    dm_status s = h1 && h2 ? DM_OK : dm_fail(err, "out of memory");
+    if (!s) s = dm_clip_run(c1, ids1, T, &(dm_clip_outputs){.penult = h1}, a, err);
+    if (!s)
+        s = dm_clip_run(c2, ids2, T, &(dm_clip_outputs){.penult = h2, .pooled = pooled}, a, err);
+    for (int t = 0; !s && t < T; t++) {
+        memcpy(emb + (size_t)t * D, h1 + (size_t)t * D1, sizeof(float) * D1);
+        memcpy(emb + (size_t)t * D + D1, h2 + (size_t)t * D2, sizeof(float) * D2);
+    }
+    free(h1), free(h2);
+    return s;
+}

@@ -54,4 +54,10 @@ typedef struct {
 dm_status dm_clip_run(const dm_clip *c, const int32_t *ids, int n_tokens, const dm_clip_outputs *o,
                       dm_arena *a, dm_error *err);
 
+/* SDXL's conditioning from its two towers: emb (T, D1 + D2) = cat([c1.hidden_states[-2],
+ * c2.hidden_states[-2]], -1); pooled (c2's proj_dim) = c2's text_embeds (may be NULL). */
+dm_status dm_clip_run_pair(const dm_clip *c1, const dm_clip *c2, const int32_t *ids1,
+                           const int32_t *ids2, int T, float *emb, float *pooled, dm_arena *a,
+                           dm_error *err);
+
 #endif

@@ -185,21 +185,10 @@ dm_status dm_engine_encode(dm_engine *e, const char *prompt, float *emb, float *
     if (!e->sdxl) return dm_engine_encode_ids(e, ids, emb, err);
     /* prompt_embeds = cat([te1.hidden_states[-2], te2.hidden_states[-2]], -1);
      * pooled = te2.text_embeds */
-    int T = DM_CONTEXT_LEN, D1 = e->clip.cfg.hidden, D2 = e->clip2.cfg.hidden, D = D1 + D2;
     int32_t ids2[DM_CONTEXT_LEN];
     DM_TRY(dm_tokenize(e->tok2, prompt, NULL, NULL, ids2, err));
-    float *h1 = malloc(sizeof(float) * T * D1), *h2 = malloc(sizeof(float) * T * D2);
-    dm_status s = h1 && h2 ? DM_OK : dm_fail(err, "out of memory");
-    if (!s) s = dm_clip_run(&e->clip, ids, T, &(dm_clip_outputs){.penult = h1}, &e->arena, err);
-    if (!s)
-        s = dm_clip_run(&e->clip2, ids2, T, &(dm_clip_outputs){.penult = h2, .pooled = pooled},
-                        &e->arena, err);
-    for (int t = 0; !s && t < T; t++) {
-        memcpy(emb + (size_t)t * D, h1 + (size_t)t * D1, sizeof(float) * D1);
-        memcpy(emb + (size_t)t * D + D1, h2 + (size_t)t * D2, sizeof(float) * D2);
-    }
-    free(h1), free(h2);
-    return s;
+    return dm_clip_run_pair(&e->clip, &e->clip2, ids, ids2, DM_CONTEXT_LEN, emb, pooled, &e->arena,
+                            err);
 }
 
 static double now(void) {
