@@ -9,6 +9,12 @@
 
 JOBS       ?= 2
 FUZZ_TIME  ?= 60
+# libFuzzer's -seed: 0 = a new random one each run (exploring); CI gives a fixed one, so what
+# CI runs is what `make fuzz FUZZ_SEED=1 FUZZ_CORPUS=fresh` runs here, just for longer or shorter.
+FUZZ_SEED  ?= 0
+# fresh = start from the seeds in fuzz/corpus only (what a clean clone does); keep = also from
+# the findings of earlier runs in build-fuzz/corpus.
+FUZZ_CORPUS ?= keep
 # LeakSanitizer in `make asan`: 1 = leaks fail the tests.
 ASAN_LEAKS ?= 1
 CMAKE      ?= cmake
@@ -58,13 +64,14 @@ fuzz-build:
 fuzz: fuzz-build
 	@set -e; for f in $(FUZZ_NAMES); do \
 	  short=$${f#fuzz_}; \
+	  [ "$(FUZZ_CORPUS)" = fresh ] && rm -rf build-fuzz/corpus/$$f; \
 	  mkdir -p build-fuzz/corpus/$$f build-fuzz/artifacts/$$f build-fuzz/logs; \
-	  args="-max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024"; \
+	  args="-max_total_time=$(FUZZ_TIME) -seed=$(FUZZ_SEED) -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024"; \
 	  args="$$args -print_final_stats=1 -close_fd_mask=3"; \
 	  args="$$args -artifact_prefix=build-fuzz/artifacts/$$f/"; \
 	  [ -f fuzz/$$short.dict ] && args="$$args -dict=fuzz/$$short.dict"; \
 	  seeds=; [ -d fuzz/corpus/$$short ] && seeds=fuzz/corpus/$$short; \
-	  echo "== $$f: $(FUZZ_TIME) s (seeds: $${seeds:-none})"; \
+	  echo "== $$f: $(FUZZ_TIME) s, -seed=$(FUZZ_SEED) (seeds: $${seeds:-none})"; \
 	  if DM_SHARED_DIR=$(SHARED_DIR) build-fuzz/$$f $$args build-fuzz/corpus/$$f $$seeds \
 	       > build-fuzz/logs/$$f.log 2>&1; then \
 	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' build-fuzz/logs/$$f.log; \
@@ -73,6 +80,7 @@ fuzz: fuzz-build
 	    tail -n 60 build-fuzz/logs/$$f.log; \
 	    echo "$$f FAILED: reproducer in build-fuzz/artifacts/$$f/, full log build-fuzz/logs/$$f.log"; \
 	    echo "   rerun: build-fuzz/$$f build-fuzz/artifacts/$$f/<file>"; \
+	    echo "   replay the whole run: make fuzz FUZZ_SEED=$(FUZZ_SEED) FUZZ_CORPUS=fresh"; \
 	    exit 1; \
 	  fi; \
 	done

@@ -36,7 +36,7 @@ expect_usage "$g: --prune-fraction must be a number in 0..1, not 'nan' $see" \
     generate --prune-fraction nan
 expect_usage "$g: --prune-fraction must be in [0, 1), not 1 $see" \
     generate --classes a --out "$tmp/out" --images-per-class 1 --prune-fraction 1
-expect_usage "$g: --images-per-class must be an integer in 1..10000000, not '99999999999999' $see" \
+expect_usage "$g: --images-per-class must be an integer in 1..1000000, not '99999999999999' $see" \
     generate --images-per-class 99999999999999
 expect_usage "$g: --steps must be an integer in 1..1000, not '10 ' $see" generate --steps "10 "
 expect_usage "$g: --steps must be an integer in 1..1000, not ' 10' $see" generate --steps " 10"

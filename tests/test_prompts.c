@@ -49,6 +49,18 @@ int main(void) {
     CHECK(!strcmp(p.items[1].name, "000001_bird"));
     dm_plan_free(&p);
 
+    /* a plan too big to hold is refused before anything is allocated for it (a fuzzer found
+     * --images-per-class 7111111 asking for 2 GB); the message gives the count and the limit */
+    CHECK(dm_plan_classes_csv(&p, "circle,star", &err) == DM_OK);
+    CHECK(dm_plan_from_templates(&p, NULL, 0, DM_PLAN_MAX_SAMPLES / 2 + 1, 0, &err) == DM_EUSAGE &&
+          p.n_items == 0 && strstr(err.msg, "1000002 samples") &&
+          strstr(err.msg, "at most 1000000"));
+    CHECK(dm_plan_from_templates(&p, NULL, 0, 7111111, 0, &err) == DM_EUSAGE &&
+          strstr(err.msg, "--images-per-class must be 1..1000000"));
+    CHECK(dm_plan_from_templates(&p, NULL, 0, 1000, 0, &err) == DM_OK && p.n_items == 2000 &&
+          !strcmp(p.items[1999].name, "001999_star"));
+    dm_plan_free(&p);
+
     /* the VOC preset: VOC ids, VOC label names, natural prompt words */
     CHECK(dm_plan_classes_preset(&p, "voc", &err) == DM_OK && p.n_classes == 20);
     CHECK(!strcmp(p.classes[7].label, "cat") && !strcmp(p.classes[19].label, "tvmonitor"));

@@ -97,6 +97,18 @@ static void text_encoders(dm_engine *e, const char *what) {
         cmp_at(g, "prompt_embeds", (long)b * T * D, emb, (long)T * D, 1e-4, what, &worst);
         cmp_at(g, "pooled_prompt_embeds", (long)b * P, pooled2, P, 1e-4, what, &worst);
     }
+    /* again, last first: now from the engine's memo of encoded prompts, which must hand each
+     * prompt its own embeddings and pooled vector */
+    for (int b = n - 1; b >= 0; b--) {
+        char w2[96];
+        snprintf(w2, sizeof w2, "%s (memo)", what);
+        memset(emb, 0, sizeof(float) * T * D), memset(pooled2, 0, sizeof pooled2);
+        CHECK(dm_engine_encode(e, cJSON_GetArrayItem(prompts, b)->valuestring, emb, pooled2, NULL,
+                               &err) == DM_OK);
+        cmp_at(g, "prompt_embeds", (long)b * T * D, emb, (long)T * D, 1e-4, w2, &worst);
+        cmp_at(g, "pooled_prompt_embeds", (long)b * P, pooled2, P, 1e-4, w2, &worst);
+    }
+    CHECK(e->n_memo == n);
     printf("%s text_encoders: max err %.3g\n", what, worst);
     free(h1), free(h2), free(l1), free(l2), free(emb);
     cJSON_Delete(prompts);

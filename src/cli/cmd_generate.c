@@ -158,7 +158,7 @@ int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
          "explicit samples: {\"prompt\",\"class\",\"word\"?,\"seed\"?} a line (or "
          "\"classes\"/\"words\" lists)"},
         {"--images-per-class", DM_ARG_INT, &o.per_class, "N",
-         "samples per class (with a class list)", 1, 10000000},
+         "samples per class (with a class list)", 1, DM_PLAN_MAX_SAMPLES},
         {"--template", DM_ARG_MULTI, &o.templates, "T",
          "prompt template with exactly one {} for the class word, repeatable (default: "
          "\"" DM_DEFAULT_TEMPLATE "\")"},

@@ -1,8 +1,10 @@
 #include "core/arena.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 dm_status dm_arena_init(dm_arena *a, size_t cap, dm_error *err) {
     memset(a, 0, sizeof *a);
@@ -31,4 +33,10 @@ void *dm_arena_alloc(dm_arena *a, size_t bytes) {
 
 float *dm_arena_floats(dm_arena *a, size_t n) {
     return dm_arena_alloc(a, n * sizeof(float));
+}
+
+void dm_pages_drop(const void *p, size_t len) {
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a0 = ((uintptr_t)p + pg - 1) & ~(pg - 1), a1 = ((uintptr_t)p + len) & ~(pg - 1);
+    if (a1 > a0) madvise((void *)a0, a1 - a0, MADV_DONTNEED);
 }

@@ -27,4 +27,9 @@ static inline void dm_arena_release(dm_arena *a, size_t mark) {
     a->used = mark;
 }
 
+/* Drops the whole pages inside [p, p + len) of a read-only file mapping from this process: they
+ * stop counting in its resident size, and come back from the file (the page cache) when read
+ * again. Never for anonymous memory, whose pages would come back zero. */
+void dm_pages_drop(const void *p, size_t len);
+
 #endif

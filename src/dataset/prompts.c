@@ -185,10 +185,21 @@ static char *fill(const char *tpl, const char *word) {
     return out;
 }
 
-static dm_status grow(dm_plan *p, long n, dm_error *err) {
-    dm_plan_item *it = realloc(p->items, sizeof *it * (size_t)n);
+/* room for n items; doubling, so a prompts file of many lines is read in linear time */
+static dm_status grow(dm_plan *p, long n, const char *what, dm_error *err) {
+    if (n > DM_PLAN_MAX_SAMPLES)
+        return dm_fail_code(err, DM_EUSAGE,
+                            "%s: %ld samples; one dataset holds at most %ld (make several with "
+                            "different --seed and merge them)",
+                            what, n, DM_PLAN_MAX_SAMPLES);
+    if (n <= p->cap_items) return DM_OK;
+    long cap = p->cap_items ? p->cap_items : 64;
+    while (cap < n) cap *= 2;
+    if (cap > DM_PLAN_MAX_SAMPLES) cap = DM_PLAN_MAX_SAMPLES;
+    dm_plan_item *it = realloc(p->items, sizeof *it * (size_t)cap);
     if (!it) return dm_fail(err, "out of memory for %ld samples", n);
     p->items = it;
+    p->cap_items = cap;
     return DM_OK;
 }
 
@@ -223,10 +234,12 @@ dm_status dm_plan_from_templates(dm_plan *p, const char *const *templates, int n
                                 "class word)",
                                 templates[t]);
     }
-    if (per_class < 1 || per_class > 100000000L)
-        return dm_fail_code(err, DM_EUSAGE, "--images-per-class must be at least 1");
-    long n = per_class * p->n_classes;
-    DM_TRY(grow(p, n, err));
+    if (per_class < 1 || per_class > DM_PLAN_MAX_SAMPLES)
+        return dm_fail_code(err, DM_EUSAGE, "--images-per-class must be 1..%ld",
+                            DM_PLAN_MAX_SAMPLES);
+    char what[96];
+    snprintf(what, sizeof what, "--images-per-class %ld x %d classes", per_class, p->n_classes);
+    DM_TRY(grow(p, per_class * p->n_classes, what, err));
     for (int c = 0; c < p->n_classes; c++)
         for (long j = 0; j < per_class; j++) {
             dm_plan_item *it = &p->items[p->n_items];
@@ -320,7 +333,7 @@ dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_err
             cJSON_Delete(o);
             break;
         }
-        if ((s = grow(p, p->n_items + 1, err))) {
+        if ((s = grow(p, p->n_items + 1, path, err))) {
             cJSON_Delete(o);
             break;
         }

@@ -10,6 +10,9 @@
 #include "model/tokenizer.h"
 
 #define DM_MAX_OBJECTS 8 /* class words per prompt */
+/* Samples in one plan: the plan is held in memory (about 300 bytes a sample plus its prompt),
+ * and a million images is weeks of a CPU server; bigger sets are several datasets merged. */
+#define DM_PLAN_MAX_SAMPLES 1000000L
 
 typedef struct {
     char *label;  /* labels.txt name ("pottedplant") */
@@ -32,6 +35,7 @@ typedef struct {
     int n_classes;
     dm_plan_item *items;
     long n_items;
+    long cap_items; /* allocated items */
 } dm_plan;
 
 void dm_plan_free(dm_plan *p);

@@ -223,6 +223,7 @@ static dm_status parse(dm_safetensors *st, const uint8_t *buf, size_t len, dm_er
         np += nl + 1;
         t->numel = (int64_t)numel;
         t->data = st->data + b;
+        t->mapped = st->map != NULL;
         t->nbytes = (size_t)(en - b);
         spans[st->n] = (span){(size_t)b, (size_t)en, t->name};
         st->n++;

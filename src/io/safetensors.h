@@ -37,6 +37,7 @@ typedef struct {
     int64_t numel;
     const void *data; /* inside the mapping; not necessarily aligned */
     size_t nbytes;
+    int mapped; /* data lies in a read-only file mapping (dm_st_open), not a caller's buffer */
 } dm_st_tensor;
 
 typedef struct dm_safetensors dm_safetensors;

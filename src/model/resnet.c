@@ -44,21 +44,24 @@ dm_status dm_resnet_forward(const dm_resnet *r, const float *x, int H, int W, co
     float *t1 = dm_arena_floats(a, (size_t)wide * HW);
     float *h = dm_arena_floats(a, (size_t)oc * HW);
     float *sc = dm_arena_floats(a, dm_conv2d_scratch(wide, H, W, 3, 1, 1) + 1);
-    float *tp = dm_arena_floats(a, (size_t)oc);
+    float *tp = dm_arena_floats(a, (size_t)oc), *coef = dm_arena_floats(a, 2 * (size_t)wide);
     size_t nw = dm_resnet_half_floats(r, time_dim);
     float *ws = nw ? dm_arena_floats(a, nw) : NULL;
-    if (!t1 || !h || !sc || !tp || (nw && !ws)) {
+    if (!t1 || !h || !sc || !tp || !coef || (nw && !ws)) {
         dm_arena_release(a, mark);
         return dm_fail(err, "activation arena exhausted (res block)");
     }
-    dm_group_norm(x, in, (int)HW, groups, eps, r->norm1_w, r->norm1_b, 1, t1);
-    dm_conv2d_w(t1, in, H, W, r->conv1_w, r->conv1_b, oc, 3, 1, 1, h, sc, 0, ws);
+    /* conv1(silu(norm1(x))) and conv2(silu(norm2(h))): each norm folded into the conv's input
+     * (t1 is touched only on the fp32 path) */
+    dm_conv_pre pre = {coef, coef + wide, 1, 1};
+    dm_group_norm_coeffs(x, in, (int)HW, groups, eps, r->norm1_w, r->norm1_b, coef, coef + wide);
+    dm_conv2d_pre_w(x, &pre, in, H, W, r->conv1_w, r->conv1_b, oc, 3, 1, h, sc, 0, ws, t1);
     if (temb && dm_w_ok(r->temb_w)) {
         dm_linear_w(temb, 1, time_dim, r->temb_w, r->temb_b, oc, tp, ws);
         dm_add_channel_bias(h, oc, (int)HW, tp);
     }
-    dm_group_norm(h, oc, (int)HW, groups, eps, r->norm2_w, r->norm2_b, 1, t1);
-    dm_conv2d_w(t1, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, 1, out, sc, 0, ws);
+    dm_group_norm_coeffs(h, oc, (int)HW, groups, eps, r->norm2_w, r->norm2_b, coef, coef + wide);
+    dm_conv2d_pre_w(h, &pre, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, out, sc, 0, ws, t1);
     if (dm_w_ok(r->skip_w))
         dm_conv2d_w(x, in, H, W, r->skip_w, r->skip_b, oc, 1, 1, 0, out, NULL, 1, ws);
     else

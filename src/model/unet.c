@@ -251,20 +251,25 @@ static dm_status resnet(fwd *f, const dm_resnet *r, const float *x, int H, int W
     const dm_unet_config *c = &f->u->cfg;
     size_t mark = dm_arena_mark(f->a);
     int HW = H * W, in = r->in_ch, oc = r->out_ch, wide = in > oc ? in : oc;
-    float *t1, *h, *sc, *bias;
-    ALLOC(t1, (size_t)wide * HW);
+    float *t1, *h, *sc, *bias, *coef;
+    ALLOC(t1, (size_t)wide * HW); /* gn(x) whole: touched on the fp32 path only */
     ALLOC(h, (size_t)oc * HW);
     ALLOC(sc, dm_conv2d_scratch(wide, H, W, 3, 1, 1) + 1);
     ALLOC(bias, oc);
+    ALLOC(coef, 2 * (size_t)wide);
+    dm_conv_pre pre = {coef, coef + wide, 1, 1}; /* silu(gn(.)) folded into the conv's input */
     /* hidden_states + temb[:, :, None, None] after conv1: a per-channel constant, so it
      * joins conv1's bias instead of costing a pass over the map */
     OP(DM_OP_LINEAR, dm_linear_w(f->temb, 1, c->time_dim, r->temb_w, r->temb_b, oc, bias, f->ws));
     for (int o = 0; o < oc; o++) bias[o] += r->conv1_b[o];
-    OP(DM_OP_NORM, dm_group_norm(x, in, HW, c->groups, c->eps, r->norm1_w, r->norm1_b, 1, t1));
-    OP(DM_OP_CONV, dm_conv2d_w(t1, in, H, W, r->conv1_w, bias, oc, 3, 1, 1, h, sc, 0, f->ws));
-    OP(DM_OP_NORM, dm_group_norm(h, oc, HW, c->groups, c->eps, r->norm2_w, r->norm2_b, 1, t1));
+    OP(DM_OP_NORM, dm_group_norm_coeffs(x, in, HW, c->groups, c->eps, r->norm1_w, r->norm1_b, coef,
+                                        coef + wide));
     OP(DM_OP_CONV,
-       dm_conv2d_w(t1, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, 1, out, sc, 0, f->ws));
+       dm_conv2d_pre_w(x, &pre, in, H, W, r->conv1_w, bias, oc, 3, 1, h, sc, 0, f->ws, t1));
+    OP(DM_OP_NORM, dm_group_norm_coeffs(h, oc, HW, c->groups, c->eps, r->norm2_w, r->norm2_b, coef,
+                                        coef + wide));
+    OP(DM_OP_CONV,
+       dm_conv2d_pre_w(h, &pre, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, out, sc, 0, f->ws, t1));
     if (dm_w_ok(r->skip_w))
         OP(DM_OP_CONV,
            dm_conv2d_w(x, in, H, W, r->skip_w, r->skip_b, oc, 1, 1, 0, out, NULL, 1, f->ws));
@@ -445,24 +450,30 @@ static dm_status forward_one(fwd *f, const float *x_in, float t, const float *te
             int Ho = stack[sp - 1].H, Wo = stack[sp - 1].W;
             float *up, *s2;
             ALLOC(up, (size_t)C * Ho * Wo);
-            if (Ho == 2 * H && Wo == 2 * W)
-                OP(DM_OP_ELEM, dm_upsample_nearest2x(cur, C, H, W, up));
-            else
-                OP(DM_OP_ELEM, dm_resize_nearest(cur, C, H, W, Ho, Wo, up));
             ALLOC(nx, (size_t)C * Ho * Wo);
             ALLOC(s2, dm_conv2d_scratch(C, Ho, Wo, 3, 1, 1));
-            OP(DM_OP_CONV, dm_conv2d_w(up, C, Ho, Wo, lv->resample_w, lv->resample_b, C, 3, 1, 1,
-                                       nx, s2, 0, f->ws));
+            if (Ho == 2 * H && Wo == 2 * W) {
+                /* Upsample2D: the x2 repeat folded into the conv's input */
+                dm_conv_pre x2 = {NULL, NULL, 0, 2};
+                OP(DM_OP_CONV, dm_conv2d_pre_w(cur, &x2, C, Ho, Wo, lv->resample_w, lv->resample_b,
+                                               C, 3, 1, nx, s2, 0, f->ws, up));
+            } else {
+                OP(DM_OP_ELEM, dm_resize_nearest(cur, C, H, W, Ho, Wo, up));
+                OP(DM_OP_CONV, dm_conv2d_w(up, C, Ho, Wo, lv->resample_w, lv->resample_b, C, 3, 1,
+                                           1, nx, s2, 0, f->ws));
+            }
             cur = nx, H = Ho, W = Wo;
         }
     }
-    float *g;
+    float *g, *coef;
     ALLOC(g, (size_t)C * H * W);
     ALLOC(sc, dm_conv2d_scratch(C, H, W, 3, 1, 1));
-    OP(DM_OP_NORM,
-       dm_group_norm(cur, C, H * W, c->groups, c->eps, u->norm_out_w, u->norm_out_b, 1, g));
-    OP(DM_OP_CONV, dm_conv2d_w(g, C, H, W, u->conv_out_w, u->conv_out_b, c->out_ch, 3, 1, 1, out,
-                               sc, 0, f->ws));
+    ALLOC(coef, 2 * (size_t)C);
+    dm_conv_pre pre = {coef, coef + C, 1, 1}; /* conv_out(silu(conv_norm_out(x))) */
+    OP(DM_OP_NORM, dm_group_norm_coeffs(cur, C, H * W, c->groups, c->eps, u->norm_out_w,
+                                        u->norm_out_b, coef, coef + C));
+    OP(DM_OP_CONV, dm_conv2d_pre_w(cur, &pre, C, H, W, u->conv_out_w, u->conv_out_b, c->out_ch, 3,
+                                   1, out, sc, 0, f->ws, g));
     return DM_OK;
 }
 

@@ -158,11 +158,14 @@ static dm_status mid_block(const dm_vae *v, const dm_vae_coder *k, float **cur, 
 /* conv_norm_out + SiLU + conv_out */
 static dm_status head(const dm_vae *v, const dm_vae_coder *k, const float *x, int C, int H, int W,
                       int cout, float *out, float *ws, dm_arena *a, dm_error *err) {
-    float *g, *sc;
-    ALLOC(g, (size_t)C * H * W);
+    float *g, *sc, *coef;
+    ALLOC(g, (size_t)C * H * W); /* touched on the fp32 path only */
     ALLOC(sc, dm_conv2d_scratch(C, H, W, 3, 1, 1));
-    dm_group_norm(x, C, H * W, v->cfg.groups, v->cfg.eps, k->norm_out_w, k->norm_out_b, 1, g);
-    dm_conv2d_w(g, C, H, W, k->conv_out_w, k->conv_out_b, cout, 3, 1, 1, out, sc, 0, ws);
+    ALLOC(coef, 2 * (size_t)C);
+    dm_conv_pre pre = {coef, coef + C, 1, 1};
+    dm_group_norm_coeffs(x, C, H * W, v->cfg.groups, v->cfg.eps, k->norm_out_w, k->norm_out_b, coef,
+                         coef + C);
+    dm_conv2d_pre_w(x, &pre, C, H, W, k->conv_out_w, k->conv_out_b, cout, 3, 1, out, sc, 0, ws, g);
     return DM_OK;
 }
 
@@ -204,13 +207,23 @@ dm_status dm_vae_decode(const dm_vae *v, const float *z, int h, int w, float *im
             cur = !cur, C = lv->res[j].out_ch;
         }
         if (dm_w_ok(lv->resample_w)) {
-            dm_upsample_nearest2x(buf[cur], C, H, W, buf[!cur]);
             H *= 2, W *= 2;
             size_t m2 = dm_arena_mark(a);
-            float *s2;
+            float *s2, *up;
             ALLOC(s2, dm_conv2d_scratch(C, H, W, 3, 1, 1));
-            dm_conv2d_w(buf[!cur], C, H, W, lv->resample_w, lv->resample_b, C, 3, 1, 1, buf[cur],
-                        s2, 0, ws);
+            if (lv->resample_w.prep) {
+                /* bf16: nearest x2 folded into the conv's input (up: the x2 map, written only
+                 * if oneDNN fails) */
+                ALLOC(up, (size_t)C * H * W);
+                dm_conv_pre x2 = {NULL, NULL, 0, 2};
+                dm_conv2d_pre_w(buf[cur], &x2, C, H, W, lv->resample_w, lv->resample_b, C, 3, 1,
+                                buf[!cur], s2, 0, ws, up);
+                cur = !cur;
+            } else {
+                dm_upsample_nearest2x(buf[cur], C, H / 2, W / 2, buf[!cur]);
+                dm_conv2d_w(buf[!cur], C, H, W, lv->resample_w, lv->resample_b, C, 3, 1, 1,
+                            buf[cur], s2, 0, ws);
+            }
             dm_arena_release(a, m2);
         }
     }

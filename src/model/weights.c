@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arena.h"
 #include "ops/dnnl_ops.h"
 
 typedef struct {
@@ -234,9 +235,24 @@ static dm_status lookup(dm_weights *w, const char *name, int ndim, const int64_t
             return dm_fail(err, "%s: tensor '%s' has a NaN or Inf value (element %lld of %zu)",
                            file, e->src->name, (long long)bad, n);
         e->checked = 1;
+        /* the scan read every page: hand them back, so loading a model costs no resident
+         * memory and what stays resident is what the networks read (most is converted to
+         * bf16 or f32 and never read from the file again) */
+        if (e->src->mapped) dm_pages_drop(src, n * dm_dtype_size(e->src->dtype));
     }
     *out = e;
     return DM_OK;
+}
+
+void dm_weights_drop_pages(const dm_weights *w, const char *prefix) {
+    size_t k = strlen(prefix), n;
+    for (int i = 0; i < w->n; i++) {
+        const entry *e = &w->e[i];
+        if (e->src->mapped && !e->f32 && !strncmp(e->name, prefix, k)) {
+            const char *src = source_bytes(e, &n);
+            dm_pages_drop(src, n * dm_dtype_size(e->src->dtype));
+        }
+    }
 }
 
 void dm_weights_set_keep_half(dm_weights *w, int keep_half) {
@@ -276,11 +292,11 @@ dm_status dm_weights_get_w(dm_weights *w, const char *name, int ndim, const int6
             out->half = (const uint16_t *)(const void *)src;
             out->bf16 = dt == DM_BF16;
             if (n > w->half_max) w->half_max = n;
-            return attach_prep(w, e, ndim, shape, 1, out, err);
+            return attach_prep(w, e, ndim, shape, e->src->mapped, out, err);
         }
     }
     DM_TRY(dm_weights_get(w, name, ndim, shape, &out->f32, err));
-    return attach_prep(w, e, ndim, shape, e->f32 == NULL, out, err);
+    return attach_prep(w, e, ndim, shape, e->f32 == NULL && e->src->mapped, out, err);
 }
 
 dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_t *shape,

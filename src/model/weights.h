@@ -38,6 +38,9 @@ dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_
 /* With keep_half set (the default; 0 = f32 copies, the old mode), dm_weights_get_w leaves f16/bf16
  * weights as the file's bits in the mapping instead of converting them (--f16-weights). */
 void dm_weights_set_keep_half(dm_weights *w, int keep_half);
+/* Hands back the file pages of the weights whose names start with prefix ("text."), for
+ * networks that run rarely: see dm_pages_drop. */
+void dm_weights_drop_pages(const dm_weights *w, const char *prefix);
 int dm_weights_keep_half(const dm_weights *w);
 /* Like dm_weights_get, for a weight matrix / conv kernel: out->f32 as dm_weights_get gives it,
  * or (keep_half, an f16/bf16 source, 2-byte aligned) out->half pointing into the mapping. */

@@ -24,6 +24,10 @@ dm_wprep *dm_dnnl_prep(dm_dnnl *d, dm_w w, int O, int In, int k, int src_mapped)
  * when oneDNN cannot make the primitive (the caller then runs the fp32 kernel). */
 int dm_dnnl_conv2d(dm_wprep *p, const float *x, int C, int H, int W, const float *b, int O, int k,
                    int stride, int pad, float *y, int accumulate);
+/* dm_conv2d_pre_w's bf16 kernel: the output in bands of rows, each band's input converted with
+ * pre applied (so pre(x), the bf16 input and the f32 output never exist whole). */
+int dm_dnnl_conv2d_pre(dm_wprep *p, const float *x, const dm_conv_pre *pre, int C, int H, int W,
+                       const float *b, int O, int k, int pad, float *y, int accumulate);
 /* y[M,N] (+)= x[M,K] W[N,K]ᵀ + b; x_chw: x given as [K, M] (a CHW map); y_chw: y is [N, M]
  * (always accumulated into, as dm_linear_to_chw_acc). */
 int dm_dnnl_linear(dm_wprep *p, const float *x, int M, int K, const float *b, int N, float *y,

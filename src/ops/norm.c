@@ -2,34 +2,74 @@
 
 #include "ops/ops.h"
 
+/* mean and 1/sqrt(var + eps) of n values, in two passes in double: the goldens' noise floor
+ * is ~1e-6 */
+static void moments(const float *x, size_t n, float eps, float *mean, float *inv) {
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += x[i];
+    double m = sum / n, var = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = x[i] - m;
+        var += d * d;
+    }
+    *mean = (float)m, *inv = (float)(1.0 / sqrt(var / n + eps));
+}
+
+/* y = x·a + b, then SiLU when silu: the per-channel step of a group norm and of dm_conv_pre */
+static void affine(const float *x, size_t n, float a, float b, int silu, float *y) {
+    if (silu)
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] * a + b;
+            y[i] = v / (1.0f + expf(-v));
+        }
+    else
+        for (size_t i = 0; i < n; i++) y[i] = x[i] * a + b;
+}
+
+void dm_group_norm_coeffs(const float *x, int C, int HW, int groups, float eps, const float *gamma,
+                          const float *beta, float *scale, float *shift) {
+    int cpg = C / groups;
+#pragma omp parallel for schedule(static)
+    for (int g = 0; g < groups; g++) {
+        float m, inv;
+        moments(x + (size_t)g * cpg * HW, (size_t)cpg * HW, eps, &m, &inv);
+        for (int c = g * cpg; c < (g + 1) * cpg; c++) {
+            scale[c] = gamma ? gamma[c] * inv : inv;
+            shift[c] = (beta ? beta[c] : 0.0f) - m * scale[c];
+        }
+    }
+}
+
 void dm_group_norm(const float *x, int C, int HW, int groups, float eps, const float *gamma,
                    const float *beta, int silu, float *y) {
     int cpg = C / groups;
 #pragma omp parallel for schedule(static)
     for (int g = 0; g < groups; g++) {
-        const float *xg = x + (size_t)g * cpg * HW;
-        size_t n = (size_t)cpg * HW;
-        /* two passes in double: the goldens' noise floor is ~1e-6 */
-        double sum = 0;
-        for (size_t i = 0; i < n; i++) sum += xg[i];
-        double mean = sum / n, var = 0;
-        for (size_t i = 0; i < n; i++) {
-            double d = xg[i] - mean;
-            var += d * d;
-        }
-        float inv = (float)(1.0 / sqrt(var / n + eps)), m = (float)mean;
+        float m, inv;
+        moments(x + (size_t)g * cpg * HW, (size_t)cpg * HW, eps, &m, &inv);
         for (int c = g * cpg; c < (g + 1) * cpg; c++) {
-            float a = gamma ? gamma[c] * inv : inv, bb = (beta ? beta[c] : 0.0f) - m * a;
-            const float *xc = x + (size_t)c * HW;
-            float *yc = y + (size_t)c * HW;
-            if (silu)
-                for (int i = 0; i < HW; i++) {
-                    float v = xc[i] * a + bb;
-                    yc[i] = v / (1.0f + expf(-v));
-                }
-            else
-                for (int i = 0; i < HW; i++) yc[i] = xc[i] * a + bb;
+            float a = gamma ? gamma[c] * inv : inv, b = (beta ? beta[c] : 0.0f) - m * a;
+            affine(x + (size_t)c * HW, (size_t)HW, a, b, silu, y + (size_t)c * HW);
         }
+    }
+}
+
+void dm_conv_pre_apply(const float *x, const dm_conv_pre *pre, int C, int H, int W, float *y) {
+    int up = pre->up > 1 ? pre->up : 1, Hs = H / up, Ws = W / up;
+#pragma omp parallel for schedule(static) if ((size_t)C * H * W > 32768)
+    for (int c = 0; c < C; c++) {
+        float a = pre->scale ? pre->scale[c] : 1.0f, b = pre->shift ? pre->shift[c] : 0.0f;
+        const float *xc = x + (size_t)c * Hs * Ws;
+        float *yc = y + (size_t)c * H * W;
+        if (up == 1) {
+            affine(xc, (size_t)H * W, a, b, pre->silu, yc);
+            continue;
+        }
+        for (int yy = 0; yy < H; yy++)
+            for (int xx = 0; xx < W; xx++) {
+                float v = xc[(size_t)(yy / up) * Ws + xx / up] * a + b;
+                yc[(size_t)yy * W + xx] = pre->silu ? v / (1.0f + expf(-v)) : v;
+            }
     }
 }
 

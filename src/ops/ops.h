@@ -54,6 +54,29 @@ void dm_linear_w(const float *x, int M, int K, dm_w W, const float *b, int N, fl
 void dm_linear_acc_w(const float *x, int M, int K, dm_w W, const float *b, int N, float *y,
                      float *wscratch);
 
+/* The input of a convolution given as a transform of x instead of x itself: per channel
+ * v = x·scale[c] + shift[c] (scale / shift NULL: 1 / 0), then SiLU when silu, each pixel
+ * repeated up×up times (nearest upsampling; up 1 or 2). GroupNorm + SiLU and Upsample2D are
+ * this transform, so the bf16 path applies them while converting the conv's input, band by
+ * band, and their full-size output is never written. */
+typedef struct {
+    const float *scale, *shift;
+    int silu, up;
+} dm_conv_pre;
+/* y = conv2d(pre(x)) + b, stride 1 (dm_conv2d_w's arguments; H, W are the size after pre's
+ * upsampling). With a bf16 kernel pre is applied band by band inside the conv; otherwise
+ * pre(x) is first written to tmp (C*H*W floats, touched only then). */
+void dm_conv2d_pre_w(const float *x, const dm_conv_pre *pre, int C, int H, int W, dm_w w,
+                     const float *b, int O, int k, int pad, float *y, float *scratch,
+                     int accumulate, float *wscratch, float *tmp);
+
+/* nn.GroupNorm over x[C, HW] folded to one affine per channel:
+ * group_norm(x)[c] = x[c]·scale[c] + shift[c] (statistics in double, as dm_group_norm). */
+void dm_group_norm_coeffs(const float *x, int C, int HW, int groups, float eps, const float *gamma,
+                          const float *beta, float *scale, float *shift);
+/* y[C, H, W] = pre(x), x being [C, H/up, W/up]. */
+void dm_conv_pre_apply(const float *x, const dm_conv_pre *pre, int C, int H, int W, float *y);
+
 /* Output size of a convolution along one axis. */
 static inline int dm_conv_out(int in, int k, int stride, int pad) {
     return (in + 2 * pad - k) / stride + 1;

@@ -76,17 +76,21 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
         e->lora_scales[k] = o->loras[k].scale;
         e->n_loras = k + 1;
     }
+    if (!o->no_tokenizer && (s = open_tokenizers(e, o, err))) goto fail;
+    /* the text encoders run in fp32 at every precision, from the file's pages, handed back
+     * after each prompt (dm_engine_encode): a run encodes few distinct prompts, and their bf16
+     * copies would stay resident all run (0.25 GB for SD 1.5, 1.6 GB for SDXL) */
+    e->sdxl = e->model->sdxl;
+    if ((s = dm_clip_load(e->model, &e->clip, err)) ||
+        (e->sdxl && (s = dm_clip_load_tower(e->model, "text2.", &e->model->clip2, &e->clip2, err))))
+        goto fail;
     if (e->precision == DM_PRECISION_BF16) {
         if ((s = dm_dnnl_create(&e->dnnl, err))) goto fail;
         dm_weights_set_dnnl(e->model->w, e->dnnl);
     }
-    if (!o->no_tokenizer && (s = open_tokenizers(e, o, err))) goto fail;
-    if ((s = dm_clip_load(e->model, &e->clip, err)) ||
-        (s = dm_unet_load(e->model, &e->unet, err)) || (s = dm_vae_load(e->model, &e->vae, err)))
+    if ((s = dm_unet_load(e->model, &e->unet, err)) || (s = dm_vae_load(e->model, &e->vae, err)))
         goto fail;
-    if ((e->sdxl = e->model->sdxl)) {
-        if ((s = dm_clip_load_tower(e->model, "text2.", &e->model->clip2, &e->clip2, err)))
-            goto fail;
+    if (e->sdxl) {
         int P = e->clip2.cfg.proj_dim, A = e->unet.cfg.add_in_dim - 6 * e->unet.cfg.add_time_dim;
         if (e->unet.cfg.add_time_dim <= 0 || P != A) {
             s = dm_fail(err,
@@ -147,6 +151,7 @@ void dm_engine_free(dm_engine *e) {
     dm_clip_free(&e->clip2);
     dm_tokenizer_free(e->tok);
     dm_tokenizer_free(e->tok2);
+    for (int i = 0; i < e->n_memo; i++) free(e->memo[i].emb), free(e->memo[i].pooled);
     dm_model_free(e->model);
     dm_dnnl_free(e->dnnl);
     free(e);
@@ -176,19 +181,66 @@ int dm_engine_pooled_dim(const dm_engine *e) {
     return e->sdxl ? e->clip2.cfg.proj_dim : 0;
 }
 
+/* Runs the text encoder(s) on token ids (ids2: SDXL's second tokenizer), then hands their
+ * file pages back: they are read again only for the next new prompt. */
+static dm_status encode_now(dm_engine *e, const int32_t *ids, const int32_t *ids2, float *emb,
+                            float *pooled, dm_error *err) {
+    dm_status s;
+    if (!e->sdxl)
+        s = dm_engine_encode_ids(e, ids, emb, err);
+    else /* prompt_embeds = cat([te1.hidden_states[-2], te2.hidden_states[-2]], -1);
+          * pooled = te2.text_embeds */
+        s = dm_clip_run_pair(&e->clip, &e->clip2, ids, ids2, DM_CONTEXT_LEN, emb, pooled, &e->arena,
+                             err);
+    dm_weights_drop_pages(e->model->w, "text.");
+    dm_weights_drop_pages(e->model->w, "text2.");
+    return s;
+}
+
+/* Keeps a copy of an encoded prompt, replacing the oldest when the memo is full (out of
+ * memory: not kept, which costs only time). */
+static void remember(dm_engine *e, int32_t ids[2][DM_CONTEXT_LEN], const float *emb,
+                     const float *pooled, size_t ne, size_t np) {
+    float *me = malloc(sizeof(float) * ne), *mp = np ? malloc(sizeof(float) * np) : NULL;
+    if (!me || (np && !mp)) {
+        free(me), free(mp);
+        return;
+    }
+    dm_prompt_memo *m;
+    if (e->n_memo < DM_PROMPT_MEMO) {
+        m = &e->memo[e->n_memo++];
+    } else {
+        m = &e->memo[e->next_memo];
+        e->next_memo = (e->next_memo + 1) % DM_PROMPT_MEMO;
+        free(m->emb), free(m->pooled);
+    }
+    memcpy(m->ids, ids, sizeof m->ids);
+    memcpy(me, emb, sizeof(float) * ne);
+    if (np) memcpy(mp, pooled, sizeof(float) * np);
+    m->emb = me, m->pooled = mp;
+}
+
 dm_status dm_engine_encode(dm_engine *e, const char *prompt, float *emb, float *pooled,
                            int32_t *ids77, dm_error *err) {
     if (!e->tok) return dm_fail(err, "no tokenizer loaded");
-    int32_t ids[DM_CONTEXT_LEN];
-    DM_TRY(dm_tokenize(e->tok, prompt, NULL, NULL, ids, err));
-    if (ids77) memcpy(ids77, ids, sizeof ids);
-    if (!e->sdxl) return dm_engine_encode_ids(e, ids, emb, err);
-    /* prompt_embeds = cat([te1.hidden_states[-2], te2.hidden_states[-2]], -1);
-     * pooled = te2.text_embeds */
-    int32_t ids2[DM_CONTEXT_LEN];
-    DM_TRY(dm_tokenize(e->tok2, prompt, NULL, NULL, ids2, err));
-    return dm_clip_run_pair(&e->clip, &e->clip2, ids, ids2, DM_CONTEXT_LEN, emb, pooled, &e->arena,
-                            err);
+    int32_t ids[2][DM_CONTEXT_LEN] = {{0}};
+    DM_TRY(dm_tokenize(e->tok, prompt, NULL, NULL, ids[0], err));
+    if (e->sdxl) DM_TRY(dm_tokenize(e->tok2, prompt, NULL, NULL, ids[1], err));
+    if (ids77) memcpy(ids77, ids[0], sizeof ids[0]);
+    size_t ne = (size_t)DM_CONTEXT_LEN * dm_engine_ctx_dim(e), np = dm_engine_pooled_dim(e);
+    for (int i = 0; i < e->n_memo; i++) {
+        const dm_prompt_memo *m = &e->memo[i];
+        if (memcmp(m->ids, ids, sizeof ids)) continue;
+        memcpy(emb, m->emb, sizeof(float) * ne);
+        if (pooled && np) memcpy(pooled, m->pooled, sizeof(float) * np);
+        return DM_OK;
+    }
+    float *pool = pooled;
+    if (np && !pool && !(pool = malloc(sizeof(float) * np))) return dm_fail(err, "out of memory");
+    dm_status s = encode_now(e, ids[0], ids[1], emb, pool, err);
+    if (!s) remember(e, ids, emb, pool, ne, np);
+    if (pool != pooled) free(pool);
+    return s;
 }
 
 static double now(void) {

@@ -28,6 +28,16 @@ typedef struct {
     const char *vae_decoder; /* AutoencoderTiny folder replacing the VAE (NULL: the model's) */
 } dm_engine_options;
 
+/* A prompt the text encoders ran on, kept by its token ids (both tokenizers' for SDXL): a
+ * dataset's prompts repeat (one per class, word and template, and the empty negative), so
+ * each distinct prompt is encoded once per run. */
+#define DM_PROMPT_MEMO 32
+typedef struct {
+    int32_t ids[2][DM_CONTEXT_LEN];
+    float *emb;    /* [77, ctx_dim] */
+    float *pooled; /* [pooled_dim] (SDXL), or NULL */
+} dm_prompt_memo;
+
 /* (declared opaque in diffumask.h) */
 struct dm_engine {
     dm_model *model;
@@ -46,6 +56,8 @@ struct dm_engine {
     dm_arena arena;
     dm_precision precision; /* effective: FP32 or BF16 */
     dm_dnnl *dnnl;          /* bf16: oneDNN engine, primitive cache, prepared weights */
+    dm_prompt_memo memo[DM_PROMPT_MEMO];
+    int n_memo, next_memo; /* filled entries; the one to replace next when full */
 };
 
 dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *err);
