@@ -296,7 +296,10 @@ static dm_status attention(fwd *f, const dm_transformer *t, int cross, dm_w wq, 
     ALLOC(k, (size_t)Lk * C);
     ALLOC(v, (size_t)Lk * C);
     ALLOC(o, (size_t)HW * C);
-    int bf16 = wq.prep != NULL; /* weights prepared for bf16: the attention is bf16 too */
+    /* weights prepared for bf16: self-attention is bf16 too. Cross-attention stays fp32: its
+     * 77 keys make it ~2 % of the attention's work, and its probabilities are the masks,
+     * whose peaks magnify an error in the logits (bf16 q·k would put ~3e-3 of |logit| there) */
+    int bf16 = wq.prep != NULL && !cross;
     ALLOC(sc, bf16 ? dm_attention_bf16_scratch(HW, Lk, t->heads, hd)
                    : dm_attention_scratch(HW, Lk, hd));
     OP(DM_OP_LINEAR, dm_linear_w(n, HW, C, wq, NULL, C, q, f->ws));
