@@ -1,12 +1,14 @@
 /* --precision bf16 against the goldens (issue 10 "Accuracy"): bf16 rounds the inputs of every
  * matrix product, so the bound is on the relative norm of the error, ‖out − ref‖ / ‖ref‖:
  *   each network (text encoder, UNet, VAE decoder): <= 1e-2;
- *   every cross-attention map of the UNet forward: <= 3e-2. The golden model's query/key weights
+ *   every cross-attention map of the UNet forward: <= 4e-2. The golden model's query/key weights
  *   are scaled up (attn2 x4) so its maps are peaked, which amplifies the logits' error; measured
  *   worst 2.4e-2 with the cross-attention itself in fp32 (2.5e-2 with it in bf16), 2.0e-2 with
  *   the q/k projections in fp32 too and 1.5e-2 with every conv in fp32 as well: it is the
- *   residual stream's accumulated bf16 error, not the attention. The issue's 1e-2 for attention
- *   maps is not met here (BENCHMARKS.md);
+ *   residual stream's accumulated bf16 error, not the attention. So sensitive that SiLU by a
+ *   polynomial e^x (1e-7 relative) instead of expf before the bf16 rounding moves it from 2.4e-2
+ *   to 2.8e-2: the bound leaves room for other CPUs' kernels (AMX sums in another order). The
+ *   issue's 1e-2 for attention maps is not met here (BENCHMARKS.md);
  *   whole 10-step pipelines (DDIM / Euler / DPM++ 2M, 128x128): final latent and image <= 5e-2
  *   (documented in BENCHMARKS.md; errors of each step compound through the sampler);
  *   the product: eval-toy mIoU of the default mask method with bf16 within 0.01 of fp32.
@@ -221,7 +223,7 @@ int main(void) {
               m, check_shared("golden/sd1/unet.safetensors"), tmp) == 0);
     snprintf(up, sizeof up, "%s/u.safetensors", tmp);
     compare(up, check_shared("golden/sd1/unet.safetensors"), unet_names, 1e-2);
-    compare(up, check_shared("golden/sd1/unet_attn2.safetensors"), all, 3e-2);
+    compare(up, check_shared("golden/sd1/unet_attn2.safetensors"), all, 4e-2);
 
     const char *vae_names[] = {"image", NULL};
     CHECK(run("debug vae-decode --precision bf16 --model %s --in %s --out %s/v.safetensors", m,

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/cpu.h"
+#include "ops/avx512_math.h"
 #include "ops/ops.h"
 
 enum { W = 16, SW = 32, FQ = 64, FK = 64, QK_KEYS = 8, PV_CHANS = 8, MAX_D = 160 };
@@ -29,30 +30,6 @@ static int has_avx512_bf16(void) {
     dm_cpu c;
     dm_cpu_detect(&c);
     return c.avx512_bf16;
-}
-
-#define TGT __attribute__((target("avx512f,avx512bw,avx512bf16")))
-
-/* f32 -> bf16 bits, round to nearest even (finite inputs) */
-static inline uint16_t bf16_bits(float x) {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    u += 0x7fff + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
-}
-
-/* 2^x for x <= 0 (attention.c's vexp2 on AVX-512) */
-TGT static inline __m512 vexp2(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-126.0f));
-    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(x, n), p = _mm512_set1_ps(1.535336188319500e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
 }
 
 TGT static inline __m512bh bcast_pair(const uint16_t *p) {

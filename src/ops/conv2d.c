@@ -87,15 +87,13 @@ void dm_conv2d(const float *x, int C, int H, int W, const float *w, const float 
 
 void dm_conv2d_w(const float *x, int C, int H, int W, dm_w w, const float *b, int O, int k,
                  int stride, int pad, float *y, float *scratch, int accumulate, float *wscratch) {
-    /* bf16: stride-1 convs in bands (big maps never get whole-size bf16 / f32 copies), the
-     * others (downsamplers) whole */
+    /* bf16: stride-1 convs in bands (big maps never get whole-size bf16 / f32 copies); the
+     * others (downsamplers), or where bands cannot run, whole */
     static const dm_conv_pre same = {NULL, NULL, 0, 1};
     if (w.prep && stride == 1 &&
         !dm_dnnl_conv2d_pre(w.prep, x, &same, C, H, W, b, O, k, pad, y, accumulate))
         return;
-    if (w.prep && stride != 1 &&
-        !dm_dnnl_conv2d(w.prep, x, C, H, W, b, O, k, stride, pad, y, accumulate))
-        return;
+    if (w.prep && !dm_dnnl_conv2d(w.prep, x, C, H, W, b, O, k, stride, pad, y, accumulate)) return;
     /* no prep, or oneDNN could not make the primitive: fp32 (wscratch/scratch were sized for
      * this) */
     dm_conv2d(x, C, H, W, dm_w_f32(w, (size_t)O * C * k * k, wscratch), b, O, k, stride, pad, y,
@@ -107,6 +105,5 @@ void dm_conv2d_pre_w(const float *x, const dm_conv_pre *pre, int C, int H, int W
                      int accumulate, float *wscratch, float *tmp) {
     if (w.prep && !dm_dnnl_conv2d_pre(w.prep, x, pre, C, H, W, b, O, k, pad, y, accumulate)) return;
     dm_conv_pre_apply(x, pre, C, H, W, tmp);
-    dm_conv2d(tmp, C, H, W, dm_w_f32(w, (size_t)O * C * k * k, wscratch), b, O, k, 1, pad, y,
-              scratch, accumulate);
+    dm_conv2d_w(tmp, C, H, W, w, b, O, k, 1, pad, y, scratch, accumulate, wscratch);
 }

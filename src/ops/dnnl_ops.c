@@ -5,6 +5,8 @@
 #include "ops/dnnl_ops.h"
 
 #include "core/arena.h"
+#include "core/cpu.h"
+#include "ops/avx512_math.h"
 
 #include <dnnl.h>
 #include <math.h>
@@ -52,7 +54,8 @@ struct dm_dnnl {
     int n, cap;
     dm_wprep **preps;
     int n_preps, cap_preps;
-    void *buf[3]; /* bf16 src, f32 dst, scratchpad: grown to the largest entry */
+    int avx512_bf16; /* our band conversions need it (the CPU could in theory have AMX only) */
+    void *buf[3];    /* bf16 src, f32 dst, scratchpad: grown to the largest entry */
     size_t buf_cap[3];
     dm_dnnl_stats st;
 };
@@ -66,6 +69,9 @@ dm_status dm_dnnl_create(dm_dnnl **out, dm_error *err) {
         dm_dnnl_free(d);
         return dm_fail(err, "oneDNN: cannot create a CPU engine");
     }
+    dm_cpu c;
+    dm_cpu_detect(&c);
+    d->avx512_bf16 = c.avx512_bf16;
     *out = d;
     return DM_OK;
 }
@@ -466,35 +472,50 @@ static int band_rows(int Ho, size_t in_row, size_t out_row) {
     return best < 4 && Ho > 16 ? 0 : best;
 }
 
-/* The input rows [y0, y0 + Hb) of pre(x) (zero outside 0..H-1), as bf16 NHWC: dst[r][w][c]. */
+/* t[i] = bf16(pre(x[i])) for i < n, x one channel's contiguous source pixels: 16 lanes a time,
+ * masked tail (AVX-512: the bf16 path runs only on CPUs with avx512_bf16) */
+TGT static void pre_row(const float *x, int n, float a, float b, int silu, uint16_t *t) {
+    __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), va, vb);
+        if (silu) v = vsilu(v);
+        _mm256_mask_storeu_epi16(t + i, m, (__m256i)_mm512_cvtneps_pbh(v));
+    }
+}
+
+/* The input rows [y0, y0 + Hb) of pre(x) (zero outside 0..H-1), as bf16 NHWC: dst[r][w][c].
+ * Per (row, 32 channels, 64 source pixels): the transform over contiguous source pixels into a
+ * small channel-major tile, then the tile copied transposed, each pixel repeated up times. */
+enum { BX = 64 };
 static void band_in(const float *x, const dm_conv_pre *pre, int C, int H, int W, int y0, int Hb,
                     uint16_t *dst) {
     int up = pre->up > 1 ? pre->up : 1, Hs = H / up, Ws = W / up;
-    int nct = (C + TB - 1) / TB, nxt = (W + TB - 1) / TB;
+    int nct = (C + TB - 1) / TB;
 #pragma omp parallel for collapse(2)                                                               \
     schedule(static) if (dm_ops_parallel() && (long)Hb * W * C > 16384)
     for (int r = 0; r < Hb; r++)
         for (int ct = 0; ct < nct; ct++) {
-            int yy = y0 + r, c0 = ct * TB, c1 = c0 + TB < C ? c0 + TB : C;
-            uint16_t *row = dst + (size_t)r * W * C;
+            int yy = y0 + r, c0 = ct * TB, c1 = c0 + TB < C ? c0 + TB : C, nc = c1 - c0;
+            uint16_t *row = dst + (size_t)r * W * C + c0;
             if (yy < 0 || yy >= H) {
                 for (int xx = 0; xx < W; xx++)
-                    memset(row + (size_t)xx * C + c0, 0, sizeof(uint16_t) * (size_t)(c1 - c0));
+                    memset(row + (size_t)xx * C, 0, sizeof(uint16_t) * (size_t)nc);
                 continue;
             }
             const float *src = x + (size_t)(yy / up) * Ws;
-            for (int xt = 0; xt < nxt; xt++) {
-                int x0 = xt * TB, x1 = x0 + TB < W ? x0 + TB : W;
-                for (int c = c0; c < c1; c++) {
-                    const float *xc = src + (size_t)c * Hs * Ws;
-                    float a = pre->scale ? pre->scale[c] : 1.0f,
-                          b = pre->shift ? pre->shift[c] : 0.0f;
-                    for (int xx = x0; xx < x1; xx++) {
-                        float v = xc[xx / up] * a + b;
-                        if (pre->silu) v = v / (1.0f + expf(-v));
-                        row[(size_t)xx * C + c] = to_bf16(v);
+            uint16_t tile[TB][BX];
+            for (int s0 = 0; s0 < Ws; s0 += BX) {
+                int n = s0 + BX < Ws ? BX : Ws - s0;
+                for (int c = 0; c < nc; c++)
+                    pre_row(src + (size_t)(c0 + c) * Hs * Ws + s0, n,
+                            pre->scale ? pre->scale[c0 + c] : 1.0f,
+                            pre->shift ? pre->shift[c0 + c] : 0.0f, pre->silu, tile[c]);
+                for (int i = 0; i < n; i++)
+                    for (int u = 0; u < up; u++) {
+                        uint16_t *px = row + (size_t)((s0 + i) * up + u) * C;
+                        for (int c = 0; c < nc; c++) px[c] = tile[c][i];
                     }
-                }
             }
         }
 }
@@ -521,7 +542,7 @@ int dm_dnnl_conv2d_pre(dm_wprep *p, const float *x, const dm_conv_pre *pre, int 
     dm_dnnl *d = p->d;
     int Ho = dm_conv_out(H, k, 1, pad), Wo = dm_conv_out(W, k, 1, pad);
     int B = band_rows(Ho, (size_t)W * C * 2, (size_t)Wo * O * 4), Hb = B + k - 1;
-    if (B == 0 || Ho < 1 || Wo < 1) return -1;
+    if (!d->avx512_bf16 || B == 0 || Ho < 1 || Wo < 1) return -1;
     /* a band: Hb input rows, zero rows written by us where the conv pads, so the primitive pads
      * the sides only */
     int key[KEY_INTS] = {3, C, Hb, W, O, k, pad, b != NULL};
