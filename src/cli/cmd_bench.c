@@ -133,14 +133,15 @@ static dm_status run(const char *path, int width, int height, int B, int repeat,
     dm_status s;
     if ((s = dm_model_open(path, &m, err))) goto done;
     dm_weights_set_keep_half(m->w, f16_weights);
+    /* as the engine: the text encoders in fp32 from the file at every precision */
+    if ((s = dm_clip_load(m, &clip, err)) ||
+        (m->sdxl && (s = dm_clip_load_tower(m, "text2.", &m->clip2, &clip2, err))))
+        goto done;
     if (bf16) {
         if ((s = dm_dnnl_create(&dnnl, err))) goto done;
         dm_weights_set_dnnl(m->w, dnnl);
     }
-    if ((s = dm_clip_load(m, &clip, err)) || (s = dm_unet_load(m, &unet, err)) ||
-        (s = dm_vae_load(m, &vae, err)) ||
-        (m->sdxl && (s = dm_clip_load_tower(m, "text2.", &m->clip2, &clip2, err))))
-        goto done;
+    if ((s = dm_unet_load(m, &unet, err)) || (s = dm_vae_load(m, &vae, err))) goto done;
     int f = dm_vae_factor(&vae), h = height / f, w = width / f,
         D = m->clip.hidden + (m->sdxl ? m->clip2.hidden : 0), P = m->sdxl ? m->clip2.proj_dim : 0;
     if (h < 1 || w < 1 || height % f || width % f) {
