@@ -60,6 +60,19 @@ int main(void) {
     CHECK(dm_plan_from_templates(&p, NULL, 0, 1000, 0, &err) == DM_OK && p.n_items == 2000 &&
           !strcmp(p.items[1999].name, "001999_star"));
     dm_plan_free(&p);
+    /* nor can the bytes: a template or a class word too long to repeat a million times */
+    static char longer[1100];
+    memset(longer, 'x', sizeof longer - 1);
+    memcpy(longer, "{}", 2);
+    const char *lt[1] = {longer};
+    CHECK(dm_plan_classes_csv(&p, "circle", &err) == DM_OK);
+    CHECK(dm_plan_from_templates(&p, lt, 1, 10, 0, &err) == DM_EUSAGE &&
+          strstr(err.msg, "longer than 1000 bytes"));
+    dm_plan_free(&p);
+    longer[203] = 0; /* 201 letters after the "{}" */
+    CHECK(dm_plan_classes_csv(&p, longer + 2, &err) == DM_EUSAGE &&
+          strstr(err.msg, "longer than 200 bytes"));
+    dm_plan_free(&p);
 
     /* the VOC preset: VOC ids, VOC label names, natural prompt words */
     CHECK(dm_plan_classes_preset(&p, "voc", &err) == DM_OK && p.n_classes == 20);

@@ -73,6 +73,10 @@ static dm_status add_class(dm_plan *p, const char *label, const char *const *wor
     if (p->n_classes >= 254)
         return dm_fail_code(err, DM_EUSAGE, "%s: more than 254 classes", where);
     for (int i = 0; i < n_words; i++)
+        if (strlen(words[i]) > DM_MAX_WORD_BYTES)
+            return dm_fail_code(err, DM_EUSAGE, "%s: class word '%.40s...' is longer than %d bytes",
+                                where, words[i], DM_MAX_WORD_BYTES);
+    for (int i = 0; i < n_words; i++)
         if (find_class(p, words[i]) >= 0)
             return dm_fail_code(err, DM_EUSAGE, "%s: class '%s' is given twice", where, words[i]);
     dm_class *c = realloc(p->classes, sizeof *c * (size_t)(p->n_classes + 1));
@@ -185,15 +189,16 @@ static char *fill(const char *tpl, const char *word) {
     return out;
 }
 
-/* room for n items; doubling, so a prompts file of many lines is read in linear time */
-static dm_status grow(dm_plan *p, long n, const char *what, dm_error *err) {
+/* room for n items: exactly n when exact, else doubling (a prompts file of many lines is then
+ * read in linear time) */
+static dm_status grow(dm_plan *p, long n, int exact, const char *what, dm_error *err) {
     if (n > DM_PLAN_MAX_SAMPLES)
         return dm_fail_code(err, DM_EUSAGE,
                             "%s: %ld samples; one dataset holds at most %ld (make several with "
                             "different --seed and merge them)",
                             what, n, DM_PLAN_MAX_SAMPLES);
     if (n <= p->cap_items) return DM_OK;
-    long cap = p->cap_items ? p->cap_items : 64;
+    long cap = exact ? n : p->cap_items ? p->cap_items : 64;
     while (cap < n) cap *= 2;
     if (cap > DM_PLAN_MAX_SAMPLES) cap = DM_PLAN_MAX_SAMPLES;
     dm_plan_item *it = realloc(p->items, sizeof *it * (size_t)cap);
@@ -223,6 +228,10 @@ dm_status dm_plan_from_templates(dm_plan *p, const char *const *templates, int n
     if (n_templates == 0) templates = def, n_templates = 1;
     for (int t = 0; t < n_templates; t++) {
         const char *at = strstr(templates[t], "{}");
+        /* every sample holds its prompt: a million samples of a long template would not fit */
+        if (strlen(templates[t]) > DM_MAX_TEMPLATE_BYTES)
+            return dm_fail_code(err, DM_EUSAGE, "--template '%.40s...' is longer than %d bytes",
+                                templates[t], DM_MAX_TEMPLATE_BYTES);
         if (!at)
             return dm_fail_code(err, DM_EUSAGE, "--template '%s' has no {} for the class word",
                                 templates[t]);
@@ -239,7 +248,7 @@ dm_status dm_plan_from_templates(dm_plan *p, const char *const *templates, int n
                             DM_PLAN_MAX_SAMPLES);
     char what[96];
     snprintf(what, sizeof what, "--images-per-class %ld x %d classes", per_class, p->n_classes);
-    DM_TRY(grow(p, per_class * p->n_classes, what, err));
+    DM_TRY(grow(p, p->n_items + per_class * p->n_classes, 1, what, err));
     for (int c = 0; c < p->n_classes; c++)
         for (long j = 0; j < per_class; j++) {
             dm_plan_item *it = &p->items[p->n_items];
@@ -333,7 +342,7 @@ dm_status dm_plan_from_jsonl(dm_plan *p, const char *path, uint64_t seed, dm_err
             cJSON_Delete(o);
             break;
         }
-        if ((s = grow(p, p->n_items + 1, path, err))) {
+        if ((s = grow(p, p->n_items + 1, 0, path, err))) {
             cJSON_Delete(o);
             break;
         }

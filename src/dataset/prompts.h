@@ -13,6 +13,10 @@
 /* Samples in one plan: the plan is held in memory (about 300 bytes a sample plus its prompt),
  * and a million images is weeks of a CPU server; bigger sets are several datasets merged. */
 #define DM_PLAN_MAX_SAMPLES 1000000L
+/* Longest template and class word: the text encoder reads 77 tokens (~300 characters) anyway,
+ * and these bound the memory of the largest plan (each sample holds its prompt and word). */
+#define DM_MAX_TEMPLATE_BYTES 1000
+#define DM_MAX_WORD_BYTES     200
 
 typedef struct {
     char *label;  /* labels.txt name ("pottedplant") */

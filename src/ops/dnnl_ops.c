@@ -37,6 +37,7 @@ typedef struct {
      * much as the op on small shapes): in: x [in_r][in_c] f32 -> bf16, transposed if in_t;
      * out: dst [out_r][out_c] f32 -> y [out_c][out_r], summed if out_add */
     int in_fast, in_t, in_r, in_c, out_fast, out_add, out_r, out_c;
+    int failed; /* oneDNN could not make this op: remembered, so it is not asked again */
 } entry;
 
 /* how an op's activations relate to ours (see entry) */
@@ -375,15 +376,20 @@ static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const floa
     return 0;
 }
 
-/* A freshly built cache entry: counted when its primitive was made (rc 0), else dropped. */
+/* A freshly built cache entry: counted when its primitive was made (rc 0); else kept as a
+ * failed one (its parts freed), so the next call with this shape falls back at once. */
 static int keep_entry(dm_dnnl *d, entry *e, int rc) {
     if (rc) {
         entry_free(e);
+        int key[KEY_INTS];
+        memcpy(key, e->key, sizeof key);
+        memset(e, 0, sizeof *e);
+        memcpy(e->key, key, sizeof key);
+        e->failed = 1;
         d->st.failures++;
-        return -1;
     }
     d->n++;
-    return 0;
+    return rc ? -1 : 0;
 }
 
 static int run_entry(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const float *b, float *y,
@@ -408,6 +414,7 @@ int dm_dnnl_conv2d(dm_wprep *p, const float *x, int C, int H, int W, const float
     dnnl_memory_desc_init_by_tag(&y_md, 4, yd, dnnl_f32, dnnl_nchw);
     dnnl_memory_desc_init_by_tag(&w_src, 4, wd, dnnl_f32, dnnl_oihw);
     entry *e = find(d, key);
+    if (e && e->failed) return -1;
     if (!e) {
         if (!(e = add(d, key))) return -1;
         dnnl_memory_desc_t s, w, bm, dst;
@@ -452,8 +459,9 @@ int dm_dnnl_conv2d(dm_wprep *p, const float *x, int C, int H, int W, const float
 
 /* ------------------------------------------------------------------ banded convolution */
 
-/* Band bytes: the bf16 input rows and f32 output rows of one band stay under this, so a 512²
- * VAE layer runs in 8 MB pieces (in cache, too) instead of 128 + 256 MB buffers. */
+/* Band bytes: B bf16 input rows and B f32 output rows of one band stay under this (the input
+ * has k - 1 halo rows more), so a 512² VAE layer runs in ~8 MB pieces instead of 128 + 256 MB
+ * buffers; a single row wider than this still makes a band of one row. */
 enum { BAND_BYTES = 8 << 20 };
 
 /* Rows of output per band: the largest divisor of Ho within BAND_BYTES, so every band has one
@@ -542,7 +550,8 @@ int dm_dnnl_conv2d_pre(dm_wprep *p, const float *x, const dm_conv_pre *pre, int 
     dm_dnnl *d = p->d;
     int Ho = dm_conv_out(H, k, 1, pad), Wo = dm_conv_out(W, k, 1, pad);
     int B = band_rows(Ho, (size_t)W * C * 2, (size_t)Wo * O * 4), Hb = B + k - 1;
-    if (!d->avx512_bf16 || B == 0 || Ho < 1 || Wo < 1) return -1;
+    int up = pre->up > 1 ? pre->up : 1;
+    if (!d->avx512_bf16 || B == 0 || Ho < 1 || Wo < 1 || H % up || W % up) return -1;
     /* a band: Hb input rows, zero rows written by us where the conv pads, so the primitive pads
      * the sides only */
     int key[KEY_INTS] = {3, C, Hb, W, O, k, pad, b != NULL};
@@ -550,6 +559,7 @@ int dm_dnnl_conv2d_pre(dm_wprep *p, const float *x, const dm_conv_pre *pre, int 
     dnnl_dims_t xd = {1, C, Hb, W}, yd = {1, O, B, Wo}, wd = {O, C, k, k};
     dnnl_memory_desc_init_by_tag(&w_src, 4, wd, dnnl_f32, dnnl_oihw);
     entry *e = find(d, key);
+    if (e && e->failed) return -1;
     if (!e) {
         if (!(e = add(d, key))) return -1;
         dnnl_memory_desc_t s, w, bm, dst;
@@ -610,12 +620,13 @@ int dm_dnnl_conv2d_pre(dm_wprep *p, const float *x, const dm_conv_pre *pre, int 
         double c0 = omp_get_wtime();
         band_in(x, pre, C, H, W, r0 - pad, Hb, src);
         double c1 = omp_get_wtime();
-        /* a primitive that was made runs (oneDNN fails at creation, not execution); were it
-         * to fail here after earlier bands were summed into y, the fp32 rerun would sum them
-         * twice, so this only returns -1 at the first band */
-        if (run(d, e->prim, n, op) && r0 == 0) {
+        /* a primitive that was made runs (oneDNN fails at creation, not execution). Were it to
+         * fail anyway: y is rewritten whole by the fallback, unless earlier bands were already
+         * summed into it, which a rerun would sum twice; then it is counted, and that band
+         * keeps y's old values plus the last band's result */
+        if (run(d, e->prim, n, op)) {
             d->st.failures++;
-            return -1;
+            if (!accumulate || r0 == 0) return -1;
         }
         double c2 = omp_get_wtime();
         band_out(dst, B * Wo, O, y + (size_t)r0 * Wo, (size_t)Ho * Wo, accumulate);
@@ -642,6 +653,7 @@ int dm_dnnl_linear(dm_wprep *p, const float *x, int M, int K, const float *b, in
     /* W[N,K] row-major is the [K, N] weights matrix of the product with strides (1, K) */
     dnnl_memory_desc_init_by_strides(&w_src, 2, wd, dnnl_f32, ws);
     entry *e = find(d, key);
+    if (e && e->failed) return -1;
     if (!e) {
         if (!(e = add(d, key))) return -1;
         dnnl_memory_desc_t s, w, bm, dst;

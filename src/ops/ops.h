@@ -64,8 +64,9 @@ typedef struct {
     int silu, up;
 } dm_conv_pre;
 /* y = conv2d(pre(x)) + b, stride 1 (dm_conv2d_w's arguments; H, W are the size after pre's
- * upsampling). With a bf16 kernel pre is applied band by band inside the conv; otherwise
- * pre(x) is first written to tmp (C*H*W floats, touched only then). */
+ * upsampling, multiples of pre->up; y must not overlap x). With a bf16 kernel pre is applied band
+ * by band inside the conv; otherwise pre(x) is first written to tmp (C*H*W floats, touched only
+ * then). */
 void dm_conv2d_pre_w(const float *x, const dm_conv_pre *pre, int C, int H, int W, dm_w w,
                      const float *b, int O, int k, int pad, float *y, float *scratch,
                      int accumulate, float *wscratch, float *tmp);
@@ -74,7 +75,7 @@ void dm_conv2d_pre_w(const float *x, const dm_conv_pre *pre, int C, int H, int W
  * group_norm(x)[c] = x[c]·scale[c] + shift[c] (statistics in double, as dm_group_norm). */
 void dm_group_norm_coeffs(const float *x, int C, int HW, int groups, float eps, const float *gamma,
                           const float *beta, float *scale, float *shift);
-/* y[C, H, W] = pre(x), x being [C, H/up, W/up]. */
+/* y[C, H, W] = pre(x), x being [C, H/up, W/up] (H and W multiples of up). */
 void dm_conv_pre_apply(const float *x, const dm_conv_pre *pre, int C, int H, int W, float *y);
 
 /* Output size of a convolution along one axis. */
@@ -87,7 +88,8 @@ size_t dm_conv2d_scratch(int C, int H, int W, int k, int stride, int pad);
  * If accumulate, the result is added into y (residual fused). */
 void dm_conv2d(const float *x, int C, int H, int W, const float *w, const float *b, int O, int k,
                int stride, int pad, float *y, float *scratch, int accumulate);
-/* The same with a dm_w kernel; wscratch: dm_w_scratch(w, O*C*k*k) floats. */
+/* The same with a dm_w kernel; wscratch: dm_w_scratch(w, O*C*k*k) floats. y must not overlap
+ * x (the bf16 path writes y band by band while later bands still read x). */
 void dm_conv2d_w(const float *x, int C, int H, int W, dm_w w, const float *b, int O, int k,
                  int stride, int pad, float *y, float *scratch, int accumulate, float *wscratch);
 
