@@ -156,15 +156,16 @@ static void cvt_t(const float *x, int R, int C, uint16_t *y) {
         }
 }
 
-/* y[c*R + r] (+)= s[r*C + c] */
-static void store_t(const float *s, int R, int C, float *y, int add) {
+/* y[c*plane + r] (+)= s[r*C + c] for r < R: an NHWC f32 result into an NCHW map (plane = R for
+ * the whole map; a band's rows are a part of each plane) */
+static void store_t(const float *s, int R, int C, float *y, size_t plane, int add) {
     int nr = (R + TB - 1) / TB, nc = (C + TB - 1) / TB;
 #pragma omp parallel for collapse(2) schedule(static) if (dm_ops_parallel() && (long)R * C > 16384)
     for (int br = 0; br < nr; br++)
         for (int bc = 0; bc < nc; bc++) {
             int r1 = br * TB + TB < R ? br * TB + TB : R, c1 = bc * TB + TB < C ? bc * TB + TB : C;
             for (int c = bc * TB; c < c1; c++) {
-                float *yc = y + (size_t)c * R;
+                float *yc = y + (size_t)c * plane;
                 if (add)
                     for (int r = br * TB; r < r1; r++) yc[r] += s[(size_t)r * C + c];
                 else
@@ -364,7 +365,7 @@ static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const floa
     if (run(d, e->prim, n, op)) return -1;
     double t3 = omp_get_wtime();
     if (e->out_fast) {
-        store_t(dst, e->out_r, e->out_c, y, e->out_add);
+        store_t(dst, e->out_r, e->out_c, y, (size_t)e->out_r, e->out_add);
     } else if (e->rout) {
         dnnl_memory_set_data_handle(e->m_y, y);
         dnnl_exec_arg_t out[] = {{DNNL_ARG_FROM, e->m_dst}, {DNNL_ARG_TO, e->m_y}};
@@ -528,23 +529,6 @@ static void band_in(const float *x, const dm_conv_pre *pre, int C, int H, int W,
         }
 }
 
-/* y[c][y0*Wo + i] (+)= s[i][c] for i < n: one band's NHWC f32 result into the NCHW output */
-static void band_out(const float *s, int n, int O, float *y, size_t plane, int add) {
-    int nr = (n + TB - 1) / TB, nc = (O + TB - 1) / TB;
-#pragma omp parallel for collapse(2) schedule(static) if (dm_ops_parallel() && (long)n * O > 16384)
-    for (int br = 0; br < nr; br++)
-        for (int bc = 0; bc < nc; bc++) {
-            int r1 = br * TB + TB < n ? br * TB + TB : n, c1 = bc * TB + TB < O ? bc * TB + TB : O;
-            for (int c = bc * TB; c < c1; c++) {
-                float *yc = y + (size_t)c * plane;
-                if (add)
-                    for (int r = br * TB; r < r1; r++) yc[r] += s[(size_t)r * O + c];
-                else
-                    for (int r = br * TB; r < r1; r++) yc[r] = s[(size_t)r * O + c];
-            }
-        }
-}
-
 int dm_dnnl_conv2d_pre(dm_wprep *p, const float *x, const dm_conv_pre *pre, int C, int H, int W,
                        const float *b, int O, int k, int pad, float *y, int accumulate) {
     dm_dnnl *d = p->d;
@@ -629,7 +613,7 @@ int dm_dnnl_conv2d_pre(dm_wprep *p, const float *x, const dm_conv_pre *pre, int 
             if (!accumulate || r0 == 0) return -1;
         }
         double c2 = omp_get_wtime();
-        band_out(dst, B * Wo, O, y + (size_t)r0 * Wo, (size_t)Ho * Wo, accumulate);
+        store_t(dst, B * Wo, O, y + (size_t)r0 * Wo, (size_t)Ho * Wo, accumulate);
         conv += (c1 - c0) + (omp_get_wtime() - c2), ops += c2 - c1;
     }
     d->st.op_seconds += ops;
