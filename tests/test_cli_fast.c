@@ -104,6 +104,13 @@ int main(void) {
     CHECK(system(bj) == 0);
     CHECK(run("bench --model %s --recipe 4,1,taesd --width 64 --height 64 2>/dev/null",
               models[0]) == 2);
+    /* recipe numbers through the strict parser: junk, NaN and overflow are usage errors */
+    const char *bad_recipes[] = {"4x,1,vae", "4,nan,vae", "99999999999999999999,1,vae",
+                                 "4,1e999,vae"};
+    for (int k = 0; k < 4; k++)
+        CHECKF(run("bench --model %s --recipe %s --width 64 --height 64 2>/dev/null", models[0],
+                   bad_recipes[k]) == 2,
+               "bench --recipe %s", bad_recipes[k]);
     /* a bad LoRA: exit 1, one line, no image written */
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "head -c 100000 %s > %s/trunc.safetensors",

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "cli/bench_recipe.h"
-#include "model/lora.h"
 
 typedef struct {
     char text[512];
@@ -30,13 +29,14 @@ static dm_status parse_recipe(const char *s, recipe *r, dm_error *err) {
     if (n < 3 || n > 4)
         return dm_fail_code(err, DM_EUSAGE,
                             "--recipe '%s': expected STEPS,GUIDANCE,DECODER[,SAMPLER]", s);
-    char *end;
-    long st = strtol(f[0], &end, 10);
-    if (*end || st < 1 || st > 1000)
-        return dm_fail_code(err, DM_EUSAGE, "--recipe '%s': STEPS must be 1..1000", s);
-    double g = strtod(f[1], &end);
-    if (*end || !(g >= 0 && g <= 100))
-        return dm_fail_code(err, DM_EUSAGE, "--recipe '%s': GUIDANCE must be 0..100", s);
+    long st;
+    double g;
+    if (dm_arg_parse_long(f[0], &st) || st < 1 || st > 1000)
+        return dm_fail_code(err, DM_EUSAGE, "--recipe '%s': STEPS must be an integer in 1..1000",
+                            s);
+    if (dm_arg_parse_double(f[1], &g) || !(g >= 0 && g <= 100))
+        return dm_fail_code(err, DM_EUSAGE, "--recipe '%s': GUIDANCE must be a number in 0..100",
+                            s);
     if (strcmp(f[2], "vae") && strcmp(f[2], "taesd"))
         return dm_fail_code(err, DM_EUSAGE, "--recipe '%s': DECODER must be vae or taesd", s);
     r->steps = (int)st, r->guidance = (float)g, r->taesd = !strcmp(f[2], "taesd");
@@ -142,54 +142,29 @@ static dm_status measure(dm_engine *e, const recipe *rc, int width, int height, 
 }
 
 int dm_bench_recipes(const dm_bench_recipe_opts *o) {
-    const char *cmd = "diffumask bench";
+    const char *cmd = o->spec->command;
     dm_error err = {{0}};
     recipe rc[DM_ARG_LIST_MAX];
     int n = 0;
     const char *defaults[2] = {"25,7.5,vae,ddim", "4,1,taesd,lcm"};
-    int nr = o->recipes->n ? o->recipes->n : (o->vae_decoder ? 2 : 1);
+    int nr = o->recipes->n ? o->recipes->n : (o->m->vae_decoder ? 2 : 1);
     for (int k = 0; k < nr; k++) {
         const char *txt = o->recipes->n ? o->recipes->v[k] : defaults[k];
         if (parse_recipe(txt, &rc[n], &err)) {
             fprintf(stderr, "%s: %s\n", cmd, err.msg);
             return 2;
         }
-        if (rc[n].taesd && !o->vae_decoder) {
+        if (rc[n].taesd && !o->m->vae_decoder) {
             fprintf(stderr, "%s: --recipe '%s' decodes with taesd: give --vae-decoder DIR\n", cmd,
                     txt);
             return 2;
         }
         n++;
     }
-    dm_lora loras[DM_ARG_LIST_MAX];
-    char paths[DM_ARG_LIST_MAX][1024];
-    for (int k = 0; k < o->loras->n; k++) {
-        if (dm_lora_parse_spec(o->loras->v[k], paths[k], sizeof paths[k], &loras[k].scale, &err)) {
-            fprintf(stderr, "%s: %s\n", cmd, err.msg);
-            return 2;
-        }
-        loras[k].path = paths[k];
-    }
-    dm_precision prec = DM_PRECISION_AUTO;
-    if (o->precision && dm_precision_parse(o->precision, &prec, &err)) {
-        fprintf(stderr, "%s: %s\n", cmd, err.msg);
-        return 2;
-    }
-    dm_engine_options eo = {.model_path = o->model,
-                            .precision = prec,
-                            .tokenizer_dir = o->tokenizer,
-                            .threads = o->threads,
-                            .prediction = -1,
-                            .f32_weights = o->f32_weights,
-                            .loras = loras,
-                            .n_loras = o->loras->n,
-                            .vae_decoder = o->vae_decoder};
     double t0 = omp_get_wtime();
     dm_engine *e;
-    if (dm_engine_open(&eo, &e, &err)) {
-        fprintf(stderr, "%s: %s\n", cmd, err.msg);
-        return 1;
-    }
+    int rc_open = dm_cli_open_engine(o->spec, o->m, 1, &e);
+    if (rc_open) return rc_open;
     double load = omp_get_wtime() - t0;
     timing tm[DM_ARG_LIST_MAX];
     for (int k = 0; k < n; k++) {
@@ -202,7 +177,8 @@ int dm_bench_recipes(const dm_bench_recipe_opts *o) {
     if (o->json) {
         printf("{\"model\":\"%s\",\"width\":%d,\"height\":%d,\"precision\":\"%s\",\"loras\":%d,"
                "\"load_seconds\":%.3f,\"recipes\":[",
-               o->model, o->width, o->height, dm_precision_name(e->precision), o->loras->n, load);
+               o->m->model, o->width, o->height, dm_precision_name(e->precision), o->m->loras.n,
+               load);
         for (int k = 0; k < n; k++)
             printf("%s{\"recipe\":\"%s\",\"sampler\":\"%s\",\"unet_calls\":%d,\"batch\":%d,"
                    "\"measured_calls\":%d,\"text_seconds\":%.4g,\"unet_seconds\":%.4g,"
@@ -214,7 +190,8 @@ int dm_bench_recipes(const dm_bench_recipe_opts *o) {
         printf("]}\n");
     } else {
         printf("model %s, %dx%d, precision %s, %d LoRA(s) merged at load (%.1f s to open)\n",
-               o->model, o->width, o->height, dm_precision_name(e->precision), o->loras->n, load);
+               o->m->model, o->width, o->height, dm_precision_name(e->precision), o->m->loras.n,
+               load);
         printf("%-22s %-8s %6s %5s %8s %9s %9s %9s %10s %9s %8s\n", "recipe", "sampler", "calls",
                "batch", "measured", "text s", "unet s", "decode s", "s/image", "img/hour",
                "vs first");

@@ -3,12 +3,14 @@
 #define DM_CLI_BENCH_RECIPE_H
 
 #include "cli/args.h"
+#include "cli/common.h"
 #include "pipeline/engine.h"
 
 typedef struct {
-    const char *model, *tokenizer, *vae_decoder, *precision; /* precision: auto|fp32|bf16 */
-    const dm_arg_list *recipes, *loras;
-    int width, height, threads, measure_calls, json, f32_weights;
+    const dm_cmd_spec *spec;    /* bench's, for the messages */
+    const dm_cli_model_opts *m; /* model, tokenizer, precision, LoRAs, --vae-decoder, threads */
+    const dm_arg_list *recipes;
+    int width, height, measure_calls, json;
 } dm_bench_recipe_opts;
 
 /* Prints the table (or JSON); returns the exit status. */

@@ -364,18 +364,20 @@ int dm_cmd_bench(int argc, char **argv) {
     (void)f16_flag;
     f16_weights = !f32_weights;
     if (recipes.n || vae_decoder) {
-        dm_bench_recipe_opts ro = {.model = model,
-                                   .precision = precision,
-                                   .tokenizer = tokenizer,
-                                   .vae_decoder = vae_decoder,
+        dm_cli_model_opts m = {.model = model,
+                               .tokenizer = tokenizer,
+                               .precision = precision,
+                               .threads = threads,
+                               .f32_weights = f32_weights,
+                               .loras = loras,
+                               .vae_decoder = vae_decoder};
+        dm_bench_recipe_opts ro = {.spec = &spec,
+                                   .m = &m,
                                    .recipes = &recipes,
-                                   .loras = &loras,
                                    .width = (int)width,
                                    .height = (int)height,
-                                   .threads = (int)threads,
                                    .measure_calls = (int)measure_calls,
-                                   .json = json,
-                                   .f32_weights = f32_weights};
+                                   .json = json};
         return dm_bench_recipes(&ro);
     }
     if (threads > 0) omp_set_num_threads((int)threads);

@@ -42,6 +42,7 @@ int dm_cli_open_engine(const dm_cmd_spec *spec, const dm_cli_model_opts *o, int 
                             .prediction = pred,
                             .no_tokenizer = !need_tokenizer,
                             .vae_decoder = o->vae_decoder,
+                            .f32_weights = o->f32_weights,
                             .precision = prec};
     dm_error err = {0};
     dm_lora loras[DM_ARG_LIST_MAX];

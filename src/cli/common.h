@@ -11,6 +11,7 @@ typedef struct {
     const char *model, *tokenizer, *config, *prediction, *precision;
     long threads;
     int f16_weights;
+    int f32_weights;         /* bench: f32 copies of half weights at load, for comparison */
     dm_arg_list loras;       /* --lora FILE[:SCALE], repeatable */
     const char *vae_decoder; /* --vae-decoder DIR */
 } dm_cli_model_opts;
