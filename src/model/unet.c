@@ -213,8 +213,14 @@ dm_status dm_unet_embedding(const dm_unet *u, float t, const float *text_embeds,
     size_t mark = dm_arena_mark(a);
     float *feat = dm_arena_floats(a, (size_t)(C0 > A ? C0 : A)), *hid = dm_arena_floats(a, T);
     float *add = dm_arena_floats(a, T);
-    float *ws = u->half_floats ? dm_arena_floats(a, u->half_floats) : NULL;
-    if (!feat || !hid || !add || (u->half_floats && !ws)) {
+    /* scratch for the half weights of these four linears only (the forward's own scratch,
+     * sized for the largest weight of the UNet, is not taken twice) */
+    size_t nw = dm_w_scratch(u->temb1_w, (size_t)T * C0),
+           n2 = dm_w_scratch(u->temb2_w, (size_t)T * T);
+    size_t n3 = dm_w_scratch(u->add1_w, (size_t)T * A), n4 = dm_w_scratch(u->add2_w, (size_t)T * T);
+    nw = nw > n2 ? nw : n2, nw = nw > n3 ? nw : n3, nw = nw > n4 ? nw : n4;
+    float *ws = nw ? dm_arena_floats(a, nw) : NULL;
+    if (!feat || !hid || !add || (nw && !ws)) {
         dm_arena_release(a, mark);
         return dm_fail(err, "UNet: activation arena exhausted");
     }
