@@ -331,6 +331,19 @@ static int finish(dm_dnnl *d, entry *e, dnnl_primitive_desc_t pd, const dnnl_mem
     return 0;
 }
 
+/* The op's arguments: src / weights / dst / scratchpad memories (data handles set by the caller)
+ * and the bias when the op has one; returns how many. */
+static int op_args(entry *e, dm_wprep *p, const float *bias, dnnl_exec_arg_t op[5]) {
+    op[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, e->m_src};
+    op[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, p->mem};
+    op[2] = (dnnl_exec_arg_t){DNNL_ARG_DST, e->m_dst};
+    op[3] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, e->m_scratch};
+    if (!e->m_bias) return 4;
+    dnnl_memory_set_data_handle(e->m_bias, (void *)bias);
+    op[4] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->m_bias};
+    return 5;
+}
+
 /* Runs entry e: x -> src (bf16), op (weights p), dst -> y. */
 static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const float *bias, float *y,
                    const dnnl_memory_desc_t *w_src_md) {
@@ -352,15 +365,8 @@ static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const floa
         cvt_plain(x, (size_t)e->in_r * e->in_c, src);
     else if (run(d, e->rin, 2, in))
         return -1;
-    dnnl_exec_arg_t op[5] = {{DNNL_ARG_SRC, e->m_src},
-                             {DNNL_ARG_WEIGHTS, p->mem},
-                             {DNNL_ARG_DST, e->m_dst},
-                             {DNNL_ARG_SCRATCHPAD, e->m_scratch}};
-    int n = 4;
-    if (e->m_bias) {
-        dnnl_memory_set_data_handle(e->m_bias, (void *)bias);
-        op[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->m_bias};
-    }
+    dnnl_exec_arg_t op[5];
+    int n = op_args(e, p, bias, op);
     double t2 = omp_get_wtime();
     if (run(d, e->prim, n, op)) return -1;
     double t3 = omp_get_wtime();
@@ -591,15 +597,8 @@ int dm_dnnl_conv2d_pre(dm_wprep *p, const float *x, const dm_conv_pre *pre, int 
     dnnl_memory_set_data_handle(e->m_src, src);
     dnnl_memory_set_data_handle(e->m_dst, dst);
     dnnl_memory_set_data_handle(e->m_scratch, sp);
-    dnnl_exec_arg_t op[5] = {{DNNL_ARG_SRC, e->m_src},
-                             {DNNL_ARG_WEIGHTS, p->mem},
-                             {DNNL_ARG_DST, e->m_dst},
-                             {DNNL_ARG_SCRATCHPAD, e->m_scratch}};
-    int n = 4;
-    if (e->m_bias) {
-        dnnl_memory_set_data_handle(e->m_bias, (void *)b);
-        op[n++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->m_bias};
-    }
+    dnnl_exec_arg_t op[5];
+    int n = op_args(e, p, b, op);
     for (int r0 = 0; r0 < Ho; r0 += B) {
         double c0 = omp_get_wtime();
         band_in(x, pre, C, H, W, r0 - pad, Hb, src);
