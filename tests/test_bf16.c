@@ -248,6 +248,22 @@ int main(void) {
             compare(out, check_shared(pipes[k][1]), (const char *[]){"attn_res.*", NULL}, 5e-2);
     }
 
+    /* a LoRA in bf16: kept apart and applied as each weight is prepared (no f32 copies), against
+     * the golden run with the kohya LoRA at scale 1 in UNet and text encoder */
+    {
+        char out[512];
+        snprintf(out, sizeof out, "%s/p_lora.safetensors", tmp);
+        CHECK(run("txt2img --precision bf16 --model %s --lora %s --prompt 'a photograph of a bird' "
+                  "--negative-prompt '' --steps 10 --guidance 7.5 --sampler ddim --width 128 "
+                  "--height 128 --init-noise %s --save-tensors %s --out %s/p.png 2>/dev/null",
+                  m, check_shared("golden/fast/lora-kohya.safetensors"),
+                  check_shared("golden/fast/pipe_ddim_lora.safetensors"), out, tmp) == 0);
+        compare(out, check_shared("golden/fast/pipe_ddim_lora.safetensors"), pipe_names, 5e-2);
+        /* and the prompt embeddings (fp32 text encoder, delta applied per call) to fp32 noise */
+        compare(out, check_shared("golden/fast/pipe_ddim_lora.safetensors"),
+                (const char *[]){"prompt_embeds", NULL}, 1e-5);
+    }
+
     /* shards made at different precisions: merged, reported, recorded per sample */
     for (int k = 0; k < 2; k++)
         CHECK(run("generate --classes circle,square --images-per-class 1 --steps 2 --shard %d/2 "

@@ -35,6 +35,9 @@ dm_status dm_clip_load_tower(dm_model *m, const char *prefix, const dm_clip_conf
     const char *P = prefix;
     int D = c->cfg.hidden, F = c->cfg.intermediate;
     DM_TRY(get_w(m, P, "embeddings.token_embedding.weight", c->cfg.vocab, D, &c->tok_emb, err));
+    /* rows are read straight from it, so a kept-apart LoRA delta would be skipped */
+    if (c->tok_emb.patch)
+        return dm_fail(err, "%s: a LoRA on the token embedding is not supported", m->path);
     DM_TRY(get(m, P, "embeddings.position_embedding.weight", c->cfg.max_pos, D, &c->pos_emb, err));
     DM_TRY(get(m, P, "final_layer_norm.weight", D, 0, &c->lnf_w, err));
     DM_TRY(get(m, P, "final_layer_norm.bias", D, 0, &c->lnf_b, err));
@@ -78,7 +81,8 @@ dm_status dm_clip_load_tower(dm_model *m, const char *prefix, const dm_clip_conf
     size_t DD = (size_t)D * D, FD = (size_t)F * D;
     for (int i = 0; i < c->cfg.layers; i++) {
         const dm_clip_layer *l = &c->layers[i];
-        if (l->wq.half || l->wk.half || l->wv.half || l->wo.half || l->fc1_w.half || l->fc2_w.half)
+        if (dm_w_scratch(l->wq, 1) || dm_w_scratch(l->wk, 1) || dm_w_scratch(l->wv, 1) ||
+            dm_w_scratch(l->wo, 1) || dm_w_scratch(l->fc1_w, 1) || dm_w_scratch(l->fc2_w, 1))
             c->half_floats = DD > FD ? DD : FD;
     }
     return DM_OK;

@@ -118,10 +118,10 @@ static dm_status merge_module(dm_weights *w, const char *path, const module *m, 
                               float scale, dm_error *err) {
     const dm_st_tensor *down = m->part[PART_DOWN], *up = m->part[PART_UP],
                        *alpha = m->part[PART_ALPHA];
-    float *W;
     int nd;
-    const int64_t *ws;
-    DM_TRY(dm_weights_get_mutable(w, target, &W, &nd, &ws, err));
+    const int64_t *ws = dm_weights_shape(w, target, &nd);
+    if (!ws)
+        return dm_fail(err, "%s: LoRA '%s': the model has no weight '%s'", path, m->key, target);
     int64_t out = ws[0], K = 1;
     for (int i = 1; i < nd; i++) K *= ws[i];
     int64_t r = down->ndim >= 1 ? down->shape[0] : 0;
@@ -155,10 +155,16 @@ static dm_status merge_module(dm_weights *w, const char *path, const module *m, 
     if (!d || !u) s = dm_fail(err, "%s: out of memory for '%s'", path, m->key);
     if (!s) s = dm_st_read_f32(down, d, err);
     if (!s) s = dm_st_read_f32(up, u, err);
-    /* W = W + scale * (alpha / rank) * (up.flatten(1) @ down.flatten(1)).reshape(W.shape) */
-    if (!s)
-        dm_sgemm(0, 0, (int)out, (int)K, (int)r, scale * (a / (float)r), u, (int)r, d, (int)K, 1.0f,
-                 W, (int)K);
+    /* W = W + scale * (alpha / rank) * (up.flatten(1) @ down.flatten(1)).reshape(W.shape):
+     * into a private f32 copy now, or (bf16 runs) kept apart and applied as the weight is
+     * prepared, so no f32 copy of it exists */
+    float coef = scale * (a / (float)r), *W;
+    if (!s && dm_weights_can_delta(w, target))
+        return dm_weights_add_delta(w, target, u, d, (int)r, coef, err);
+    int nd2;
+    const int64_t *ws2;
+    if (!s) s = dm_weights_get_mutable(w, target, &W, &nd2, &ws2, err);
+    if (!s) dm_sgemm(0, 0, (int)out, (int)K, (int)r, coef, u, (int)r, d, (int)K, 1.0f, W, (int)K);
     free(d), free(u);
     return s;
 }

@@ -19,7 +19,35 @@ typedef struct {
     float *f32;  /* converted copy, or NULL when served from the mapping */
     int checked; /* every value seen finite */
     const float *data;
+    struct lazy *lazy; /* LoRA deltas not merged into a copy (bf16 runs), or NULL */
 } entry;
+
+/* W += coef · up[out, r] · down[r, K], applied to the f32 values whenever they are made */
+typedef struct {
+    float *up, *down;
+    int out, K, r;
+    float coef;
+} delta;
+struct lazy {
+    dm_w_patch patch; /* what dm_w hands the kernels: apply_deltas on this */
+    delta *d;
+    int n;
+};
+
+static void apply_deltas(const void *ctx, float *W) {
+    const struct lazy *l = ctx;
+    for (int i = 0; i < l->n; i++) {
+        const delta *d = &l->d[i];
+        dm_sgemm(0, 0, d->out, d->K, d->r, d->coef, d->up, d->r, d->down, d->K, 1.0f, W, d->K);
+    }
+}
+
+static void lazy_free(struct lazy *l) {
+    if (!l) return;
+    for (int i = 0; i < l->n; i++) free(l->d[i].up), free(l->d[i].down);
+    free(l->d);
+    free(l);
+}
 
 struct dm_weights {
     entry *e;
@@ -28,6 +56,7 @@ struct dm_weights {
     int n_files;
     size_t converted;
     int keep_half;
+    int lazy_deltas; /* LoRA deltas kept apart and applied as weights are made (bf16 runs) */
     size_t half_max;
     dm_dnnl *dnnl; /* set: matrices and conv kernels are handed out prepared for bf16 */
 };
@@ -45,6 +74,7 @@ void dm_weights_free(dm_weights *w) {
     for (int i = 0; i < w->n; i++) {
         free(w->e[i].name);
         free(w->e[i].f32);
+        lazy_free(w->e[i].lazy);
     }
     free(w->e);
     for (int i = 0; i < w->n_files; i++) dm_st_close(w->files[i]);
@@ -255,6 +285,41 @@ void dm_weights_drop_pages(const dm_weights *w, const char *prefix) {
     }
 }
 
+void dm_weights_set_lazy_deltas(dm_weights *w, int lazy) {
+    w->lazy_deltas = lazy;
+}
+
+int dm_weights_lazy_deltas(const dm_weights *w) {
+    return w->lazy_deltas;
+}
+
+int dm_weights_can_delta(const dm_weights *w, const char *name) {
+    const entry *e = find(w, name);
+    return w->lazy_deltas && e && !e->transposed && (e->ndim == 2 || e->ndim == 4);
+}
+
+dm_status dm_weights_add_delta(dm_weights *w, const char *name, float *up, float *down, int r,
+                               float coef, dm_error *err) {
+    entry *e = find(w, name);
+    if (!dm_weights_can_delta(w, name)) {
+        free(up), free(down);
+        return dm_fail(err, "'%s' takes no kept-apart LoRA delta", name);
+    }
+    int64_t K = 1;
+    for (int i = 1; i < e->ndim; i++) K *= e->shape[i];
+    struct lazy *l = e->lazy;
+    if (!l && (l = calloc(1, sizeof *l))) l->patch = (dm_w_patch){apply_deltas, l};
+    delta *d = l ? realloc(l->d, sizeof *d * (size_t)(l->n + 1)) : NULL;
+    if (!d) {
+        if (l && !e->lazy) free(l);
+        free(up), free(down);
+        return dm_fail(err, "out of memory for the LoRA of '%s'", name);
+    }
+    e->lazy = l, l->d = d;
+    l->d[l->n++] = (delta){up, down, (int)e->shape[0], (int)K, r, coef};
+    return DM_OK;
+}
+
 void dm_weights_set_keep_half(dm_weights *w, int keep_half) {
     w->keep_half = keep_half;
 }
@@ -266,43 +331,9 @@ void dm_weights_set_dnnl(dm_weights *w, dm_dnnl *d) {
     w->dnnl = d;
 }
 
-/* out (already filled) gets its bf16 preparation when the store has a oneDNN context. */
-static dm_status attach_prep(dm_weights *w, const entry *e, int ndim, const int64_t *shape,
-                             int mapped, dm_w *out, dm_error *err) {
-    if (!w->dnnl || (ndim != 2 && ndim != 4)) return DM_OK;
-    int k = ndim == 4 ? (int)shape[2] : 0;
-    if (ndim == 4 && shape[2] != shape[3]) return DM_OK; /* only square kernels run as convs */
-    out->prep = dm_dnnl_prep(w->dnnl, *out, (int)shape[0], (int)shape[1], k, mapped);
-    if (!out->prep) return dm_fail(err, "out of memory preparing '%s'", e->name);
-    return DM_OK;
-}
-
-dm_status dm_weights_get_w(dm_weights *w, const char *name, int ndim, const int64_t *shape,
-                           dm_w *out, dm_error *err) {
-    *out = (dm_w){0};
-    entry *e;
-    DM_TRY(lookup(w, name, ndim, shape, &e, err));
-    dm_dtype dt = e->src->dtype;
-    /* bf16 runs convert from the file's bits once, into oneDNN's layout: no f32 copy */
-    if ((w->keep_half || w->dnnl) && !e->data && !e->transposed &&
-        (dt == DM_F16 || dt == DM_BF16)) {
-        size_t n;
-        const char *src = source_bytes(e, &n);
-        if (((uintptr_t)src & 1) == 0) {
-            out->half = (const uint16_t *)(const void *)src;
-            out->bf16 = dt == DM_BF16;
-            if (n > w->half_max) w->half_max = n;
-            return attach_prep(w, e, ndim, shape, e->src->mapped, out, err);
-        }
-    }
-    DM_TRY(dm_weights_get(w, name, ndim, shape, &out->f32, err));
-    return attach_prep(w, e, ndim, shape, e->f32 == NULL && e->src->mapped, out, err);
-}
-
-dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_t *shape,
-                         const float **out, dm_error *err) {
-    entry *e;
-    DM_TRY(lookup(w, name, ndim, shape, &e, err));
+/* e's f32 values as stored (converted / transposed once into a copy when needed), without
+ * its lazy deltas */
+static dm_status serve_f32(dm_weights *w, entry *e, const float **out, dm_error *err) {
     const char *file = e->file ? e->file : "checkpoint";
     if (!e->data) {
         size_t n;
@@ -332,12 +363,67 @@ dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_
     return DM_OK;
 }
 
+/* out (already filled) gets its bf16 preparation when the store has a oneDNN context. */
+static dm_status attach_prep(dm_weights *w, const entry *e, int ndim, const int64_t *shape,
+                             int mapped, dm_w *out, dm_error *err) {
+    if (!w->dnnl || (ndim != 2 && ndim != 4)) return DM_OK;
+    int k = ndim == 4 ? (int)shape[2] : 0;
+    if (ndim == 4 && shape[2] != shape[3]) return DM_OK; /* only square kernels run as convs */
+    out->prep = dm_dnnl_prep(w->dnnl, *out, (int)shape[0], (int)shape[1], k, mapped);
+    if (!out->prep) return dm_fail(err, "out of memory preparing '%s'", e->name);
+    return DM_OK;
+}
+
+dm_status dm_weights_get_w(dm_weights *w, const char *name, int ndim, const int64_t *shape,
+                           dm_w *out, dm_error *err) {
+    *out = (dm_w){0};
+    entry *e;
+    DM_TRY(lookup(w, name, ndim, shape, &e, err));
+    dm_dtype dt = e->src->dtype;
+    /* bf16 runs convert from the file's bits once, into oneDNN's layout: no f32 copy */
+    if ((w->keep_half || w->dnnl) && !e->data && !e->transposed &&
+        (dt == DM_F16 || dt == DM_BF16)) {
+        size_t n;
+        const char *src = source_bytes(e, &n);
+        if (((uintptr_t)src & 1) == 0) {
+            out->half = (const uint16_t *)(const void *)src;
+            out->bf16 = dt == DM_BF16;
+            if (e->lazy) out->patch = &e->lazy->patch;
+            if (n > w->half_max) w->half_max = n;
+            return attach_prep(w, e, ndim, shape, e->src->mapped, out, err);
+        }
+    }
+    DM_TRY(serve_f32(w, e, &out->f32, err));
+    if (e->lazy) {
+        size_t n;
+        source_bytes(e, &n);
+        out->patch = &e->lazy->patch;
+        if (n > w->half_max) w->half_max = n; /* the patched copy is made in scratch */
+    }
+    return attach_prep(w, e, ndim, shape, e->f32 == NULL && e->src->mapped, out, err);
+}
+
+dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_t *shape,
+                         const float **out, dm_error *err) {
+    entry *e;
+    DM_TRY(lookup(w, name, ndim, shape, &e, err));
+    if (e->lazy && e->lazy->n) { /* a plain f32 pointer is asked for: merge the deltas now */
+        float *W;
+        int nd;
+        const int64_t *sh;
+        DM_TRY(dm_weights_get_mutable(w, name, &W, &nd, &sh, err));
+    }
+    return serve_f32(w, e, out, err);
+}
+
 dm_status dm_weights_get_mutable(dm_weights *w, const char *name, float **out, int *ndim,
                                  const int64_t **shape, dm_error *err) {
     entry *e = find(w, name);
     if (!e) return dm_fail(err, "checkpoint has no weight '%s'", name);
     const float *d; /* materialised as dm_weights_get serves it (converted, transposed) */
-    DM_TRY(dm_weights_get(w, name, e->ndim, e->shape, &d, err));
+    entry *found;
+    DM_TRY(lookup(w, name, e->ndim, e->shape, &found, err));
+    DM_TRY(serve_f32(w, e, &d, err));
     if (!e->f32) { /* served from the read-only mapping: take a private copy */
         size_t n = 1;
         for (int i = 0; i < e->ndim; i++) n *= (size_t)e->shape[i];
@@ -348,6 +434,11 @@ dm_status dm_weights_get_mutable(dm_weights *w, const char *name, float **out, i
         memcpy(e->f32, d, n * sizeof(float));
         w->converted += n * sizeof(float);
         e->data = e->f32;
+    }
+    if (e->lazy && e->lazy->n) { /* deltas recorded before: into the copy now, once */
+        apply_deltas(e->lazy, e->f32);
+        for (int i = 0; i < e->lazy->n; i++) free(e->lazy->d[i].up), free(e->lazy->d[i].down);
+        e->lazy->n = 0;
     }
     *out = e->f32;
     *ndim = e->ndim;

@@ -55,6 +55,18 @@ void dm_weights_set_dnnl(dm_weights *w, dm_dnnl *d);
  * out this copy, never the file's bits. *shape / *ndim describe it. */
 dm_status dm_weights_get_mutable(dm_weights *w, const char *name, float **out, int *ndim,
                                  const int64_t **shape, dm_error *err);
+/* With lazy set (bf16 runs, before any LoRA is merged), LoRAs are not merged into f32 copies:
+ * dm_weights_add_delta records W += coef · up · down, and dm_weights_get_w hands the weight out
+ * as stored with a dm_w_patch that applies it wherever its f32 values are made (once, when a bf16
+ * run prepares it); no copy of the weight is kept. */
+void dm_weights_set_lazy_deltas(dm_weights *w, int lazy);
+int dm_weights_lazy_deltas(const dm_weights *w);
+/* Lazy mode, and name is a weight that can take a recorded delta. */
+int dm_weights_can_delta(const dm_weights *w, const char *name);
+/* Records W[out, K] += coef · up[out, r] · down[r, K] for a 2-D / 4-D weight (not a transposed
+ * one); takes up and down (malloc'd), freeing them on failure too. */
+dm_status dm_weights_add_delta(dm_weights *w, const char *name, float *up, float *down, int r,
+                               float coef, dm_error *err);
 /* Most elements of one weight handed out as half so far (conversion scratch to reserve). */
 size_t dm_weights_half_max(const dm_weights *w);
 /* Bytes of f32 copies made so far (f16/bf16 conversion). */

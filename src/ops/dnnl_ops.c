@@ -238,8 +238,9 @@ static int prepare(dm_wprep *p, const dnnl_memory_desc_t *want, const dnnl_memor
     size_t n = (size_t)p->O * p->I * (p->k ? (size_t)p->k * p->k : 1), bytes;
     int rc = -1;
     /* the weight's f32 values in [O, I, k, k] / [O, I] order (converted into tmp when half) */
-    float *tmp = p->src.half ? malloc(n * sizeof(float)) : NULL;
-    if (p->src.half && !tmp) return -1;
+    int need = p->src.half || p->src.patch;
+    float *tmp = need ? malloc(n * sizeof(float)) : NULL;
+    if (need && !tmp) return -1;
     const float *f = dm_w_f32(p->src, n, tmp);
     bytes = dnnl_memory_desc_get_size(want);
     void *data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);

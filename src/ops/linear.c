@@ -79,8 +79,12 @@ void dm_half_to_f32(const uint16_t *src, int bf16, size_t n, float *dst) {
 }
 
 const float *dm_w_f32(dm_w w, size_t n, float *scratch) {
-    if (!w.half) return w.f32;
-    dm_half_to_f32(w.half, w.bf16, n, scratch);
+    if (!w.half && !w.patch) return w.f32;
+    if (w.half)
+        dm_half_to_f32(w.half, w.bf16, n, scratch);
+    else
+        memcpy(scratch, w.f32, n * sizeof(float));
+    if (w.patch) w.patch->apply(w.patch->ctx, scratch);
     return scratch;
 }
 

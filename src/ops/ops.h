@@ -25,22 +25,30 @@ void dm_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
  * (half set; bf16 tells which). The _w kernels turn a half weight into f32 in caller scratch
  * right before the GEMM (exact, so both forms give the same bits); f32 goes straight through. */
 typedef struct dm_wprep dm_wprep; /* the weight prepared for oneDNN bf16 (ops/dnnl_ops.h) */
+/* A change to apply to a weight's f32 values each time they are made (a LoRA not merged into a
+ * copy: bf16 runs apply it once, when the weight is prepared). */
+typedef struct {
+    void (*apply)(const void *ctx, float *w);
+    const void *ctx;
+} dm_w_patch;
 typedef struct {
     const float *f32;
     const uint16_t *half;
     int bf16;
-    dm_wprep *prep; /* set: the _w kernels run this weight in bf16 through oneDNN */
+    dm_wprep *prep;          /* set: the _w kernels run this weight in bf16 through oneDNN */
+    const dm_w_patch *patch; /* set: the weight is f32/half + this (made in scratch) */
 } dm_w;
 static inline int dm_w_ok(dm_w w) {
     return w.f32 || w.half;
 }
-/* Scratch floats the _w kernels need for an n-element weight: n when half, else 0. */
+/* Scratch floats the _w kernels need for an n-element weight: n when half or patched, else 0. */
 static inline size_t dm_w_scratch(dm_w w, size_t n) {
-    return w.half ? n : 0;
+    return w.half || w.patch ? n : 0;
 }
 /* n f16 (bf16: bfloat16) values -> f32 (F16C when compiled for it; parallel for large n). */
 void dm_half_to_f32(const uint16_t *src, int bf16, size_t n, float *dst);
-/* The f32 data of w (n elements): w.f32, or w.half converted into scratch. */
+/* The f32 data of w (n elements): w.f32, or w.half converted into scratch; with a patch, made in
+ * scratch and patched there. */
 const float *dm_w_f32(dm_w w, size_t n, float *scratch);
 
 /* y[M,N] = x[M,K] · W[N,K]ᵀ + b[N]   (torch.nn.Linear; b may be NULL). y may not alias x. */
