@@ -162,14 +162,11 @@ static char *config_json(const dm_engine *e, const dm_plan *plan, const dm_gener
     cJSON_AddNumberToObject(c, "width", o->width);
     cJSON_AddNumberToObject(c, "height", o->height);
     if (e->sdxl) { /* the size conditioning (time_ids) every sample used */
-        int v[3][2] = {{o->original_size[0] ? o->original_size[0] : o->height,
-                        o->original_size[1] ? o->original_size[1] : o->width},
-                       {o->crop[0], o->crop[1]},
-                       {o->target_size[0] ? o->target_size[0] : o->height,
-                        o->target_size[1] ? o->target_size[1] : o->width}};
+        int v[6];
+        dm_engine_size_cond(o->original_size, o->crop, o->target_size, o->width, o->height, v);
         static const char *const keys[3] = {"original_size", "crop", "target_size"};
         for (int k = 0; k < 3; k++)
-            cJSON_AddItemToObject(c, keys[k], cJSON_CreateIntArray(v[k], 2));
+            cJSON_AddItemToObject(c, keys[k], cJSON_CreateIntArray(v + 2 * k, 2));
     }
     cJSON_AddNumberToObject(c, "seed", (double)o->seed);
     cJSON_AddStringToObject(c, "image_format", o->image_ext);

@@ -245,6 +245,13 @@ dm_status dm_engine_encode(dm_engine *e, const char *prompt, float *emb, float *
     return s;
 }
 
+void dm_engine_size_cond(const int original[2], const int crop[2], const int target[2], int width,
+                         int height, int out[6]) {
+    out[0] = original[0] ? original[0] : height, out[1] = original[1] ? original[1] : width;
+    out[2] = crop[0], out[3] = crop[1];
+    out[4] = target[0] ? target[0] : height, out[5] = target[1] ? target[1] : width;
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -346,15 +353,12 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
     if ((s = dm_engine_encode(e, p->prompt, r->prompt_embeds + (size_t)(B - 1) * 77 * D,
                               r->pooled ? r->pooled + (size_t)(B - 1) * P : NULL, NULL, err)))
         goto done;
-    if (e->sdxl) /* add_time_ids = original_size + crops_coords_top_left + target_size */
-        for (int b = 0; b < B; b++) {
-            float *ti = r->time_ids + (size_t)b * 6;
-            ti[0] = (float)(p->original_size[0] ? p->original_size[0] : p->height);
-            ti[1] = (float)(p->original_size[1] ? p->original_size[1] : p->width);
-            ti[2] = (float)p->crop[0], ti[3] = (float)p->crop[1];
-            ti[4] = (float)(p->target_size[0] ? p->target_size[0] : p->height);
-            ti[5] = (float)(p->target_size[1] ? p->target_size[1] : p->width);
-        }
+    if (e->sdxl) { /* add_time_ids = original_size + crops_coords_top_left + target_size */
+        int ids[6];
+        dm_engine_size_cond(p->original_size, p->crop, p->target_size, p->width, p->height, ids);
+        for (int b = 0; b < B; b++)
+            for (int k = 0; k < 6; k++) r->time_ids[(size_t)b * 6 + k] = (float)ids[k];
+    }
     r->seconds_text = now() - t0;
 
     dm_rng rng;

@@ -71,6 +71,10 @@ void dm_set_threads(int threads);
  * the UNet configuration, so it is known before generating (to choose the self-attention
  * resolution to capture, dm_mask_pick_selfattn_res). */
 int dm_engine_attn_resolutions(const dm_engine *e, int H, int W, int *hs, int *ws, int max);
+/* SDXL's size conditioning (add_time_ids) for a width x height image: original size (H, W;
+ * 0 = the image's), crop top-left, target size (0 = the image's). */
+void dm_engine_size_cond(const int original[2], const int crop[2], const int target[2], int width,
+                         int height, int out[6]);
 
 /* Width D of the prompt embeddings the UNet attends to (SDXL: both encoders concatenated). */
 int dm_engine_ctx_dim(const dm_engine *e);
