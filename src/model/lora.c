@@ -59,29 +59,44 @@ static int cmp_kohya(const void *a, const void *b) {
     return strcmp(((const kohya_entry *)a)->kohya, ((const kohya_entry *)b)->kohya);
 }
 
-/* kohya name of every "unet.*.weight" / "text.*.weight" of the store, sorted. */
+/* kohya_prefix + the path of store name (its component prefix store_prefix and ".weight" cut,
+ * '.' -> '_'); 0 when name is not such a weight or the result does not fit cap. */
+static size_t kohya_spelling(const char *name, const char *store_prefix, const char *kohya_prefix,
+                             char *out, size_t cap) {
+    size_t len = strlen(name), sl = strlen(store_prefix), pl = strlen(kohya_prefix);
+    if (len < sl + 8 || strncmp(name, store_prefix, sl) || strcmp(name + len - 7, ".weight"))
+        return 0;
+    size_t body = len - 7 - sl;
+    if (pl + body + 1 > cap) return 0;
+    memcpy(out, kohya_prefix, pl);
+    for (size_t c = 0; c < body; c++) out[pl + c] = name[sl + c] == '.' ? '_' : name[sl + c];
+    out[pl + body] = 0;
+    return pl + body;
+}
+
+size_t dm_lora_kohya_name(const char *store_name, char *out, size_t cap) {
+    for (size_t p = 0; p < N_PREFIXES; p++) {
+        if (!prefixes[p].kohya) continue;
+        size_t n = kohya_spelling(store_name, prefixes[p].store, prefixes[p].lora, out, cap);
+        if (n) return n;
+    }
+    return 0;
+}
+
+/* kohya name of every "unet.*.weight" / "text.*.weight" of the store (under each kohya prefix
+ * of its component), sorted. */
 static kohya_entry *kohya_index(const dm_weights *w, int *count) {
     int n = dm_weights_count(w), k = 0;
     kohya_entry *ix = calloc((size_t)n * N_PREFIXES + 1, sizeof *ix);
     if (!ix) return NULL;
+    char buf[1024];
     for (int i = 0; i < n; i++) {
         const char *name = dm_weights_name(w, i);
-        size_t len = strlen(name);
-        if (len < 8 || strcmp(name + len - 7, ".weight")) continue;
         for (size_t p = 0; p < N_PREFIXES; p++) {
-            if (!prefixes[p].kohya) continue;
-            size_t sl = strlen(prefixes[p].store);
-            if (strncmp(name, prefixes[p].store, sl)) continue;
-            size_t pl = strlen(prefixes[p].lora), body = len - 7 - sl;
-            char *kn = malloc(pl + body + 1);
-            if (!kn) break;
-            memcpy(kn, prefixes[p].lora, pl);
-            for (size_t c = 0; c < body; c++) {
-                char ch = name[sl + c];
-                kn[pl + c] = ch == '.' ? '_' : ch;
-            }
-            kn[pl + body] = 0;
-            ix[k].kohya = kn;
+            if (!prefixes[p].kohya ||
+                !kohya_spelling(name, prefixes[p].store, prefixes[p].lora, buf, sizeof buf))
+                continue;
+            if (!(ix[k].kohya = strdup(buf))) break;
             ix[k++].store = name;
         }
     }

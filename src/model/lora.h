@@ -2,7 +2,9 @@
  *   W' = W + scale * (alpha / rank) * up @ down
  * (for a conv the same on the flattened kernels: up [out, r, 1, 1], down [r, in, kh, kw], which is
  * exact for kohya's "LoCon" 3x3 targets too since conv1x1(conv_kxk(x, down), up) is one conv_kxk
- * with kernel up @ down). A step then costs nothing more than without the LoRA.
+ * with kernel up @ down). A step then costs nothing more than without the LoRA. In bf16 runs the
+ * deltas are kept apart instead (dm_weights_add_delta) and applied once, as each weight is
+ * converted to bf16, so no f32 copy of a LoRA'd weight is made.
  *
  * Namings read (all tensors of the file must belong to one of them):
  *   kohya / A1111   lora_unet_<path with . -> _>.{lora_down.weight, lora_up.weight, alpha}
@@ -25,6 +27,10 @@ typedef struct {
 /* Merges the LoRA file into w (before any network reads its weights). */
 dm_status dm_lora_merge(dm_weights *w, const char *path, float scale, dm_lora_info *info,
                         dm_error *err);
+
+/* The kohya module name of a store weight ("unet.down_blocks.0.x.weight" ->
+ * "lora_unet_down_blocks_0_x"); its length, or 0 if it has none or it does not fit cap. */
+size_t dm_lora_kohya_name(const char *store_name, char *out, size_t cap);
 
 /* "FILE[:SCALE]" -> path (into buf) and scale (1 when absent). DM_EUSAGE on a bad scale. */
 dm_status dm_lora_parse_spec(const char *spec, char *path, size_t cap, float *scale, dm_error *err);

@@ -8,6 +8,7 @@
 
 #include "core/rng.h"
 #include "io/file.h"
+#include "model/lora.h"
 
 /* n values N(0, std) into a new buffer, as f16 bits (half = 1) or f32. */
 static void *random_values(dm_rng *r, size_t n, float std, int half) {
@@ -162,16 +163,8 @@ dm_status dm_rck_write_lora(const dm_weights *w, const char *path, int rank, uin
         if (!sh || nd < 2) continue;
         int64_t out = sh[0], in = sh[1], k = nd == 4 ? sh[2] : 1;
         if (nd == 4 && sh[2] != sh[3]) continue;
-        /* kohya name: lora_unet_ + module path with '.' -> '_' */
         char key[512], n[600];
-        size_t len = strlen(name) - 5 - 7; /* minus "unet." and ".weight" */
-        if (len + 11 >= sizeof key) continue;
-        strcpy(key, "lora_unet_");
-        for (size_t c = 0; c < len; c++) {
-            char ch = name[5 + c];
-            key[10 + c] = ch == '.' ? '_' : ch;
-        }
-        key[10 + len] = 0;
+        if (!dm_lora_kohya_name(name, key, sizeof key)) continue;
         int64_t ds[4] = {rank, in, k, k}, us[4] = {out, rank, 1, 1}, none[1] = {0};
         snprintf(n, sizeof n, "%s.lora_down.weight", key);
         s = add(&wr, n, nd == 4 ? 4 : 2, ds, 1.0f / sqrtf((float)(in * k * k)), err);
