@@ -24,14 +24,27 @@ static dm_status hash_file(dm_sha256 *h, const char *path, dm_error *err) {
     return bad ? dm_fail(err, "%s: read error while hashing", path) : DM_OK;
 }
 
+/* Into h: each file dir/parts[k] prefixed by its relative name (so moving bytes between files
+ * changes the hash); a missing one is skipped when optional, else an error. */
+static dm_status hash_parts(dm_sha256 *h, const char *dir, const char *const *parts, int optional,
+                            dm_error *err) {
+    char p[8192];
+    for (const char *const *q = parts; *q; q++) {
+        snprintf(p, sizeof p, "%s/%s", dir, *q);
+        if (optional && !dm_file_exists(p)) continue;
+        dm_sha256_update(h, *q, strlen(*q) + 1);
+        DM_TRY(hash_file(h, p, err));
+    }
+    return DM_OK;
+}
+
 dm_status dm_model_sha256(const char *path, char out[65], dm_error *err) {
     dm_sha256 h;
     dm_sha256_init(&h);
     if (dm_file_exists(path)) {
         DM_TRY(hash_file(&h, path, err));
     } else {
-        /* a diffusers folder: every config and weight file, in a fixed order, each prefixed by
-         * its relative name (so moving bytes between files changes the hash) */
+        /* a diffusers folder: every config and weight file there is, in a fixed order */
         static const char *const parts[] = {"model_index.json",
                                             "scheduler/scheduler_config.json",
                                             "text_encoder/config.json",
@@ -48,13 +61,7 @@ dm_status dm_model_sha256(const char *path, char out[65], dm_error *err) {
                                             "vae/config.json",
                                             "vae/diffusion_pytorch_model.safetensors",
                                             NULL};
-        char p[8192];
-        for (const char *const *q = parts; *q; q++) {
-            snprintf(p, sizeof p, "%s/%s", path, *q);
-            if (!dm_file_exists(p)) continue;
-            dm_sha256_update(&h, *q, strlen(*q) + 1);
-            DM_TRY(hash_file(&h, p, err));
-        }
+        DM_TRY(hash_parts(&h, path, parts, 1, err));
     }
     dm_sha256_hex(&h, out);
     return DM_OK;
@@ -68,15 +75,10 @@ static double now(void) {
 
 /* sha256 of a TAESD folder: its config and weights, each prefixed by its name. */
 static dm_status taesd_sha256(const char *dir, char out[65], dm_error *err) {
-    static const char *const parts[] = {"config.json", "diffusion_pytorch_model.safetensors"};
+    static const char *const parts[] = {"config.json", "diffusion_pytorch_model.safetensors", NULL};
     dm_sha256 h;
     dm_sha256_init(&h);
-    char p[8192];
-    for (int k = 0; k < 2; k++) {
-        snprintf(p, sizeof p, "%s/%s", dir, parts[k]);
-        dm_sha256_update(&h, parts[k], strlen(parts[k]) + 1);
-        DM_TRY(hash_file(&h, p, err));
-    }
+    DM_TRY(hash_parts(&h, dir, parts, 0, err));
     dm_sha256_hex(&h, out);
     return DM_OK;
 }
