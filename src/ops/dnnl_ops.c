@@ -299,6 +299,15 @@ static entry *add(dm_dnnl *d, const int *key) {
     return e;
 }
 
+/* The cache entry of key: the one made before (*fresh = 0), or a new one for the caller to
+ * finish and keep_entry (*fresh = 1); NULL when oneDNN refused this shape before, or no memory. */
+static entry *cached(dm_dnnl *d, const int *key, int *fresh) {
+    entry *e = find(d, key);
+    *fresh = !e;
+    if (e) return e->failed ? NULL : e;
+    return add(d, key);
+}
+
 /* Finishes a new entry from its op's primitive descriptor: the op, the reorder of the f32
  * input (x_md) into the op's src layout, and (when the op's dst is not y_md) the reorder of the
  * f32 result into y, summing when acc. Returns 0, or -1 (entry not kept). */
@@ -421,10 +430,10 @@ int dm_dnnl_conv2d(dm_wprep *p, const float *x, int C, int H, int W, const float
     dnnl_memory_desc_init_by_tag(&x_md, 4, xd, dnnl_f32, dnnl_nchw);
     dnnl_memory_desc_init_by_tag(&y_md, 4, yd, dnnl_f32, dnnl_nchw);
     dnnl_memory_desc_init_by_tag(&w_src, 4, wd, dnnl_f32, dnnl_oihw);
-    entry *e = find(d, key);
-    if (e && e->failed) return -1;
-    if (!e) {
-        if (!(e = add(d, key))) return -1;
+    int fresh;
+    entry *e = cached(d, key, &fresh);
+    if (!e) return -1;
+    if (fresh) {
         dnnl_memory_desc_t s, w, bm, dst;
         dnnl_dims_t bd = {O}, st = {stride, stride}, pd2 = {pad, pad};
         dnnl_memory_desc_init_by_tag(&s, 4, xd, dnnl_bf16, dnnl_format_tag_any);
@@ -549,10 +558,10 @@ int dm_dnnl_conv2d_pre(dm_wprep *p, const float *x, const dm_conv_pre *pre, int 
     dnnl_memory_desc_t w_src;
     dnnl_dims_t xd = {1, C, Hb, W}, yd = {1, O, B, Wo}, wd = {O, C, k, k};
     dnnl_memory_desc_init_by_tag(&w_src, 4, wd, dnnl_f32, dnnl_oihw);
-    entry *e = find(d, key);
-    if (e && e->failed) return -1;
-    if (!e) {
-        if (!(e = add(d, key))) return -1;
+    int fresh;
+    entry *e = cached(d, key, &fresh);
+    if (!e) return -1;
+    if (fresh) {
         dnnl_memory_desc_t s, w, bm, dst;
         dnnl_dims_t bd = {O}, st = {1, 1}, pl = {0, pad};
         dnnl_memory_desc_init_by_tag(&s, 4, xd, dnnl_bf16, dnnl_acdb);
@@ -636,10 +645,10 @@ int dm_dnnl_linear(dm_wprep *p, const float *x, int M, int K, const float *b, in
     dnnl_memory_desc_init_by_strides(&y_md, 2, yd, dnnl_f32, y_chw ? ys_t : ys);
     /* W[N,K] row-major is the [K, N] weights matrix of the product with strides (1, K) */
     dnnl_memory_desc_init_by_strides(&w_src, 2, wd, dnnl_f32, ws);
-    entry *e = find(d, key);
-    if (e && e->failed) return -1;
-    if (!e) {
-        if (!(e = add(d, key))) return -1;
+    int fresh;
+    entry *e = cached(d, key, &fresh);
+    if (!e) return -1;
+    if (fresh) {
         dnnl_memory_desc_t s, w, bm, dst;
         dnnl_dims_t bd = {1, N};
         dnnl_memory_desc_init_by_tag(&s, 2, xd, dnnl_bf16, dnnl_ab);
