@@ -219,6 +219,49 @@ static void bf16_sees_lora(const char *model, const char *lora) {
     dm_engine_free(e);
 }
 
+/* bf16 runs keep LoRA deltas apart (dm_weights_add_delta + dm_w_patch): the values a kernel
+ * makes from the patched weight are bit for bit the eager merge's, for a linear, a conv and a
+ * text-encoder weight; asking for a plain f32 pointer afterwards merges once (no double, no
+ * skipped delta for the dm_w handed out before), and a weight handed out after that has no
+ * patch. */
+static void kept_apart(const char *model, const char *lora) {
+    static const char *const names[] = {
+        "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight",
+        "unet.down_blocks.0.attentions.0.proj_in.weight", /* a 1x1 conv */
+        "text.text_model.encoder.layers.0.self_attn.q_proj.weight"};
+    dm_error err = {0};
+    dm_model *eager, *lazy;
+    CHECK(dm_model_open(model, &eager, &err) == DM_OK &&
+          dm_model_open(model, &lazy, &err) == DM_OK);
+    dm_weights_set_lazy_deltas(lazy->w, 1);
+    CHECKF(dm_lora_merge(eager->w, lora, 0.75f, NULL, &err) == DM_OK, "%s", err.msg);
+    CHECKF(dm_lora_merge(lazy->w, lora, 0.75f, NULL, &err) == DM_OK, "%s", err.msg);
+    for (int k = 0; k < 3; k++) {
+        int nd;
+        const int64_t *sh = dm_weights_shape(lazy->w, names[k], &nd);
+        CHECKF(sh, "no %s", names[k]);
+        if (!sh) continue;
+        size_t n = 1;
+        for (int i = 0; i < nd; i++) n *= (size_t)sh[i];
+        const float *ref, *merged;
+        CHECK(dm_weights_get(eager->w, names[k], nd, sh, &ref, &err) == DM_OK);
+        dm_w w, after;
+        CHECK(dm_weights_get_w(lazy->w, names[k], nd, sh, &w, &err) == DM_OK);
+        CHECKF(w.patch != NULL && dm_w_scratch(w, n) == n, "%s: no patch handed out", names[k]);
+        float *scratch = malloc(sizeof(float) * n);
+        CHECKF(!memcmp(dm_w_f32(w, n, scratch), ref, sizeof(float) * n),
+               "%s: patched values differ from the eager merge", names[k]);
+        CHECK(dm_weights_get(lazy->w, names[k], nd, sh, &merged, &err) == DM_OK);
+        CHECKF(!memcmp(merged, ref, sizeof(float) * n), "%s: merge on demand differs", names[k]);
+        CHECKF(!memcmp(dm_w_f32(w, n, scratch), ref, sizeof(float) * n),
+               "%s: the dm_w handed out before the merge changed", names[k]);
+        CHECK(dm_weights_get_w(lazy->w, names[k], nd, sh, &after, &err) == DM_OK);
+        CHECKF(!after.patch && after.f32 == merged, "%s: handed out after the merge", names[k]);
+        free(scratch);
+    }
+    dm_model_free(eager), dm_model_free(lazy);
+}
+
 int main(void) {
     char models[2][1024], loras[2][1024];
     snprintf(models[0], sizeof models[0], "%s", check_shared("golden/tiny-sd1"));
@@ -244,5 +287,7 @@ int main(void) {
     dm_model_free(mdl);
     refusals(models[0], check_tmpdir());
     bf16_sees_lora(models[1], loras[0]);
+    kept_apart(models[0], loras[0]);
+    kept_apart(models[1], loras[1]);
     return check_finish();
 }

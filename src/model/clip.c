@@ -35,9 +35,13 @@ dm_status dm_clip_load_tower(dm_model *m, const char *prefix, const dm_clip_conf
     const char *P = prefix;
     int D = c->cfg.hidden, F = c->cfg.intermediate;
     DM_TRY(get_w(m, P, "embeddings.token_embedding.weight", c->cfg.vocab, D, &c->tok_emb, err));
-    /* rows are read straight from it, so a kept-apart LoRA delta would be skipped */
-    if (c->tok_emb.patch)
-        return dm_fail(err, "%s: a LoRA on the token embedding is not supported", m->path);
+    /* rows are read straight from it: a LoRA on it (kept apart in bf16 runs) is merged into an
+     * f32 copy instead */
+    if (c->tok_emb.patch) {
+        c->tok_emb = (dm_w){0};
+        DM_TRY(
+            get(m, P, "embeddings.token_embedding.weight", c->cfg.vocab, D, &c->tok_emb.f32, err));
+    }
     DM_TRY(get(m, P, "embeddings.position_embedding.weight", c->cfg.max_pos, D, &c->pos_emb, err));
     DM_TRY(get(m, P, "final_layer_norm.weight", D, 0, &c->lnf_w, err));
     DM_TRY(get(m, P, "final_layer_norm.bias", D, 0, &c->lnf_b, err));

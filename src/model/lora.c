@@ -1,5 +1,6 @@
 /* LoRA merge: group the file's tensors into modules (down, up, alpha), find each module's weight
- * in the store, add scale * (alpha / rank) * up @ down to an f32 copy of it. */
+ * in the store, add scale * (alpha / rank) * up @ down to an f32 copy of it (or, in bf16 runs,
+ * record it with the weight, dm_weights_add_delta). */
 #include "model/lora.h"
 
 #include <errno.h>

@@ -3,8 +3,9 @@
  * (for a conv the same on the flattened kernels: up [out, r, 1, 1], down [r, in, kh, kw], which is
  * exact for kohya's "LoCon" 3x3 targets too since conv1x1(conv_kxk(x, down), up) is one conv_kxk
  * with kernel up @ down). A step then costs nothing more than without the LoRA. In bf16 runs the
- * deltas are kept apart instead (dm_weights_add_delta) and applied once, as each weight is
- * converted to bf16, so no f32 copy of a LoRA'd weight is made.
+ * deltas are kept apart instead (dm_weights_add_delta) and applied as each weight's values are
+ * made: once for the weights converted to bf16, per call for those that run in fp32 (the text
+ * encoders, once per distinct prompt), so no f32 copy of a LoRA'd weight is made.
  *
  * Namings read (all tensors of the file must belong to one of them):
  *   kohya / A1111   lora_unet_<path with . -> _>.{lora_down.weight, lora_up.weight, alpha}

@@ -32,6 +32,9 @@ struct lazy {
     dm_w_patch patch; /* what dm_w hands the kernels: apply_deltas on this */
     delta *d;
     int n;
+    /* the deltas were also merged into the entry's f32 copy (a plain pointer was asked for):
+     * later hand-outs serve that copy without a patch; dm_w handed out before keep theirs */
+    int merged;
 };
 
 static void apply_deltas(const void *ctx, float *W) {
@@ -289,10 +292,6 @@ void dm_weights_set_lazy_deltas(dm_weights *w, int lazy) {
     w->lazy_deltas = lazy;
 }
 
-int dm_weights_lazy_deltas(const dm_weights *w) {
-    return w->lazy_deltas;
-}
-
 int dm_weights_can_delta(const dm_weights *w, const char *name) {
     const entry *e = find(w, name);
     return w->lazy_deltas && e && !e->transposed && (e->ndim == 2 || e->ndim == 4);
@@ -317,6 +316,9 @@ dm_status dm_weights_add_delta(dm_weights *w, const char *name, float *up, float
     }
     e->lazy = l, l->d = d;
     l->d[l->n++] = (delta){up, down, (int)e->shape[0], (int)K, r, coef};
+    if (l->merged) /* a copy with the earlier deltas exists: this one goes into it too */
+        dm_sgemm(0, 0, (int)e->shape[0], (int)K, r, coef, up, r, down, (int)K, 1.0f, e->f32,
+                 (int)K);
     return DM_OK;
 }
 
@@ -388,13 +390,13 @@ dm_status dm_weights_get_w(dm_weights *w, const char *name, int ndim, const int6
         if (((uintptr_t)src & 1) == 0) {
             out->half = (const uint16_t *)(const void *)src;
             out->bf16 = dt == DM_BF16;
-            if (e->lazy) out->patch = &e->lazy->patch;
+            if (e->lazy && !e->lazy->merged) out->patch = &e->lazy->patch;
             if (n > w->half_max) w->half_max = n;
             return attach_prep(w, e, ndim, shape, e->src->mapped, out, err);
         }
     }
     DM_TRY(serve_f32(w, e, &out->f32, err));
-    if (e->lazy) {
+    if (e->lazy && !e->lazy->merged) {
         size_t n;
         source_bytes(e, &n);
         out->patch = &e->lazy->patch;
@@ -407,7 +409,7 @@ dm_status dm_weights_get(dm_weights *w, const char *name, int ndim, const int64_
                          const float **out, dm_error *err) {
     entry *e;
     DM_TRY(lookup(w, name, ndim, shape, &e, err));
-    if (e->lazy && e->lazy->n) { /* a plain f32 pointer is asked for: merge the deltas now */
+    if (e->lazy && !e->lazy->merged) { /* a plain f32 pointer is asked for: merge them now */
         float *W;
         int nd;
         const int64_t *sh;
@@ -435,10 +437,9 @@ dm_status dm_weights_get_mutable(dm_weights *w, const char *name, float **out, i
         w->converted += n * sizeof(float);
         e->data = e->f32;
     }
-    if (e->lazy && e->lazy->n) { /* deltas recorded before: into the copy now, once */
+    if (e->lazy && !e->lazy->merged) { /* deltas recorded before: into the copy now, once */
         apply_deltas(e->lazy, e->f32);
-        for (int i = 0; i < e->lazy->n; i++) free(e->lazy->d[i].up), free(e->lazy->d[i].down);
-        e->lazy->n = 0;
+        e->lazy->merged = 1;
     }
     *out = e->f32;
     *ndim = e->ndim;

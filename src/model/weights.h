@@ -57,10 +57,11 @@ dm_status dm_weights_get_mutable(dm_weights *w, const char *name, float **out, i
                                  const int64_t **shape, dm_error *err);
 /* With lazy set (bf16 runs, before any LoRA is merged), LoRAs are not merged into f32 copies:
  * dm_weights_add_delta records W += coef · up · down, and dm_weights_get_w hands the weight out
- * as stored with a dm_w_patch that applies it wherever its f32 values are made (once, when a bf16
- * run prepares it); no copy of the weight is kept. */
+ * as stored with a dm_w_patch that applies it wherever its f32 values are made: once for a
+ * weight oneDNN prepares in bf16; on every call where the weight runs in fp32 (the text
+ * encoders, once per distinct prompt; a shape oneDNN refuses). No copy of the weight is kept,
+ * unless dm_weights_get asks for a plain f32 pointer, which merges them into one. */
 void dm_weights_set_lazy_deltas(dm_weights *w, int lazy);
-int dm_weights_lazy_deltas(const dm_weights *w);
 /* Lazy mode, and name is a weight that can take a recorded delta. */
 int dm_weights_can_delta(const dm_weights *w, const char *name);
 /* Records W[out, K] += coef · up[out, r] · down[r, K] for a 2-D / 4-D weight (not a transposed
