@@ -235,23 +235,17 @@ dm_status dm_jpeg_write_rgb(const char *path, const uint8_t *rgb, int w, int h, 
     DM_TRY(check_size(path, w, h, err));
     if (quality < 0 || quality > 100)
         return dm_fail(err, "%s: JPEG quality %d not in 1..100", path, quality);
-    dm_atomic_file af;
-    DM_TRY(dm_atomic_open(&af, path, err));
-    struct jpeg_compress_struct c;
-    jpeg_err_ctx ctx;
-    c.err = jpeg_std_error(&ctx.pub);
-    ctx.pub.error_exit = jpeg_on_error;
-    ctx.pub.output_message = jpeg_on_message;
-    if (setjmp(ctx.jmp)) {
-        jpeg_destroy_compress(&c);
-        dm_atomic_abort(&af);
-        return dm_fail(err, "%s: JPEG write failed: %s", path, ctx.msg);
+    /* encoded in memory, then written under a temporary name and renamed */
+    uint8_t *jpg;
+    size_t len;
+    if (dm_jpeg_encode_rgb(rgb, w, h, quality, &jpg, &len, err)) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return dm_fail(err, "%s: %s", path, why);
     }
-    jpeg_create_compress(&c);
-    jpeg_stdio_dest(&c, af.fp);
-    jpeg_compress_rgb(&c, rgb, w, h, quality);
-    jpeg_destroy_compress(&c);
-    return dm_atomic_commit(&af, err);
+    dm_status s = dm_write_file_atomic(path, jpg, len, err);
+    free(jpg);
+    return s;
 }
 
 dm_status dm_jpeg_encode_rgb(const uint8_t *rgb, int w, int h, int quality, uint8_t **out,
