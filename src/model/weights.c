@@ -423,8 +423,7 @@ dm_status dm_weights_get_mutable(dm_weights *w, const char *name, float **out, i
     entry *e = find(w, name);
     if (!e) return dm_fail(err, "checkpoint has no weight '%s'", name);
     const float *d; /* materialised as dm_weights_get serves it (converted, transposed) */
-    entry *found;
-    DM_TRY(lookup(w, name, e->ndim, e->shape, &found, err));
+    DM_TRY(lookup(w, name, e->ndim, e->shape, &e, err));
     DM_TRY(serve_f32(w, e, &d, err));
     if (!e->f32) { /* served from the read-only mapping: take a private copy */
         size_t n = 1;

@@ -60,8 +60,8 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
     if ((s = dm_model_open_with_config(o->model_path, o->ldm_config, &e->model, err))) goto fail;
     if (o->f32_weights) dm_weights_set_keep_half(e->model->w, 0);
     /* LoRAs change f32 copies of their weights here, before any network takes its pointers (or
-     * packs / converts them); in bf16 they are kept apart instead and applied once, as each
-     * weight is converted to bf16, so no f32 copy of the UNet is made */
+     * packs / converts them); in bf16 they are kept apart instead and applied where each
+     * weight's values are made (once when converted to bf16), so no f32 copy of the UNet is made */
     if (e->precision == DM_PRECISION_BF16) dm_weights_set_lazy_deltas(e->model->w, 1);
     if (o->n_loras > 0) {
         e->lora_paths = calloc((size_t)o->n_loras, sizeof *e->lora_paths);
