@@ -461,16 +461,14 @@ static dm_status forward_one(fwd *f, const float *x_in, float t, const float *te
             ALLOC(up, (size_t)C * Ho * Wo);
             ALLOC(nx, (size_t)C * Ho * Wo);
             ALLOC(s2, dm_conv2d_scratch(C, Ho, Wo, 3, 1, 1));
-            if (Ho == 2 * H && Wo == 2 * W && lv->resample_w.prep) {
-                /* bf16 Upsample2D: the x2 repeat folded into the conv's input */
+            if (Ho == 2 * H && Wo == 2 * W) {
+                /* Upsample2D: the x2 repeat folded into the conv's input (bf16), or written
+                 * into up first (fp32) */
                 dm_conv_pre x2 = {NULL, NULL, 0, 2};
                 OP(DM_OP_CONV, dm_conv2d_pre_w(cur, &x2, C, Ho, Wo, lv->resample_w, lv->resample_b,
                                                C, 3, 1, nx, s2, 0, f->ws, up));
             } else {
-                if (Ho == 2 * H && Wo == 2 * W)
-                    OP(DM_OP_ELEM, dm_upsample_nearest2x(cur, C, H, W, up));
-                else
-                    OP(DM_OP_ELEM, dm_resize_nearest(cur, C, H, W, Ho, Wo, up));
+                OP(DM_OP_ELEM, dm_resize_nearest(cur, C, H, W, Ho, Wo, up));
                 OP(DM_OP_CONV, dm_conv2d_w(up, C, Ho, Wo, lv->resample_w, lv->resample_b, C, 3, 1,
                                            1, nx, s2, 0, f->ws));
             }
