@@ -488,13 +488,9 @@ static int band_rows(int Ho, size_t in_row, size_t out_row) {
     size_t row = in_row > out_row ? in_row : out_row;
     int want = (int)(BAND_BYTES / (row ? row : 1));
     if (want >= Ho) return Ho;
-    int best = 1;
-    for (int b = want > 1 ? want : 1; b >= 1; b--)
-        if (Ho % b == 0) {
-            best = b;
-            break;
-        }
-    return best < 4 && Ho > 16 ? 0 : best;
+    int b = want > 1 ? want : 1;
+    while (Ho % b) b--;
+    return b < 4 && Ho > 16 ? 0 : b;
 }
 
 /* t[i] = bf16(pre(x[i])) for i < n, x one channel's contiguous source pixels: 16 lanes a time,
