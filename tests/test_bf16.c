@@ -8,7 +8,8 @@
  *   residual stream's accumulated bf16 error, not the attention. So sensitive that SiLU by a
  *   polynomial e^x (1e-7 relative) instead of expf before the bf16 rounding moves it from 2.4e-2
  *   to 2.8e-2: the bound leaves room for other CPUs' kernels (AMX sums in another order). The
- *   issue's 1e-2 for attention maps is not met here (BENCHMARKS.md);
+ *   issue's 1e-2 for attention maps is not met on the golden model (BENCHMARKS.md);
+ *   every cross-attention map of a trained model (the demo model) against its fp32 run: <= 1e-2;
  *   whole 10-step pipelines (DDIM / Euler / DPM++ 2M, 128x128): final latent and image <= 5e-2
  *   (documented in BENCHMARKS.md; errors of each step compound through the sampler);
  *   the product: eval-toy mIoU of the default mask method with bf16 within 0.01 of fp32.
@@ -277,6 +278,31 @@ int main(void) {
              "'\"precision\":\"fp32\"' %s/m/manifest.jsonl",
              tmp, tmp, tmp, tmp);
     CHECKF(system(cmd) == 0, "merge of fp32 + bf16 shards: %s", cmd);
+
+    /* the attention maps of a trained model: the demo model's (toy-shapes, the project's copy)
+     * cross-attention maps in bf16 against the same run in fp32 (which matches the goldens to
+     * ~1e-6). One UNet call (1 step, at t = 1 and t = 999), one- and two-shape prompts: <= 1e-2
+     * (measured 1.7e-3 - 4.0e-3 over 36 runs). A whole 25-step guided run: <= 5e-2, the
+     * pipelines' bound (measured 2.2e-3 - 5.2e-3 mostly, once 2.3e-2: the sampler's trajectory
+     * drifts). The golden model's 2.8e-2 in one call comes from its scaled-up q/k. */
+    {
+        const char *prompts[] = {
+            "a photo of a red circle on a plain background",
+            "a photo of a blue star and a green heart on a striped background"};
+        const char *maps[] = {"attn_layer.*", "attn_res.*", NULL};
+        for (int k = 0; k < 5; k++) {
+            char out[2][512];
+            for (int p = 0; p < 2; p++) {
+                snprintf(out[p], sizeof out[p], "%s/toy_%d_%d.safetensors", tmp, k, p);
+                CHECK(run("txt2img --model %s/models/toy-shapes --precision %s --prompt '%s' "
+                          "--steps %d --timestep-spacing %s --guidance 5 --seed %d "
+                          "--save-tensors %s --out %s/t.png 2>/dev/null",
+                          getenv("DM_SOURCE_DIR"), p ? "bf16" : "fp32", prompts[k & 1],
+                          k < 4 ? 1 : 25, k < 2 ? "leading" : "trailing", 7 + k, out[p], tmp) == 0);
+            }
+            compare(out[1], out[0], maps, k < 4 ? 1e-2 : 5e-2);
+        }
+    }
 
     /* what the product makes: mask quality on the demo model */
     double f = toy_miou("fp32"), b = toy_miou("bf16");
