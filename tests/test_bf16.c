@@ -136,6 +136,46 @@ static void attention_kernel(void) {
 /* The banded bf16 convolution with its input transform (GroupNorm + SiLU folded, nearest x2)
  * against the fp32 reference (the transform written out, then im2col + sgemm): maps big enough
  * for several bands, a height with no power-of-two divisor, accumulation into y, 1x1 and 3x3. */
+/* The 1x1 shortcut written over its own input (the VAE decoder's res blocks run in place):
+ * several bands of rows, fp32 against the out-of-place conv, bf16 against fp32. */
+static void inplace_1x1(void) {
+    dm_dnnl *d;
+    dm_error err;
+    CHECK(dm_dnnl_create(&d, &err) == DM_OK);
+    const int cases[][4] = {{256, 64, 512, 128}, {96, 250, 128, 40}, {8, 6, 10, 8}};
+    for (int t = 0; t < 3; t++) {
+        int C = cases[t][0], H = cases[t][1], W = cases[t][2], O = cases[t][3];
+        int R = dm_conv1x1_inplace_rows(C, O, H, W);
+        size_t nx = (size_t)C * H * W, ny = (size_t)O * H * W;
+        float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * O * C),
+              *b = malloc(sizeof(float) * O), *ref = malloc(sizeof(float) * ny),
+              *x32 = malloc(sizeof(float) * nx), *x16 = malloc(sizeof(float) * nx),
+              *band = malloc(sizeof(float) * dm_conv1x1_inplace_scratch(C, O, R, W));
+        unsigned r = 99u + (unsigned)t;
+#define RND() (r = r * 1664525u + 1013904223u, (float)(r >> 8) / 16777216.0f * 2 - 1)
+        for (size_t i = 0; i < nx; i++) x[i] = RND();
+        for (int i = 0; i < O * C; i++) w[i] = RND() * 0.1f;
+        for (int i = 0; i < O; i++) b[i] = RND();
+#undef RND
+        dm_conv2d(x, C, H, W, w, b, O, 1, 1, 0, ref, NULL, 0);
+        memcpy(x32, x, sizeof(float) * nx), memcpy(x16, x, sizeof(float) * nx);
+        dm_w w32 = {.f32 = w}, w16 = {.f32 = w};
+        w16.prep = dm_dnnl_prep(d, w16, O, C, 1, 0);
+        dm_conv1x1_inplace_w(x32, C, H, W, w32, b, O, R, band, NULL);
+        dm_conv1x1_inplace_w(x16, C, H, W, w16, b, O, R, band, NULL);
+        double e32 = rel_err(x32, ref, (long)ny), e16 = rel_err(x16, ref, (long)ny);
+        /* the planes past the first O are the input's, untouched */
+        int kept = !memcmp(x32 + ny, x + ny, sizeof(float) * (nx - ny)) &&
+                   !memcmp(x16 + ny, x + ny, sizeof(float) * (nx - ny));
+        printf("in-place 1x1 %dx%dx%d -> %d in %d bands: relative error fp32 %.3g, bf16 %.3g\n", C,
+               H, W, O, H / R, e32, e16);
+        CHECKF(e32 <= 1e-6 && e16 <= 1e-2 && kept, "in-place 1x1 case %d: %g %g %d", t, e32, e16,
+               kept);
+        free(x), free(w), free(b), free(ref), free(x32), free(x16), free(band);
+    }
+    dm_dnnl_free(d);
+}
+
 static void banded_conv(void) {
     dm_dnnl *d;
     dm_error err;
@@ -212,6 +252,7 @@ int main(void) {
     unsetenv("DM_CPU_NO_BF16");
     attention_kernel();
     banded_conv();
+    inplace_1x1();
     char up[1024];
     const char *te_names[] = {"last_hidden_state", "hidden_states.*", NULL};
     CHECK(run("debug text-encoder --precision bf16 --model %s --in %s --out %s/te.safetensors", m,

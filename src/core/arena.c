@@ -35,6 +35,12 @@ float *dm_arena_floats(dm_arena *a, size_t n) {
     return dm_arena_alloc(a, n * sizeof(float));
 }
 
+void dm_arena_trim(dm_arena *a) {
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    size_t from = (a->used + pg - 1) & ~(pg - 1);
+    if (a->peak > from) madvise(a->base + from, a->peak - from, MADV_DONTNEED);
+}
+
 void dm_pages_drop(const void *p, size_t len) {
     uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t a0 = ((uintptr_t)p + pg - 1) & ~(pg - 1), a1 = ((uintptr_t)p + len) & ~(pg - 1);

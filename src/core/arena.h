@@ -27,6 +27,12 @@ static inline void dm_arena_release(dm_arena *a, size_t mark) {
     a->used = mark;
 }
 
+/* Hands the pages above what is in use back to the system. A run whose phases (UNet, VAE)
+ * touch different parts of the reservation would otherwise keep the union of them resident;
+ * trimmed at each phase's start, it keeps only the largest. Costs the page faults of touching
+ * them again (a few ms per 100 MB). */
+void dm_arena_trim(dm_arena *a);
+
 /* Drops the whole pages inside [p, p + len) of a read-only file mapping from this process: they
  * stop counting in its resident size, and come back from the file (the page cache) when read
  * again. Never for anonymous memory, whose pages would come back zero. */

@@ -36,18 +36,22 @@ size_t dm_resnet_half_floats(const dm_resnet *r, int time_dim) {
     return max_z(n, dm_w_scratch(r->temb_w, oc * (size_t)time_dim));
 }
 
-dm_status dm_resnet_forward(const dm_resnet *r, const float *x, int H, int W, const float *temb,
-                            int time_dim, int groups, float eps, float *out, dm_arena *a,
+dm_status dm_resnet_forward(const dm_resnet *r, float *x, int H, int W, const float *temb,
+                            int time_dim, int groups, float eps, float *out, float *h, dm_arena *a,
                             dm_error *err) {
     size_t mark = dm_arena_mark(a), HW = (size_t)H * W;
-    int in = r->in_ch, oc = r->out_ch, wide = in > oc ? in : oc;
-    float *t1 = dm_arena_floats(a, (size_t)wide * HW);
-    float *h = dm_arena_floats(a, (size_t)oc * HW);
-    float *sc = dm_arena_floats(a, dm_conv2d_scratch(wide, H, W, 3, 1, 1) + 1);
+    int in = r->in_ch, oc = r->out_ch, wide = in > oc ? in : oc, inplace = out == x;
+    if (inplace && oc > in) return dm_fail(err, "res block %d -> %d cannot run in place", in, oc);
+    /* touched on every path first, then the fp32 path's buffers (see unet.c's resnet) */
+    if (!h) h = dm_arena_floats(a, (size_t)oc * HW);
+    int R = inplace && dm_w_ok(r->skip_w) ? dm_conv1x1_inplace_rows(in, oc, H, W) : 0;
     float *tp = dm_arena_floats(a, (size_t)oc), *coef = dm_arena_floats(a, 2 * (size_t)wide);
+    float *band = R ? dm_arena_floats(a, dm_conv1x1_inplace_scratch(in, oc, R, W)) : NULL;
+    float *t1 = dm_arena_floats(a, (size_t)wide * HW);
+    float *sc = dm_arena_floats(a, dm_conv2d_scratch(wide, H, W, 3, 1, 1) + 1);
     size_t nw = dm_resnet_half_floats(r, time_dim);
     float *ws = nw ? dm_arena_floats(a, nw) : NULL;
-    if (!t1 || !h || !sc || !tp || !coef || (nw && !ws)) {
+    if (!t1 || !h || !sc || !tp || !coef || (nw && !ws) || (R && !band)) {
         dm_arena_release(a, mark);
         return dm_fail(err, "activation arena exhausted (res block)");
     }
@@ -61,11 +65,18 @@ dm_status dm_resnet_forward(const dm_resnet *r, const float *x, int H, int W, co
         dm_add_channel_bias(h, oc, (int)HW, tp);
     }
     dm_group_norm_coeffs(h, oc, (int)HW, groups, eps, r->norm2_w, r->norm2_b, coef, coef + wide);
-    dm_conv2d_pre_w(h, &pre, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, out, sc, 0, ws, t1);
-    if (dm_w_ok(r->skip_w))
-        dm_conv2d_w(x, in, H, W, r->skip_w, r->skip_b, oc, 1, 1, 0, out, NULL, 1, ws);
-    else
-        dm_add(out, x, (size_t)oc * HW);
+    if (inplace) {
+        /* x is read for the last time by the shortcut; then conv2 adds into it */
+        if (dm_w_ok(r->skip_w))
+            dm_conv1x1_inplace_w(x, in, H, W, r->skip_w, r->skip_b, oc, R, band, ws);
+        dm_conv2d_pre_w(h, &pre, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, x, sc, 1, ws, t1);
+    } else {
+        dm_conv2d_pre_w(h, &pre, oc, H, W, r->conv2_w, r->conv2_b, oc, 3, 1, out, sc, 0, ws, t1);
+        if (dm_w_ok(r->skip_w))
+            dm_conv2d_w(x, in, H, W, r->skip_w, r->skip_b, oc, 1, 1, 0, out, NULL, 1, ws);
+        else
+            dm_add(out, x, (size_t)oc * HW);
+    }
     dm_arena_release(a, mark);
     return DM_OK;
 }

@@ -25,9 +25,11 @@ dm_status dm_resnet_load(dm_weights *w, const char *prefix, int in, int out, int
                          dm_resnet *r, dm_error *err);
 /* Scratch floats to convert the block's largest f16/bf16 weight (0 when all are f32). */
 size_t dm_resnet_half_floats(const dm_resnet *r, int time_dim);
-/* temb: silu(time embedding) (time_dim), or NULL. */
-dm_status dm_resnet_forward(const dm_resnet *r, const float *x, int H, int W, const float *temb,
-                            int time_dim, int groups, float eps, float *out, dm_arena *a,
+/* temb: silu(time embedding) (time_dim), or NULL. out may be x: the block then runs in place
+ * (out_ch <= in_ch), so a decoder needs no second map of the block's size. h: out_ch*H*W floats
+ * for the hidden map, or NULL to take them from the arena. */
+dm_status dm_resnet_forward(const dm_resnet *r, float *x, int H, int W, const float *temb,
+                            int time_dim, int groups, float eps, float *out, float *h, dm_arena *a,
                             dm_error *err);
 
 #endif

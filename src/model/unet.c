@@ -258,11 +258,13 @@ static dm_status resnet(fwd *f, const dm_resnet *r, const float *x, int H, int W
     size_t mark = dm_arena_mark(f->a);
     int HW = H * W, in = r->in_ch, oc = r->out_ch, wide = in > oc ? in : oc;
     float *t1, *h, *sc, *bias, *coef;
-    ALLOC(t1, (size_t)wide * HW); /* gn(x) whole: touched on the fp32 path only */
+    /* what every path touches first, then what only the fp32 path touches: the pages a
+     * resident run keeps are then one block, not spread over the untouched ones */
     ALLOC(h, (size_t)oc * HW);
-    ALLOC(sc, dm_conv2d_scratch(wide, H, W, 3, 1, 1) + 1);
     ALLOC(bias, oc);
     ALLOC(coef, 2 * (size_t)wide);
+    ALLOC(t1, (size_t)wide * HW); /* gn(x) whole */
+    ALLOC(sc, dm_conv2d_scratch(wide, H, W, 3, 1, 1) + 1);
     dm_conv_pre pre = {coef, coef + wide, 1, 1}; /* silu(gn(.)) folded into the conv's input */
     /* hidden_states + temb[:, :, None, None] after conv1: a per-channel constant, so it
      * joins conv1's bias instead of costing a pass over the map */

@@ -144,24 +144,22 @@ static dm_status mid_attention(const dm_vae_attn *at, int groups, float eps, flo
     return DM_OK;
 }
 
-static dm_status mid_block(const dm_vae *v, const dm_vae_coder *k, float **cur, int C, int H, int W,
+/* mid_block: resnet, attention, resnet, all in place on x (h: the hidden map) */
+static dm_status mid_block(const dm_vae *v, const dm_vae_coder *k, float *x, int H, int W, float *h,
                            float *ws, dm_arena *a, dm_error *err) {
     const dm_vae_config *c = &v->cfg;
-    float *nx;
-    ALLOC(nx, (size_t)C * H * W);
-    DM_TRY(dm_resnet_forward(&k->mid_res[0], *cur, H, W, NULL, 0, c->groups, c->eps, nx, a, err));
-    DM_TRY(mid_attention(&k->mid_attn, c->groups, c->eps, nx, H, W, ws, a, err));
-    ALLOC(*cur, (size_t)C * H * W);
-    return dm_resnet_forward(&k->mid_res[1], nx, H, W, NULL, 0, c->groups, c->eps, *cur, a, err);
+    DM_TRY(dm_resnet_forward(&k->mid_res[0], x, H, W, NULL, 0, c->groups, c->eps, x, h, a, err));
+    DM_TRY(mid_attention(&k->mid_attn, c->groups, c->eps, x, H, W, ws, a, err));
+    return dm_resnet_forward(&k->mid_res[1], x, H, W, NULL, 0, c->groups, c->eps, x, h, a, err);
 }
 
 /* conv_norm_out + SiLU + conv_out */
 static dm_status head(const dm_vae *v, const dm_vae_coder *k, const float *x, int C, int H, int W,
                       int cout, float *out, float *ws, dm_arena *a, dm_error *err) {
     float *g, *sc, *coef;
+    ALLOC(coef, 2 * (size_t)C);
     ALLOC(g, (size_t)C * H * W); /* touched on the fp32 path only */
     ALLOC(sc, dm_conv2d_scratch(C, H, W, 3, 1, 1));
-    ALLOC(coef, 2 * (size_t)C);
     dm_conv_pre pre = {coef, coef + C, 1, 1};
     dm_group_norm_coeffs(x, C, H * W, v->cfg.groups, v->cfg.eps, k->norm_out_w, k->norm_out_b, coef,
                          coef + C);
@@ -175,59 +173,65 @@ dm_status dm_vae_decode(const dm_vae *v, const float *z, int h, int w, float *im
     const dm_vae_coder *k = &v->dec;
     size_t mark = dm_arena_mark(a);
     int L = c->latent_ch, n = c->levels, C = c->block_out[n - 1], H = h, W = w;
-    /* the feature maps ping-pong between two buffers sized for the largest one, so a 512x512
-     * decode holds two maps, not one per layer */
-    size_t biggest = 0;
+    /* Two maps, sized once: x, which every res block updates in place, and s, which holds a
+     * block's hidden map, or an upsampler's input while x receives its output. A 512x512
+     * decode then keeps 384 MB of maps (x: 256 channels at 512², s: 128), not one map per
+     * layer nor a ping-pong pair of the largest. */
+    size_t big_x = 0, big_s = 0;
     for (int i = 0; i < n; i++) {
         /* level i runs at (h << i) x (w << i), entering with the previous level's channels */
-        int cin = c->block_out[i ? n - i : n - 1], cout = c->block_out[n - 1 - i];
-        size_t m = (size_t)(cin > cout ? cin : cout) * ((size_t)h << i) * ((size_t)w << i);
-        biggest = m > biggest ? m : biggest;
+        const dm_vae_level *lv = &k->levels[i];
+        size_t hw = ((size_t)h << i) * ((size_t)w << i);
+        for (int j = 0; j < lv->n_res; j++) {
+            size_t in = (size_t)lv->res[j].in_ch * hw, out = (size_t)lv->res[j].out_ch * hw;
+            if (lv->res[j].out_ch > lv->res[j].in_ch)
+                return dm_fail(err, "VAE decoder level %d widens %d -> %d channels (unsupported)",
+                               i, lv->res[j].in_ch, lv->res[j].out_ch);
+            big_x = in > big_x ? in : big_x;
+            big_s = out > big_s ? out : big_s;
+        }
+        size_t up_in = (size_t)lv->res[lv->n_res - 1].out_ch * hw;
+        if (dm_w_ok(lv->resample_w)) {
+            big_s = up_in > big_s ? up_in : big_s;
+            big_x = 4 * up_in > big_x ? 4 * up_in : big_x;
+        }
     }
-    float *zs, *pq, *buf[2], *sc, *ws = NULL;
+    float *zs, *pq, *x, *s, *sc, *ws = NULL;
+    ALLOC(x, big_x);
+    ALLOC(s, big_s);
     if (v->half_floats) ALLOC(ws, v->half_floats);
     ALLOC(zs, (size_t)L * H * W);
     ALLOC(pq, (size_t)L * H * W);
-    ALLOC(buf[0], biggest);
-    ALLOC(buf[1], biggest);
-    int cur = 0;
     for (size_t i = 0; i < (size_t)L * H * W; i++)
         zs[i] = z[i] / c->scaling; /* latents / scaling_factor */
     dm_conv2d_w(zs, L, H, W, v->post_quant_w, v->post_quant_b, L, 1, 1, 0, pq, NULL, 0, ws);
     ALLOC(sc, dm_conv2d_scratch(L, H, W, 3, 1, 1));
-    dm_conv2d_w(pq, L, H, W, k->conv_in_w, k->conv_in_b, C, 3, 1, 1, buf[cur], sc, 0, ws);
-    float *mid = buf[cur];
-    DM_TRY(mid_block(v, k, &mid, C, H, W, ws, a, err));
-    memcpy(buf[cur], mid, sizeof(float) * C * H * W);
+    dm_conv2d_w(pq, L, H, W, k->conv_in_w, k->conv_in_b, C, 3, 1, 1, x, sc, 0, ws);
+    DM_TRY(mid_block(v, k, x, H, W, s, ws, a, err));
+    /* the mid attention's maps are not needed again: their pages go back */
+    dm_arena_trim(a);
     for (int i = 0; i < n; i++) {
         const dm_vae_level *lv = &k->levels[i];
         for (int j = 0; j < lv->n_res; j++) {
-            DM_TRY(dm_resnet_forward(&lv->res[j], buf[cur], H, W, NULL, 0, c->groups, c->eps,
-                                     buf[!cur], a, err));
-            cur = !cur, C = lv->res[j].out_ch;
+            DM_TRY(
+                dm_resnet_forward(&lv->res[j], x, H, W, NULL, 0, c->groups, c->eps, x, s, a, err));
+            C = lv->res[j].out_ch;
         }
         if (dm_w_ok(lv->resample_w)) {
             H *= 2, W *= 2;
             size_t m2 = dm_arena_mark(a);
             float *s2, *up;
+            memcpy(s, x, sizeof(float) * C * (H / 2) * (W / 2));
             ALLOC(s2, dm_conv2d_scratch(C, H, W, 3, 1, 1));
-            if (lv->resample_w.prep) {
-                /* bf16: nearest x2 folded into the conv's input (up: the x2 map, written only
-                 * if oneDNN fails) */
-                ALLOC(up, (size_t)C * H * W);
-                dm_conv_pre x2 = {NULL, NULL, 0, 2};
-                dm_conv2d_pre_w(buf[cur], &x2, C, H, W, lv->resample_w, lv->resample_b, C, 3, 1,
-                                buf[!cur], s2, 0, ws, up);
-                cur = !cur;
-            } else {
-                dm_upsample_nearest2x(buf[cur], C, H / 2, W / 2, buf[!cur]);
-                dm_conv2d_w(buf[!cur], C, H, W, lv->resample_w, lv->resample_b, C, 3, 1, 1,
-                            buf[cur], s2, 0, ws);
-            }
+            ALLOC(up, (size_t)C * H * W); /* the x2 map: written only on the fp32 path */
+            /* Upsample2D: nearest x2 (folded into the conv's input in bf16), conv */
+            dm_conv_pre x2 = {NULL, NULL, 0, 2};
+            dm_conv2d_pre_w(s, &x2, C, H, W, lv->resample_w, lv->resample_b, C, 3, 1, x, s2, 0, ws,
+                            up);
             dm_arena_release(a, m2);
         }
     }
-    DM_TRY(head(v, k, buf[cur], C, H, W, c->out_ch, image, ws, a, err));
+    DM_TRY(head(v, k, x, C, H, W, c->out_ch, image, ws, a, err));
     dm_arena_release(a, mark);
     return DM_OK;
 }
@@ -252,8 +256,8 @@ dm_status dm_vae_encode(const dm_vae *v, const float *image, int H, int W, float
         for (int j = 0; j < lv->n_res; j++) {
             float *nx;
             ALLOC(nx, (size_t)lv->res[j].out_ch * H * W);
-            DM_TRY(
-                dm_resnet_forward(&lv->res[j], cur, H, W, NULL, 0, c->groups, c->eps, nx, a, err));
+            DM_TRY(dm_resnet_forward(&lv->res[j], cur, H, W, NULL, 0, c->groups, c->eps, nx, NULL,
+                                     a, err));
             cur = nx, C = lv->res[j].out_ch;
         }
         if (dm_w_ok(lv->resample_w)) {
@@ -272,8 +276,9 @@ dm_status dm_vae_encode(const dm_vae *v, const float *image, int H, int W, float
             cur = nx, H = Ho, W = Wo;
         }
     }
-    DM_TRY(mid_block(v, k, &cur, C, H, W, ws, a, err));
-    float *moments, *q;
+    float *hid, *moments, *q;
+    ALLOC(hid, (size_t)C * H * W);
+    DM_TRY(mid_block(v, k, cur, H, W, hid, ws, a, err));
     ALLOC(moments, (size_t)2 * L * H * W);
     ALLOC(q, (size_t)2 * L * H * W);
     DM_TRY(head(v, k, cur, C, H, W, 2 * L, moments, ws, a, err));

@@ -107,3 +107,29 @@ void dm_conv2d_pre_w(const float *x, const dm_conv_pre *pre, int C, int H, int W
     dm_conv_pre_apply(x, pre, C, H, W, tmp);
     dm_conv2d_w(tmp, C, H, W, w, b, O, k, 1, pad, y, scratch, accumulate, wscratch);
 }
+
+int dm_conv1x1_inplace_rows(int C, int O, int H, int W) {
+    /* bands of about 16 MB of input + output */
+    size_t row = (size_t)(C + O) * W * sizeof(float);
+    int R = (int)((16u << 20) / (row ? row : 1));
+    if (R >= H) return H;
+    if (R < 1) R = 1;
+    while (H % R) R--;
+    return R;
+}
+
+size_t dm_conv1x1_inplace_scratch(int C, int O, int R, int W) {
+    return (size_t)(C + O) * R * W;
+}
+
+void dm_conv1x1_inplace_w(float *x, int C, int H, int W, dm_w w, const float *b, int O, int R,
+                          float *scratch, float *wscratch) {
+    size_t HW = (size_t)H * W, n = (size_t)R * W;
+    float *in = scratch, *out = scratch + (size_t)C * n;
+    for (int r0 = 0; r0 < H; r0 += R) {
+        size_t at = (size_t)r0 * W;
+        for (int c = 0; c < C; c++) memcpy(in + c * n, x + c * HW + at, n * sizeof(float));
+        dm_conv2d_w(in, C, R, W, w, b, O, 1, 1, 0, out, NULL, 0, wscratch);
+        for (int o = 0; o < O; o++) memcpy(x + o * HW + at, out + o * n, n * sizeof(float));
+    }
+}

@@ -100,6 +100,14 @@ void dm_conv2d(const float *x, int C, int H, int W, const float *w, const float 
  * x (the bf16 path writes y band by band while later bands still read x). */
 void dm_conv2d_w(const float *x, int C, int H, int W, dm_w w, const float *b, int O, int k,
                  int stride, int pad, float *y, float *scratch, int accumulate, float *wscratch);
+/* y[O, H, W] = conv1x1(x[C, H, W], w[O, C]) + b written over x's first O planes (O <= C): the
+ * conv is pointwise, so each band of R rows is gathered, computed and scattered back before the
+ * next band is read. R: dm_conv1x1_inplace_rows (a divisor of H: every band has one shape);
+ * scratch: dm_conv1x1_inplace_scratch floats. */
+int dm_conv1x1_inplace_rows(int C, int O, int H, int W);
+size_t dm_conv1x1_inplace_scratch(int C, int O, int R, int W);
+void dm_conv1x1_inplace_w(float *x, int C, int H, int W, dm_w w, const float *b, int O, int R,
+                          float *scratch, float *wscratch);
 
 /* nn.GroupNorm over x[C, HW] (groups divide C), optionally followed by SiLU. y may alias x. */
 void dm_group_norm(const float *x, int C, int HW, int groups, float eps, const float *gamma,

@@ -132,12 +132,14 @@ fail:
 
 dm_status dm_engine_decode(dm_engine *e, const float *z, int h, int w, float *image,
                            dm_error *err) {
+    dm_arena_trim(&e->arena); /* the UNet's activations: the VAE lays out its own */
     if (e->taesd) return dm_taesd_decode(e->taesd, z, h, w, image, &e->arena, err);
     return dm_vae_decode(&e->vae, z, h, w, image, &e->arena, err);
 }
 
 dm_status dm_engine_encode_image(dm_engine *e, const float *image, int H, int W, float *z,
                                  dm_error *err) {
+    dm_arena_trim(&e->arena);
     if (e->taesd) return dm_taesd_encode(e->taesd, image, H, W, z, &e->arena, err);
     if (!e->vae.has_encoder) return dm_fail(err, "%s: the VAE has no encoder", e->model->path);
     return dm_vae_encode(&e->vae, image, H, W, z, &e->arena, err);
@@ -381,6 +383,7 @@ dm_status dm_txt2img(dm_engine *e, const dm_txt2img_params *p, dm_txt2img_result
                                 .batch_mask = 1u << (B - 1)};
         capp = &cap;
     }
+    dm_arena_trim(&e->arena); /* the last decode's activations */
     t0 = now();
     for (int i = 0; i < N; i++) {
         float ti = dm_sampler_timestep(smp, i);
