@@ -177,17 +177,15 @@ dm_status dm_vae_decode(const dm_vae *v, const float *z, int h, int w, float *im
      * block's hidden map, or an upsampler's input while x receives its output. A 512x512
      * decode then keeps 384 MB of maps (x: 256 channels at 512², s: 128), not one map per
      * layer nor a ping-pong pair of the largest. */
-    size_t big_x = 0, big_s = 0;
+    size_t big_x = (size_t)C * H * W, big_s = big_x; /* conv_in, mid block */
     for (int i = 0; i < n; i++) {
         /* level i runs at (h << i) x (w << i), entering with the previous level's channels */
         const dm_vae_level *lv = &k->levels[i];
         size_t hw = ((size_t)h << i) * ((size_t)w << i);
         for (int j = 0; j < lv->n_res; j++) {
             size_t in = (size_t)lv->res[j].in_ch * hw, out = (size_t)lv->res[j].out_ch * hw;
-            if (lv->res[j].out_ch > lv->res[j].in_ch)
-                return dm_fail(err, "VAE decoder level %d widens %d -> %d channels (unsupported)",
-                               i, lv->res[j].in_ch, lv->res[j].out_ch);
             big_x = in > big_x ? in : big_x;
+            big_x = out > big_x ? out : big_x;
             big_s = out > big_s ? out : big_s;
         }
         size_t up_in = (size_t)lv->res[lv->n_res - 1].out_ch * hw;
@@ -213,9 +211,18 @@ dm_status dm_vae_decode(const dm_vae *v, const float *z, int h, int w, float *im
     for (int i = 0; i < n; i++) {
         const dm_vae_level *lv = &k->levels[i];
         for (int j = 0; j < lv->n_res; j++) {
-            DM_TRY(
-                dm_resnet_forward(&lv->res[j], x, H, W, NULL, 0, c->groups, c->eps, x, s, a, err));
-            C = lv->res[j].out_ch;
+            const dm_resnet *r = &lv->res[j];
+            if (r->out_ch <= r->in_ch) {
+                DM_TRY(dm_resnet_forward(r, x, H, W, NULL, 0, c->groups, c->eps, x, s, a, err));
+            } else { /* a widening block (no SD VAE has one) cannot run in place */
+                size_t m2 = dm_arena_mark(a);
+                float *y;
+                ALLOC(y, (size_t)r->out_ch * H * W);
+                DM_TRY(dm_resnet_forward(r, x, H, W, NULL, 0, c->groups, c->eps, y, s, a, err));
+                memcpy(x, y, sizeof(float) * r->out_ch * H * W);
+                dm_arena_release(a, m2);
+            }
+            C = r->out_ch;
         }
         if (dm_w_ok(lv->resample_w)) {
             H *= 2, W *= 2;
