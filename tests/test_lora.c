@@ -262,6 +262,163 @@ static void kept_apart(const char *model, const char *lora) {
     dm_model_free(eager), dm_model_free(lazy);
 }
 
+/* The kohya name of a diffusers-numbered UNet module in the LDM numbering, written out by hand
+ * for tiny-sd1 (layers_per_block 2: input block 1 + 3b + a, output block 3b + a); other names
+ * unchanged. */
+static void ldm_spelling(const char *name, char *out, size_t n) {
+    int b, a, k = 0;
+    if (sscanf(name, "lora_unet_down_blocks_%d_attentions_%d_%n", &b, &a, &k) == 2 && k)
+        snprintf(out, n, "lora_unet_input_blocks_%d_1_%s", 1 + 3 * b + a, name + k);
+    else if (sscanf(name, "lora_unet_up_blocks_%d_attentions_%d_%n", &b, &a, &k) == 2 && k)
+        snprintf(out, n, "lora_unet_output_blocks_%d_1_%s", 3 * b + a, name + k);
+    else if (!strncmp(name, "lora_unet_mid_block_attentions_0_", 33))
+        snprintf(out, n, "lora_unet_middle_block_1_%s", name + 33);
+    else
+        snprintf(out, n, "%s", name);
+}
+
+/* Every UNet weight of a and b: the same bytes. Returns how many differ from base (NULL: 0). */
+static int same_unet(dm_weights *a, dm_weights *b, dm_weights *base, const char *what) {
+    dm_error err = {0};
+    int changed = 0, differ = 0;
+    for (int i = 0; i < dm_weights_count(a); i++) {
+        const char *name = dm_weights_name(a, i);
+        if (strncmp(name, "unet.", 5)) continue;
+        int nd;
+        const int64_t *sh = dm_weights_shape(a, name, &nd);
+        size_t n = 1;
+        for (int d = 0; d < nd; d++) n *= (size_t)sh[d];
+        const float *x, *y, *z;
+        CHECK(dm_weights_get(a, name, nd, sh, &x, &err) == DM_OK &&
+              dm_weights_get(b, name, nd, sh, &y, &err) == DM_OK);
+        differ += memcmp(x, y, n * sizeof(float)) != 0;
+        if (base && dm_weights_get(base, name, nd, sh, &z, &err) == DM_OK)
+            changed += memcmp(x, z, n * sizeof(float)) != 0;
+    }
+    CHECKF(differ == 0, "%s: %d UNet weights differ between the two namings", what, differ);
+    return changed;
+}
+
+/* kohya's SDXL LoRAs name UNet modules in the LDM numbering (input_blocks_4_1_...): the golden
+ * LoRA renamed so must merge to the same bytes; and res blocks, resamplers, conv_in, conv_out
+ * and the time embedding (LoCon targets) in both namings. */
+static void ldm_numbering(const char *model, const char *tmp) {
+    dm_error err = {0};
+    char path[2][1024];
+    snprintf(path[0], sizeof path[0], "%s/ldm-kohya.safetensors", tmp);
+    snprintf(path[1], sizeof path[1], "%s/ldm-kohya-conv.safetensors", tmp);
+    dm_safetensors *g;
+    CHECK(dm_st_open(check_shared("golden/fast/lora-kohya.safetensors"), &g, &err) == DM_OK);
+    dm_st_writer *w = dm_st_writer_new();
+    float *data[1024];
+    int nt = dm_st_count(g) < 1024 ? dm_st_count(g) : 1024;
+    char(*names)[256] = calloc((size_t)nt, sizeof *names);
+    for (int i = 0; i < nt; i++) {
+        const dm_st_tensor *t = dm_st_at(g, i);
+        data[i] = malloc(sizeof(float) * (size_t)t->numel);
+        dm_st_read_f32(t, data[i], &err);
+        const char *dot = strchr(t->name, '.');
+        char mod[256];
+        snprintf(mod, sizeof mod, "%.*s", (int)(dot - t->name), t->name);
+        ldm_spelling(mod, names[i], sizeof names[i]);
+        strncat(names[i], dot, sizeof names[i] - strlen(names[i]) - 1);
+        dm_st_writer_add_f32(w, names[i], t->ndim, t->shape, data[i], &err);
+    }
+    CHECK(dm_st_write(w, path[0], &err) == DM_OK);
+    dm_st_writer_free(w);
+    for (int i = 0; i < nt; i++) free(data[i]);
+    free(names);
+    dm_st_close(g);
+
+    dm_model *m[3];
+    for (int k = 0; k < 3; k++) CHECK(dm_model_open(model, &m[k], &err) == DM_OK);
+    dm_lora_info i0, i1;
+    CHECKF(dm_lora_merge(m[0]->w, check_shared("golden/fast/lora-kohya.safetensors"), 1.0f, &i0,
+                         &err) == DM_OK,
+           "%s", err.msg);
+    CHECKF(dm_lora_merge(m[1]->w, path[0], 1.0f, &i1, &err) == DM_OK, "%s", err.msg);
+    CHECKF(i1.n_unet == 192 && i1.n_text == i0.n_text, "LDM-numbered: merged %d + %d", i1.n_unet,
+           i1.n_text);
+    int changed = same_unet(m[0]->w, m[1]->w, m[2]->w, "golden LoRA, LDM numbering");
+    printf("  golden LoRA in the LDM numbering: %d UNet modules, %d weights changed, identical\n",
+           i1.n_unet, changed);
+    CHECK(changed == 192);
+    for (int k = 0; k < 3; k++) dm_model_free(m[k]);
+
+    /* {store weight, diffusers-numbered kohya module, LDM-numbered} */
+    static const char *const convs[][3] = {
+        {"unet.down_blocks.1.resnets.0.conv1.weight", "down_blocks_1_resnets_0_conv1",
+         "input_blocks_4_0_in_layers_2"},
+        {"unet.down_blocks.1.resnets.0.time_emb_proj.weight",
+         "down_blocks_1_resnets_0_time_emb_proj", "input_blocks_4_0_emb_layers_1"},
+        {"unet.down_blocks.2.resnets.0.conv_shortcut.weight",
+         "down_blocks_2_resnets_0_conv_shortcut", "input_blocks_7_0_skip_connection"},
+        {"unet.down_blocks.0.downsamplers.0.conv.weight", "down_blocks_0_downsamplers_0_conv",
+         "input_blocks_3_0_op"},
+        {"unet.mid_block.resnets.1.conv2.weight", "mid_block_resnets_1_conv2",
+         "middle_block_2_out_layers_3"},
+        {"unet.up_blocks.0.upsamplers.0.conv.weight", "up_blocks_0_upsamplers_0_conv",
+         "output_blocks_2_1_conv"},
+        {"unet.up_blocks.1.upsamplers.0.conv.weight", "up_blocks_1_upsamplers_0_conv",
+         "output_blocks_5_2_conv"},
+        {"unet.up_blocks.3.resnets.2.conv2.weight", "up_blocks_3_resnets_2_conv2",
+         "output_blocks_11_0_out_layers_3"},
+        {"unet.conv_in.weight", "conv_in", "input_blocks_0_0"},
+        {"unet.conv_out.weight", "conv_out", "out_2"},
+        {"unet.time_embedding.linear_1.weight", "time_embedding_linear_1", "time_embed_0"},
+    };
+    enum { NC = sizeof convs / sizeof *convs };
+    CHECK(dm_model_open(model, &m[0], &err) == DM_OK);
+    float *bufs[2 * NC] = {0};
+    for (int v = 0; v < 2; v++) {
+        w = dm_st_writer_new();
+        unsigned r = 4242u;
+        for (int c = 0; c < NC; c++) {
+            int nd;
+            const int64_t *sh = dm_weights_shape(m[0]->w, convs[c][0], &nd);
+            CHECKF(sh, "tiny-sd1 has no %s", convs[c][0]);
+            if (!sh) continue;
+            /* rank 2: down [2, in(, k, k)], up [out, 2(, 1, 1)] */
+            int64_t ds[4] = {2, sh[1], nd == 4 ? sh[2] : 1, nd == 4 ? sh[3] : 1};
+            int64_t us[4] = {sh[0], 2, 1, 1};
+            size_t nd_ = (size_t)(2 * sh[1] * ds[2] * ds[3]), nu = (size_t)(sh[0] * 2);
+            float *d = v ? bufs[2 * c] : malloc(sizeof(float) * nd_),
+                  *u = v ? bufs[2 * c + 1] : malloc(sizeof(float) * nu);
+            if (!v) {
+                for (size_t i = 0; i < nd_; i++)
+                    d[i] = (float)((r = r * 1664525u + 1013904223u) >> 9) / 8388608.0f - 0.5f;
+                for (size_t i = 0; i < nu; i++)
+                    u[i] = (float)((r = r * 1664525u + 1013904223u) >> 9) / 8388608.0f - 0.5f;
+                bufs[2 * c] = d, bufs[2 * c + 1] = u;
+            }
+            char dn[256], un[256];
+            snprintf(dn, sizeof dn, "lora_unet_%s.lora_down.weight", convs[c][1 + v]);
+            snprintf(un, sizeof un, "lora_unet_%s.lora_up.weight", convs[c][1 + v]);
+            dm_st_writer_add_f32(w, dn, nd, ds, d, &err);
+            dm_st_writer_add_f32(w, un, nd, us, u, &err);
+        }
+        char p2[1100];
+        snprintf(p2, sizeof p2, "%s.%d", path[1], v);
+        CHECK(dm_st_write(w, p2, &err) == DM_OK);
+        dm_st_writer_free(w);
+    }
+    for (int c = 0; c < 2 * NC; c++) free(bufs[c]);
+    dm_model_free(m[0]);
+    for (int k = 0; k < 3; k++) CHECK(dm_model_open(model, &m[k], &err) == DM_OK);
+    for (int v = 0; v < 2; v++) {
+        char p2[1100];
+        snprintf(p2, sizeof p2, "%s.%d", path[1], v);
+        CHECKF(dm_lora_merge(m[v]->w, p2, 0.8f, &i0, &err) == DM_OK, "%s", err.msg);
+        CHECKF(i0.n_unet == NC, "%s: merged %d of %d", p2, i0.n_unet, (int)NC);
+    }
+    changed = same_unet(m[0]->w, m[1]->w, m[2]->w, "res blocks / resamplers, LDM numbering");
+    printf("  res blocks, resamplers, conv_in/out, time embedding in the LDM numbering: %d "
+           "weights changed, identical\n",
+           changed);
+    CHECK(changed == NC);
+    for (int k = 0; k < 3; k++) dm_model_free(m[k]);
+}
+
 int main(void) {
     char models[2][1024], loras[2][1024];
     snprintf(models[0], sizeof models[0], "%s", check_shared("golden/tiny-sd1"));
@@ -289,5 +446,7 @@ int main(void) {
     bf16_sees_lora(models[1], loras[0]);
     kept_apart(models[0], loras[0]);
     kept_apart(models[1], loras[1]);
+    ldm_numbering(models[0], check_tmpdir());
+    ldm_numbering(models[1], check_tmpdir());
     return check_finish();
 }

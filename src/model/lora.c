@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/names.h"
+
 enum { PART_DOWN, PART_UP, PART_ALPHA };
 
 /* Tensor name endings of the known namings -> which part of a module it is. */
@@ -111,17 +113,38 @@ static void free_index(kohya_entry *ix, int n) {
     free(ix);
 }
 
-/* The store name of a module's weight, or NULL. */
-static const char *resolve(const dm_weights *w, const char *key, const kohya_entry *ix, int nix,
-                           char *buf, size_t cap, int *is_text) {
+static const char *kohya_find(const char *kohya, const kohya_entry *ix, int nix) {
+    kohya_entry probe = {.kohya = (char *)kohya}, *hit;
+    hit = bsearch(&probe, ix, (size_t)nix, sizeof *ix, cmp_kohya);
+    return hit ? hit->store : NULL;
+}
+
+/* The UNet's layers_per_block, counted from its first down block's res blocks (0: no UNet). */
+static int unet_layers_per_block(const dm_weights *w) {
+    char name[96];
+    int L = 0;
+    while (L < 64 && (snprintf(name, sizeof name, "unet.down_blocks.0.resnets.%d.conv1.weight", L),
+                      dm_weights_has(w, name)))
+        L++;
+    return L;
+}
+
+/* The store name of a module's weight, or NULL. L: the UNet's layers_per_block. */
+static const char *resolve(const dm_weights *w, int L, const char *key, const kohya_entry *ix,
+                           int nix, char *buf, size_t cap, int *is_text) {
     for (size_t p = 0; p < N_PREFIXES; p++) {
         size_t pl = strlen(prefixes[p].lora);
         if (strncmp(key, prefixes[p].lora, pl)) continue;
         *is_text = prefixes[p].store[0] == 't';
         if (prefixes[p].kohya) {
-            kohya_entry probe = {.kohya = (char *)key}, *hit;
-            hit = bsearch(&probe, ix, (size_t)nix, sizeof *ix, cmp_kohya);
-            return hit ? hit->store : NULL;
+            const char *hit = kohya_find(key, ix, nix);
+            /* kohya's SDXL files name UNet modules in the LDM numbering (input_blocks_4_1_...) */
+            if (!hit && !strcmp(prefixes[p].store, "unet.") && L > 0 &&
+                dm_kohya_ldm_unet(key + pl, L, buf + pl, cap - pl)) {
+                memcpy(buf, prefixes[p].lora, pl);
+                hit = kohya_find(buf, ix, nix);
+            }
+            return hit;
         }
         snprintf(buf, cap, "%s%s.weight", prefixes[p].store, key + pl);
         return dm_weights_has(w, buf) ? buf : NULL;
@@ -194,6 +217,7 @@ dm_status dm_lora_merge(dm_weights *w, const char *path, float scale, dm_lora_in
     int n = dm_st_count(st), nm = 0, nix = 0;
     module *mods = calloc((size_t)n + 1, sizeof *mods);
     kohya_entry *ix = kohya_index(w, &nix);
+    int L = unet_layers_per_block(w);
     dm_status s = DM_OK;
     if (!mods || !ix) s = dm_fail(err, "%s: out of memory", path);
     if (!s && n == 0) s = dm_fail(err, "%s: holds no tensors (not a LoRA file)", path);
@@ -255,7 +279,7 @@ dm_status dm_lora_merge(dm_weights *w, const char *path, float scale, dm_lora_in
         }
         char buf[600];
         int is_text = 0;
-        const char *target = resolve(w, m->key, ix, nix, buf, sizeof buf, &is_text);
+        const char *target = resolve(w, L, m->key, ix, nix, buf, sizeof buf, &is_text);
         if (!target) {
             s = dm_fail(err,
                         "%s: LoRA key '%s' matches no weight of the model (LoRA for another "

@@ -134,6 +134,72 @@ static int map_unet(const char *s, int L, char *out, size_t n) {
     return 0;
 }
 
+/* The LDM module at the start of a kohya-spelt name, dotted: "input_blocks_4_1_" ->
+ * "input_blocks.4.1.", "middle_block_1_", "output_blocks_I_J_", "time_embed_N", "label_emb_0_N",
+ * "out_N"; *rest: what follows. 0 when the name starts with none of them. */
+static int ldm_head(const char *s, char *head, size_t n, const char **rest) {
+    static const struct {
+        const char *kohya, *dotted;
+        int indices;
+    } heads[] = {{"input_blocks_", "input_blocks.", 2}, {"output_blocks_", "output_blocks.", 2},
+                 {"middle_block_", "middle_block.", 1}, {"time_embed_", "time_embed.", 1},
+                 {"label_emb_0_", "label_emb.0.", 1},   {"out_", "out.", 1}};
+    for (size_t h = 0; h < sizeof heads / sizeof *heads; h++) {
+        const char *r;
+        if (!starts(s, heads[h].kohya, &r)) continue;
+        size_t k = (size_t)snprintf(head, n, "%s", heads[h].dotted);
+        for (int i = 0; i < heads[h].indices; i++) {
+            char *end;
+            long v = strtol(r, &end, 10);
+            if (end == r || v < 0 || v > 100000 || (*end != '_' && *end != 0) || k >= n) return 0;
+            k += (size_t)snprintf(head + k, n - k, "%ld.", v);
+            r = *end ? end + 1 : end;
+        }
+        *rest = r;
+        return k < n;
+    }
+    return 0;
+}
+
+int dm_kohya_ldm_unet(const char *name, int layers_per_block, char *out, size_t n) {
+    /* LDM res block internals and resamplers, whose '_' before a number is a '.' */
+    static const char *const numbered[] = {"in_layers_", "out_layers_", "emb_layers_"};
+    static const char *const whole[] = {"skip_connection", "op", "conv"};
+    char head[128], dotted[512], store[512];
+    const char *rest, *r;
+    if (!ldm_head(name, head, sizeof head, &rest)) return 0;
+    int k = snprintf(dotted, sizeof dotted, "%s", head);
+    int done = 0;
+    for (size_t i = 0; i < sizeof numbered / sizeof *numbered && !done; i++)
+        if (starts(rest, numbered[i], &r)) {
+            char *end;
+            long v = strtol(r, &end, 10);
+            if (end == r || *end) return 0;
+            k += snprintf(dotted + k, sizeof dotted - (size_t)k, "%.*s.%ld.",
+                          (int)strlen(numbered[i]) - 1, numbered[i], v);
+            done = 1;
+        }
+    for (size_t i = 0; i < sizeof whole / sizeof *whole && !done; i++)
+        if (!strcmp(rest, whole[i])) {
+            k += snprintf(dotted + k, sizeof dotted - (size_t)k, "%s.", rest);
+            done = 1;
+        }
+    /* inside a transformer (proj_in, transformer_blocks_0_attn1_to_q, ...): the diffusers path
+     * already, kohya-spelt; it passes through as one component */
+    if (!done && *rest) k += snprintf(dotted + k, sizeof dotted - (size_t)k, "%s.", rest);
+    if (k + 7 >= (int)sizeof dotted) return 0;
+    memcpy(dotted + k, "weight", 7);
+    if (!map_unet(dotted, layers_per_block, store, sizeof store)) return 0;
+    /* "unet.<path>.weight" -> "<path>" with '.' -> '_' */
+    size_t len = strlen(store);
+    if (len < 13 || strncmp(store, "unet.", 5) || strcmp(store + len - 7, ".weight") ||
+        len - 12 >= n)
+        return 0;
+    for (size_t c = 5; c < len - 7; c++) out[c - 5] = store[c] == '.' ? '_' : store[c];
+    out[len - 12] = 0;
+    return 1;
+}
+
 static int map_vae_part(const char *part, const char *s, int levels, char *out, size_t n) {
     char head[128];
     const char *rest;

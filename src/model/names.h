@@ -23,4 +23,11 @@ typedef struct {
 dm_status dm_map_ldm_checkpoint(const dm_safetensors *st, dm_weights *w, dm_ldm_info *info,
                                 dm_error *err);
 
+/* A kohya / A1111 LoRA module of the UNet in the LDM numbering, "lora_unet_" cut
+ * ("input_blocks_4_1_transformer_blocks_0_attn1_to_q", "middle_block_0_in_layers_2", what
+ * kohya's scripts write for SDXL) -> the same module in diffusers numbering, kohya-spelt
+ * ("down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q"). layers_per_block: the
+ * UNet's. 0 when name is no such module or out (n bytes) is too small. */
+int dm_kohya_ldm_unet(const char *name, int layers_per_block, char *out, size_t n);
+
 #endif
