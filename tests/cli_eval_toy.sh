@@ -32,6 +32,23 @@ out=$(run --methods basic@0.5 --cache "$tmp/c.bin" 2>/dev/null)
 echo "$out" | grep -q "^basic@0.5 " || { echo "FAIL: table from the cache: $out"; fail=1; }
 echo "$out" | grep -q "background" || { echo "FAIL: table lacks the class columns"; fail=1; }
 
+# the cache reports the recipe it was made with (5 steps, not the default 25), and refuses a
+# generation option that differs from it
+out=$(OMP_WAIT_POLICY=PASSIVE "$DM_CLI" eval-toy --model "$model" --threads 1 --methods basic@0.5 \
+      --json --cache "$tmp/c.bin" 2>/dev/null)
+python3 - "$out" <<'PY' || { echo "FAIL: recipe from the cache: $out"; fail=1; }
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["steps"] == 5 and o["sampler"] == "ddim" and o["samples"] == 2, o
+PY
+run --methods basic@0.5 --sampler euler --cache "$tmp/c.bin" >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "c.bin holds samples made with --sampler '(default)'; this run asks for --sampler 'euler'" "$tmp/err" ||
+    { echo "FAIL: cache with another sampler: rc=$rc $(cat "$tmp/err")"; fail=1; }
+run --methods basic@0.5 --steps 6 --cache "$tmp/c.bin" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "steps 5; this run asks for --steps 6" "$tmp/err" ||
+    { echo "FAIL: cache with other steps: $(cat "$tmp/err")"; fail=1; }
+
 out=$(run --two-object --n 1 --methods default:margin=0.1 --out "$tmp/o" 2>/dev/null)
 echo "$out" | grep -q "1 two-object prompts" || { echo "FAIL: two-object: $out"; fail=1; }
 for f in 000_image.png 000_gt.png 000_m00.png methods.txt; do

@@ -153,11 +153,14 @@ static void test_protocol_smoke(void) {
     /* cache round trip */
     char cache[4200];
     snprintf(cache, sizeof cache, "%s/samples.bin", check_tmpdir());
-    CHECKF(dm_toy_samples_save(cache, s, 3, &err) == DM_OK, "%s", err.msg);
+    dm_toy_made_with made = {.steps = 7, .guidance = 2.5f, .sampler = "lcm", .loras = "a.st:0.5"},
+                     back_made;
+    CHECKF(dm_toy_samples_save(cache, &made, s, 3, &err) == DM_OK, "%s", err.msg);
     dm_toy_sample *back = NULL;
     int nb = 0;
-    CHECKF(dm_toy_samples_load(cache, &back, &nb, &err) == DM_OK, "%s", err.msg);
+    CHECKF(dm_toy_samples_load(cache, &back_made, &back, &nb, &err) == DM_OK, "%s", err.msg);
     CHECK(nb == 3);
+    CHECK(!memcmp(&made, &back_made, sizeof made));
     for (int i = 0; back && i < nb; i++) {
         CHECK(memcmp(back[i].gt, s[i].gt, 64 * 64) == 0);
         CHECK(memcmp(back[i].maps, s[i].maps, sizeof(float) * (64 + 16) * s[i].K) == 0);

@@ -26,6 +26,59 @@ typedef struct {
     int json, two_object;
 } toy_opts;
 
+/* The generation options of this run as given ("" / 0 where left to their defaults). */
+static void made_with_asked(const toy_opts *o, dm_toy_made_with *m) {
+    memset(m, 0, sizeof *m);
+    m->steps = (int32_t)o->steps, m->guidance = (float)o->guidance;
+    m->reseed = (int32_t)o->reseed, m->two_object = o->two_object;
+    snprintf(m->sampler, sizeof m->sampler, "%s", o->sampler ? o->sampler : "");
+    snprintf(m->spacing, sizeof m->spacing, "%s", o->spacing ? o->spacing : "");
+    snprintf(m->precision, sizeof m->precision, "%s", o->m.precision ? o->m.precision : "");
+    snprintf(m->model, sizeof m->model, "%s", o->m.model ? o->m.model : "");
+    snprintf(m->decoder, sizeof m->decoder, "%s", o->m.vae_decoder ? o->m.vae_decoder : "");
+    size_t k = 0;
+    for (int i = 0; i < o->m.loras.n && k < sizeof m->loras; i++)
+        k += (size_t)snprintf(m->loras + k, sizeof m->loras - k, "%s%s", i ? "," : "",
+                              o->m.loras.v[i]);
+}
+
+/* The first option this run gives that differs from what the cache was made with, as
+ * "--opt X; this run asks for --opt Y" in why; 0 when none does. */
+static int made_with_conflict(const dm_toy_made_with *a, const toy_opts *o,
+                              const dm_toy_made_with *m, char *why, size_t n) {
+    const struct {
+        const char *opt, *asked, *made;
+    } strs[] = {
+        {"--sampler", a->sampler, m->sampler},       {"--timestep-spacing", a->spacing, m->spacing},
+        {"--precision", a->precision, m->precision}, {"--model", a->model, m->model},
+        {"--vae-decoder", a->decoder, m->decoder},   {"--lora", a->loras, m->loras}};
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        if (strs[i].asked[0] && strcmp(strs[i].asked, strs[i].made)) {
+            snprintf(why, n, "%s '%s'; this run asks for %s '%s'", strs[i].opt,
+                     strs[i].made[0] ? strs[i].made : "(default)", strs[i].opt, strs[i].asked);
+            return 1;
+        }
+    if (o->steps && a->steps != m->steps) {
+        snprintf(why, n, "--steps %d; this run asks for --steps %d", (int)m->steps, (int)a->steps);
+        return 1;
+    }
+    if (o->guidance >= 0 && a->guidance != m->guidance) {
+        snprintf(why, n, "--guidance %g; this run asks for --guidance %g", m->guidance,
+                 a->guidance);
+        return 1;
+    }
+    if (a->reseed && a->reseed != m->reseed) {
+        snprintf(why, n, "--reseed %d; this run asks for --reseed %d", (int)m->reseed,
+                 (int)a->reseed);
+        return 1;
+    }
+    if (a->two_object && !m->two_object) {
+        snprintf(why, n, "the single-object prompts; this run asks for --two-object");
+        return 1;
+    }
+    return 0;
+}
+
 static cJSON *num(double v) {
     return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
 }
@@ -178,8 +231,9 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         {"--self-res", DM_ARG_INT, &o.self_h, "H",
          "self-attention latent height to capture (default: dm_mask_pick_selfattn_res)", 1, 4096},
         {"--cache", DM_ARG_STR, &o.cache, "FILE",
-         "load the generated samples from FILE if it exists (then --steps, --reseed, --two-object "
-         "are those it was made with), else save them there"},
+         "load the generated samples from FILE if it exists, else save them there with what they "
+         "were made with (the report then gives that recipe; a generation option given that "
+         "differs from it is an error)"},
         {"--json", DM_ARG_FLAG, &o.json, NULL, "print one JSON object instead of the table"},
         {"--out", DM_ARG_STR, &o.out, "DIR",
          "also write every image, ground truth and mask (palette PNGs)"},
@@ -226,9 +280,27 @@ int dm_cmd_eval_toy(int argc, char **argv) {
     int n = 0, steps = 25, sa_h = 0;
     float guidance = 5.0f;
     dm_status s = DM_OK;
+    dm_toy_made_with made, asked;
+    made_with_asked(&o, &asked);
     if (o.cache && dm_file_exists(o.cache)) {
-        s = dm_toy_samples_load(o.cache, &samples, &n, &err);
+        s = dm_toy_samples_load(o.cache, &made, &samples, &n, &err);
         if (s) return dm_cli_fail(&spec, s, &err);
+        char why[2200];
+        if (made_with_conflict(&asked, &o, &made, why, sizeof why)) {
+            for (int i = 0; i < n; i++) dm_toy_sample_free(&samples[i]);
+            free(samples);
+            return dm_usage_error(&spec,
+                                  "%s holds samples made with %s (remove it, or drop --cache to "
+                                  "generate anew)",
+                                  o.cache, why);
+        }
+        /* report what the samples were made with */
+        steps = made.steps, guidance = made.guidance;
+        if (made.sampler[0]) o.sampler = made.sampler;
+        if (made.spacing[0]) o.spacing = made.spacing;
+        if (made.decoder[0]) o.m.vae_decoder = made.decoder;
+        o.m.loras.n = made.loras[0] ? 1 : 0;
+        for (const char *c = made.loras; *c; c++) o.m.loras.n += *c == ',';
         if (o.n && o.n < n) {
             for (int i = (int)o.n; i < n; i++) dm_toy_sample_free(&samples[i]);
             n = (int)o.n;
@@ -274,7 +346,8 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         }
         free(items);
         dm_engine_free(e);
-        if (!s && o.cache) s = dm_toy_samples_save(o.cache, samples, n, &err);
+        asked.steps = steps, asked.guidance = guidance;
+        if (!s && o.cache) s = dm_toy_samples_save(o.cache, &asked, samples, n, &err);
     }
 
     dm_toy_result res[MAX_METHODS];

@@ -314,7 +314,8 @@ done:
 
 /* ------------------------------------------------------------------ cache file */
 
-#define CACHE_MAGIC "diffumask-toy-samples v1\n"
+#define CACHE_MAGIC    "diffumask-toy-samples v2\n"
+#define CACHE_MAGIC_V1 "diffumask-toy-samples v1\n"
 
 typedef struct { /* fixed-size part of one sample in the cache */
     dm_toy_item item;
@@ -322,13 +323,14 @@ typedef struct { /* fixed-size part of one sample in the cache */
         res_w[DM_MASK_MAX_RES], sa_h, sa_w;
 } cache_head;
 
-dm_status dm_toy_samples_save(const char *path, const dm_toy_sample *s, int n, dm_error *err) {
+dm_status dm_toy_samples_save(const char *path, const dm_toy_made_with *m, const dm_toy_sample *s,
+                              int n, dm_error *err) {
     dm_atomic_file af;
     DM_TRY(dm_atomic_open(&af, path, err));
     FILE *fp = af.fp;
     int32_t count = n;
     int ok = fwrite(CACHE_MAGIC, 1, sizeof CACHE_MAGIC - 1, fp) == sizeof CACHE_MAGIC - 1 &&
-             fwrite(&count, sizeof count, 1, fp) == 1;
+             fwrite(m, sizeof *m, 1, fp) == 1 && fwrite(&count, sizeof count, 1, fp) == 1;
     for (int i = 0; ok && i < n; i++) {
         const dm_toy_sample *x = &s[i];
         cache_head h;
@@ -352,7 +354,18 @@ dm_status dm_toy_samples_save(const char *path, const dm_toy_sample *s, int n, d
     return dm_atomic_commit(&af, err);
 }
 
-dm_status dm_toy_samples_load(const char *path, dm_toy_sample **out, int *n_out, dm_error *err) {
+/* The strings of m NUL-terminated inside their arrays (the file is not trusted). */
+static int made_with_ok(dm_toy_made_with *m) {
+    char *f[] = {m->sampler, m->spacing, m->precision, m->model, m->decoder, m->loras};
+    size_t n[] = {sizeof m->sampler, sizeof m->spacing, sizeof m->precision,
+                  sizeof m->model,   sizeof m->decoder, sizeof m->loras};
+    for (int i = 0; i < 6; i++)
+        if (!memchr(f[i], 0, n[i])) return 0;
+    return m->steps >= 1 && m->steps <= 1000 && isfinite(m->guidance);
+}
+
+dm_status dm_toy_samples_load(const char *path, dm_toy_made_with *m, dm_toy_sample **out,
+                              int *n_out, dm_error *err) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return dm_fail(err, "%s: cannot open", path);
     char magic[sizeof CACHE_MAGIC];
@@ -360,8 +373,16 @@ dm_status dm_toy_samples_load(const char *path, dm_toy_sample **out, int *n_out,
     dm_toy_sample *s = NULL;
     dm_status st = DM_OK;
     int i = 0;
-    if (fread(magic, 1, sizeof CACHE_MAGIC - 1, fp) != sizeof CACHE_MAGIC - 1 ||
-        memcmp(magic, CACHE_MAGIC, sizeof CACHE_MAGIC - 1) != 0 ||
+    size_t got = fread(magic, 1, sizeof CACHE_MAGIC - 1, fp);
+    if (got == sizeof CACHE_MAGIC_V1 - 1 && !memcmp(magic, CACHE_MAGIC_V1, got)) {
+        st = dm_fail(err,
+                     "%s: a cache of an older diffumask, which does not record how its "
+                     "samples were made: remove it",
+                     path);
+        goto done;
+    }
+    if (got != sizeof CACHE_MAGIC - 1 || memcmp(magic, CACHE_MAGIC, sizeof CACHE_MAGIC - 1) != 0 ||
+        fread(m, sizeof *m, 1, fp) != 1 || !made_with_ok(m) ||
         fread(&count, sizeof count, 1, fp) != 1 || count < 1 || count > 1000000) {
         st = dm_fail(err, "%s: not a toy sample cache (%s)", path, CACHE_MAGIC);
         goto done;

@@ -106,10 +106,21 @@ typedef struct {
 dm_status dm_toy_generate_recipe(dm_engine *e, const dm_toy_item *it, const dm_toy_recipe *r,
                                  int self_h, dm_toy_sample *s, dm_error *err);
 
-/* The samples in a binary cache file (generation is the slow part; tuning is not). Loading
- * checks the magic and the version and fails cleanly on a short or inconsistent file. */
-dm_status dm_toy_samples_save(const char *path, const dm_toy_sample *s, int n, dm_error *err);
-dm_status dm_toy_samples_load(const char *path, dm_toy_sample **s, int *n, dm_error *err);
+/* What a cache's samples were made with: the recipe as run, and each option as it was given
+ * ("" where it was left to its default), so a later run can report and check them. */
+typedef struct {
+    int32_t steps;
+    float guidance;
+    int32_t reseed, two_object;
+    char sampler[16], spacing[16], precision[16], model[1024], decoder[1024], loras[2048];
+} dm_toy_made_with;
+/* The samples in a binary cache file (generation is the slow part; tuning is not), with what
+ * they were made with. Loading checks the magic and the version and fails cleanly on a short or
+ * inconsistent file. */
+dm_status dm_toy_samples_save(const char *path, const dm_toy_made_with *m, const dm_toy_sample *s,
+                              int n, dm_error *err);
+dm_status dm_toy_samples_load(const char *path, dm_toy_made_with *m, dm_toy_sample **s, int *n,
+                              dm_error *err);
 
 /* ---------------------------------------------------------------- evaluation */
 
