@@ -133,9 +133,6 @@ static void attention_kernel(void) {
     }
 }
 
-/* The banded bf16 convolution with its input transform (GroupNorm + SiLU folded, nearest x2)
- * against the fp32 reference (the transform written out, then im2col + sgemm): maps big enough
- * for several bands, a height with no power-of-two divisor, accumulation into y, 1x1 and 3x3. */
 /* The 1x1 shortcut written over its own input (the VAE decoder's res blocks run in place):
  * several bands of rows, fp32 against the out-of-place conv, bf16 against fp32. */
 static void inplace_1x1(void) {
@@ -176,6 +173,9 @@ static void inplace_1x1(void) {
     dm_dnnl_free(d);
 }
 
+/* The banded bf16 convolution with its input transform (GroupNorm + SiLU folded, nearest x2)
+ * against the fp32 reference (the transform written out, then im2col + sgemm): maps big enough
+ * for several bands, a height with no power-of-two divisor, accumulation into y, 1x1 and 3x3. */
 static void banded_conv(void) {
     dm_dnnl *d;
     dm_error err;

@@ -417,6 +417,54 @@ static void ldm_numbering(const char *model, const char *tmp) {
            changed);
     CHECK(changed == NC);
     for (int k = 0; k < 3; k++) dm_model_free(m[k]);
+
+    /* slots the LDM layout does not have are no aliases (middle_block 3; a transformer at j 2;
+     * an upsampler conv where the block's last layer is not; digits only), and a module named
+     * in both numberings in one file is refused, not merged twice */
+    static const char *const bogus[] = {
+        "lora_unet_middle_block_3_in_layers_2",    "lora_unet_input_blocks_4_2_proj_in",
+        "lora_unet_output_blocks_3_1_conv",        "lora_unet_input_blocks_+4_1_proj_in",
+        "lora_unet_input_blocks_4_0_in_layers_ 2", "lora_unet_time_embed_1",
+    };
+    for (size_t b = 0; b < sizeof bogus / sizeof *bogus; b++) {
+        char dn[256], un[256], p2[1100];
+        snprintf(dn, sizeof dn, "%s.lora_down.weight", bogus[b]);
+        snprintf(un, sizeof un, "%s.lora_up.weight", bogus[b]);
+        snprintf(p2, sizeof p2, "%s.bogus", path[1]);
+        write_lora(p2, dn, 32, un, 32);
+        CHECK(dm_model_open(model, &m[0], &err) == DM_OK);
+        err.msg[0] = 0;
+        CHECKF(dm_lora_merge(m[0]->w, p2, 1.0f, NULL, &err) != DM_OK &&
+                   strstr(err.msg, "matches no weight"),
+               "%s: merged, or another error: %s", bogus[b], err.msg);
+        dm_model_free(m[0]);
+    }
+    {
+        static float zeros[4 * 32];
+        int64_t ds[2] = {4, 32}, us[2] = {32, 4};
+        const char *both[] = {
+            "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q",
+            "lora_unet_input_blocks_1_1_transformer_blocks_0_attn1_to_q"};
+        w = dm_st_writer_new();
+        for (int k = 0; k < 2; k++) {
+            char dn[256], un[256];
+            snprintf(dn, sizeof dn, "%s.lora_down.weight", both[k]);
+            snprintf(un, sizeof un, "%s.lora_up.weight", both[k]);
+            dm_st_writer_add_f32(w, dn, 2, ds, zeros, &err);
+            dm_st_writer_add_f32(w, un, 2, us, zeros, &err);
+        }
+        char p2[1100];
+        snprintf(p2, sizeof p2, "%s.both", path[1]);
+        CHECK(dm_st_write(w, p2, &err) == DM_OK);
+        dm_st_writer_free(w);
+        CHECK(dm_model_open(model, &m[0], &err) == DM_OK);
+        err.msg[0] = 0;
+        CHECKF(dm_lora_merge(m[0]->w, p2, 1.0f, NULL, &err) != DM_OK &&
+                   strstr(err.msg, "both name the weight"),
+               "one module in two numberings: %s", err.msg);
+        printf("  one module in two numberings: %s\n", err.msg);
+        dm_model_free(m[0]);
+    }
 }
 
 int main(void) {

@@ -270,6 +270,9 @@ dm_status dm_lora_merge(dm_weights *w, const char *path, float scale, dm_lora_in
         }
         nm = k;
     }
+    /* the weight each module went to: a module named twice (in two numberings) is refused */
+    char **done = s ? NULL : calloc((size_t)nm + 1, sizeof *done);
+    if (!s && !done) s = dm_fail(err, "%s: out of memory", path);
     for (int i = 0; !s && i < nm; i++) {
         const module *m = &mods[i];
         if (!m->part[PART_DOWN] || !m->part[PART_UP]) {
@@ -287,7 +290,14 @@ dm_status dm_lora_merge(dm_weights *w, const char *path, float scale, dm_lora_in
                         path, m->key);
             break;
         }
-        s = merge_module(w, path, m, target, scale, err);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(done[j], target)) {
+                s = dm_fail(err, "%s: LoRA keys '%s' and '%s' both name the weight '%s'", path,
+                            mods[j].key, m->key, target);
+                break;
+            }
+        if (!s && !(done[i] = strdup(target))) s = dm_fail(err, "%s: out of memory", path);
+        if (!s) s = merge_module(w, path, m, target, scale, err);
         if (!s && info) {
             if (is_text)
                 info->n_text++;
@@ -295,6 +305,8 @@ dm_status dm_lora_merge(dm_weights *w, const char *path, float scale, dm_lora_in
                 info->n_unet++;
         }
     }
+    for (int i = 0; done && i < nm; i++) free(done[i]);
+    free(done);
     free_index(ix, nix);
     free(mods);
     dm_st_close(st);

@@ -134,60 +134,80 @@ static int map_unet(const char *s, int L, char *out, size_t n) {
     return 0;
 }
 
-/* The LDM module at the start of a kohya-spelt name, dotted: "input_blocks_4_1_" ->
- * "input_blocks.4.1.", "middle_block_1_", "output_blocks_I_J_", "time_embed_N", "label_emb_0_N",
- * "out_N"; *rest: what follows. 0 when the name starts with none of them. */
-static int ldm_head(const char *s, char *head, size_t n, const char **rest) {
-    static const struct {
-        const char *kohya, *dotted;
-        int indices;
-    } heads[] = {{"input_blocks_", "input_blocks.", 2}, {"output_blocks_", "output_blocks.", 2},
-                 {"middle_block_", "middle_block.", 1}, {"time_embed_", "time_embed.", 1},
-                 {"label_emb_0_", "label_emb.0.", 1},   {"out_", "out.", 1}};
-    for (size_t h = 0; h < sizeof heads / sizeof *heads; h++) {
-        const char *r;
-        if (!starts(s, heads[h].kohya, &r)) continue;
-        size_t k = (size_t)snprintf(head, n, "%s", heads[h].dotted);
-        for (int i = 0; i < heads[h].indices; i++) {
-            char *end;
-            long v = strtol(r, &end, 10);
-            if (end == r || v < 0 || v > 100000 || (*end != '_' && *end != 0) || k >= n) return 0;
-            k += (size_t)snprintf(head + k, n - k, "%ld.", v);
-            r = *end ? end + 1 : end;
-        }
-        *rest = r;
-        return k < n;
+/* A decimal index (digits only) then '_' or the end; *rest: after the '_'. */
+static int kohya_index(const char *s, int *v, const char **rest) {
+    if (*s < '0' || *s > '9') return 0;
+    char *end;
+    long x = strtol(s, &end, 10);
+    if (x > 100000 || (*end != '_' && *end != 0)) return 0;
+    *v = (int)x;
+    *rest = *end ? end + 1 : end;
+    return 1;
+}
+
+enum { LDM_RES, LDM_ATTN, LDM_DOWN, LDM_UP, LDM_TOP }; /* what an LDM slot holds */
+
+/* The LDM module at the start of a kohya-spelt name, dotted ("input_blocks_4_1_" ->
+ * "input_blocks.4.1."), and what the LDM layout holds there for layers_per_block L: a res block,
+ * a transformer, a resampler or a top-level layer. -1 for a slot the layout does not have. */
+static int ldm_head(const char *s, int L, char *head, size_t n, const char **rest) {
+    int i, j;
+    const char *r;
+    if (starts(s, "input_blocks_", &r) && kohya_index(r, &i, &r) && kohya_index(r, &j, rest)) {
+        snprintf(head, n, "input_blocks.%d.%d.", i, j);
+        if (i == 0) return j == 0 ? LDM_TOP : -1; /* conv_in */
+        if ((i - 1) % (L + 1) == L) return j == 0 ? LDM_DOWN : -1;
+        return j == 0 ? LDM_RES : j == 1 ? LDM_ATTN : -1;
     }
-    return 0;
+    if (starts(s, "middle_block_", &r) && kohya_index(r, &j, rest)) {
+        snprintf(head, n, "middle_block.%d.", j);
+        return j == 0 || j == 2 ? LDM_RES : j == 1 ? LDM_ATTN : -1;
+    }
+    if (starts(s, "output_blocks_", &r) && kohya_index(r, &i, &r) && kohya_index(r, &j, rest)) {
+        snprintf(head, n, "output_blocks.%d.%d.", i, j);
+        /* j 1: the transformer, or the upsampler of a block without one; j 2: the upsampler */
+        int last = i % (L + 1) == L;
+        return j == 0           ? LDM_RES
+               : j == 1         ? (last && !strcmp(*rest, "conv") ? LDM_UP : LDM_ATTN)
+               : j == 2 && last ? LDM_UP
+                                : -1;
+    }
+    static const char *const tops[][2] = {
+        {"time_embed_", "time_embed."}, {"label_emb_0_", "label_emb.0."}, {"out_", "out."}};
+    for (size_t t = 0; t < sizeof tops / sizeof *tops; t++)
+        if (starts(s, tops[t][0], &r) && kohya_index(r, &j, rest) && (j == 0 || j == 2)) {
+            snprintf(head, n, "%s%d.", tops[t][1], j);
+            return LDM_TOP;
+        }
+    return -1;
 }
 
 int dm_kohya_ldm_unet(const char *name, int layers_per_block, char *out, size_t n) {
-    /* LDM res block internals and resamplers, whose '_' before a number is a '.' */
+    /* LDM res block internals, whose '_' before a number is a '.' */
     static const char *const numbered[] = {"in_layers_", "out_layers_", "emb_layers_"};
-    static const char *const whole[] = {"skip_connection", "op", "conv"};
     char head[128], dotted[512], store[512];
     const char *rest, *r;
-    if (!ldm_head(name, head, sizeof head, &rest)) return 0;
-    int k = snprintf(dotted, sizeof dotted, "%s", head);
-    int done = 0;
-    for (size_t i = 0; i < sizeof numbered / sizeof *numbered && !done; i++)
-        if (starts(rest, numbered[i], &r)) {
-            char *end;
-            long v = strtol(r, &end, 10);
-            if (end == r || *end) return 0;
-            k += snprintf(dotted + k, sizeof dotted - (size_t)k, "%.*s.%ld.",
-                          (int)strlen(numbered[i]) - 1, numbered[i], v);
-            done = 1;
-        }
-    for (size_t i = 0; i < sizeof whole / sizeof *whole && !done; i++)
-        if (!strcmp(rest, whole[i])) {
-            k += snprintf(dotted + k, sizeof dotted - (size_t)k, "%s.", rest);
-            done = 1;
-        }
-    /* inside a transformer (proj_in, transformer_blocks_0_attn1_to_q, ...): the diffusers path
-     * already, kohya-spelt; it passes through as one component */
-    if (!done && *rest) k += snprintf(dotted + k, sizeof dotted - (size_t)k, "%s.", rest);
-    if (k + 7 >= (int)sizeof dotted) return 0;
+    int kind = ldm_head(name, layers_per_block, head, sizeof head, &rest), k, v;
+    if (kind < 0) return 0;
+    if (kind == LDM_TOP || kind == LDM_ATTN) {
+        /* a top-level layer (no rest), or inside a transformer (proj_in,
+         * transformer_blocks_0_attn1_to_q, ...): the diffusers path already, kohya-spelt; it
+         * passes through as one component */
+        if (kind == LDM_TOP ? *rest != 0 : *rest == 0 || !strcmp(rest, "conv")) return 0;
+        k = snprintf(dotted, sizeof dotted, "%s%s%s", head, rest, *rest ? "." : "");
+    } else if (kind == LDM_DOWN || kind == LDM_UP) {
+        if (strcmp(rest, kind == LDM_DOWN ? "op" : "conv")) return 0;
+        k = snprintf(dotted, sizeof dotted, "%s%s.", head, rest);
+    } else if (!strcmp(rest, "skip_connection")) {
+        k = snprintf(dotted, sizeof dotted, "%s%s.", head, rest);
+    } else {
+        size_t i = 0;
+        while (i < sizeof numbered / sizeof *numbered && !starts(rest, numbered[i], &r)) i++;
+        if (i == sizeof numbered / sizeof *numbered || !kohya_index(r, &v, &r) || *r) return 0;
+        k = snprintf(dotted, sizeof dotted, "%s%.*s.%d.", head, (int)strlen(numbered[i]) - 1,
+                     numbered[i], v);
+    }
+    if (k < 0 || k + 7 >= (int)sizeof dotted) return 0;
     memcpy(dotted + k, "weight", 7);
     if (!map_unet(dotted, layers_per_block, store, sizeof store)) return 0;
     /* "unet.<path>.weight" -> "<path>" with '.' -> '_' */
