@@ -1,6 +1,6 @@
-/* AVX-512 pieces shared by the bf16 kernels (attention_bf16.c, dnnl_ops.c). Built with target
- * attributes, so they compile everywhere; callers run them only where cpuid says
- * avx512_bf16 (the bf16 path exists only there). */
+/* AVX-512 pieces shared by the bf16 kernels (attention_bf16.c, dnnl_ops.c) and the GEGLU
+ * (elementwise.c). Built with target attributes, so they compile everywhere; callers run them
+ * only where cpuid says so (avx512_bf16 for the bf16 path; vexp2 / vsilu need avx512f only). */
 #ifndef DM_OPS_AVX512_MATH_H
 #define DM_OPS_AVX512_MATH_H
 
