@@ -3,16 +3,38 @@
 
 #include "ops/ops.h"
 
-/* mean and 1/sqrt(var + eps) of n values, in two passes in double: the goldens' noise floor
- * is ~1e-6 */
-static void moments(const float *x, size_t n, float eps, float *mean, float *inv) {
-    double sum = 0;
-    for (size_t i = 0; i < n; i++) sum += x[i];
-    double m = sum / n, var = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = x[i] - m;
-        var += d * d;
+enum { BLOCK = 256 };
+
+/* Σ x[i] and Σ (x[i] - m)², in blocks of BLOCK summed in float across SIMD lanes, the blocks'
+ * sums in double: one double chain over every value was latency-bound (4 cycles a value), and
+ * a float chain over a whole 64x64 map would lose the goldens' ~1e-6. */
+static double sum_of(const float *x, size_t n) {
+    double total = 0;
+    for (size_t b = 0; b < n; b += BLOCK) {
+        size_t e = b + BLOCK < n ? b + BLOCK : n;
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (size_t i = b; i < e; i++) s += x[i];
+        total += s;
     }
+    return total;
+}
+
+static double squares_about(const float *x, size_t n, float m) {
+    double total = 0;
+    for (size_t b = 0; b < n; b += BLOCK) {
+        size_t e = b + BLOCK < n ? b + BLOCK : n;
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (size_t i = b; i < e; i++) s += (x[i] - m) * (x[i] - m);
+        total += s;
+    }
+    return total;
+}
+
+/* mean and 1/sqrt(var + eps) of n values, in two passes */
+static void moments(const float *x, size_t n, float eps, float *mean, float *inv) {
+    double m = sum_of(x, n) / n, var = squares_about(x, n, (float)m);
     *mean = (float)m, *inv = (float)(1.0 / sqrt(var / n + eps));
 }
 
@@ -88,11 +110,8 @@ void dm_layer_norm(const float *x, int rows, int dim, float eps, const float *ga
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * dim;
         float *yr = y + (size_t)r * dim;
-        double sum = 0, var = 0;
-        for (int i = 0; i < dim; i++) sum += xr[i];
-        double mean = sum / dim;
-        for (int i = 0; i < dim; i++) var += (xr[i] - mean) * (xr[i] - mean);
-        float inv = (float)(1.0 / sqrt(var / dim + eps)), m = (float)mean;
+        float m, inv;
+        moments(xr, (size_t)dim, eps, &m, &inv);
         for (int i = 0; i < dim; i++) yr[i] = (xr[i] - m) * inv * gamma[i] + beta[i];
     }
 }
