@@ -10,7 +10,8 @@
 #include "ops/ops.h"
 
 static void geglu_case(int T, int F) {
-    float *h = malloc(sizeof(float) * T * 2 * F), *o = malloc(sizeof(float) * T * F);
+    /* calloc: gcc -O1 cannot see the loops below fill every value */
+    float *h = calloc((size_t)T * 2 * F, sizeof(float)), *o = malloc(sizeof(float) * T * F);
     unsigned r = 12345u + (unsigned)F;
     for (int t = 0; t < T; t++)
         for (int i = 0; i < F; i++) {
