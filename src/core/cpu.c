@@ -35,11 +35,13 @@ void dm_cpu_detect(dm_cpu *c) {
     unsigned a1, b1, c1, d1;
     __cpuid_count(7, 1, a1, b1, c1, d1);
     c->avx512_bf16 = zmm && ((a1 >> 5) & 1);
-    const char *hide = getenv("DM_CPU_NO_BF16");
-    if (hide && *hide && strcmp(hide, "0")) {
+    const char *hide = getenv("DM_CPU_NO_BF16"), *no512 = getenv("DM_CPU_NO_AVX512");
+    int hide512 = no512 && *no512 && strcmp(no512, "0");
+    if (hide512 || (hide && *hide && strcmp(hide, "0"))) {
         c->hidden_bf16 = c->avx512_bf16 || c->amx_bf16;
         c->avx512_bf16 = c->amx_bf16 = c->amx_tile = 0;
     }
+    if (hide512) c->avx512f = c->avx512bw = c->avx512vl = c->avx512_vnni = 0;
 }
 
 void dm_cpu_flags_string(const dm_cpu *c, char *buf, size_t n) {

@@ -16,7 +16,8 @@ typedef struct {
 
 /* Fills c from cpuid; features the OS does not save state for count as absent. With
  * DM_CPU_NO_BF16=1 set, avx512_bf16 and AMX are reported absent (to test the fp32 fallback
- * and the bf16 tests' skip on a machine that has them). */
+ * and the bf16 tests' skip on a machine that has them); with DM_CPU_NO_AVX512=1, every AVX-512
+ * feature too (our kernels then take their AVX2 paths, as on an AVX2-only CPU). */
 void dm_cpu_detect(dm_cpu *c);
 /* "avx2 fma f16c avx512f ... amx_bf16": the detected flags, space-separated. */
 void dm_cpu_flags_string(const dm_cpu *c, char *buf, size_t n);

@@ -1,6 +1,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "ops/avx512_math.h"
 #include "ops/ops.h"
 
@@ -49,18 +50,65 @@ TGT static void geglu_row_avx512(const float *a, const float *g, int F, float *o
     }
 }
 
+#define TGT2 __attribute__((target("avx2,fma")))
+
+/* 2^x for x <= 0 in 8 lanes: vexp2's polynomial, 2^n built in the exponent bits */
+TGT2 static inline __m256 vexp2_avx2(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-126.0f));
+    __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_sub_ps(x, n), p = _mm256_set1_ps(1.535336188319500e-4f);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.339887440266574e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.618437357674640e-3f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550332471162809e-2f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.402264791363012e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931472028550421e-1f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* geglu_row_avx512's math in 8 lanes; the tail (F % 8) in scalar */
+TGT2 static void geglu_row_avx2(const float *a, const float *g, int F, float *o) {
+    const __m256 p = _mm256_set1_ps(0.3275911f), one = _mm256_set1_ps(1.0f),
+                 two = _mm256_set1_ps(2.0f), half = _mm256_set1_ps(0.5f),
+                 rsqrt2 = _mm256_set1_ps((float)M_SQRT1_2),
+                 mlog2e = _mm256_set1_ps(-1.44269504088896341f), sign = _mm256_set1_ps(-0.0f);
+    int i = 0;
+    for (; i + 8 <= F; i += 8) {
+        __m256 gv = _mm256_loadu_ps(g + i), av = _mm256_loadu_ps(a + i);
+        __m256 x = _mm256_mul_ps(_mm256_andnot_ps(sign, gv), rsqrt2);
+        __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(p, x, one));
+        __m256 q = _mm256_set1_ps(1.061405429f);
+        q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(-1.453152027f));
+        q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(1.421413741f));
+        q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(-0.284496736f));
+        q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(0.254829592f));
+        q = _mm256_mul_ps(_mm256_mul_ps(q, t),
+                          vexp2_avx2(_mm256_mul_ps(_mm256_mul_ps(x, x), mlog2e)));
+        __m256 neg = _mm256_cmp_ps(gv, _mm256_setzero_ps(), _CMP_LT_OQ);
+        __m256 onepluserf = _mm256_blendv_ps(_mm256_sub_ps(two, q), q, neg);
+        __m256 gelu = _mm256_mul_ps(_mm256_mul_ps(half, gv), onepluserf);
+        _mm256_storeu_ps(o + i, _mm256_mul_ps(av, gelu));
+    }
+    for (; i < F; i++) o[i] = a[i] * (0.5f * g[i] * (1.0f + erff(g[i] * (float)M_SQRT1_2)));
+}
+
 void dm_geglu(const float *h, int T, int F, float *out) {
-    int vec = __builtin_cpu_supports("avx512f");
+    dm_cpu c;
+    dm_cpu_detect(&c);
+    int vec = c.avx512f ? 16 : c.avx2 && c.fma ? 8 : 0;
 #pragma omp parallel for schedule(static) PAR_IF((size_t)T *F)
     for (int t = 0; t < T; t++) {
         const float *a = h + (size_t)t * 2 * F, *g = a + F;
         float *o = out + (size_t)t * F;
-        if (vec) {
+        if (vec == 16)
             geglu_row_avx512(a, g, F, o);
-            continue;
-        }
-        for (int i = 0; i < F; i++)
-            o[i] = a[i] * (0.5f * g[i] * (1.0f + erff(g[i] * (float)M_SQRT1_2)));
+        else if (vec == 8)
+            geglu_row_avx2(a, g, F, o);
+        else
+            for (int i = 0; i < F; i++)
+                o[i] = a[i] * (0.5f * g[i] * (1.0f + erff(g[i] * (float)M_SQRT1_2)));
     }
 }
 
