@@ -23,6 +23,7 @@
 #include "check.h"
 #include "core/cpu.h"
 #include "io/safetensors.h"
+#include "model/taesd.h"
 #include "ops/dnnl_ops.h"
 #include "ops/ops.h"
 
@@ -131,6 +132,49 @@ static void attention_kernel(void) {
         CHECKF(rows == (long)Lq * H, "probabilities of %ld rows handed out, want %d", rows, Lq * H);
         free(q), free(k), free(v), free(o32), free(o16), free(sc);
     }
+}
+
+/* TAESD in bf16 (its convs prepared through the engine's oneDNN context) against the goldens,
+ * decode and encode: relative error <= 1e-2, and the convs did run in bf16 */
+static void taesd_bf16(void) {
+    dm_dnnl *d;
+    dm_error err = {0};
+    dm_taesd *t = NULL;
+    CHECK(dm_dnnl_create(&d, &err) == DM_OK);
+    CHECKF(dm_taesd_load(check_shared("golden/fast/tiny-taesd"), d, &t, &err) == DM_OK, "%s",
+           err.msg);
+    dm_arena a;
+    CHECK(dm_arena_init(&a, (size_t)1 << 30, &err) == DM_OK);
+    dm_safetensors *g;
+    long n = 0;
+    if (t && dm_st_open(check_shared("golden/fast/taesd_decode.safetensors"), &g, &err) == DM_OK) {
+        float *z = check_read_f32(g, "latent", NULL), *ref = check_read_f32(g, "image", &n);
+        float *img = malloc(sizeof(float) * (size_t)n);
+        CHECKF(dm_taesd_decode(t, z, 16, 16, img, &a, &err) == DM_OK, "%s", err.msg);
+        double e = rel_err(img, ref, n);
+        printf("bf16 TAESD decode vs taesd_decode: relative error %.3g, bound 0.01\n", e);
+        CHECKF(e <= 1e-2, "TAESD decode bf16: %g", e);
+        free(z), free(ref), free(img);
+        dm_st_close(g);
+    }
+    if (t && dm_st_open(check_shared("golden/fast/taesd_encode.safetensors"), &g, &err) == DM_OK) {
+        float *im = check_read_f32(g, "image", NULL), *ref = check_read_f32(g, "latent", &n);
+        float *lat = malloc(sizeof(float) * (size_t)n);
+        CHECKF(dm_taesd_encode(t, im, 128, 128, lat, &a, &err) == DM_OK, "%s", err.msg);
+        double e = rel_err(lat, ref, n);
+        printf("bf16 TAESD encode vs taesd_encode: relative error %.3g, bound 0.01\n", e);
+        CHECKF(e <= 1e-2, "TAESD encode bf16: %g", e);
+        free(im), free(ref), free(lat);
+        dm_st_close(g);
+    }
+    dm_dnnl_stats st;
+    dm_dnnl_get_stats(d, &st);
+    CHECKF(st.primitives > 0 && st.weights > 0 && st.failures == 0,
+           "TAESD bf16: %d primitives, %d weights, %d failures", st.primitives, st.weights,
+           st.failures);
+    dm_taesd_free(t);
+    dm_arena_free(&a);
+    dm_dnnl_free(d);
 }
 
 /* The 1x1 shortcut written over its own input (the VAE decoder's res blocks run in place):
@@ -253,6 +297,7 @@ int main(void) {
     attention_kernel();
     banded_conv();
     inplace_1x1();
+    taesd_bf16();
     char up[1024];
     const char *te_names[] = {"last_hidden_state", "hidden_states.*", NULL};
     CHECK(run("debug text-encoder --precision bf16 --model %s --in %s --out %s/te.safetensors", m,

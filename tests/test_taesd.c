@@ -31,7 +31,7 @@ int main(void) {
              check_shared("golden/tiny-sd1-original.safetensors"));
     dm_error err = {0};
     dm_taesd *t = NULL;
-    CHECKF(dm_taesd_load(dir, &t, &err) == DM_OK, "%s", err.msg);
+    CHECKF(dm_taesd_load(dir, NULL, &t, &err) == DM_OK, "%s", err.msg);
     if (!t) return check_finish();
     CHECK(t->factor == 8 && t->latent_ch == 4 && t->has_encoder && t->scaling_factor == 1.0f);
     dm_arena a;
@@ -87,8 +87,9 @@ int main(void) {
     /* not a TAESD folder: the full model's VAE folder, and a missing folder */
     char bad[1200];
     snprintf(bad, sizeof bad, "%s/vae", models[0]);
-    CHECK(dm_taesd_load(bad, &t, &err) != DM_OK && strstr(err.msg, "config.json"));
+    CHECK(dm_taesd_load(bad, NULL, &t, &err) != DM_OK && strstr(err.msg, "config.json"));
     printf("  not taesd: %s\n", err.msg);
-    CHECK(dm_taesd_load("/nonexistent", &t, &err) != DM_OK && strstr(err.msg, "/nonexistent"));
+    CHECK(dm_taesd_load("/nonexistent", NULL, &t, &err) != DM_OK &&
+          strstr(err.msg, "/nonexistent"));
     return check_finish();
 }

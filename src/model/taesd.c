@@ -10,6 +10,7 @@
 
 #include "io/file.h"
 #include "io/json.h"
+#include "model/wget.h"
 #include "ops/ops.h"
 
 typedef struct {
@@ -44,15 +45,9 @@ static dm_status get_int(const cJSON *o, const char *key, int def, const char *p
 
 static dm_status conv(dm_weights *w, const char *name, int out, int in, int stride, int bias,
                       dm_taesd_conv *c, dm_error *err) {
-    char n[256];
-    int64_t shape[4] = {out, in, 3, 3}, bs[1] = {out};
-    snprintf(n, sizeof n, "%s.weight", name);
-    DM_TRY(dm_weights_get(w, n, 4, shape, &c->w, err));
+    DM_TRY(dm_w_conv(w, &c->w, out, in, 3, err, "%s.weight", name));
     c->b = NULL;
-    if (bias) {
-        snprintf(n, sizeof n, "%s.bias", name);
-        DM_TRY(dm_weights_get(w, n, 1, bs, &c->b, err));
-    }
+    if (bias) DM_TRY(dm_w_vec(w, &c->b, out, err, "%s.bias", name));
     c->in = in, c->out = out, c->stride = stride;
     return DM_OK;
 }
@@ -65,12 +60,10 @@ static dm_status block(dm_weights *w, const char *p, int in, int out, dm_taesd_o
         snprintf(n, sizeof n, "%s.conv.%d", p, 2 * k);
         DM_TRY(conv(w, n, out, k ? out : in, 1, 1, &op->conv[k], err));
     }
-    op->skip_w = NULL;
+    op->skip_w = (dm_w){0};
     snprintf(n, sizeof n, "%s.skip.weight", p);
-    if (in != out || dm_weights_has(w, n)) {
-        int64_t shape[4] = {out, in, 1, 1};
-        DM_TRY(dm_weights_get(w, n, 4, shape, &op->skip_w, err));
-    }
+    if (in != out || dm_weights_has(w, n))
+        DM_TRY(dm_w_conv(w, &op->skip_w, out, in, 1, err, "%s", n));
     return DM_OK;
 }
 
@@ -186,7 +179,7 @@ static dm_status parse_config(const char *dir, dm_taesd *t, coder_cfg *dc, coder
     return s;
 }
 
-dm_status dm_taesd_load(const char *dir, dm_taesd **out, dm_error *err) {
+dm_status dm_taesd_load(const char *dir, dm_dnnl *d, dm_taesd **out, dm_error *err) {
     *out = NULL;
     dm_taesd *t = calloc(1, sizeof *t);
     if (!t) return dm_fail(err, "out of memory");
@@ -202,6 +195,7 @@ dm_status dm_taesd_load(const char *dir, dm_taesd **out, dm_error *err) {
         dm_weights_own_file(t->w, st);
         s = dm_weights_add_all(t->w, st, "", err);
         if (!s) s = dm_weights_seal(t->w, err);
+        if (d) dm_weights_set_dnnl(t->w, d);
     } else if (st) {
         dm_st_close(st);
     }
@@ -212,6 +206,7 @@ dm_status dm_taesd_load(const char *dir, dm_taesd **out, dm_error *err) {
         s = build_encoder(t->w, &ec, t->img_ch, t->latent_ch, wp, &t->enc, err);
     if (!s && t->has_encoder && (1 << (ec.n - 1)) != t->factor)
         s = dm_fail(err, "%s: encoder and decoder scale by different factors", wp);
+    if (!s) t->half_floats = dm_weights_half_max(t->w);
     if (s) {
         dm_taesd_free(t);
         return s;
@@ -231,8 +226,8 @@ static void relu(float *x, size_t n) {
 }
 
 /* Runs the layer list on x[C, H, W]; the result ends in *res with its size in C, H, W. */
-static dm_status run(const dm_taesd_coder *c, const float *x, int *C, int *H, int *W, float *res,
-                     size_t res_n, dm_arena *a, dm_error *err) {
+static dm_status run(const dm_taesd_coder *c, size_t half_floats, const float *x, int *C, int *H,
+                     int *W, float *res, size_t res_n, dm_arena *a, dm_error *err) {
     /* buffer sizes: the largest C*H*W any layer sees, and conv scratch */
     int c0 = *C, h = *H, w = *W;
     size_t big = (size_t)c0 * h * w, scr = 0;
@@ -251,8 +246,9 @@ static dm_status run(const dm_taesd_coder *c, const float *x, int *C, int *H, in
     size_t mark = dm_arena_mark(a);
     float *cur = dm_arena_floats(a, big), *nxt = dm_arena_floats(a, big),
           *t1 = dm_arena_floats(a, big), *t2 = dm_arena_floats(a, big),
-          *scratch = dm_arena_floats(a, scr + 1);
-    if (!cur || !nxt || !t1 || !t2 || !scratch) {
+          *scratch = dm_arena_floats(a, scr + 1),
+          *ws = half_floats ? dm_arena_floats(a, half_floats) : NULL;
+    if (!cur || !nxt || !t1 || !t2 || !scratch || (half_floats && !ws)) {
         dm_arena_release(a, mark);
         return dm_fail(err, "TAESD: out of memory for activations");
     }
@@ -272,7 +268,7 @@ static dm_status run(const dm_taesd_coder *c, const float *x, int *C, int *H, in
             break;
         case DM_TOP_CONV: {
             const dm_taesd_conv *k = &op->conv[0];
-            dm_conv2d(cur, Cc, h, w, k->w, k->b, k->out, 3, k->stride, 1, nxt, scratch, 0);
+            dm_conv2d_w(cur, Cc, h, w, k->w, k->b, k->out, 3, k->stride, 1, nxt, scratch, 0, ws);
             h = dm_conv_out(h, 3, k->stride, 1), w = dm_conv_out(w, 3, k->stride, 1);
             Cc = k->out;
             break;
@@ -281,15 +277,15 @@ static dm_status run(const dm_taesd_coder *c, const float *x, int *C, int *H, in
             /* fuse(conv(x) + skip(x)), conv = conv, ReLU, conv, ReLU, conv */
             const dm_taesd_conv *k = op->conv;
             int O = k[2].out;
-            dm_conv2d(cur, Cc, h, w, k[0].w, k[0].b, k[0].out, 3, 1, 1, t1, scratch, 0);
+            dm_conv2d_w(cur, Cc, h, w, k[0].w, k[0].b, k[0].out, 3, 1, 1, t1, scratch, 0, ws);
             relu(t1, (size_t)k[0].out * hw);
-            dm_conv2d(t1, k[0].out, h, w, k[1].w, k[1].b, k[1].out, 3, 1, 1, t2, scratch, 0);
+            dm_conv2d_w(t1, k[0].out, h, w, k[1].w, k[1].b, k[1].out, 3, 1, 1, t2, scratch, 0, ws);
             relu(t2, (size_t)k[1].out * hw);
-            if (op->skip_w)
-                dm_conv2d(cur, Cc, h, w, op->skip_w, NULL, O, 1, 1, 0, nxt, scratch, 0);
+            if (dm_w_ok(op->skip_w))
+                dm_conv2d_w(cur, Cc, h, w, op->skip_w, NULL, O, 1, 1, 0, nxt, scratch, 0, ws);
             else
                 memcpy(nxt, cur, sizeof(float) * (size_t)O * hw);
-            dm_conv2d(t2, k[1].out, h, w, k[2].w, k[2].b, O, 3, 1, 1, nxt, scratch, 1);
+            dm_conv2d_w(t2, k[1].out, h, w, k[2].w, k[2].b, O, 3, 1, 1, nxt, scratch, 1, ws);
             relu(nxt, (size_t)O * hw);
             Cc = O;
             break;
@@ -319,7 +315,7 @@ dm_status dm_taesd_decode(const dm_taesd *t, const float *z, int h, int w, float
     /* decode(latents / scaling_factor): x = tanh(x / 3) * 3 first (DecoderTiny.forward) */
     for (size_t i = 0; i < n; i++) x[i] = tanhf(z[i] / t->scaling_factor / 3.0f) * 3.0f;
     size_t out_n = (size_t)t->img_ch * (h * t->factor) * (w * t->factor);
-    dm_status s = run(&t->dec, x, &C, &H, &W, image, out_n, a, err);
+    dm_status s = run(&t->dec, t->half_floats, x, &C, &H, &W, image, out_n, a, err);
     free(x);
     if (s) return s;
     /* x.mul(2).sub(1) */
@@ -340,7 +336,7 @@ dm_status dm_taesd_encode(const dm_taesd *t, const float *image, int H, int W, f
     for (size_t i = 0; i < n; i++) x[i] = (image[i] + 1.0f) / 2.0f; /* x.add(1).div(2) */
     size_t out_n = (size_t)t->latent_ch * (H / t->factor) * (W / t->factor);
     int h = H, w = W;
-    dm_status s = run(&t->enc, x, &C, &h, &w, z, out_n, a, err);
+    dm_status s = run(&t->enc, t->half_floats, x, &C, &h, &w, z, out_n, a, err);
     free(x);
     if (s) return s;
     for (size_t i = 0; i < out_n; i++) z[i] *= t->scaling_factor;

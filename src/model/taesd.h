@@ -17,14 +17,15 @@
 typedef enum { DM_TOP_CONV, DM_TOP_RELU, DM_TOP_BLOCK, DM_TOP_UP2 } dm_taesd_op_kind;
 
 typedef struct {
-    const float *w, *b; /* (out, in, 3, 3), (out) or NULL */
+    dm_w w;         /* (out, in, 3, 3); prepared for bf16 when the engine runs bf16 */
+    const float *b; /* (out) or NULL */
     int in, out, stride;
 } dm_taesd_conv;
 
 typedef struct {
     dm_taesd_op_kind kind;
     dm_taesd_conv conv[3]; /* CONV: conv[0]; BLOCK: the three 3x3 convs */
-    const float *skip_w;   /* BLOCK: (out, in) 1x1 skip, or NULL = identity */
+    dm_w skip_w;           /* BLOCK: (out, in, 1, 1) skip, or unset (dm_w_ok 0) = identity */
 } dm_taesd_op;
 
 typedef struct {
@@ -37,11 +38,13 @@ typedef struct {
     dm_weights *w;
     int latent_ch, img_ch, factor, has_encoder;
     float scaling_factor;
+    size_t half_floats; /* scratch to convert its largest f16/bf16 kernel (fp32 path) */
     dm_taesd_coder dec, enc;
 } dm_taesd;
 
-/* Opens a diffusers AutoencoderTiny folder; errors name the file and key. */
-dm_status dm_taesd_load(const char *dir, dm_taesd **out, dm_error *err);
+/* Opens a diffusers AutoencoderTiny folder; errors name the file and key. d: the engine's
+ * oneDNN context in bf16 runs (the convs then run in bf16, like the VAE's), else NULL. */
+dm_status dm_taesd_load(const char *dir, dm_dnnl *d, dm_taesd **out, dm_error *err);
 void dm_taesd_free(dm_taesd *t);
 /* image[3, f*h, f*w] = decoder(z[L, h, w] / scaling_factor), unclamped (~[-1, 1]) */
 dm_status dm_taesd_decode(const dm_taesd *t, const float *z, int h, int w, float *image,

@@ -103,7 +103,7 @@ dm_status dm_engine_open(const dm_engine_options *o, dm_engine **out, dm_error *
         }
     }
     if (o->vae_decoder) {
-        if ((s = dm_taesd_load(o->vae_decoder, &e->taesd, err))) goto fail;
+        if ((s = dm_taesd_load(o->vae_decoder, e->dnnl, &e->taesd, err))) goto fail;
         if (e->taesd->factor != dm_vae_factor(&e->vae) ||
             e->taesd->latent_ch != e->unet.cfg.in_ch) {
             s = dm_fail(err,
