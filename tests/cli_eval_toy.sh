@@ -43,11 +43,17 @@ assert o["steps"] == 5 and o["sampler"] == "ddim" and o["samples"] == 2, o
 PY
 run --methods basic@0.5 --sampler euler --cache "$tmp/c.bin" >/dev/null 2>"$tmp/err"
 rc=$?
-[ $rc -eq 2 ] && grep -q "c.bin holds samples made with --sampler '(default)'; this run asks for --sampler 'euler'" "$tmp/err" ||
+[ $rc -eq 2 ] && grep -q "c.bin holds samples made with --sampler 'ddim'; this run asks for --sampler 'euler'" "$tmp/err" ||
     { echo "FAIL: cache with another sampler: rc=$rc $(cat "$tmp/err")"; fail=1; }
 run --methods basic@0.5 --steps 6 --cache "$tmp/c.bin" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "steps 5; this run asks for --steps 6" "$tmp/err" ||
     { echo "FAIL: cache with other steps: $(cat "$tmp/err")"; fail=1; }
+run --methods basic@0.5 --prompts "$model/eval-prompts.json" --cache "$tmp/c.bin" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "prompts '(default)'" "$tmp/err" ||
+    { echo "FAIL: cache with another prompts file: $(cat "$tmp/err")"; fail=1; }
+# the same options spelt as their defaults are no conflict
+run --methods basic@0.5 --sampler ddim --precision auto --cache "$tmp/c.bin" >/dev/null 2>"$tmp/err" ||
+    { echo "FAIL: cache with the default sampler spelt out: $(cat "$tmp/err")"; fail=1; }
 
 out=$(run --two-object --n 1 --methods default:margin=0.1 --out "$tmp/o" 2>/dev/null)
 echo "$out" | grep -q "1 two-object prompts" || { echo "FAIL: two-object: $out"; fail=1; }

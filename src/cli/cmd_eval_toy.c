@@ -26,14 +26,17 @@ typedef struct {
     int json, two_object;
 } toy_opts;
 
-/* The generation options of this run as given ("" / 0 where left to their defaults). */
-static void made_with_asked(const toy_opts *o, dm_toy_made_with *m) {
+/* The generation options of this run as given ("" / 0 where left to their defaults; the
+ * sampler by its canonical name; --precision auto counts as not given). */
+static void made_with_asked(const toy_opts *o, dm_sampler_kind sampler, dm_toy_made_with *m) {
     memset(m, 0, sizeof *m);
     m->steps = (int32_t)o->steps, m->guidance = (float)o->guidance;
     m->reseed = (int32_t)o->reseed, m->two_object = o->two_object;
-    snprintf(m->sampler, sizeof m->sampler, "%s", o->sampler ? o->sampler : "");
+    snprintf(m->sampler, sizeof m->sampler, "%s", o->sampler ? dm_sampler_kind_name(sampler) : "");
+    snprintf(m->prompts, sizeof m->prompts, "%s", o->prompts ? o->prompts : "");
     snprintf(m->spacing, sizeof m->spacing, "%s", o->spacing ? o->spacing : "");
-    snprintf(m->precision, sizeof m->precision, "%s", o->m.precision ? o->m.precision : "");
+    snprintf(m->precision, sizeof m->precision, "%s",
+             o->m.precision && strcmp(o->m.precision, "auto") ? o->m.precision : "");
     snprintf(m->model, sizeof m->model, "%s", o->m.model ? o->m.model : "");
     snprintf(m->decoder, sizeof m->decoder, "%s", o->m.vae_decoder ? o->m.vae_decoder : "");
     size_t k = 0;
@@ -51,7 +54,8 @@ static int made_with_conflict(const dm_toy_made_with *a, const toy_opts *o,
     } strs[] = {
         {"--sampler", a->sampler, m->sampler},       {"--timestep-spacing", a->spacing, m->spacing},
         {"--precision", a->precision, m->precision}, {"--model", a->model, m->model},
-        {"--vae-decoder", a->decoder, m->decoder},   {"--lora", a->loras, m->loras}};
+        {"--vae-decoder", a->decoder, m->decoder},   {"--lora", a->loras, m->loras},
+        {"--prompts", a->prompts, m->prompts}};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
         if (strs[i].asked[0] && strcmp(strs[i].asked, strs[i].made)) {
             snprintf(why, n, "%s '%s'; this run asks for %s '%s'", strs[i].opt,
@@ -104,6 +108,7 @@ static void print_json(const toy_opts *o, int n, int steps, float guidance, int 
     cJSON_AddStringToObject(root, "sampler", o->sampler ? o->sampler : "ddim");
     if (o->spacing) cJSON_AddStringToObject(root, "timestep_spacing", o->spacing);
     cJSON_AddNumberToObject(root, "loras", o->m.loras.n);
+    if (o->reseed) cJSON_AddNumberToObject(root, "reseed", (double)o->reseed);
     if (o->m.vae_decoder) cJSON_AddStringToObject(root, "vae_decoder", o->m.vae_decoder);
     cJSON_AddNumberToObject(root, "selfattn_res", sa_h);
     cJSON_AddNumberToObject(root, "prune_fraction", o->prune);
@@ -281,12 +286,18 @@ int dm_cmd_eval_toy(int argc, char **argv) {
     float guidance = 5.0f;
     dm_status s = DM_OK;
     dm_toy_made_with made, asked;
-    made_with_asked(&o, &asked);
+    made_with_asked(&o, recipe.sampler, &asked);
     if (o.cache && dm_file_exists(o.cache)) {
         s = dm_toy_samples_load(o.cache, &made, &samples, &n, &err);
         if (s) return dm_cli_fail(&spec, s, &err);
         char why[2200];
-        if (made_with_conflict(&asked, &o, &made, why, sizeof why)) {
+        int conflict = made_with_conflict(&asked, &o, &made, why, sizeof why);
+        if (!conflict && o.self_h && o.self_h != samples[0].sa_h) {
+            snprintf(why, sizeof why, "--self-res %d; this run asks for --self-res %d",
+                     samples[0].sa_h, (int)o.self_h);
+            conflict = 1;
+        }
+        if (conflict) {
             for (int i = 0; i < n; i++) dm_toy_sample_free(&samples[i]);
             free(samples);
             return dm_usage_error(&spec,
@@ -295,7 +306,7 @@ int dm_cmd_eval_toy(int argc, char **argv) {
                                   o.cache, why);
         }
         /* report what the samples were made with */
-        steps = made.steps, guidance = made.guidance;
+        steps = made.steps, guidance = made.guidance, o.reseed = made.reseed;
         if (made.sampler[0]) o.sampler = made.sampler;
         if (made.spacing[0]) o.spacing = made.spacing;
         if (made.decoder[0]) o.m.vae_decoder = made.decoder;
@@ -344,9 +355,12 @@ int dm_cmd_eval_toy(int argc, char **argv) {
             if (!o.json && (i + 1) % 10 == 0)
                 fprintf(stderr, "eval-toy: %d / %d images\n", i + 1, n);
         }
+        /* recorded as run: the sampler's and the precision's resolved names */
+        asked.steps = steps, asked.guidance = guidance;
+        snprintf(asked.sampler, sizeof asked.sampler, "%s", dm_sampler_kind_name(recipe.sampler));
+        snprintf(asked.precision, sizeof asked.precision, "%s", dm_precision_name(e->precision));
         free(items);
         dm_engine_free(e);
-        asked.steps = steps, asked.guidance = guidance;
         if (!s && o.cache) s = dm_toy_samples_save(o.cache, &asked, samples, n, &err);
     }
 

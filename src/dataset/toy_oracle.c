@@ -356,10 +356,10 @@ dm_status dm_toy_samples_save(const char *path, const dm_toy_made_with *m, const
 
 /* The strings of m NUL-terminated inside their arrays (the file is not trusted). */
 static int made_with_ok(dm_toy_made_with *m) {
-    char *f[] = {m->sampler, m->spacing, m->precision, m->model, m->decoder, m->loras};
-    size_t n[] = {sizeof m->sampler, sizeof m->spacing, sizeof m->precision,
-                  sizeof m->model,   sizeof m->decoder, sizeof m->loras};
-    for (int i = 0; i < 6; i++)
+    char *f[] = {m->sampler, m->spacing, m->precision, m->model, m->decoder, m->loras, m->prompts};
+    size_t n[] = {sizeof m->sampler, sizeof m->spacing, sizeof m->precision, sizeof m->model,
+                  sizeof m->decoder, sizeof m->loras,   sizeof m->prompts};
+    for (int i = 0; i < 7; i++)
         if (!memchr(f[i], 0, n[i])) return 0;
     return m->steps >= 1 && m->steps <= 1000 && isfinite(m->guidance);
 }

@@ -112,7 +112,8 @@ typedef struct {
     int32_t steps;
     float guidance;
     int32_t reseed, two_object;
-    char sampler[16], spacing[16], precision[16], model[1024], decoder[1024], loras[2048];
+    char sampler[16], spacing[16], precision[16], model[1024], decoder[1024], loras[2048],
+        prompts[1024];
 } dm_toy_made_with;
 /* The samples in a binary cache file (generation is the slow part; tuning is not), with what
  * they were made with. Loading checks the magic and the version and fails cleanly on a short or

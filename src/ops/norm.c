@@ -20,13 +20,17 @@ static double sum_of(const float *x, size_t n) {
     return total;
 }
 
+/* the squares in double lanes: a diverged map's (x - m)² must not overflow a float */
 static double squares_about(const float *x, size_t n, float m) {
     double total = 0;
     for (size_t b = 0; b < n; b += BLOCK) {
         size_t e = b + BLOCK < n ? b + BLOCK : n;
-        float s = 0;
+        double s = 0;
 #pragma omp simd reduction(+ : s)
-        for (size_t i = b; i < e; i++) s += (x[i] - m) * (x[i] - m);
+        for (size_t i = b; i < e; i++) {
+            double d = (double)x[i] - m;
+            s += d * d;
+        }
         total += s;
     }
     return total;
