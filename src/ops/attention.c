@@ -21,6 +21,8 @@
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
+
+#include "ops/exp2_poly.h"
 #endif
 
 #include "ops/ops.h"
@@ -216,13 +218,9 @@ enum { SW = 2 * W, FQ_SIMD = 64, FK_SIMD = 64, SIMD_MAX_D = 160 };
 static inline vf vexp2(vf x) {
     x = vmax(x, vset1(-126.0f));
     vf n = vround(x), f = vsub(x, n);
-    vf p = vset1(1.535336188319500e-4f);
-    p = vfma(p, f, vset1(1.339887440266574e-3f));
-    p = vfma(p, f, vset1(9.618437357674640e-3f));
-    p = vfma(p, f, vset1(5.550332471162809e-2f));
-    p = vfma(p, f, vset1(2.402264791363012e-1f));
-    p = vfma(p, f, vset1(6.931472028550421e-1f));
-    p = vfma(p, f, vset1(1.0f));
+    vf p = vset1(dm_exp2_poly[0]);
+#pragma GCC unroll 8
+    for (int k = 1; k <= DM_EXP2_DEGREE; k++) p = vfma(p, f, vset1(dm_exp2_poly[k]));
     return vldexp(p, n);
 }
 

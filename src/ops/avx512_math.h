@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ops/exp2_poly.h"
+
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 /* f32 -> bf16 bits, round to nearest even (finite inputs) */
@@ -22,13 +24,10 @@ static inline uint16_t bf16_bits(float x) {
 TGT static inline __m512 vexp2(__m512 x) {
     x = _mm512_max_ps(x, _mm512_set1_ps(-126.0f));
     __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(x, n), p = _mm512_set1_ps(1.535336188319500e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.339887440266574e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618437357674640e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550332471162809e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402264791363012e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931472028550421e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    __m512 f = _mm512_sub_ps(x, n), p = _mm512_set1_ps(dm_exp2_poly[0]);
+#pragma GCC unroll 8
+    for (int k = 1; k <= DM_EXP2_DEGREE; k++)
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(dm_exp2_poly[k]));
     return _mm512_scalef_ps(p, n);
 }
 

@@ -486,10 +486,7 @@ enum { BAND_BYTES = 8 << 20 };
  * map (the caller then runs the whole-map path). */
 static int band_rows(int Ho, size_t in_row, size_t out_row) {
     size_t row = in_row > out_row ? in_row : out_row;
-    int want = (int)(BAND_BYTES / (row ? row : 1));
-    if (want >= Ho) return Ho;
-    int b = want > 1 ? want : 1;
-    while (Ho % b) b--;
+    int b = dm_divisor_at_most(Ho, (int)(BAND_BYTES / (row ? row : 1)));
     return b < 4 && Ho > 16 ? 0 : b;
 }
 

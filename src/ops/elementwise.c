@@ -12,9 +12,14 @@ void dm_silu(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
 }
 
+/* exact erf GELU of one value (torch's default), what the vector GEGLUs approximate */
+static inline float gelu1(float x) {
+    return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+}
+
 void dm_gelu(float *x, size_t n) {
 #pragma omp parallel for schedule(static) PAR_IF(n)
-    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+    for (size_t i = 0; i < n; i++) x[i] = gelu1(x[i]);
 }
 
 void dm_quick_gelu(float *x, size_t n) {
@@ -51,17 +56,14 @@ TGT static void geglu_row_avx512(const float *a, const float *g, int F, float *o
 
 #define TGT2 __attribute__((target("avx2,fma")))
 
-/* 2^x for x <= 0 in 8 lanes: vexp2's polynomial, 2^n built in the exponent bits */
+/* 2^x for x <= 0 in 8 lanes: the same polynomial as vexp2, 2^n built in the exponent bits */
 TGT2 static inline __m256 vexp2_avx2(__m256 x) {
     x = _mm256_max_ps(x, _mm256_set1_ps(-126.0f));
     __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 f = _mm256_sub_ps(x, n), p = _mm256_set1_ps(1.535336188319500e-4f);
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.339887440266574e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.618437357674640e-3f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550332471162809e-2f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.402264791363012e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931472028550421e-1f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    __m256 f = _mm256_sub_ps(x, n), p = _mm256_set1_ps(dm_exp2_poly[0]);
+#pragma GCC unroll 8
+    for (int k = 1; k <= DM_EXP2_DEGREE; k++)
+        p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(dm_exp2_poly[k]));
     __m256i e =
         _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
@@ -90,7 +92,7 @@ TGT2 static void geglu_row_avx2(const float *a, const float *g, int F, float *o)
         __m256 gelu = _mm256_mul_ps(_mm256_mul_ps(half, gv), onepluserf);
         _mm256_storeu_ps(o + i, _mm256_mul_ps(av, gelu));
     }
-    for (; i < F; i++) o[i] = a[i] * (0.5f * g[i] * (1.0f + erff(g[i] * (float)M_SQRT1_2)));
+    for (; i < F; i++) o[i] = a[i] * gelu1(g[i]);
 }
 
 void dm_geglu(const float *h, int T, int F, float *out) {
@@ -107,8 +109,7 @@ void dm_geglu(const float *h, int T, int F, float *out) {
         else if (vec == 8)
             geglu_row_avx2(a, g, F, o);
         else
-            for (int i = 0; i < F; i++)
-                o[i] = a[i] * (0.5f * g[i] * (1.0f + erff(g[i] * (float)M_SQRT1_2)));
+            for (int i = 0; i < F; i++) o[i] = a[i] * gelu1(g[i]);
     }
 }
 
