@@ -1,11 +1,13 @@
 #include "cli/bench_peak.h"
 
-#include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/cpu.h"
+#ifdef DM_X86
+#include <immintrin.h>
+#endif
 
 enum { ACC = 12, ITERS = 1 << 23 }; /* 12 chains hide the FMA latency (4) x 2-3 ports */
 
@@ -13,6 +15,7 @@ enum { ACC = 12, ITERS = 1 << 23 }; /* 12 chains hide the FMA latency (4) x 2-3 
  * registers), each a dependent chain */
 #define REP12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 
+#ifdef DM_X86
 /* one thread: ITERS x ACC FMAs of 16 lanes */
 __attribute__((target("avx512f"))) static double fma512(float seed) {
     __m512 a = _mm512_set1_ps(seed), b = _mm512_set1_ps(0.999f);
@@ -90,6 +93,7 @@ static double rate(double (*fn)(float), double flop) {
     }
     return best;
 }
+#endif
 
 static double cpuinfo_ghz(void) {
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -110,6 +114,7 @@ void dm_measure_peaks(dm_peaks *p) {
     dm_cpu_detect(&c);
     p->threads = omp_get_max_threads();
     p->ghz = cpuinfo_ghz();
+#ifdef DM_X86
     double per = (double)ITERS * ACC * 2;
     if (c.avx512f) {
         p->fp32_lanes = 16;
@@ -119,6 +124,7 @@ void dm_measure_peaks(dm_peaks *p) {
         p->fp32_gflops = rate(fma256, per * 8);
     }
     if (c.avx512_bf16) p->bf16_gflops = rate(dpbf16, per * 32);
+#endif
     double hz = p->ghz * p->threads;
     if (hz > 0) {
         p->fp32_flop_per_cycle = p->fp32_gflops / hz;

@@ -417,8 +417,9 @@ int dm_cmd_bench(int argc, char **argv) {
     double gflops = r->unet_gflop / r->unet_seconds, ratio = gflops / r->sgemm_gflops;
     double overhead = r->capture_seconds / r->unet_seconds - 1.0;
     double speedup = run_fp32 && run_bf16 ? rr[0].unet_seconds / rr[1].unet_seconds : NAN;
-    char flags[256];
+    char flags[256], kernels[128];
     dm_cpu_flags_string(&cpu, flags, sizeof flags);
+    dm_cpu_kernels_string(&cpu, kernels, sizeof kernels);
     if (json) {
         /* the top-level numbers are those of `precision` (bf16 where it ran) */
         printf("{\"model\":\"%s\",\"width\":%ld,\"height\":%ld,\"batch\":%ld,\"threads\":%d,"
@@ -441,6 +442,7 @@ int dm_cmd_bench(int argc, char **argv) {
             printf("\"bf16_speedup\":%.4f,", speedup);
         else
             printf("\"bf16_speedup\":null,");
+        printf("\"kernels\":\"%s\",\"build\":\"%s\",", kernels, dm_cpu_build_string());
         printf("\"cpu_flags\":\"%s\",\"ghz\":%.3f,\"peaks\":{\"fp32_gflops\":%.6g,"
                "\"bf16_gflops\":%.6g,\"amx_bf16_gflops\":%.6g}",
                flags, pk.ghz, pk.fp32_gflops, pk.bf16_gflops, pk.amx_gflops);
@@ -454,6 +456,7 @@ int dm_cmd_bench(int argc, char **argv) {
            blas_threaded ? "OpenBLAS threads each GEMM"
                          : "one OpenMP pool, single-threaded GEMMs split");
     printf("  CPU flags: %s; %.2f GHz (/proc/cpuinfo)\n", flags, pk.ghz);
+    printf("  kernels: %s; build: %s\n", kernels, dm_cpu_build_string());
     printf("  peak fp32 FMA (measured):      %d cores x %.2f GHz x %5.1f FLOP/cycle = %8.1f "
            "GFLOP/s\n",
            pk.threads, pk.ghz, pk.fp32_flop_per_cycle, pk.fp32_gflops);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/cpu.h"
 #include "ops/ops.h"
 
 static const dm_cli_command commands[] = {
@@ -51,7 +52,13 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("diffumask %s\n", DM_VERSION);
+        dm_cpu c;
+        dm_cpu_detect(&c);
+        char kernels[128], flags[256];
+        dm_cpu_kernels_string(&c, kernels, sizeof kernels);
+        dm_cpu_flags_string(&c, flags, sizeof flags);
+        printf("diffumask %s\nbuild: %s\nkernels: %s\ncpu flags: %s\n", DM_VERSION,
+               dm_cpu_build_string(), kernels, flags);
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

@@ -1,12 +1,16 @@
 #include "core/cpu.h"
 
+#if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#endif
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) || defined(__i386__)
 /* XCR0 (xgetbv 0): which register state the OS saves on context switches. */
 static unsigned long long xcr0(void) {
     unsigned lo, hi;
@@ -14,8 +18,13 @@ static unsigned long long xcr0(void) {
     return ((unsigned long long)hi << 32) | lo;
 }
 
-void dm_cpu_detect(dm_cpu *c) {
-    memset(c, 0, sizeof *c);
+/* The CPU's own answer, which never changes while the process runs. cpuid traps to the
+ * hypervisor in a VM (a microsecond or more), and the ops ask once per call: read it once. */
+static dm_cpu hardware;
+static pthread_once_t hardware_once = PTHREAD_ONCE_INIT;
+
+static void read_hardware(void) {
+    dm_cpu *c = &hardware;
     unsigned a, b, cx, d;
     if (!__get_cpuid(1, &a, &b, &cx, &d)) return;
     int osxsave = (cx >> 27) & 1;
@@ -35,13 +44,56 @@ void dm_cpu_detect(dm_cpu *c) {
     unsigned a1, b1, c1, d1;
     __cpuid_count(7, 1, a1, b1, c1, d1);
     c->avx512_bf16 = zmm && ((a1 >> 5) & 1);
-    const char *hide = getenv("DM_CPU_NO_BF16"), *no512 = getenv("DM_CPU_NO_AVX512");
-    int hide512 = no512 && *no512 && strcmp(no512, "0");
-    if (hide512 || (hide && *hide && strcmp(hide, "0"))) {
+}
+#else
+static dm_cpu hardware; /* all zero: no x86 SIMD family exists here */
+static pthread_once_t hardware_once = PTHREAD_ONCE_INIT;
+static void read_hardware(void) {}
+#endif
+
+/* DM_CPU_NO_*: set and not "0" */
+static int hidden(const char *name) {
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0");
+}
+
+void dm_cpu_detect(dm_cpu *c) {
+    pthread_once(&hardware_once, read_hardware);
+    *c = hardware;
+    int no2 = hidden("DM_CPU_NO_AVX2"), no512 = no2 || hidden("DM_CPU_NO_AVX512");
+    if (no512 || hidden("DM_CPU_NO_BF16")) {
         c->hidden_bf16 = c->avx512_bf16 || c->amx_bf16;
         c->avx512_bf16 = c->amx_bf16 = c->amx_tile = 0;
     }
-    if (hide512) c->avx512f = c->avx512bw = c->avx512vl = c->avx512_vnni = 0;
+    if (no512) c->avx512f = c->avx512bw = c->avx512vl = c->avx512_vnni = 0;
+    if (no2) c->avx2 = c->fma = c->f16c = 0;
+}
+
+dm_simd dm_cpu_simd(const dm_cpu *c) {
+    if (c->avx512f && c->avx512bw && c->avx512vl && c->avx2 && c->fma) return DM_SIMD_AVX512;
+    if (c->avx2 && c->fma) return DM_SIMD_AVX2;
+    return DM_SIMD_NONE;
+}
+
+const char *dm_simd_name(dm_simd s) {
+    return s == DM_SIMD_AVX512 ? "avx512" : s == DM_SIMD_AVX2 ? "avx2" : "plain";
+}
+
+void dm_cpu_kernels_string(const dm_cpu *c, char *buf, size_t n) {
+    snprintf(buf, n, "%s%s, AMX %s", dm_simd_name(dm_cpu_simd(c)),
+             c->avx512_bf16 ? " + avx512_bf16" : "", c->amx_bf16 ? "yes" : "no");
+}
+
+const char *dm_cpu_build_string(void) {
+#if defined(DM_NATIVE_BUILD)
+    return "native (-march=native: this CPU only)";
+#elif defined(__x86_64__) || defined(__i386__)
+    return "portable (x86-64 baseline + run-time SIMD kernels)";
+#elif defined(__aarch64__)
+    return "portable (arm64 baseline)";
+#else
+    return "portable (baseline)";
+#endif
 }
 
 void dm_cpu_flags_string(const dm_cpu *c, char *buf, size_t n) {
@@ -63,7 +115,7 @@ void dm_cpu_flags_string(const dm_cpu *c, char *buf, size_t n) {
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (f[i].on && k < n)
             k += (size_t)snprintf(buf + k, n - k, "%s%s", k ? " " : "", f[i].name);
-    if (!k && n) snprintf(buf, n, "(no AVX2)");
+    if (!k && n) snprintf(buf, n, "(none of these)");
 }
 
 dm_status dm_cpu_request_amx(dm_error *err) {

@@ -13,16 +13,16 @@
  * Built with target attributes, so it compiles everywhere; dm_attention_bf16 runs it only where
  * cpuid says avx512_bf16, else it is dm_attention. Probabilities asked for (attention capture)
  * come from dm_attention's exact fp32 path on the same q and k (fp32 softmax of fp32 scores of
- * the same projections); the output always from this kernel. */
-#include <immintrin.h>
+ * the same projections); the output always from this kernel. Off x86 it is dm_attention. */
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "core/cpu.h"
-#include "ops/avx512_math.h"
 #include "ops/ops.h"
+#ifdef DM_X86
+#include "ops/avx512_math.h"
 
 enum { W = 16, SW = 32, FQ = 64, FK = 64, QK_KEYS = 8, PV_CHANS = 8, MAX_D = 160 };
 
@@ -188,20 +188,10 @@ TGT static void task(const float *q, int q_stride, const uint16_t *kb, int ks, c
     }
 }
 
-size_t dm_attention_bf16_scratch(int Lq, int Lk, int heads, int d) {
-    /* bf16 K [Lk, heads*d] and V pairs [heads][ceil(Lk/2)][d] (uint32 = 2 bf16), in floats */
-    size_t kf = ((size_t)Lk * heads * d + 1) / 2, vf = (size_t)heads * ((Lk + 1) / 2) * d;
-    return dm_attention_scratch(Lq, Lk, d) + kf + vf + 16;
-}
-
-void dm_attention_bf16(const float *q, int q_stride, const float *k, int k_stride, const float *v,
+/* dm_attention_bf16 on an avx512_bf16 CPU, d a multiple of PV_CHANS up to MAX_D, Lk >= 1 */
+static void bf16_flash(const float *q, int q_stride, const float *k, int k_stride, const float *v,
                        int v_stride, int Lq, int Lk, int heads, int d, float *out, int out_stride,
                        float *scratch, dm_probs_fn probs_fn, void *user) {
-    if (d % PV_CHANS || d > MAX_D || Lk < 1 || !has_avx512_bf16()) {
-        dm_attention(q, q_stride, k, k_stride, v, v_stride, Lq, Lk, heads, d, 0, out, out_stride,
-                     scratch, probs_fn, user);
-        return;
-    }
     if (probs_fn) /* the exact path only hands out the probabilities (out NULL) */
         dm_attention_probs(q, q_stride, k, k_stride, Lq, Lk, heads, d, scratch, probs_fn, user);
     int C = heads * d, npairs = (Lk + 1) / 2;
@@ -229,4 +219,25 @@ void dm_attention_bf16(const float *q, int q_stride, const float *k, int k_strid
              vp + (size_t)h * npairs * d, rows, Lk, d, scale, out + (size_t)q0 * out_stride + h * d,
              out_stride);
     }
+}
+#endif
+
+size_t dm_attention_bf16_scratch(int Lq, int Lk, int heads, int d) {
+    /* bf16 K [Lk, heads*d] and V pairs [heads][ceil(Lk/2)][d] (uint32 = 2 bf16), in floats */
+    size_t kf = ((size_t)Lk * heads * d + 1) / 2, vf = (size_t)heads * ((Lk + 1) / 2) * d;
+    return dm_attention_scratch(Lq, Lk, d) + kf + vf + 16;
+}
+
+void dm_attention_bf16(const float *q, int q_stride, const float *k, int k_stride, const float *v,
+                       int v_stride, int Lq, int Lk, int heads, int d, float *out, int out_stride,
+                       float *scratch, dm_probs_fn probs_fn, void *user) {
+#ifdef DM_X86
+    if (d % PV_CHANS == 0 && d <= MAX_D && Lk >= 1 && has_avx512_bf16()) {
+        bf16_flash(q, q_stride, k, k_stride, v, v_stride, Lq, Lk, heads, d, out, out_stride,
+                   scratch, probs_fn, user);
+        return;
+    }
+#endif
+    dm_attention(q, q_stride, k, k_stride, v, v_stride, Lq, Lk, heads, d, 0, out, out_stride,
+                 scratch, probs_fn, user);
 }

@@ -6,7 +6,9 @@
 
 #include "core/arena.h"
 #include "core/cpu.h"
+#ifdef DM_X86
 #include "ops/avx512_math.h"
+#endif
 
 #include <dnnl.h>
 #include <math.h>
@@ -490,6 +492,7 @@ static int band_rows(int Ho, size_t in_row, size_t out_row) {
     return b < 4 && Ho > 16 ? 0 : b;
 }
 
+#ifdef DM_X86
 /* t[i] = bf16(pre(x[i])) for i < n, x one channel's contiguous source pixels: 16 lanes a time,
  * masked tail (AVX-512: the bf16 path runs only on CPUs with avx512_bf16) */
 TGT static void pre_row(const float *x, int n, float a, float b, int silu, uint16_t *t) {
@@ -501,6 +504,15 @@ TGT static void pre_row(const float *x, int n, float a, float b, int silu, uint1
         _mm256_mask_storeu_epi16(t + i, m, (__m256i)_mm512_cvtneps_pbh(v));
     }
 }
+#else
+/* the same in plain C (the band path runs only where d->avx512_bf16: never off x86) */
+static void pre_row(const float *x, int n, float a, float b, int silu, uint16_t *t) {
+    for (int i = 0; i < n; i++) {
+        float v = x[i] * a + b;
+        t[i] = to_bf16(silu ? v / (1.0f + expf(-v)) : v);
+    }
+}
+#endif
 
 /* The input rows [y0, y0 + Hb) of pre(x) (zero outside 0..H-1), as bf16 NHWC: dst[r][w][c].
  * Per (row, 32 channels, 64 source pixels): the transform over contiguous source pixels into a

@@ -2,8 +2,10 @@
 #include <string.h>
 
 #include "core/cpu.h"
-#include "ops/avx512_math.h"
 #include "ops/ops.h"
+#ifdef DM_X86
+#include "ops/avx512_math.h"
+#endif
 
 #define PAR_IF(n) if ((n) > 32768)
 
@@ -27,6 +29,7 @@ void dm_quick_gelu(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
 }
 
+#ifdef DM_X86
 /* o[i] = a[i] * gelu(g[i]), 16 lanes a time. gelu(g) = g/2 · (1 + erf(g/√2)) with erf by
  * Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7): 1 - erf(x) = P(t)·e^(-x²), t = 1/(1 + p·x),
  * x = |g|/√2. For g < 0, 1 + erf(-x) = P(t)·e^(-x²), taken as it is (no 1 - (1 - ...)
@@ -95,20 +98,25 @@ TGT2 static void geglu_row_avx2(const float *a, const float *g, int F, float *o)
     for (; i < F; i++) o[i] = a[i] * gelu1(g[i]);
 }
 
+#endif
+
 void dm_geglu(const float *h, int T, int F, float *out) {
     dm_cpu c;
     dm_cpu_detect(&c);
     /* geglu_row_avx512 is built for avx512f/bw/vl (TGT): ask for all three */
     int vec = c.avx512f && c.avx512bw && c.avx512vl ? 16 : c.avx2 && c.fma ? 8 : 0;
+    (void)vec; /* 0 off x86 */
 #pragma omp parallel for schedule(static) PAR_IF((size_t)T *F)
     for (int t = 0; t < T; t++) {
         const float *a = h + (size_t)t * 2 * F, *g = a + F;
         float *o = out + (size_t)t * F;
+#ifdef DM_X86
         if (vec == 16)
             geglu_row_avx512(a, g, F, o);
         else if (vec == 8)
             geglu_row_avx2(a, g, F, o);
         else
+#endif
             for (int i = 0; i < F; i++) o[i] = a[i] * gelu1(g[i]);
     }
 }

@@ -41,19 +41,33 @@ void dm_linear_to_chw_acc(const float *h, int HW, int K, const float *W, const f
 
 /* ------------------------------------------------------------------ f16/bf16 weights */
 
-#if defined(__F16C__) && defined(__AVX__)
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#define DM_F16C 1
 #endif
 
+#include "core/cpu.h"
 #include "io/safetensors.h"
 #include "ops/dnnl_ops.h"
 
-/* f16 -> f32, both exact: F16C (8 at a time) where compiled for it, dm_f16_to_f32 for the rest */
-static void f16_chunk(const uint16_t *s, size_t n, float *d) {
+#ifdef DM_F16C
+/* the first n - n % 8 values by F16C, 8 at a time (built for it, run where cpuid has it) */
+__attribute__((target("avx,f16c"))) static size_t f16_chunk_f16c(const uint16_t *s, size_t n,
+                                                                 float *d) {
     size_t i = 0;
-#if defined(__F16C__) && defined(__AVX__)
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+    return i;
+}
+#endif
+
+/* f16 -> f32, both exact: F16C where the CPU has it, dm_f16_to_f32 for the rest */
+static void f16_chunk(const uint16_t *s, size_t n, float *d, int f16c) {
+    size_t i = 0;
+#ifdef DM_F16C
+    if (f16c) i = f16_chunk_f16c(s, n, d);
+#else
+    (void)f16c;
 #endif
     for (; i < n; i++) d[i] = dm_f16_to_f32(s[i]);
 }
@@ -67,6 +81,8 @@ static void bf16_chunk(const uint16_t *s, size_t n, float *d) {
 
 void dm_half_to_f32(const uint16_t *src, int bf16, size_t n, float *dst) {
     const size_t chunk = 16384;
+    dm_cpu cpu;
+    dm_cpu_detect(&cpu);
     long nc = (long)((n + chunk - 1) / chunk);
 #pragma omp parallel for schedule(static) if (n > 4 * chunk)
     for (long c = 0; c < nc; c++) {
@@ -74,7 +90,7 @@ void dm_half_to_f32(const uint16_t *src, int bf16, size_t n, float *dst) {
         if (bf16)
             bf16_chunk(src + i0, m, dst + i0);
         else
-            f16_chunk(src + i0, m, dst + i0);
+            f16_chunk(src + i0, m, dst + i0, cpu.f16c);
     }
 }
 
