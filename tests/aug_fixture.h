@@ -10,7 +10,7 @@
 
 #include "check.h"
 #include "dataset/augment.h"
-#include "dataset/dataset.h"
+#include "dataset/format/dataset.h"
 #include "io/file.h"
 #include "io/image.h"
 

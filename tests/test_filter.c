@@ -8,7 +8,7 @@
 
 #include "aug_fixture.h"
 #include "check.h"
-#include "dataset/dataset.h"
+#include "dataset/format/dataset.h"
 #include "dataset/filter.h"
 #include "io/file.h"
 

@@ -7,7 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "dataset/dataset.h"
+#include "dataset/format/dataset.h"
 #include "dataset/eval.h"
 #include "io/file.h"
 

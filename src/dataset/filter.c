@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dataset/dataset.h"
-#include "dataset/ds_internal.h"
+#include "dataset/format/dataset.h"
+#include "dataset/format/ds_internal.h"
 #include "io/file.h"
 #include "io/json.h"
 #include "io/image.h"

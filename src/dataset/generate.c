@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "core/sha256.h"
-#include "dataset/dataset.h"
+#include "dataset/format/dataset.h"
 #include "dataset/filter.h"
 #include "io/file.h"
 

@@ -5,7 +5,7 @@
 #define DM_DATASET_GENERATE_H
 
 #include "dataset/prompts.h"
-#include "dataset/shard.h"
+#include "dataset/format/shard.h"
 #include "mask/mask.h"
 #include "pipeline/engine.h"
 

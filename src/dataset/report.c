@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataset/dataset.h"
-#include "dataset/ds_internal.h"
+#include "dataset/format/dataset.h"
+#include "dataset/format/ds_internal.h"
 #include "dataset/viz.h"
 #include "io/file.h"
 #include "io/image.h"

@@ -1,4 +1,4 @@
-#include "dataset/shard.h"
+#include "dataset/format/shard.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "dataset/dataset.h"
+#include "dataset/format/dataset.h"
 
 /* A set of strings (open addressing); names are copied. */
 typedef struct {

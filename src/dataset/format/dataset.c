@@ -1,4 +1,4 @@
-#include "dataset/dataset.h"
+#include "dataset/format/dataset.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "core/sha256.h"
-#include "dataset/ds_internal.h"
+#include "dataset/format/ds_internal.h"
 #include "io/file.h"
 #include "io/image.h"
 
