@@ -8,7 +8,7 @@
 
 #include "core/sha256.h"
 #include "dataset/format/dataset.h"
-#include "dataset/filter.h"
+#include "dataset/judge/filter.h"
 #include "io/file.h"
 
 static dm_status hash_file(dm_sha256 *h, const char *path, dm_error *err) {

@@ -1,4 +1,4 @@
-#include "dataset/eval.h"
+#include "dataset/judge/eval.h"
 
 #include <dirent.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* diffumask filter: prune the samples an external segmenter disagrees with most. */
-#include "dataset/filter.h"
+#include "dataset/judge/filter.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

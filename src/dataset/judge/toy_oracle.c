@@ -1,6 +1,6 @@
 /* The toy-shapes protocol, part 1: the colour oracle, the prompts, generating one sample with its
  * attention, and a cache file of samples (toy_oracle.h). */
-#include "dataset/toy_oracle.h"
+#include "dataset/judge/toy_oracle.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataset/toy_oracle.h"
+#include "dataset/judge/toy_oracle.h"
 
 enum { NC = DM_TOY_N_CLASSES, CONF = (NC + 1) * (NC + 1) };
 

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#include "dataset/eval.h"
+#include "dataset/judge/eval.h"
 #include "mask/mask.h"
 #include "pipeline/engine.h"
 
