@@ -1,6 +1,6 @@
 /* A 5x7 bitmap font for printable ASCII, drawn for this project (the captions of viz sheets).
  * Row r of glyph c is FONT5X7[c - 32][r]; bit 4 is the leftmost column. */
-#include "dataset/font.h"
+#include "dataset/show/font.h"
 
 static const uint8_t FONT5X7[95][7] = {
     {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}, /* ' ' */

@@ -1,4 +1,4 @@
-#include "dataset/viz.h"
+#include "dataset/show/viz.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 
 #include "dataset/format/dataset.h"
 #include "dataset/format/ds_internal.h"
-#include "dataset/font.h"
+#include "dataset/show/font.h"
 #include "io/image.h"
 
 static const uint8_t BG[3] = {32, 32, 32}, INK[3] = {230, 230, 230}, DIM[3] = {150, 150, 150},

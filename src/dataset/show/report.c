@@ -1,5 +1,5 @@
 /* diffumask report: one self-contained HTML page about a dataset (see report.h). */
-#include "dataset/report.h"
+#include "dataset/show/report.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include "dataset/format/dataset.h"
 #include "dataset/format/ds_internal.h"
-#include "dataset/viz.h"
+#include "dataset/show/viz.h"
 #include "io/file.h"
 #include "io/image.h"
 
