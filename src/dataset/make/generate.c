@@ -1,4 +1,4 @@
-#include "dataset/generate.h"
+#include "dataset/make/generate.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
 #ifndef DM_DATASET_GENERATE_H
 #define DM_DATASET_GENERATE_H
 
-#include "dataset/prompts.h"
+#include "dataset/make/prompts.h"
 #include "dataset/format/shard.h"
 #include "mask/mask.h"
 #include "pipeline/engine.h"

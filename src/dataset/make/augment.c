@@ -1,5 +1,5 @@
 /* Augmentation: pixel operations on image + mask pairs, and a dataset-to-dataset driver. */
-#include "dataset/augment.h"
+#include "dataset/make/augment.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>

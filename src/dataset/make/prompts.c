@@ -1,4 +1,4 @@
-#include "dataset/prompts.h"
+#include "dataset/make/prompts.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataset/generate.h"
+#include "dataset/make/generate.h"
 
 dm_status dm_open_precision(const char *model_path, int threads, dm_precision precision,
                             dm_engine **out, dm_error *err) {
