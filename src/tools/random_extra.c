@@ -1,5 +1,5 @@
 /* Random TAESD folders and LoRA files (see random_extra.h). */
-#include "model/random_extra.h"
+#include "tools/random_extra.h"
 
 #include <math.h>
 #include <stdio.h>

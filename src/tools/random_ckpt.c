@@ -1,7 +1,7 @@
 /* The random checkpoint writer: a plan (every tensor's LDM name, shape and how to draw it),
  * built from a small spec of the architecture, then a streaming safetensors writer.
  * The names are the inverse of model/names.c: what the CompVis/Stability releases carry. */
-#include "model/random_ckpt.h"
+#include "tools/random_ckpt.h"
 
 #include <math.h>
 #include <stdarg.h>
