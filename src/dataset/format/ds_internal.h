@@ -7,6 +7,9 @@
 
 #include "dataset/format/dataset.h"
 
+/* buf (PATH_CAP = 4096 bytes) <- "a/b"; fails naming both when too long. */
+dm_status dm_join_path(char *buf, const char *a, const char *b, dm_error *err);
+
 /* A set of strings (open addressing); names are copied. */
 typedef struct {
     char **slot;
@@ -32,6 +35,11 @@ dm_status dm_dataset_append_line(dm_dataset *ds, const char *name, const char *l
 dm_status dm_read_labels(const char *dir, char ***names, int *n, dm_error *err);
 /* True for a usable sample / file name: [A-Za-z0-9_.-]+, not starting with '.', <= 200 chars. */
 bool dm_valid_name(const char *name);
+
+/* Appends the COCO annotations of one mask (read from path; class by class, connected components
+ * in raster order, uncompressed RLE) to anns, numbering them from *next_ann. */
+dm_status dm_coco_annotate(const char *path, const uint8_t *mask, int w, int h, int n_classes,
+                           int image_id, int *next_ann, cJSON *anns, dm_error *err);
 
 /* The quality score generate wrote into a manifest line ("quality": {"score": ...}), or absent
  * when the line has none. */
