@@ -17,6 +17,7 @@
 #ifndef DM_DATASET_AUGMENT_H
 #define DM_DATASET_AUGMENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/rng.h"
@@ -48,6 +49,10 @@ dm_status dm_aug_mosaic(const dm_aug_image *const q[4], dm_aug_image *out, dm_er
  * mask value (what they cover is overwritten). Returns the number of pixels pasted. */
 long dm_aug_paste(dm_aug_image *dst, const dm_aug_image *src, const uint8_t *sel, double scale,
                   int x, int y);
+/* Bounding box {x, y, w, h} of the pixels where sel is non-zero; false when there are none. */
+bool dm_aug_sel_bbox(const uint8_t *sel, int w, int h, int box[4]);
+/* Pasted size of a len-pixel extent at a scale: rounded, at least 1 (clamped to INT_MAX / 2). */
+int dm_aug_scaled_len(int len, double scale);
 
 /* Separable Gaussian blur of the image (sigma in pixels, radius ceil(3 sigma), edges clamped);
  * the mask is left untouched. sigma <= 0 does nothing. */
