@@ -44,6 +44,9 @@ typedef struct {
     int is_int;     /* stored as an integer type (position_ids i64, model_ema.num_updates i32) */
 } dm_rck_tensor;
 
+/* Length of the DM_RCK_SCHED buffers: one value per training timestep. */
+enum { DM_RCK_T_TRAIN = 1000 };
+
 /* "sd15", "sd21", "tiny", "tiny21", "sdxl", "tinyxl" -> arch. */
 dm_status dm_rck_arch_parse(const char *s, dm_rck_arch *out, dm_error *err);
 /* Every tensor of the checkpoint, in file order (malloc'd; free() it). */
