@@ -25,8 +25,13 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "mask/multiclass.h"
+#include "mask/predicate.h"
+#include "mask/threshold.h"
 
-#define DM_MASK_IGNORE      255
+/* threshold.c and multiclass.c declare themselves in threshold.h and multiclass.h (included above),
+ * on top of predicate.h (dm_above, DM_MASK_IGNORE): they need nothing else from this header. */
+
 #define DM_MASK_MAX_CLASSES 32 /* class words in one prompt */
 #define DM_MASK_MAX_RES     8  /* resolutions in a selection list */
 
@@ -65,27 +70,6 @@ int dm_mask_res_selected(int h, const int *res_sizes, int n_sizes);
 dm_status dm_mask_aggregate(const dm_attn_map *maps, int n_res, const int *res_sizes, int n_sizes,
                             dm_norm norm, int norm_each, int H, int W, float *out, float *scratch,
                             dm_error *err);
-
-/* ---------------------------------------------------------------- threshold.c */
-
-/* Foreground test used everywhere: soft > gamma (strict, like `mask = soft > 0.5`). */
-static inline int dm_above(float soft, float gamma) {
-    return soft > gamma;
-}
-
-/* Otsu on a soft map in [0,1]: 256-bin histogram (bin = floor(v*256), clamped), maximise the
- * between-class variance w0*w1*(mu0-mu1)^2 over the split "bins <= t | bins > t". When several
- * splits tie (an empty gap between two modes), the middle of the tied run is taken, so a two-value
- * map is cut halfway between its values. Returns the cut (t+1)/256. */
-float dm_otsu_threshold(const float *soft, long n);
-
-/* IoU of {a > ga} and {b > gb}; 0 when both are empty. */
-float dm_iou_soft(const float *a, float ga, const float *b, float gb, long n);
-
-/* Label-free adaptive threshold: gamma in lo, lo+step, .. <= hi maximising IoU({unrefined > g},
- * {refined > g}); ties go to the gamma closest to 0.5 (the reference default). */
-float dm_agreement_threshold(const float *unrefined, const float *refined, long n, float lo,
-                             float hi, float step);
 
 /* ---------------------------------------------------------------- selfattn.c */
 
@@ -157,18 +141,6 @@ dm_status dm_crf_mean_field(const dm_crf_params *p, const uint8_t *rgb, int H, i
  * tests. tmp: H*W floats. */
 void dm_gauss_blur_normalized(const float *in, int L, int H, int W, float sigma, float *out,
                               float *tmp);
-
-/* ---------------------------------------------------------------- multiclass.c */
-
-/* Per pixel i: best = argmax_k soft[k*n+i]; foreground when soft_best > (bg ? bg[i] : gamma[best]),
- * else 0. Then 255 when:
- *   - margin > 0, foreground and soft_best - soft_second < margin (two classes too close);
- *   - ignore_lo < ignore_hi and soft_best in [ignore_lo, ignore_hi) (class/background uncertain);
- *   - other != NULL and other[i] != the label (a second labeling, e.g. an unrefined one,
- * disagrees). soft: K*n, gamma: K, bg: n or NULL, class_ids: K (1..254). */
-void dm_mask_assemble(const float *soft, int K, long n, const float *gamma, const float *bg,
-                      const uint8_t *class_ids, float margin, float ignore_lo, float ignore_hi,
-                      const uint8_t *other, uint8_t *mask);
 
 /* ---------------------------------------------------------------- score.c */
 
