@@ -25,15 +25,17 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "mask/crf.h"
+#include "mask/labels.h"
 #include "mask/multiclass.h"
-#include "mask/predicate.h"
+#include "mask/selfattn.h"
 #include "mask/threshold.h"
 
-/* threshold.c and multiclass.c declare themselves in threshold.h and multiclass.h (included above),
- * on top of predicate.h (dm_above, DM_MASK_IGNORE): they need nothing else from this header. */
+/* threshold.c, multiclass.c, selfattn.c and crf.c declare themselves in their own headers
+ * (included above), on top of labels.h (dm_above, DM_MASK_IGNORE, DM_MASK_MAX_CLASSES): they
+ * need nothing else from this header, and mask.c calls them without being called back. */
 
-#define DM_MASK_MAX_CLASSES 32 /* class words in one prompt */
-#define DM_MASK_MAX_RES     8  /* resolutions in a selection list */
+#define DM_MASK_MAX_RES 8 /* resolutions in a selection list */
 
 /* ---------------------------------------------------------------- resize.c */
 
@@ -70,77 +72,6 @@ int dm_mask_res_selected(int h, const int *res_sizes, int n_sizes);
 dm_status dm_mask_aggregate(const dm_attn_map *maps, int n_res, const int *res_sizes, int n_sizes,
                             dm_norm norm, int norm_each, int H, int W, float *out, float *scratch,
                             dm_error *err);
-
-/* ---------------------------------------------------------------- selfattn.c */
-
-/* S (n*n) += weight * mean over heads of probs (heads*n*n, row-major [head][query][key]).
- * Called from the attention callback for the self-attention layers of one resolution, so only
- * the n x n running sum is kept. Divide by the total weight (or normalise rows) at the end. */
-void dm_selfattn_accumulate(float *S, const float *probs, int heads, int n, float weight);
-
-/* Makes every row of S sum to 1 (rows summing to 0 become uniform). */
-void dm_selfattn_normalize_rows(float *S, int n);
-
-/* a (n) <- S^tau a as tau matrix-vector products (S row-stochastic: each step replaces a pixel's
- * value with the affinity-weighted mean over the pixels it attends to). tmp: n floats. */
-void dm_selfattn_propagate(const float *S, int n, int tau, float *a, float *tmp);
-
-/* Which self-attention resolution to capture for a model (selfattn.c): the finest of the model's
- * attention resolutions hs[i] x ws[i] (latent heights/widths, any order) with h*w <= max_tokens
- * (0: DM_MASK_SELFATTN_MAX_TOKENS). The affinity is (h*w)^2 floats and each propagation step
- * (h*w)^2 multiply-adds, so 1024 tokens = 4 MiB and 1 M MACs per step, negligible next to a UNet
- * step; 64x64 (4096 tokens) would be 64 MiB and 16x the work for little gain (the CRF refines the
- * boundary at pixel level anyway). Toy-shapes (8x8, 4x4): 8. SD 1.x/2.x at 512x512 (64, 32, 16,
- * 8): 32; at 768x768 (96, 48, 24, 12): 24. DM_ERR when none qualifies. */
-#define DM_MASK_SELFATTN_MAX_TOKENS 1024
-dm_status dm_mask_pick_selfattn_res(const int *hs, const int *ws, int n, int max_tokens, int *h_out,
-                                    int *w_out, dm_error *err);
-
-/* ---------------------------------------------------------------- crf.c */
-
-/* Permutohedral lattice (Adams, Baek & Davis 2010): Gaussian filtering in d-dim feature space in
- * O(n d^2) by splatting onto the vertices of the enclosing simplex of the (d+1)-dim permutohedral
- * lattice, blurring [1 2 1] along each of the d+1 lattice directions and slicing back. Features
- * are pre-divided by their standard deviations, so the kernel approximates exp(-|fi-fj|^2 / 2)
- * up to a constant factor (callers normalise by filtering ones). Built once per image. */
-typedef struct dm_lattice dm_lattice;
-dm_status dm_lattice_build(dm_lattice **out, const float *features /* n*d */, int n, int d,
-                           int vd_max, dm_error *err);
-/* out (n*vd) = lattice Gaussian of in (n*vd); vd <= vd_max; in and out may not alias. */
-void dm_lattice_filter(dm_lattice *L, const float *in, int vd, float *out);
-int dm_lattice_points(const dm_lattice *L); /* lattice vertices in use (for tests/diagnostics) */
-void dm_lattice_free(dm_lattice *L);
-
-typedef struct {
-    float smooth_sigma_xy; /* Gaussian (smoothness) kernel, pixels (3) */
-    float smooth_weight;   /* (3) */
-    float
-        bilateral_sigma_xy; /* appearance kernel position std, pixels (60; ~W/8 for small images) */
-    float bilateral_sigma_rgb; /* appearance kernel colour std, 0..255 units (13) */
-    float bilateral_weight;    /* (5) */
-    int iterations;            /* mean-field iterations (5) */
-    float bg_power;            /* background prob = (1 - max_k p_k)^bg_power; <= 0: derived from the
-                                  threshold gamma as ln(gamma)/ln(1-gamma), so that the unary
-                                  decision boundary sits exactly at p = gamma (1 at gamma 0.5) */
-    float prob_floor;          /* probabilities clamped to [prob_floor, 1] before -log (1e-4) */
-} dm_crf_params;
-
-void dm_crf_params_default(dm_crf_params *p);
-
-/* Fully connected CRF, Potts compatibility, mean-field inference (Krähenbühl & Koltun 2011).
- * prob (L*n, label-major: prob[l*n + i]) are per-label probabilities (need not sum to 1); unary
- * = -log(clamp(prob)). Messages are NORMALISED filter outputs (kernel-weighted mean of Q over the
- * neighbourhood, i.e. divided by the filter of ones), so the weights are in log-probability units
- * regardless of image size. Smoothness kernel: exact separable Gaussian on the pixel grid
- * (truncated at 3 sigma). Appearance kernel: 5-D permutohedral lattice on (x,y,r,g,b).
- * Q_out (L*n, label-major) = final marginals. Deterministic, single-threaded. */
-dm_status dm_crf_mean_field(const dm_crf_params *p, const uint8_t *rgb, int H, int W,
-                            const float *prob, int L, float *Q_out, dm_error *err);
-
-/* Normalised separable Gaussian blur of L planes (each H*W) — the smoothness message; exposed for
- * tests. tmp: H*W floats. */
-void dm_gauss_blur_normalized(const float *in, int L, int H, int W, float sigma, float *out,
-                              float *tmp);
 
 /* ---------------------------------------------------------------- score.c */
 

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "mask/predicate.h"
+#include "mask/labels.h"
 
 /* Per pixel i: best = argmax_k soft[k*n+i]; foreground when soft_best > (bg ? bg[i] : gamma[best]),
  * else 0. Then 255 when:

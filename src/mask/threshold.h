@@ -3,7 +3,7 @@
 #ifndef DM_MASK_THRESHOLD_H
 #define DM_MASK_THRESHOLD_H
 
-#include "mask/predicate.h"
+#include "mask/labels.h"
 
 /* Otsu on a soft map in [0,1]: 256-bin histogram (bin = floor(v*256), clamped), maximise the
  * between-class variance w0*w1*(mu0-mu1)^2 over the split "bins <= t | bins > t". When several
