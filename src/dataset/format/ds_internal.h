@@ -1,4 +1,5 @@
-/* Helpers shared by the files of src/dataset/ (not part of the public API). */
+/* Helpers of the dataset format shared by the four dataset rooms under src/dataset (not part of
+ * the public API). */
 #ifndef DM_DATASET_DS_INTERNAL_H
 #define DM_DATASET_DS_INTERNAL_H
 
