@@ -1,5 +1,7 @@
 /* Sampler object: resolves the config per diffusers class, builds timesteps / sigmas
  * (each class's set_timesteps), and dispatches step() through a table of the step functions. */
+#include "sched/sampler.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

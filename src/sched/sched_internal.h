@@ -7,7 +7,13 @@
 #ifndef DM_SCHED_INTERNAL_H
 #define DM_SCHED_INTERNAL_H
 
-#include "sched/sampler.h"
+#include <stddef.h>
+
+#include "core/rng.h"
+#include "sched/config.h"
+
+/* The same typedef as sampler.h's (C11 allows the repeat): the steps see the state, not the API. */
+typedef struct dm_sampler dm_sampler;
 
 struct dm_sampler {
     dm_sampler_kind kind;
