@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/tokenizer.h"
 #include "model/tokenizer_pretok.h"
 
 /* ---- string -> int hash map (open addressing, FNV-1a) ------------------------------------- */
