@@ -1,6 +1,6 @@
 /* Augmentation, the pixel operations on one image + mask pair (augment.h): resize, mosaic,
  * paste, blur, occlusion, homography and perspective warp. The dataset driver is augment.c. */
-#include "dataset/make/augment.h"
+#include "dataset/make/augment_pixels.h"
 
 #include <limits.h>
 #include <math.h>
