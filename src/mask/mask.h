@@ -25,86 +25,21 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "mask/aggregate.h"
 #include "mask/crf.h"
 #include "mask/labels.h"
 #include "mask/multiclass.h"
+#include "mask/resize.h"
+#include "mask/score.h"
 #include "mask/selfattn.h"
 #include "mask/threshold.h"
 
-/* threshold.c, multiclass.c, selfattn.c and crf.c declare themselves in their own headers
- * (included above), on top of labels.h (dm_above, DM_MASK_IGNORE, DM_MASK_MAX_CLASSES): they
- * need nothing else from this header, and mask.c calls them without being called back. */
+/* Each part of the method (resize.c, aggregate.c, selfattn.c, crf.c, threshold.c, multiclass.c,
+ * score.c) declares itself in its own header (included above), on top of labels.h (dm_above,
+ * DM_MASK_IGNORE, DM_MASK_MAX_CLASSES): they need nothing else from this header, and mask.c calls
+ * them without being called back. */
 
 #define DM_MASK_MAX_RES 8 /* resolutions in a selection list */
-
-/* ---------------------------------------------------------------- resize.c */
-
-/* Bilinear resize with PyTorch F.interpolate(mode="bilinear", align_corners=False) semantics:
- * output pixel i samples source coordinate (i + 0.5) * in/out - 0.5 (half-pixel centres), clamped
- * below at 0; the upper neighbour index is clamped to in-1 (edge replication); no antialiasing
- * (so a 2x downscale is the exact 2x2 mean, as in PyTorch). src h*w, dst H*W, row-major. */
-void dm_resize_bilinear(const float *src, int h, int w, float *dst, int H, int W);
-
-/* ---------------------------------------------------------------- aggregate.c */
-
-typedef enum {
-    DM_NORM_MINMAX = 0, /* (x - min) / (max - min): the toy reference */
-    DM_NORM_MAX = 1,    /* x / max: the authors' per-resolution "divide by its maximum" */
-    DM_NORM_NONE = 2
-} dm_norm;
-
-/* One resolution of one class word: the mean cross-attention probability of the word, h x w. */
-typedef struct {
-    int h, w;
-    const float *map;
-} dm_attn_map;
-
-/* x <- normalised x (in place). A constant map becomes all 0 (min–max) or stays as is when its
- * max is 0 (max): there is nothing to find in it, and dividing by zero would make NaNs. */
-void dm_normalize(float *x, long n, dm_norm norm);
-
-/* True when a map of height h is selected by the list res_sizes[0..n_sizes) (0 entries = all). */
-int dm_mask_res_selected(int h, const int *res_sizes, int n_sizes);
-
-/* out (H*W) = normalise(mean over the selected r of bilinear(maps[r] -> H x W)).
- * With norm_each, every resolution is normalised (same rule) before the mean, as the authors'
- * code divides each resolution by its max. scratch: H*W floats. DM_ERR when no map is selected. */
-dm_status dm_mask_aggregate(const dm_attn_map *maps, int n_res, const int *res_sizes, int n_sizes,
-                            dm_norm norm, int norm_each, int H, int W, float *out, float *scratch,
-                            dm_error *err);
-
-/* ---------------------------------------------------------------- score.c */
-
-typedef struct {
-    float score;         /* in [0,1]: min over the classes of the per-class score */
-    float mass_inside;   /* parts: mean over classes. Fraction of the attention mass in the mask */
-    float contrast;      /* mean soft inside - mean soft outside, clamped to [0,1] */
-    float area_fraction; /* mask pixels / all pixels */
-    float agreement;     /* IoU of the final mask with the unrefined one (1 without refinement) */
-    float border;        /* fraction of the image's outermost pixel ring inside the mask */
-    int n_classes;
-    float class_score[DM_MASK_MAX_CLASSES];
-} dm_mask_score;
-
-/* Weights of the parts in the per-class score (a weighted geometric mean; weight 0 = unused). */
-typedef struct {
-    float mass, contrast, agreement, border; /* border part = 1 - border fraction */
-} dm_score_weights;
-
-/* Per-class score: 0 when the area fraction is outside [area_min, area_max] (empty or whole-image
- * masks say nothing was found), else the weighted geometric mean of mass_inside, contrast,
- * agreement and (1 - border): prod part^(w_part / sum w) (1 when every weight is 0).
- * Measured on toy-shapes (BENCHMARKS.md, "Mask quality on toy-shapes"): the failures that matter
- * are masks that flipped onto the background (the word's attention spread over everything but
- * the object), which cover the image border; contrast separates diffuse from peaked attention.
- * mass_inside and agreement rank refined masks worse than chance (a correct refinement moves the
- * mask away from the coarse attention), so the default weights are contrast 1, border 1, others 0.
- * Large objects that fill the frame also touch the border: lower the border weight for data sets
- * of such classes. soft: the class's unrefined soft map (H*W); mask/label: the pixels equal to
- * label are the class; agreement in [0,1] is passed through. Parts go to *parts (may be NULL). */
-float dm_mask_score_class(const float *soft, const uint8_t *mask, uint8_t label, int H, int W,
-                          float agreement, float area_min, float area_max,
-                          const dm_score_weights *w, dm_mask_score *parts);
 
 /* ---------------------------------------------------------------- mask.c (top level) */
 
