@@ -9,8 +9,8 @@
 
 #include "aug_fixture.h"
 #include "check.h"
-#include "dataset/augment.h"
-#include "dataset/dataset.h"
+#include "dataset/make/augment.h"
+#include "dataset/format/dataset.h"
 #include "io/file.h"
 #include "io/image.h"
 

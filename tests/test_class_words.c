@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "dataset/prompts.h"
+#include "dataset/make/prompts.h"
 
 static int split(const dm_tokenizer *t, const char *w, char *desc) {
     dm_error err = {0};

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "dataset/dataset.h"
+#include "dataset/format/dataset.h"
 #include "io/file.h"
 #include "io/image.h"
 

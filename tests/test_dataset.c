@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "dataset/dataset.h"
-#include "dataset/shard.h"
+#include "dataset/format/dataset.h"
+#include "dataset/format/shard.h"
 #include "io/file.h"
 #include "io/image.h"
 

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
-#include "dataset/eval.h"
+#include "dataset/judge/eval.h"
 #include "io/file.h"
 #include "io/image.h"
 

@@ -8,8 +8,8 @@
 
 #include "aug_fixture.h"
 #include "check.h"
-#include "dataset/dataset.h"
-#include "dataset/filter.h"
+#include "dataset/format/dataset.h"
+#include "dataset/judge/filter.h"
 #include "io/file.h"
 
 static bool near(double a, double b) {

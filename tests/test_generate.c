@@ -15,7 +15,7 @@
 
 #include "check.h"
 #include "core/rng.h"
-#include "dataset/dataset.h"
+#include "dataset/format/dataset.h"
 #include "io/file.h"
 #include "io/image.h"
 

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
-#include "dataset/dataset.h"
+#include "dataset/format/dataset.h"
 
 static void touch(const char *dir, const char *rel) {
     char p[1024];

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "dataset/prompts.h"
+#include "dataset/make/prompts.h"
 #include "io/file.h"
 
 static const char *write_tmp(const char *dir, const char *name, const char *text) {

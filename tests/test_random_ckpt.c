@@ -8,7 +8,7 @@
 
 #include "check.h"
 #include "io/file.h"
-#include "model/random_ckpt.h"
+#include "tools/random_ckpt.h"
 #include "model/unet.h"
 #include "ops/ops.h"
 

@@ -1,4 +1,4 @@
-/* src/dataset/toy_oracle: the colour oracle on hand-made pixels, the prompt sets, the method
+/* src/dataset/judge/toy_oracle: the colour oracle on hand-made pixels, the prompt sets, the method
  * names, the self-attention resolution rule, and a smoke run of the protocol (2 prompts, 5 steps)
  * that checks the structure of the results (no quality thresholds). */
 #include <math.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "dataset/toy_oracle.h"
+#include "dataset/judge/toy_oracle.h"
 #include "io/file.h"
 
 static void test_hsv_and_hues(void) {

@@ -4,7 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "dataset/augment.h"
+#include "dataset/make/augment.h"
 
 int dm_cmd_augment(int argc, char **argv) {
     const char *out = NULL, *ops_s = "mosaic,paste,blur,occlude,perspective";

@@ -7,8 +7,8 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "dataset/dataset.h"
-#include "dataset/eval.h"
+#include "dataset/format/dataset.h"
+#include "dataset/judge/eval.h"
 #include "io/file.h"
 
 /* A dataset root means its SegmentationClass/; the class names come from the labels.txt next to

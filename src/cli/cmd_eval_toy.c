@@ -1,5 +1,5 @@
 /* diffumask eval-toy: mask quality of every mask method on the toy-shapes protocol
- * (models/toy-shapes/README.md; src/dataset/toy_oracle.h). */
+ * (models/toy-shapes/README.md; src/dataset/judge/toy_oracle.h). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "core/rng.h"
-#include "dataset/toy_oracle.h"
+#include "dataset/judge/toy_oracle.h"
 #include "io/file.h"
 #include "io/image.h"
 

@@ -3,7 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "dataset/filter.h"
+#include "dataset/judge/filter.h"
 
 int dm_cmd_filter(int argc, char **argv) {
     const char *pred = NULL, *out = NULL;

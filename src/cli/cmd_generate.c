@@ -7,7 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
-#include "dataset/generate.h"
+#include "dataset/make/generate.h"
 
 typedef struct {
     dm_cli_model_opts m;

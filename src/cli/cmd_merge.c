@@ -3,7 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "dataset/dataset.h"
+#include "dataset/format/dataset.h"
 
 #define MERGE_MAX_SHARDS 4096
 

@@ -4,7 +4,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/common.h"
-#include "dataset/report.h"
+#include "dataset/show/report.h"
 
 int dm_cmd_report(int argc, char **argv) {
     const char *out = NULL;

@@ -6,8 +6,8 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "model/model.h"
-#include "model/random_ckpt.h"
-#include "model/random_extra.h"
+#include "tools/random_ckpt.h"
+#include "tools/random_extra.h"
 
 static int random_checkpoint(int argc, char **argv) {
     const char *arch_s = NULL, *dtype_s = "f16", *out = NULL, *model = NULL;

@@ -3,7 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "dataset/viz.h"
+#include "dataset/show/viz.h"
 
 int dm_cmd_viz(int argc, char **argv) {
     const char *out = NULL;

@@ -2,7 +2,8 @@
  * bilinear upsampling of every selected resolution to the output size, mean over them,
  * normalisation. With all resolutions selected, min–max and no per-resolution normalisation this
  * is exactly the toy reference rule (../shared/models/toy-shapes/README.md). */
-#include "mask/mask.h"
+#include "mask/aggregate.h"
+#include "mask/resize.h"
 
 void dm_normalize(float *x, long n, dm_norm norm) {
     if (norm == DM_NORM_NONE || n <= 0) return;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mask/mask.h"
+#include "mask/crf.h"
 
 /* ------------------------------------------------------------------ permutohedral lattice */
 

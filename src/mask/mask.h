@@ -25,183 +25,21 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "mask/aggregate.h"
+#include "mask/crf.h"
+#include "mask/labels.h"
+#include "mask/multiclass.h"
+#include "mask/resize.h"
+#include "mask/score.h"
+#include "mask/selfattn.h"
+#include "mask/threshold.h"
 
-#define DM_MASK_IGNORE      255
-#define DM_MASK_MAX_CLASSES 32 /* class words in one prompt */
-#define DM_MASK_MAX_RES     8  /* resolutions in a selection list */
+/* Each part of the method (resize.c, aggregate.c, selfattn.c, crf.c, threshold.c, multiclass.c,
+ * score.c) declares itself in its own header (included above), on top of labels.h (dm_above,
+ * DM_MASK_IGNORE, DM_MASK_MAX_CLASSES): they need nothing else from this header, and mask.c calls
+ * them without being called back. */
 
-/* ---------------------------------------------------------------- resize.c */
-
-/* Bilinear resize with PyTorch F.interpolate(mode="bilinear", align_corners=False) semantics:
- * output pixel i samples source coordinate (i + 0.5) * in/out - 0.5 (half-pixel centres), clamped
- * below at 0; the upper neighbour index is clamped to in-1 (edge replication); no antialiasing
- * (so a 2x downscale is the exact 2x2 mean, as in PyTorch). src h*w, dst H*W, row-major. */
-void dm_resize_bilinear(const float *src, int h, int w, float *dst, int H, int W);
-
-/* ---------------------------------------------------------------- aggregate.c */
-
-typedef enum {
-    DM_NORM_MINMAX = 0, /* (x - min) / (max - min): the toy reference */
-    DM_NORM_MAX = 1,    /* x / max: the authors' per-resolution "divide by its maximum" */
-    DM_NORM_NONE = 2
-} dm_norm;
-
-/* One resolution of one class word: the mean cross-attention probability of the word, h x w. */
-typedef struct {
-    int h, w;
-    const float *map;
-} dm_attn_map;
-
-/* x <- normalised x (in place). A constant map becomes all 0 (min–max) or stays as is when its
- * max is 0 (max): there is nothing to find in it, and dividing by zero would make NaNs. */
-void dm_normalize(float *x, long n, dm_norm norm);
-
-/* True when a map of height h is selected by the list res_sizes[0..n_sizes) (0 entries = all). */
-int dm_mask_res_selected(int h, const int *res_sizes, int n_sizes);
-
-/* out (H*W) = normalise(mean over the selected r of bilinear(maps[r] -> H x W)).
- * With norm_each, every resolution is normalised (same rule) before the mean, as the authors'
- * code divides each resolution by its max. scratch: H*W floats. DM_ERR when no map is selected. */
-dm_status dm_mask_aggregate(const dm_attn_map *maps, int n_res, const int *res_sizes, int n_sizes,
-                            dm_norm norm, int norm_each, int H, int W, float *out, float *scratch,
-                            dm_error *err);
-
-/* ---------------------------------------------------------------- threshold.c */
-
-/* Foreground test used everywhere: soft > gamma (strict, like `mask = soft > 0.5`). */
-static inline int dm_above(float soft, float gamma) {
-    return soft > gamma;
-}
-
-/* Otsu on a soft map in [0,1]: 256-bin histogram (bin = floor(v*256), clamped), maximise the
- * between-class variance w0*w1*(mu0-mu1)^2 over the split "bins <= t | bins > t". When several
- * splits tie (an empty gap between two modes), the middle of the tied run is taken, so a two-value
- * map is cut halfway between its values. Returns the cut (t+1)/256. */
-float dm_otsu_threshold(const float *soft, long n);
-
-/* IoU of {a > ga} and {b > gb}; 0 when both are empty. */
-float dm_iou_soft(const float *a, float ga, const float *b, float gb, long n);
-
-/* Label-free adaptive threshold: gamma in lo, lo+step, .. <= hi maximising IoU({unrefined > g},
- * {refined > g}); ties go to the gamma closest to 0.5 (the reference default). */
-float dm_agreement_threshold(const float *unrefined, const float *refined, long n, float lo,
-                             float hi, float step);
-
-/* ---------------------------------------------------------------- selfattn.c */
-
-/* S (n*n) += weight * mean over heads of probs (heads*n*n, row-major [head][query][key]).
- * Called from the attention callback for the self-attention layers of one resolution, so only
- * the n x n running sum is kept. Divide by the total weight (or normalise rows) at the end. */
-void dm_selfattn_accumulate(float *S, const float *probs, int heads, int n, float weight);
-
-/* Makes every row of S sum to 1 (rows summing to 0 become uniform). */
-void dm_selfattn_normalize_rows(float *S, int n);
-
-/* a (n) <- S^tau a as tau matrix-vector products (S row-stochastic: each step replaces a pixel's
- * value with the affinity-weighted mean over the pixels it attends to). tmp: n floats. */
-void dm_selfattn_propagate(const float *S, int n, int tau, float *a, float *tmp);
-
-/* Which self-attention resolution to capture for a model (selfattn.c): the finest of the model's
- * attention resolutions hs[i] x ws[i] (latent heights/widths, any order) with h*w <= max_tokens
- * (0: DM_MASK_SELFATTN_MAX_TOKENS). The affinity is (h*w)^2 floats and each propagation step
- * (h*w)^2 multiply-adds, so 1024 tokens = 4 MiB and 1 M MACs per step, negligible next to a UNet
- * step; 64x64 (4096 tokens) would be 64 MiB and 16x the work for little gain (the CRF refines the
- * boundary at pixel level anyway). Toy-shapes (8x8, 4x4): 8. SD 1.x/2.x at 512x512 (64, 32, 16,
- * 8): 32; at 768x768 (96, 48, 24, 12): 24. DM_ERR when none qualifies. */
-#define DM_MASK_SELFATTN_MAX_TOKENS 1024
-dm_status dm_mask_pick_selfattn_res(const int *hs, const int *ws, int n, int max_tokens, int *h_out,
-                                    int *w_out, dm_error *err);
-
-/* ---------------------------------------------------------------- crf.c */
-
-/* Permutohedral lattice (Adams, Baek & Davis 2010): Gaussian filtering in d-dim feature space in
- * O(n d^2) by splatting onto the vertices of the enclosing simplex of the (d+1)-dim permutohedral
- * lattice, blurring [1 2 1] along each of the d+1 lattice directions and slicing back. Features
- * are pre-divided by their standard deviations, so the kernel approximates exp(-|fi-fj|^2 / 2)
- * up to a constant factor (callers normalise by filtering ones). Built once per image. */
-typedef struct dm_lattice dm_lattice;
-dm_status dm_lattice_build(dm_lattice **out, const float *features /* n*d */, int n, int d,
-                           int vd_max, dm_error *err);
-/* out (n*vd) = lattice Gaussian of in (n*vd); vd <= vd_max; in and out may not alias. */
-void dm_lattice_filter(dm_lattice *L, const float *in, int vd, float *out);
-int dm_lattice_points(const dm_lattice *L); /* lattice vertices in use (for tests/diagnostics) */
-void dm_lattice_free(dm_lattice *L);
-
-typedef struct {
-    float smooth_sigma_xy; /* Gaussian (smoothness) kernel, pixels (3) */
-    float smooth_weight;   /* (3) */
-    float
-        bilateral_sigma_xy; /* appearance kernel position std, pixels (60; ~W/8 for small images) */
-    float bilateral_sigma_rgb; /* appearance kernel colour std, 0..255 units (13) */
-    float bilateral_weight;    /* (5) */
-    int iterations;            /* mean-field iterations (5) */
-    float bg_power;            /* background prob = (1 - max_k p_k)^bg_power; <= 0: derived from the
-                                  threshold gamma as ln(gamma)/ln(1-gamma), so that the unary
-                                  decision boundary sits exactly at p = gamma (1 at gamma 0.5) */
-    float prob_floor;          /* probabilities clamped to [prob_floor, 1] before -log (1e-4) */
-} dm_crf_params;
-
-void dm_crf_params_default(dm_crf_params *p);
-
-/* Fully connected CRF, Potts compatibility, mean-field inference (Krähenbühl & Koltun 2011).
- * prob (L*n, label-major: prob[l*n + i]) are per-label probabilities (need not sum to 1); unary
- * = -log(clamp(prob)). Messages are NORMALISED filter outputs (kernel-weighted mean of Q over the
- * neighbourhood, i.e. divided by the filter of ones), so the weights are in log-probability units
- * regardless of image size. Smoothness kernel: exact separable Gaussian on the pixel grid
- * (truncated at 3 sigma). Appearance kernel: 5-D permutohedral lattice on (x,y,r,g,b).
- * Q_out (L*n, label-major) = final marginals. Deterministic, single-threaded. */
-dm_status dm_crf_mean_field(const dm_crf_params *p, const uint8_t *rgb, int H, int W,
-                            const float *prob, int L, float *Q_out, dm_error *err);
-
-/* Normalised separable Gaussian blur of L planes (each H*W) — the smoothness message; exposed for
- * tests. tmp: H*W floats. */
-void dm_gauss_blur_normalized(const float *in, int L, int H, int W, float sigma, float *out,
-                              float *tmp);
-
-/* ---------------------------------------------------------------- multiclass.c */
-
-/* Per pixel i: best = argmax_k soft[k*n+i]; foreground when soft_best > (bg ? bg[i] : gamma[best]),
- * else 0. Then 255 when:
- *   - margin > 0, foreground and soft_best - soft_second < margin (two classes too close);
- *   - ignore_lo < ignore_hi and soft_best in [ignore_lo, ignore_hi) (class/background uncertain);
- *   - other != NULL and other[i] != the label (a second labeling, e.g. an unrefined one,
- * disagrees). soft: K*n, gamma: K, bg: n or NULL, class_ids: K (1..254). */
-void dm_mask_assemble(const float *soft, int K, long n, const float *gamma, const float *bg,
-                      const uint8_t *class_ids, float margin, float ignore_lo, float ignore_hi,
-                      const uint8_t *other, uint8_t *mask);
-
-/* ---------------------------------------------------------------- score.c */
-
-typedef struct {
-    float score;         /* in [0,1]: min over the classes of the per-class score */
-    float mass_inside;   /* parts: mean over classes. Fraction of the attention mass in the mask */
-    float contrast;      /* mean soft inside - mean soft outside, clamped to [0,1] */
-    float area_fraction; /* mask pixels / all pixels */
-    float agreement;     /* IoU of the final mask with the unrefined one (1 without refinement) */
-    float border;        /* fraction of the image's outermost pixel ring inside the mask */
-    int n_classes;
-    float class_score[DM_MASK_MAX_CLASSES];
-} dm_mask_score;
-
-/* Weights of the parts in the per-class score (a weighted geometric mean; weight 0 = unused). */
-typedef struct {
-    float mass, contrast, agreement, border; /* border part = 1 - border fraction */
-} dm_score_weights;
-
-/* Per-class score: 0 when the area fraction is outside [area_min, area_max] (empty or whole-image
- * masks say nothing was found), else the weighted geometric mean of mass_inside, contrast,
- * agreement and (1 - border): prod part^(w_part / sum w) (1 when every weight is 0).
- * Measured on toy-shapes (BENCHMARKS.md, "Mask quality on toy-shapes"): the failures that matter
- * are masks that flipped onto the background (the word's attention spread over everything but
- * the object), which cover the image border; contrast separates diffuse from peaked attention.
- * mass_inside and agreement rank refined masks worse than chance (a correct refinement moves the
- * mask away from the coarse attention), so the default weights are contrast 1, border 1, others 0.
- * Large objects that fill the frame also touch the border: lower the border weight for data sets
- * of such classes. soft: the class's unrefined soft map (H*W); mask/label: the pixels equal to
- * label are the class; agreement in [0,1] is passed through. Parts go to *parts (may be NULL). */
-float dm_mask_score_class(const float *soft, const uint8_t *mask, uint8_t label, int H, int W,
-                          float agreement, float area_min, float area_max,
-                          const dm_score_weights *w, dm_mask_score *parts);
+#define DM_MASK_MAX_RES 8 /* resolutions in a selection list */
 
 /* ---------------------------------------------------------------- mask.c (top level) */
 

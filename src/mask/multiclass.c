@@ -1,7 +1,7 @@
 /* Several classes in one image: per pixel the strongest class wins if it clears its threshold
  * (or the CRF's background marginal); pixels where the decision is shaky become 255 (ignore),
  * so a segmenter trained on the masks is not taught either guess. */
-#include "mask/mask.h"
+#include "mask/multiclass.h"
 
 void dm_mask_assemble(const float *soft, int K, long n, const float *gamma, const float *bg,
                       const uint8_t *class_ids, float margin, float ignore_lo, float ignore_hi,

@@ -6,7 +6,7 @@
  * i1 = min(i0 + 1, in - 1) (edge replication), lambda = c - i0, value = (1-lambda) x[i0] + lambda
  * x[i1]. The 2-D result applies this along rows and columns (the bilinear weights are separable).
  */
-#include "mask/mask.h"
+#include "mask/resize.h"
 
 /* Source index and weight of one output coordinate along one axis. */
 static void axis_coord(int o, int in, int out, int *i0, int *i1, float *lambda) {

@@ -5,7 +5,7 @@
  * and survives refinement unchanged. */
 #include <math.h>
 
-#include "mask/mask.h"
+#include "mask/score.h"
 
 static float clamp01(float x) {
     return x < 0 ? 0 : x > 1 ? 1 : x;

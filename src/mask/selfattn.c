@@ -4,7 +4,7 @@
  * seed and draining attention that leaked onto unrelated pixels. */
 #include <string.h>
 
-#include "mask/mask.h"
+#include "mask/selfattn.h"
 
 void dm_selfattn_accumulate(float *S, const float *probs, int heads, int n, float weight) {
     long nn = (long)n * n;

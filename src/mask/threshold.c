@@ -2,7 +2,7 @@
  * values, or "agreement" (the gamma at which the unrefined and the refined map agree most). */
 #include <math.h>
 
-#include "mask/mask.h"
+#include "mask/threshold.h"
 
 float dm_otsu_threshold(const float *soft, long n) {
     enum { BINS = 256 };

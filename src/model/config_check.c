@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "model/config.h"
+#include "model/config_check.h"
 
 /* One integer key: lo <= v <= hi. */
 static dm_status int_in(const char *file, const char *key, int v, int lo, int hi, dm_error *err) {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "io/file.h"
-#include "sched/sampler.h"
+#include "sched/config.h"
 
 static void set_str(char *dst, size_t cap, const char *src) {
     snprintf(dst, cap, "%s", src);

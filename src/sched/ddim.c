@@ -1,7 +1,7 @@
 /* DDIMScheduler.step (Song et al. 2020, eq. 12), diffusers 0.25.1. */
 #include <math.h>
 
-#include "sched/sched_internal.h"
+#include "sched/steps.h"
 
 dm_status dm_ddim_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
                        float *x0_out, dm_error *err) {

@@ -3,7 +3,7 @@
  * Works in the data-prediction form: each model output is first converted to x0_pred. */
 #include <math.h>
 
-#include "sched/sched_internal.h"
+#include "sched/steps.h"
 
 /* _sigma_to_alpha_sigma_t: alpha_t = 1 / (sigma**2 + 1) ** 0.5, sigma_t = sigma * alpha_t */
 static void alpha_sigma(float sigma, float *alpha_t, float *sigma_t) {
@@ -11,8 +11,9 @@ static void alpha_sigma(float sigma, float *alpha_t, float *sigma_t) {
     *sigma_t = sigma * *alpha_t;
 }
 
-dm_status dm_dpmpp2m_step(dm_sampler *s, int i, const float *mo, float *x, size_t n,
-                          float *x0_out) {
+dm_status dm_dpmpp2m_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
+                          float *x0_out, dm_error *err) {
+    (void)rng, (void)err; /* deterministic, and nothing here can fail */
     int N = s->ncalls;
     /* lower_order_final = step_index == len(timesteps) - 1 and lower_order_final and
      * len(timesteps) < 15 (euler_at_final false): only short schedules end first-order */

@@ -3,7 +3,7 @@
  * sigma parameterisation: x = x0 + sigma * eps. */
 #include <math.h>
 
-#include "sched/sched_internal.h"
+#include "sched/steps.h"
 
 dm_status dm_euler_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
                         float *x0_out, dm_error *err) {

@@ -3,7 +3,7 @@
  * conditions, then re-noises it to the next timestep with fresh noise (none after the last). */
 #include <math.h>
 
-#include "sched/sched_internal.h"
+#include "sched/steps.h"
 
 dm_status dm_lcm_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
                       float *x0_out, dm_error *err) {

@@ -5,9 +5,12 @@
 #include <math.h>
 #include <string.h>
 
-#include "sched/sched_internal.h"
+#include "sched/steps.h"
 
-dm_status dm_pndm_step(dm_sampler *s, int i, const float *mo, float *x, size_t n) {
+dm_status dm_pndm_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
+                       float *x0_out, dm_error *err) {
+    (void)rng, (void)err; /* deterministic, and nothing here can fail */
+    (void)x0_out;         /* PLMS has no clean-sample prediction to report (as before the table) */
     int r = s->T / s->steps; /* num_train_timesteps // num_inference_steps */
     int t = s->int_timesteps[i];
     int prev_t = t - r;

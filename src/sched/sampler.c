@@ -1,10 +1,12 @@
 /* Sampler object: resolves the config per diffusers class, builds timesteps / sigmas
- * (each class's set_timesteps), and dispatches step(). */
+ * (each class's set_timesteps), and dispatches step() through a table of the step functions. */
+#include "sched/sampler.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched/sched_internal.h"
+#include "sched/steps.h"
 
 /* Fills in what a from_config(json) leaves to the class's own __init__ defaults. */
 static void resolve_class_defaults(dm_sched_config *c, dm_sampler_kind kind) {
@@ -236,20 +238,6 @@ int dm_sampler_noise_draws(const dm_sampler *s) {
     return s->kind == DM_SAMPLER_LCM ? s->ncalls - 1 : s->ncalls;
 }
 
-dm_status dm_sched_draw_noise(dm_sampler *s, dm_rng *rng, size_t n, dm_error *err) {
-    if (s->replay) {
-        if (s->draws >= s->replay_count)
-            return dm_fail(err, "sampler %s: needs noise draw %d but the replayed noise has %d",
-                           dm_sampler_kind_name(s->kind), s->draws + 1, s->replay_count);
-        memcpy(s->noise, s->replay + (size_t)s->draws * n, n * sizeof(float));
-    } else {
-        dm_rng_fill_normal(rng, s->noise, n);
-    }
-    s->draws++;
-    s->drew_last = 1;
-    return DM_OK;
-}
-
 void dm_sampler_free(dm_sampler *s) {
     if (!s) return;
     free_state(s);
@@ -330,6 +318,14 @@ static dm_status ensure_state(dm_sampler *s, size_t n, dm_error *err) {
     return DM_OK;
 }
 
+/* The step function of each sampler kind (Euler ancestral is Euler's step with noise). */
+static const dm_sched_step_fn step_of[] = {
+    [DM_SAMPLER_DDIM] = dm_ddim_step,     [DM_SAMPLER_EULER] = dm_euler_step,
+    [DM_SAMPLER_EULER_A] = dm_euler_step, [DM_SAMPLER_DPMPP_2M] = dm_dpmpp2m_step,
+    [DM_SAMPLER_PNDM] = dm_pndm_step,     [DM_SAMPLER_LCM] = dm_lcm_step,
+};
+_Static_assert(sizeof step_of / sizeof *step_of == DM_SAMPLER_LCM + 1, "a step for every kind");
+
 dm_status dm_sampler_step(dm_sampler *s, int i, const float *model_output, float *x, size_t n,
                           dm_rng *rng, float *pred_x0_out, dm_error *err) {
     if (i != s->next)
@@ -346,25 +342,7 @@ dm_status dm_sampler_step(dm_sampler *s, int i, const float *model_output, float
                             dm_sampler_kind_name(s->kind), i);
     DM_TRY(ensure_state(s, n, err));
     s->drew_last = 0;
-    dm_status st = DM_OK;
-    switch (s->kind) {
-    case DM_SAMPLER_DDIM:
-        st = dm_ddim_step(s, i, model_output, x, n, rng, pred_x0_out, err);
-        break;
-    case DM_SAMPLER_EULER:
-    case DM_SAMPLER_EULER_A:
-        st = dm_euler_step(s, i, model_output, x, n, rng, pred_x0_out, err);
-        break;
-    case DM_SAMPLER_DPMPP_2M:
-        st = dm_dpmpp2m_step(s, i, model_output, x, n, pred_x0_out);
-        break;
-    case DM_SAMPLER_PNDM:
-        st = dm_pndm_step(s, i, model_output, x, n);
-        break;
-    case DM_SAMPLER_LCM:
-        st = dm_lcm_step(s, i, model_output, x, n, rng, pred_x0_out, err);
-        break;
-    }
+    dm_status st = step_of[s->kind](s, i, model_output, x, n, rng, pred_x0_out, err);
     if (st == DM_OK) s->next = i + 1;
     return st;
 }

@@ -1,11 +1,19 @@
-/* Private to src/sched: the sampler object and the per-algorithm step functions.
+/* Private to src/sched: the sampler's state (struct dm_sampler) and the helpers the steps share
+ * (noise draws in noise.c, schedule arithmetic in schedule.c). The step functions are declared in
+ * steps.h; only sampler.c, which dispatches to them, needs that table.
  * Arithmetic convention: where diffusers computes with float32 torch tensors (alphas_cumprod,
  * sigmas, per-step coefficients) we compute in float; where it uses numpy float64 (timestep
  * spacing, np.interp) we compute in double. That keeps us within ~1e-6 of the reference. */
 #ifndef DM_SCHED_INTERNAL_H
 #define DM_SCHED_INTERNAL_H
 
-#include "sched/sampler.h"
+#include <stddef.h>
+
+#include "core/rng.h"
+#include "sched/config.h"
+
+/* The same typedef as sampler.h's (C11 allows the repeat): the steps see the state, not the API. */
+typedef struct dm_sampler dm_sampler;
 
 struct dm_sampler {
     dm_sampler_kind kind;
@@ -50,14 +58,5 @@ void dm_sched_spacing(const char *spacing, int T, int n, int steps_offset, int r
                       double *out, int *count);
 /* np.interp(x, arange(len), fp) with fp in float, in double as numpy does. */
 double dm_sched_interp(double x, const float *fp, int len);
-
-dm_status dm_ddim_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
-                       float *x0_out, dm_error *err);
-dm_status dm_euler_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
-                        float *x0_out, dm_error *err);
-dm_status dm_dpmpp2m_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, float *x0_out);
-dm_status dm_lcm_step(dm_sampler *s, int i, const float *mo, float *x, size_t n, dm_rng *rng,
-                      float *x0_out, dm_error *err);
-dm_status dm_pndm_step(dm_sampler *s, int i, const float *mo, float *x, size_t n);
 
 #endif
