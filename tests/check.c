@@ -126,7 +126,7 @@ double check_compare_st(const char *mine_path, const char *golden_path, const ch
             }
             double e = check_max_abs_diff(x, y, (long)g->numel);
             CHECKF(e <= tol, "%s: %s max err %g > %g", mine_path, g->name, e, tol);
-            worst = e > worst ? e : worst;
+            worst = check_worst(worst, e);
             compared++;
             free(x), free(y);
         }

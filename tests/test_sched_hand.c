@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/rng.h"
 #include "sched/sampler.h"
 
 #define T 1000
@@ -114,7 +115,8 @@ static void test_spacings(void) {
         CHECK(fabs(y - 2.0 / sqrt(s901 * s901 + 1)) < 1e-6);
         /* the sampler's alphas_cumprod agrees with the double-precision product */
         double md = 0;
-        for (int t = 0; t < T; t++) md = fmax(md, fabs(dm_sampler_alphas_cumprod(s)[t] - ac[t]));
+        for (int t = 0; t < T; t++)
+            md = check_worst(md, fabs(dm_sampler_alphas_cumprod(s)[t] - ac[t]));
         CHECKF(md < 1e-6, "alphas_cumprod vs double reference: %g", md);
     }
     dm_sampler_free(s);
@@ -124,7 +126,8 @@ static void test_spacings(void) {
     ref_alphas(0, 0.0001, 0.02, ac);
     if (s) {
         double md = 0;
-        for (int t = 0; t < T; t++) md = fmax(md, fabs(dm_sampler_alphas_cumprod(s)[t] - ac[t]));
+        for (int t = 0; t < T; t++)
+            md = check_worst(md, fabs(dm_sampler_alphas_cumprod(s)[t] - ac[t]));
         CHECKF(md < 1e-6, "linear alphas_cumprod vs double reference: %g", md);
         CHECK(dm_sampler_timestep(s, 0) == 900.0f); /* leading, steps_offset 0 */
     }
@@ -249,7 +252,7 @@ static void test_pndm(void) {
         for (int e = 0; e < NE; e++) mo[e] = (float)model_fn(x[e], dm_sampler_timestep(s, i), e);
         CHECK(dm_sampler_step(s, i, mo, x, NE, NULL, NULL, &err) == DM_OK);
         if (i >= 1) /* call i >= 1 completes step i - 1 */
-            for (int e = 0; e < NE; e++) maxd = fmax(maxd, fabs(x[e] - after[i - 1][e]));
+            for (int e = 0; e < NE; e++) maxd = check_worst(maxd, fabs(x[e] - after[i - 1][e]));
     }
     CHECKF(maxd < 1e-5, "pndm vs double PLMS reference: %g", maxd);
     printf("pndm  vs double PLMS reference: max abs err %.3g\n", maxd);
@@ -264,7 +267,7 @@ static void test_pndm(void) {
             dm_sampler_step(p, i, ce, xp, NE, NULL, NULL, &err);
         for (int i = 0; i < N; i++) dm_sampler_step(d, i, ce, xd, NE, NULL, NULL, &err);
         double md = 0;
-        for (int e = 0; e < NE; e++) md = fmax(md, fabs(xp[e] - xd[e]));
+        for (int e = 0; e < NE; e++) md = check_worst(md, fabs(xp[e] - xd[e]));
         CHECKF(md < 1e-5, "pndm constant-eps vs ddim: %g", md);
     }
     dm_sampler_free(p);
@@ -317,7 +320,7 @@ static void test_dpm(int N) {
         CHECK(dm_sampler_step(s, i, mo, x, NE, NULL, NULL, &err) == DM_OK);
     }
     double md = 0;
-    for (int e = 0; e < NE; e++) md = fmax(md, fabs(x[e] - xr[e]));
+    for (int e = 0; e < NE; e++) md = check_worst(md, fabs(x[e] - xr[e]));
     CHECKF(md < 2e-5, "dpm++ %d steps vs double reference: %g", N, md);
     printf("dpm++ %2d steps vs double reference: max abs err %.3g\n", N, md);
     dm_sampler_free(s);
@@ -335,6 +338,30 @@ static void stats(const float *v, size_t n, double *mean, double *sd) {
  * sigma_up = sqrt(s_to^2 (s_from^2 - s_to^2) / s_from^2), sigma_down = sqrt(s_to^2 - sigma_up^2)
  * x' = x + (x - x0) / s_from * (sigma_down - s_from) + z * sigma_up, x0 = x - s_from * eps.
  * The noise z is re-drawn from a second rng with the same seed (n normals per step). ---- */
+/* rng.h promises the same stream on every machine: its values pinned to literals, computed
+ * by an independent Python implementation of SplitMix64 + xoshiro256** + Box-Muller (the
+ * SplitMix64 one checked against the published first output for seed 0, 0xe220a8397b1dcdaf).
+ * The normals go through libm's log / sin / cos in double, then float: within 1 float ulp. */
+static void test_rng_pinned(void) {
+    dm_rng r;
+    dm_rng_seed(&r, 0);
+    CHECKF(r.s[0] == 0xe220a8397b1dcdafull, "splitmix64(0) = %llx", (unsigned long long)r.s[0]);
+    dm_rng_seed(&r, 1234);
+    const uint64_t u[3] = {0x0bab45d9a0e3ae53ull, 0xd7c640660c19433eull, 0xb0dedaa0d09a6691ull};
+    for (int i = 0; i < 3; i++) CHECKF(dm_rng_u64(&r) == u[i], "seed 1234: u64 #%d", i);
+    dm_rng_seed(&r, 1234);
+    CHECK(dm_rng_uniform(&r) == 0.045582166320754625);
+    dm_rng_seed(&r, 1234);
+    const float z[4] = {0.1682971864938736f, -0.25491863489151f, 1.0508723258972168f,
+                        -1.1152808666229248f};
+    for (int i = 0; i < 4; i++) {
+        float v = dm_rng_normal(&r);
+        CHECKF(fabsf(v - z[i]) <= 1.2e-7f * fabsf(z[i]), "seed 1234: normal #%d %.9g, want %.9g", i,
+               (double)v, (double)z[i]);
+    }
+    CHECK(dm_seed_mix(5, 3) == 0x432ccd838ce7bc6cull);
+}
+
 static void test_euler_a(void) {
     dm_sched_config c;
     dm_sched_config_default(&c);
@@ -360,8 +387,8 @@ static void test_euler_a(void) {
     for (int e = 0; e < NN; e++) {
         double x0h = y[e] - sf * mo[e];
         double want = y[e] + (y[e] - x0h) / sf * (down - sf) + z[e] * up;
-        md = fmax(md, fabs(x[e] - want) / (1 + fabs(want)));
-        md = fmax(md, fabs(x0[e] - x0h) / (1 + fabs(x0h)));
+        md = check_worst(md, fabs(x[e] - want) / (1 + fabs(want)));
+        md = check_worst(md, fabs(x0[e] - x0h) / (1 + fabs(x0h)));
     }
     CHECKF(md < 2e-5, "euler_a step vs hand formula (relative): %g", md);
     /* determinism: same seed, same bytes */
@@ -421,7 +448,7 @@ static void test_ddim_eta(void) {
     for (int e = 0; e < NN; e++) {
         double x0 = (y[e] - sqrt(1 - a) * mo[e]) / sqrt(a);
         double want = sqrt(ap) * x0 + sqrt(1 - ap - sig * sig) * mo[e] + sig * z[e];
-        md = fmax(md, fabs(x[e] - want));
+        md = check_worst(md, fabs(x[e] - want));
     }
     CHECKF(md < 1e-5, "ddim eta step vs hand formula: %g", md);
     /* zero-noise check: the same step with eta = 0 is the deterministic DDIM update */
@@ -432,7 +459,7 @@ static void test_ddim_eta(void) {
         double m0 = 0;
         for (int e = 0; e < NN; e++) {
             double x0 = (y[e] - sqrt(1 - a) * mo[e]) / sqrt(a);
-            m0 = fmax(m0, fabs(x[e] - (sqrt(ap) * x0 + sqrt(1 - ap) * mo[e])));
+            m0 = check_worst(m0, fabs(x[e] - (sqrt(ap) * x0 + sqrt(1 - ap) * mo[e])));
         }
         CHECKF(m0 < 1e-5, "ddim eta 0 vs hand formula: %g", m0);
     }
@@ -492,7 +519,32 @@ static void test_alpha_to_one(void) {
         }
         dm_sampler_free(s);
     }
-    /* PNDM's class default is false: the same config gives alphas_cumprod[0] there */
+    /* PNDM's class default is false: the same config (set_alpha_to_one absent) ends on
+     * alphas_cumprod[0]. With a constant eps PNDM equals DDIM (test_pndm), so its last x is
+     * DDIM's with set_alpha_to_one 0 (pass 1 above) and not DDIM's with the default 1. */
+    c.set_alpha_to_one = -1;
+    dm_sampler *p = make(&c, DM_SAMPLER_PNDM, 10, 0.0f);
+    c.set_alpha_to_one = 0;
+    dm_sampler *d0 = make(&c, DM_SAMPLER_DDIM, 10, 0.0f);
+    c.set_alpha_to_one = 1;
+    dm_sampler *d1 = make(&c, DM_SAMPLER_DDIM, 10, 0.0f);
+    if (p && d0 && d1) {
+        float xp[2] = {0.4f, -2.0f}, x0[2] = {0.4f, -2.0f}, x1[2] = {0.4f, -2.0f},
+              mo[2] = {0.1f, 0.9f};
+        for (int i = 0; i < dm_sampler_num_calls(p); i++)
+            dm_sampler_step(p, i, mo, xp, 2, NULL, NULL, &err);
+        for (int i = 0; i < 10; i++) {
+            dm_sampler_step(d0, i, mo, x0, 2, NULL, NULL, &err);
+            dm_sampler_step(d1, i, mo, x1, 2, NULL, NULL, &err);
+        }
+        double to0 = check_worst(fabs(xp[0] - x0[0]), fabs(xp[1] - x0[1])),
+               to1 = check_worst(fabs(xp[0] - x1[0]), fabs(xp[1] - x1[1]));
+        CHECKF(to0 < 1e-5 && to1 > 1e-3,
+               "pndm default final alpha: %g from alphas_cumprod[0], "
+               "%g from 1",
+               to0, to1);
+    }
+    dm_sampler_free(p), dm_sampler_free(d0), dm_sampler_free(d1);
 }
 
 static int msg_has(const dm_error *e, const char *needle) {
@@ -573,6 +625,7 @@ int main(void) {
     test_pndm();
     test_dpm(10);
     test_dpm(20);
+    test_rng_pinned();
     test_euler_a();
     test_ddim_eta();
     test_alpha_to_one();
