@@ -20,7 +20,7 @@ rc=$?
 [ $rc -eq 0 ] || { echo "FAIL: augment rc=$rc"; fail=1; }
 grep -q "augmented 4 source samples into $tmp/a1: 12 written, 0 already there" <<<"$out" ||
     { echo "FAIL: augment summary: $out"; fail=1; }
-"$DM_CLI" augment "$tmp/ds" --out "$tmp/a2" --seed 3 --copies 3 >/dev/null
+"$DM_CLI" augment "$tmp/ds" --out "$tmp/a2" --seed 3 --copies 3 >/dev/null || { echo "FAIL: second augment rc=$?"; fail=1; }
 diff -r "$tmp/a1" "$tmp/a2" >/dev/null || { echo "FAIL: two runs with one seed differ"; fail=1; }
 [ "$(wc -l <"$tmp/a1/manifest.jsonl")" -eq 12 ] || { echo "FAIL: manifest lines"; fail=1; }
 [ "$(wc -l <"$tmp/a1/ImageSets/Segmentation/train.txt")" -eq 12 ] || { echo "FAIL: train.txt lines"; fail=1; }
