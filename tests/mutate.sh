@@ -35,7 +35,7 @@ table=$(
 skip-after-failure~0~tests/check.c~    if (check_failed) {~    if (0) {~test~test_check~skip after a failure
 jpeg-error-ok~0~src/io/image.c~return dm_fail(err, "%s: bad JPEG: %s", path, ctx.msg);~return DM_OK;~test~test_image~bad JPEG
 dpm-nan~0~src/sched/dpmpp2m.c~        x[e] = xt;~        x[e] = e == 1 ? NAN : xt;~test~test_sched_hand~dpm++ 10 steps vs double reference: nan
-rng-constant~0~src/core/rng.c~0x9e3779b97f4a7c15ull~0x9e3779b97f4a7c17ull~test~test_sched_hand~splitmix64(0)
+rng-constant~0~src/core/rng.c~0x9e3779b97f4a7c15ull~0x9e3779b97f4a7c17ull~test~test_rng~splitmix64(0)
 augment-seed~0~src/dataset/augment.c~dm_seed_mix(dm_seed_mix(o->seed, (uint64_t)i), (uint64_t)k)~dm_seed_mix(dm_seed_mix(7, (uint64_t)i), (uint64_t)k)~test~test_augment~seed 8 vs seed 7
 config-groups~0~src/model/config_check.c~        if (c->block_out[i] % c->groups)~        if (0)~fuzz~fuzz_model_config~deadly signal
 lora-name-overflow~0~src/model/names.c~for (size_t c = 5; c < len - 7; c++)~for (size_t c = 5; c <= len; c++)~fuzz~fuzz_lora_names~heap-buffer-overflow
