@@ -79,7 +79,11 @@ while IFS='~' read -r id slow file text repl kind target expect; do
     t0=$SECONDS
     dir=$scratch/$id
     mkdir -p "$dir"
-    orig=$(cat "$src/$file")
+    if [ ! -f "$src/$file" ]; then # moved (src/dataset/ is being split): find it by name
+        moved=$(find "$src/src" "$src/tests" -name "$(basename "$file")" 2>/dev/null)
+        [ "$(wc -l <<<"$moved")" = 1 ] && [ -n "$moved" ] && file=${moved#"$src"/}
+    fi
+    orig=$(cat "$src/$file" 2>/dev/null)
     mutated=${orig/"$text"/"$repl"}
     if [ "$mutated" = "$orig" ]; then
         echo "FAIL $id: the text to mutate is not in $file any more: $text"
