@@ -5,7 +5,8 @@
 set -u
 model="${DM_SOURCE_DIR:-.}/models/toy-shapes"
 [ -f "$model/eval-prompts.json" ] || { echo "SKIPPED: no toy model at $model"; exit 77; }
-"$DM_CLI" eval-toy --help >/dev/null 2>&1 || { echo "SKIPPED: eval-toy is not registered in this build"; exit 77; }
+# eval-toy is part of every build: a --help that fails (or crashes) is a failure, not a skip
+"$DM_CLI" eval-toy --help >/dev/null 2>&1 || { echo "FAIL: eval-toy --help exits $?"; exit 1; }
 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -1,22 +1,23 @@
 /* --precision bf16 against the goldens (issue 10 "Accuracy"): bf16 rounds the inputs of every
  * matrix product, so the bound is on the relative norm of the error, ‖out − ref‖ / ‖ref‖:
  *   each network (text encoder, UNet, VAE decoder): <= 1e-2;
- *   every cross-attention map of the UNet forward: <= 4e-2. The golden model's query/key weights
- *   are scaled up (attn2 x4) so its maps are peaked, which amplifies the logits' error; measured
- *   worst 2.4e-2 with the cross-attention itself in fp32 (2.5e-2 with it in bf16), 2.0e-2 with
- *   the q/k projections in fp32 too and 1.5e-2 with every conv in fp32 as well: it is the
- *   residual stream's accumulated bf16 error, not the attention. So sensitive that SiLU by a
- *   polynomial e^x (1e-7 relative) instead of expf before the bf16 rounding moves it from 2.4e-2
- *   to 2.8e-2: the bound leaves room for other CPUs' kernels (AMX sums in another order). The
- *   issue's 1e-2 for attention maps is not met on the golden model (BENCHMARKS.md);
+ *   every cross-attention map of the UNet forward: <= 3.5e-2, 25 % above the worst measured
+ *   (2.8e-2 on an AVX-512 bf16 EPYC, 2.6e-2 on an AMX Xeon; BENCHMARKS.md). The golden model's
+ *   query/key weights are scaled up (attn2 x4) so its maps are peaked, which amplifies the
+ *   logits' error: 2.4e-2 with the cross-attention itself in fp32, 2.0e-2 with the q/k
+ *   projections in fp32 too and 1.5e-2 with every conv in fp32 as well: it is the residual
+ *   stream's accumulated bf16 error, not the attention. The issue's 1e-2 for attention maps is
+ *   not met on the golden model; the criterion that matters is the next one:
  *   every cross-attention map of a trained model (the demo model) against its fp32 run: <= 1e-2;
  *   whole 10-step pipelines (DDIM / Euler / DPM++ 2M, 128x128): final latent and image <= 5e-2
  *   (documented in BENCHMARKS.md; errors of each step compound through the sampler);
- *   SDXL (tiny-sdxl): UNet <= 1.5e-2 (measured 9.8e-3), maps <= 5e-2, VAE <= 1e-2, 10 steps
- *   <= 5e-2;
+ *   SDXL (tiny-sdxl): UNet <= 1.5e-2 (measured 9.8e-3 EPYC, 1.0e-2 AMX), maps <= 5e-2
+ *   (measured 3.4e-2 EPYC, 4.4e-2 AMX), VAE <= 1e-2, 10 steps <= 5e-2;
  *   the product: eval-toy mIoU of the default mask method with bf16 within 0.01 of fp32.
- * On a CPU without avx512_bf16 / amx_bf16 the test reports itself skipped (77), and checks
- * first that asking for bf16 there is a clear usage error (exit 2). */
+ * A LoRA merged into a bf16 engine moves noise_pred to the LoRA golden (moved from test_lora).
+ * On a CPU without avx512_bf16 / amx_bf16 the test checks that asking for bf16 there is a clear
+ * usage error (exit 2), then reports itself skipped (77) with the reason, which CI's summary
+ * lists by name: such a CI machine tests no bf16 code, and says so. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include "model/taesd.h"
 #include "ops/dnnl_ops.h"
 #include "ops/ops.h"
+#include "pipeline/engine.h"
 
 static const char *tmp;
 
@@ -70,7 +72,7 @@ static double compare(const char *mine_path, const char *golden_path, const char
             dm_st_read_f32(g, y, &err);
             double e = rel_err(x, y, (long)g->numel);
             CHECKF(e <= tol, "%s: %s relative error %.3g > %g", mine_path, g->name, e, tol);
-            if (e > worst) worst = e, worst_name = g->name;
+            if (!(e <= worst)) worst = check_worst(worst, e), worst_name = g->name;
             compared++;
             free(x), free(y);
         }
@@ -274,6 +276,46 @@ static void banded_conv(void) {
     dm_dnnl_free(d);
 }
 
+/* bf16 runs (oneDNN prepares the weights at load) see a merged LoRA (moved here from test_lora,
+ * where a CPU without bf16 passed it silently): the LoRA's effect
+ * on noise_pred (0.57 at scale 1) shows, within bf16's rounding of the golden. */
+static void bf16_sees_lora(const char *model, const char *lora) {
+    dm_error err = {0};
+    dm_precision eff;
+    CHECKF(dm_precision_resolve(DM_PRECISION_BF16, &eff, &err) == DM_OK, "%s", err.msg);
+    dm_lora l = {lora, 1.0f};
+    dm_engine_options o = {.model_path = model,
+                           .prediction = -1,
+                           .precision = DM_PRECISION_BF16,
+                           .loras = &l,
+                           .n_loras = 1};
+    dm_engine *e;
+    if (dm_engine_open(&o, &e, &err)) {
+        CHECKF(0, "%s", err.msg);
+        return;
+    }
+    dm_safetensors *g;
+    CHECK(dm_st_open(check_shared("golden/fast/lora_unet.safetensors"), &g, &err) == DM_OK);
+    float *x = check_read_f32(g, "sample", NULL),
+          *ctx = check_read_f32(g, "encoder_hidden_states", NULL);
+    float *want = check_read_f32(g, "noise_pred_scale_1_0", NULL),
+          *base = check_read_f32(g, "noise_pred_base", NULL);
+    int64_t ts[2];
+    dm_st_read_i64(dm_st_find(g, "timesteps"), ts, &err);
+    float t[2] = {(float)ts[0], (float)ts[1]}, out[2 * 4 * 16 * 16];
+    CHECKF(dm_unet_forward(&e->unet, x, 2, 16, 16, t, ctx, 77, out, NULL, &e->arena, &err) == DM_OK,
+           "%s", err.msg);
+    double to_lora = check_max_abs_diff(out, want, 2 * 4 * 16 * 16),
+           effect = check_max_abs_diff(base, want, 2 * 4 * 16 * 16);
+    CHECKF(to_lora < 0.25 * effect, "bf16 with LoRA: %g from the LoRA golden, effect %g", to_lora,
+           effect);
+    printf("  bf16 with LoRA: %.3g from noise_pred_scale_1_0 (LoRA effect %.3g)\n", to_lora,
+           effect);
+    free(x), free(ctx), free(want), free(base);
+    dm_st_close(g);
+    dm_engine_free(e);
+}
+
 int main(void) {
     if (!getenv("DM_CLI")) check_skip("test_bf16: DM_CLI not set");
     tmp = check_tmpdir();
@@ -300,6 +342,8 @@ int main(void) {
     banded_conv();
     inplace_1x1();
     taesd_bf16();
+    bf16_sees_lora(check_shared("golden/tiny-sd1-original.safetensors"),
+                   check_shared("golden/fast/lora-kohya.safetensors"));
     char up[1024];
     const char *te_names[] = {"last_hidden_state", "hidden_states.*", NULL};
     CHECK(run("debug text-encoder --precision bf16 --model %s --in %s --out %s/te.safetensors", m,
@@ -312,7 +356,7 @@ int main(void) {
               m, check_shared("golden/sd1/unet.safetensors"), tmp) == 0);
     snprintf(up, sizeof up, "%s/u.safetensors", tmp);
     compare(up, check_shared("golden/sd1/unet.safetensors"), unet_names, 1e-2);
-    compare(up, check_shared("golden/sd1/unet_attn2.safetensors"), all, 4e-2);
+    compare(up, check_shared("golden/sd1/unet_attn2.safetensors"), all, 3.5e-2);
 
     const char *vae_names[] = {"image", NULL};
     CHECK(run("debug vae-decode --precision bf16 --model %s --in %s --out %s/v.safetensors", m,
@@ -337,9 +381,10 @@ int main(void) {
             compare(out, check_shared(pipes[k][1]), (const char *[]){"attn_res.*", NULL}, 5e-2);
     }
 
-    /* SDXL in bf16 (tiny-sdxl goldens): its two text encoders run fp32; UNet measured 9.8e-3,
-     * asserted 1.5e-2 (its 28 maps, peaked like SD 1's, 3.4e-2, asserted 5e-2: other CPUs'
-     * kernels sum in another order); VAE 7.2e-3 (1e-2); 10 Euler steps 1.9e-2 (5e-2) */
+    /* SDXL in bf16 (tiny-sdxl goldens): its two text encoders run fp32; UNet measured 9.8e-3
+     * (EPYC) / 1.0e-2 (AMX), asserted 1.5e-2; its 28 maps, peaked like SD 1's, 3.4e-2 (EPYC) /
+     * 4.4e-2 (AMX: its kernels sum in another order), asserted 5e-2; VAE 7.2e-3 (1e-2); 10
+     * Euler steps 1.9e-2 (5e-2) */
     {
         char g[1024], out[1024];
         const char *m = check_shared("golden/sdxl/tiny-sdxl");
@@ -405,7 +450,7 @@ int main(void) {
      * ~1e-6). One UNet call (1 step, at t = 1 and t = 999), one- and two-shape prompts: <= 1e-2
      * (measured 1.7e-3 - 4.0e-3 over 36 runs). A whole 25-step guided run: <= 5e-2, the
      * pipelines' bound (measured 2.2e-3 - 5.2e-3 mostly, once 2.3e-2: the sampler's trajectory
-     * drifts). The golden model's 2.8e-2 in one call comes from its scaled-up q/k. */
+     * drifts). The golden model's 2.6e-2 - 2.8e-2 in one call comes from its scaled-up q/k. */
     {
         const char *prompts[] = {
             "a photo of a red circle on a plain background",

@@ -33,7 +33,7 @@ static void geglu_case(int T, int F) {
             const float *a = h + (size_t)t * 2 * F, *g = a + F;
             double x = g[i], ref = a[i] * 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
             double e = fabs(o[(size_t)t * F + i] - ref) / (fabs(a[i]) * fmax(1.0, fabs(x)) + 1e-30);
-            if (e > worst) worst = e;
+            worst = check_worst(worst, e);
         }
     printf("geglu %d x %d: worst error %.3g of |a|·max(1, |g|)\n", T, F, worst);
     CHECKF(worst <= 1e-6, "geglu %dx%d: %g", T, F, worst);

@@ -157,31 +157,88 @@ static void check_coco(const char *dir) {
     cJSON_Delete(root);
 }
 
-/* trials times: `generate --model m ARGS --out tmp/TAGk` killed (-9) at a random moment, then
- * run again to the end: the folder must equal full_dir (the uninterrupted run) byte for byte. */
+/* Complete samples in DIR/manifest.jsonl (one line each, appended as each is written); 0 when
+ * it does not exist yet. */
+static int manifest_lines(const char *dir) {
+    char p[1100];
+    snprintf(p, sizeof p, "%s/manifest.jsonl", dir);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0;
+    int n = 0;
+    for (int c; (c = fgetc(f)) != EOF;) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* One `generate` of cmd killed (-9) once k samples are in its manifest plus a random fraction of
+ * a sample's time (so the kill lands inside a sample, at a random point of it). Returns 1 when
+ * the kill hit a run in progress: the child died of SIGKILL and 0 < samples left < total. */
+static int kill_mid_run(const char *cmd, const char *dir, int k, int total, dm_rng *rng,
+                        int no_delay) {
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0, exited = 0;
+    double first = -1, ms = 0;
+    for (;;) { /* poll the manifest every 0.5 ms until k samples are done (or the child ends) */
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            exited = 1;
+            break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        ms = (double)(now.tv_sec - t0.tv_sec) * 1e3 + (double)(now.tv_nsec - t0.tv_nsec) / 1e6;
+        int n = manifest_lines(dir);
+        if (n >= 1 && first < 0) first = ms;
+        if (n >= k || ms > 600e3) break;
+        nanosleep(&(struct timespec){0, 500000L}, NULL);
+    }
+    /* a sample takes about (ms - first) / (k - 1) ms once the model is loaded */
+    double per = k > 1 ? (ms - first) / (k - 1) : 20,
+           extra = no_delay ? 0 : dm_rng_uniform(rng) * 0.5 * per;
+    if (!exited) {
+        long ns = (long)(extra * 1e6);
+        nanosleep(&(struct timespec){ns / 1000000000L, ns % 1000000000L}, NULL);
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    int left = manifest_lines(dir);
+    int mid = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && left > 0 && left < total;
+    printf("killed after %d of %d samples + %.0f ms: %s (%d samples on disk)\n", k, total, extra,
+           mid ? "mid-run" : "NOT mid-run", left);
+    return mid;
+}
+
+/* trials times: `generate --model m ARGS --out tmp/TAGk` killed (-9) in the middle of the run
+ * (checked: died of SIGKILL with some but not all samples written; a kill that came too late, as
+ * the few-step recipe's sub-millisecond samples allow, is tried again, at most 3 times, right
+ * after the first sample), then run again to the end: the folder must equal full_dir
+ * (the uninterrupted run) byte for byte. */
 static void kill_and_resume(const char *m, const char *args, const char *full_dir, const char *tag,
                             int trials) {
     dm_rng rng;
     dm_rng_seed(&rng, (uint64_t)time(NULL));
-    for (int trial = 0; trial < trials; trial++) {
-        char b[1024], cmd[4096];
+    int total = manifest_lines(full_dir);
+    CHECKF(total >= 2, "%s: %d samples, cannot kill between two", full_dir, total);
+    for (int trial = 0; total >= 2 && trial < trials; trial++) {
+        char b[1024], cmd[4096], rm[1100];
         snprintf(b, sizeof b, "%s/%s%d", tmp, tag, trial);
         snprintf(cmd, sizeof cmd, "exec %s generate --model %s %s --out %s", cli, m, args, b);
-        pid_t pid = fork();
-        if (pid == 0) {
-            setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-            _exit(127);
+        int k = 1 + (int)(dm_rng_uniform(&rng) * (total - 1)), mid = 0;
+        for (int attempt = 0; !mid && attempt < 3; attempt++) {
+            snprintf(rm, sizeof rm, "rm -rf %s", b);
+            CHECK(system(rm) == 0);
+            printf("%s trial %d attempt %d: ", tag, trial, attempt);
+            mid = kill_mid_run(cmd, b, attempt ? 1 : k, total, &rng, attempt > 0);
         }
-        long ms = 20 + (long)(dm_rng_uniform(&rng) * 900);
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        printf("%s trial %d: killed after %ld ms\n", tag, trial, ms);
+        CHECKF(mid, "%s trial %d: no kill landed in the middle of the run", tag, trial);
         CHECK(run("generate --model %s %s --out %s", m, args, b) == 0);
-        CHECKF(same_tree(full_dir, b, ""), "%s trial %d (kill after %ld ms) differs", tag, trial,
-               ms);
+        CHECKF(same_tree(full_dir, b, ""), "%s trial %d (killed after %d samples) differs", tag,
+               trial, k);
     }
 }
 
@@ -296,10 +353,14 @@ int main(void) {
     CHECK(run("merge %s/merged %s/s0 %s/s1 2>/dev/null", tmp, tmp, tmp) == 0);
     snprintf(b, sizeof b, "%s/merged", tmp);
     CHECK(same_tree(a, b, ""));
-    /* the same through the cluster environment variables */
-    CHECK(run("generate --model %s " ARGS
-              " --num-shards 2 --out %s/j1 </dev/null 2>/dev/null; true",
-              model, tmp) == 0);
+    /* the same through the cluster environment variables; without one, --num-shards is a
+     * usage error (exit 2) that writes nothing */
+    unsetenv("SLURM_ARRAY_TASK_ID");
+    unsetenv("JOB_COMPLETION_INDEX");
+    CHECK(run("generate --model %s " ARGS " --num-shards 2 --out %s/j1 </dev/null 2>/dev/null",
+              model, tmp) == 2);
+    snprintf(b, sizeof b, "%s/j1", tmp);
+    CHECKF(!dm_dir_exists(b), "%s: written by a refused --num-shards run", b);
     setenv("JOB_COMPLETION_INDEX", "1", 1);
     CHECK(run("generate --model %s " ARGS " --num-shards 2 --out %s/j1", model, tmp) == 0);
     unsetenv("JOB_COMPLETION_INDEX");

@@ -86,9 +86,9 @@ static void test_aggregate_disc(void) {
     int only8[1] = {8};
     CHECK(dm_mask_aggregate(maps, 2, only8, 1, DM_NORM_MINMAX, 0, D, D, out, scratch, &err) ==
           DM_OK);
-    float mx = 0;
-    for (int i = 0; i < D * D; i++) mx = fmaxf(mx, out[i]);
-    CHECK(mx == 0);
+    int nonzero = 0; /* counts a NaN too */
+    for (int i = 0; i < D * D; i++) nonzero += out[i] != 0;
+    CHECK(nonzero == 0);
     int none[1] = {16};
     CHECK(dm_mask_aggregate(maps, 2, none, 1, DM_NORM_MINMAX, 0, D, D, out, scratch, &err) ==
           DM_ERR);

@@ -17,7 +17,7 @@ static void cmp(dm_safetensors *g, const char *name, const float *mine, long n, 
     if (!ref || rn != n) return;
     double e = check_max_abs_diff(mine, ref, n);
     CHECKF(e <= tol, "%s: %s max err %g > %g", what, name, e, tol);
-    if (e > *worst) *worst = e;
+    *worst = check_worst(*worst, e);
     printf("  %-60s %.3g\n", name, e);
     free(ref);
 }
@@ -115,7 +115,8 @@ int main(void) {
     run(single, euler, DM_SAMPLER_EULER, 1e-3, 1e-3, 0);
     run(folder, dpm, DM_SAMPLER_DPMPP_2M, 1e-3, 1e-3, 0);
     run(single, dpm, DM_SAMPLER_DPMPP_2M, 1e-3, 1e-3, 0);
-    /* f16 weights: the README measured final_latent moving by up to 0.082, image_raw 0.0043 */
-    run(half, ddim, DM_SAMPLER_DDIM, 0.15, 0.01, 0);
+    /* f16 weights: final_latent moves by 0.082, image_raw by 0.0043 (measured, BENCHMARKS.md);
+     * bounds 0.1 / 5e-3, at most 25 % above the measured worst */
+    run(half, ddim, DM_SAMPLER_DDIM, 0.1, 5e-3, 0);
     return check_finish();
 }

@@ -10,8 +10,8 @@
 #include "io/safetensors.h"
 #include "sched/sampler.h"
 
-static double maxd(double a, double b) {
-    return a > b ? a : b;
+static double maxd(double a, double b) { /* NaN-aware: a NaN error stays NaN */
+    return check_worst(a, b);
 }
 
 static void run_golden(const char *file, dm_sampler_kind kind, const char *spacing,

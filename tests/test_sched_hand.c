@@ -114,7 +114,8 @@ static void test_spacings(void) {
         CHECK(fabs(y - 2.0 / sqrt(s901 * s901 + 1)) < 1e-6);
         /* the sampler's alphas_cumprod agrees with the double-precision product */
         double md = 0;
-        for (int t = 0; t < T; t++) md = fmax(md, fabs(dm_sampler_alphas_cumprod(s)[t] - ac[t]));
+        for (int t = 0; t < T; t++)
+            md = check_worst(md, fabs(dm_sampler_alphas_cumprod(s)[t] - ac[t]));
         CHECKF(md < 1e-6, "alphas_cumprod vs double reference: %g", md);
     }
     dm_sampler_free(s);
@@ -124,7 +125,8 @@ static void test_spacings(void) {
     ref_alphas(0, 0.0001, 0.02, ac);
     if (s) {
         double md = 0;
-        for (int t = 0; t < T; t++) md = fmax(md, fabs(dm_sampler_alphas_cumprod(s)[t] - ac[t]));
+        for (int t = 0; t < T; t++)
+            md = check_worst(md, fabs(dm_sampler_alphas_cumprod(s)[t] - ac[t]));
         CHECKF(md < 1e-6, "linear alphas_cumprod vs double reference: %g", md);
         CHECK(dm_sampler_timestep(s, 0) == 900.0f); /* leading, steps_offset 0 */
     }
@@ -249,7 +251,7 @@ static void test_pndm(void) {
         for (int e = 0; e < NE; e++) mo[e] = (float)model_fn(x[e], dm_sampler_timestep(s, i), e);
         CHECK(dm_sampler_step(s, i, mo, x, NE, NULL, NULL, &err) == DM_OK);
         if (i >= 1) /* call i >= 1 completes step i - 1 */
-            for (int e = 0; e < NE; e++) maxd = fmax(maxd, fabs(x[e] - after[i - 1][e]));
+            for (int e = 0; e < NE; e++) maxd = check_worst(maxd, fabs(x[e] - after[i - 1][e]));
     }
     CHECKF(maxd < 1e-5, "pndm vs double PLMS reference: %g", maxd);
     printf("pndm  vs double PLMS reference: max abs err %.3g\n", maxd);
@@ -264,7 +266,7 @@ static void test_pndm(void) {
             dm_sampler_step(p, i, ce, xp, NE, NULL, NULL, &err);
         for (int i = 0; i < N; i++) dm_sampler_step(d, i, ce, xd, NE, NULL, NULL, &err);
         double md = 0;
-        for (int e = 0; e < NE; e++) md = fmax(md, fabs(xp[e] - xd[e]));
+        for (int e = 0; e < NE; e++) md = check_worst(md, fabs(xp[e] - xd[e]));
         CHECKF(md < 1e-5, "pndm constant-eps vs ddim: %g", md);
     }
     dm_sampler_free(p);
@@ -317,7 +319,7 @@ static void test_dpm(int N) {
         CHECK(dm_sampler_step(s, i, mo, x, NE, NULL, NULL, &err) == DM_OK);
     }
     double md = 0;
-    for (int e = 0; e < NE; e++) md = fmax(md, fabs(x[e] - xr[e]));
+    for (int e = 0; e < NE; e++) md = check_worst(md, fabs(x[e] - xr[e]));
     CHECKF(md < 2e-5, "dpm++ %d steps vs double reference: %g", N, md);
     printf("dpm++ %2d steps vs double reference: max abs err %.3g\n", N, md);
     dm_sampler_free(s);
@@ -360,8 +362,8 @@ static void test_euler_a(void) {
     for (int e = 0; e < NN; e++) {
         double x0h = y[e] - sf * mo[e];
         double want = y[e] + (y[e] - x0h) / sf * (down - sf) + z[e] * up;
-        md = fmax(md, fabs(x[e] - want) / (1 + fabs(want)));
-        md = fmax(md, fabs(x0[e] - x0h) / (1 + fabs(x0h)));
+        md = check_worst(md, fabs(x[e] - want) / (1 + fabs(want)));
+        md = check_worst(md, fabs(x0[e] - x0h) / (1 + fabs(x0h)));
     }
     CHECKF(md < 2e-5, "euler_a step vs hand formula (relative): %g", md);
     /* determinism: same seed, same bytes */
@@ -421,7 +423,7 @@ static void test_ddim_eta(void) {
     for (int e = 0; e < NN; e++) {
         double x0 = (y[e] - sqrt(1 - a) * mo[e]) / sqrt(a);
         double want = sqrt(ap) * x0 + sqrt(1 - ap - sig * sig) * mo[e] + sig * z[e];
-        md = fmax(md, fabs(x[e] - want));
+        md = check_worst(md, fabs(x[e] - want));
     }
     CHECKF(md < 1e-5, "ddim eta step vs hand formula: %g", md);
     /* zero-noise check: the same step with eta = 0 is the deterministic DDIM update */
@@ -432,7 +434,7 @@ static void test_ddim_eta(void) {
         double m0 = 0;
         for (int e = 0; e < NN; e++) {
             double x0 = (y[e] - sqrt(1 - a) * mo[e]) / sqrt(a);
-            m0 = fmax(m0, fabs(x[e] - (sqrt(ap) * x0 + sqrt(1 - ap) * mo[e])));
+            m0 = check_worst(m0, fabs(x[e] - (sqrt(ap) * x0 + sqrt(1 - ap) * mo[e])));
         }
         CHECKF(m0 < 1e-5, "ddim eta 0 vs hand formula: %g", m0);
     }
@@ -492,7 +494,22 @@ static void test_alpha_to_one(void) {
         }
         dm_sampler_free(s);
     }
-    /* PNDM's class default is false: the same config gives alphas_cumprod[0] there */
+    /* PNDM's class default is false: the same config (set_alpha_to_one absent) ends on
+     * alphas_cumprod[0]. With a constant eps PNDM equals DDIM (test_pndm), so its last x is
+     * DDIM's with set_alpha_to_one 0 (pass 1 above) and not DDIM's with the default 1. */
+    dm_sampler *smp[3]; /* PNDM with the class default, DDIM with 0, DDIM with 1 */
+    float xs[3][2] = {{0.4f, -2.0f}, {0.4f, -2.0f}, {0.4f, -2.0f}}, mo[2] = {0.1f, 0.9f};
+    for (int k = 0; k < 3; k++) {
+        c.set_alpha_to_one = k - 1;
+        smp[k] = make(&c, k ? DM_SAMPLER_DDIM : DM_SAMPLER_PNDM, 10, 0.0f);
+        for (int i = 0; smp[k] && i < dm_sampler_num_calls(smp[k]); i++)
+            dm_sampler_step(smp[k], i, mo, xs[k], 2, NULL, NULL, &err);
+    }
+    double to0 = check_worst(fabs(xs[0][0] - xs[1][0]), fabs(xs[0][1] - xs[1][1])),
+           to1 = check_worst(fabs(xs[0][0] - xs[2][0]), fabs(xs[0][1] - xs[2][1]));
+    CHECKF(smp[0] && smp[1] && smp[2] && to0 < 1e-5 && to1 > 1e-3,
+           "pndm default final alpha: %g from alphas_cumprod[0], %g from 1", to0, to1);
+    for (int k = 0; k < 3; k++) dm_sampler_free(smp[k]);
 }
 
 static int msg_has(const dm_error *e, const char *needle) {

@@ -34,7 +34,7 @@ static void run(const char *model_path, double tol) {
         dm_st_read_f32(dm_st_find(g, "last_hidden_state"), ref, &err);
         double e = check_max_abs_diff(out, ref + (size_t)b * T * D, (long)T * D);
         CHECKF(e <= tol, "%s: last_hidden_state[%d] max err %g", model_path, b, e);
-        worst = e > worst ? e : worst;
+        worst = check_worst(worst, e);
         for (int l = 0; l <= NL; l++) {
             char name[64];
             snprintf(name, sizeof name, "hidden_states.%d", l);
@@ -45,7 +45,7 @@ static void run(const char *model_path, double tol) {
             double e2 =
                 check_max_abs_diff(hid + (size_t)l * T * D, ref + (size_t)b * T * D, (long)T * D);
             CHECKF(e2 <= tol, "%s: %s[%d] max err %g", model_path, name, b, e2);
-            worst = e2 > worst ? e2 : worst;
+            worst = check_worst(worst, e2);
         }
     }
     printf("%s: max abs error %.3g\n", model_path, worst);
