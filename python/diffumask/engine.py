@@ -1,10 +1,10 @@
 """The engine over ctypes: ``Engine`` runs txt2img and DiffuMask samples of ``libdiffumask.so``
 and hands back numpy arrays; ``Error`` carries the library's one-line message.
 
-The library is looked for, in order: the file (or folder) ``$DIFFUMASK_LIB`` names; beside the
-package (the package's folder, or PREFIX/lib when the package is installed in
-PREFIX/lib/python3*/…-packages by ``make install``); a source checkout's ``build/``; the dynamic
-loader's path; /usr/local/lib and ~/.local/lib. ``library_path()`` says which file was loaded.
+The library is looked for, in order: the file (or folder) ``$DIFFUMASK_LIB`` names; the one
+``make install`` installed with the package (recorded in ``_install.py``); beside the package
+(its folder, or PREFIX/lib for a package in PREFIX/lib/python3*/…-packages); a source
+checkout's ``build/``; the dynamic loader's path; /usr/local/lib and ~/.local/lib. ``library_path()`` says which file was loaded.
 Nothing is loaded before the first use, so a missing or older library is an ``Error`` then,
 never an import failure."""
 
@@ -82,7 +82,14 @@ def _candidates():
             return [(os.path.join(env, n), "DIFFUMASK_LIB") for n in (SONAME, "libdiffumask.so")]
         return [(env, "DIFFUMASK_LIB")]
     here = os.path.dirname(os.path.abspath(__file__))
-    out = [(os.path.join(here, SONAME), "beside the package")]
+    out = []
+    try:  # written by `make install`: the library installed with the package
+        from . import _install
+
+        out.append((os.path.normpath(os.path.join(here, _install.LIBRARY)), "make install"))
+    except ImportError:
+        pass
+    out.append((os.path.join(here, SONAME), "beside the package"))
     # PREFIX/lib/python3*/{dist,site}-packages/diffumask -> PREFIX/lib
     libdir = os.path.dirname(os.path.dirname(os.path.dirname(here)))
     out.append((os.path.join(libdir, SONAME), "the package's PREFIX/lib"))
