@@ -210,3 +210,25 @@ def test_missing_and_mismatched_library(lib, tmp_path):
 
 def test_library_path_is_the_one_loaded(lib):
     assert os.path.realpath(diffumask.library_path()) == os.path.realpath(LIB)
+
+
+def test_library_search_order(lib, tmp_path):
+    """Without DIFFUMASK_LIB: a package copy outside the repository finds the library on the
+    loader path (LD_LIBRARY_PATH), and one beside it before that."""
+    import shutil
+
+    pkg = tmp_path / "site" / "diffumask"
+    shutil.copytree(os.path.join(REPO, "python", "diffumask"), pkg,
+                    ignore=shutil.ignore_patterns("__pycache__", "_install.py"))
+    real = os.path.realpath(LIB)
+    env = {k: v for k, v in os.environ.items() if k != "DIFFUMASK_LIB"}
+    env.update(PYTHONPATH=str(tmp_path / "site"), HOME=str(tmp_path),
+               LD_LIBRARY_PATH=os.path.dirname(real))
+    code = "import diffumask; print(diffumask.library_path())"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       cwd=tmp_path)
+    assert p.returncode == 0 and p.stdout.strip() == real, p.stdout + p.stderr
+    shutil.copy(real, pkg / "libdiffumask.so.0")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       cwd=tmp_path)
+    assert p.returncode == 0 and p.stdout.strip() == str(pkg / "libdiffumask.so.0"), p.stdout
