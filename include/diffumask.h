@@ -120,6 +120,25 @@ typedef struct {
 
 /* o = all zero / NULL, o->size = sizeof *o. */
 void dm_run_options_init(dm_run_options *o);
+
+/* dm_open_options made extensible (that struct's layout is fixed by the ABI): the same fields
+ * after a size field, read as far as the caller's size reaches (dm_engine_config_init sets
+ * it). Later open-time options are added at its end. */
+typedef struct {
+    size_t size;            /* sizeof(dm_engine_config) as the caller compiled it */
+    const char *model_path; /* NULL = the built-in demo model */
+    int threads;            /* 0 = all cores */
+    const dm_lora *loras;   /* merged in order; may be NULL */
+    int n_loras;
+    const char *vae_decoder; /* AutoencoderTiny (TAESD) folder replacing the VAE, or NULL */
+    dm_precision precision;  /* 0 = DM_PRECISION_AUTO */
+} dm_engine_config;
+
+/* c = all zero / NULL (the demo model, all cores, AUTO), c->size = sizeof *c. */
+void dm_engine_config_init(dm_engine_config *c);
+/* dm_open_ex with a dm_engine_config; DM_EUSAGE when c->size is smaller than a size_t or larger
+ * than this library's dm_engine_config. */
+dm_status dm_open_config(const dm_engine_config *c, dm_engine **out, dm_error *err);
 /* dm_generate_image / dm_generate_masked with options (o may be NULL = defaults). n_words = 0:
  * an image only (class_words, mask, score and o->heatmaps unused); else as dm_generate_masked.
  * Fails with DM_EUSAGE when o->size is smaller than a size_t or larger than this library's

@@ -1,7 +1,8 @@
 /* dm_generate_ex through the public header: diffusers' initial noise in (the tiny SD 1 golden's
  * image from its latents=), the stop callback ending the call at the asked step with
  * DM_ESTOPPED and untouched outputs, progress seeing every step, heat maps out in [0, 1] and
- * higher inside the mask, the mask equal to dm_generate_masked's, the options' size checked. */
+ * higher inside the mask, the mask equal to dm_generate_masked's, the options' size checked;
+ * dm_open_config (dm_open_ex's options behind a size field). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,8 +143,13 @@ static void demo_model(void) {
     CHECK(memcmp(rgb, rgb2, N * 3) == 0 && memcmp(mask, mask2, N) == 0);
 
     /* options from an older header (only the size field) run with the defaults */
-    dm_run_options old = {.size = sizeof(size_t)};
-    CHECKF(dm_generate_ex(e, &r, &old, words, 2, rgb, mask, NULL, &err) == DM_OK, "%s", err.msg);
+    union {
+        dm_run_options o;
+        unsigned char bytes[sizeof(dm_run_options)];
+    } old;
+    memset(old.bytes, 0xFF, sizeof old.bytes); /* what lies past an older caller's struct */
+    old.o.size = sizeof(size_t);
+    CHECKF(dm_generate_ex(e, &r, &old.o, words, 2, rgb, mask, NULL, &err) == DM_OK, "%s", err.msg);
     CHECK(memcmp(mask, mask2, N) == 0);
     /* bad options and arguments are errors, not crashes */
     dm_run_options bad = o;
@@ -167,8 +173,48 @@ static void demo_model(void) {
     dm_close(e);
 }
 
+/* dm_open_config: the options of dm_open_ex behind a size field */
+static void open_config(void) {
+    dm_error err = {0};
+    dm_engine *e = NULL;
+    dm_engine_config c;
+    dm_engine_config_init(&c);
+    c.threads = 1, c.precision = DM_PRECISION_FP32;
+    CHECKF(dm_open_config(&c, &e, &err) == DM_OK && e, "%s", err.msg);
+    if (e) CHECK(dm_engine_precision(e) == DM_PRECISION_FP32 && dm_native_size(e) == 64);
+    dm_close(e);
+    /* a LoRA for another model (the tiny golden's on the demo model): refused, file named */
+    dm_lora l = {check_shared("golden/fast/lora-kohya.safetensors"), 1.0f};
+    c.loras = &l, c.n_loras = 1;
+    e = NULL;
+    CHECK(dm_open_config(&c, &e, &err) == DM_ERR && !e && strstr(err.msg, "lora-kohya"));
+    c.n_loras = -1;
+    CHECK(dm_open_config(&c, &e, &err) == DM_EUSAGE);
+    c.n_loras = 0;
+    c.model_path = "/nonexistent/model";
+    CHECK(dm_open_config(&c, &e, &err) == DM_ERR && strstr(err.msg, "/nonexistent/model"));
+    /* sizes: a caller of an older header (the size field only) gets the defaults; a size this
+     * library does not know is refused */
+    union {
+        dm_engine_config c;
+        unsigned char bytes[sizeof(dm_engine_config)];
+    } old;
+    memset(old.bytes, 0xFF, sizeof old.bytes); /* what lies past an older caller's struct */
+    old.c.size = sizeof(size_t);
+    e = NULL;
+    CHECKF(dm_open_config(&old.c, &e, &err) == DM_OK && e && dm_native_size(e) == 64, "%s",
+           err.msg);
+    dm_close(e);
+    c.model_path = NULL, c.size = 0;
+    CHECK(dm_open_config(&c, &e, &err) == DM_EUSAGE && strstr(err.msg, "size"));
+    c.size = sizeof c + 8;
+    CHECK(dm_open_config(&c, &e, &err) == DM_EUSAGE);
+    CHECK(dm_open_config(NULL, &e, &err) == DM_EUSAGE);
+}
+
 int main(void) {
     check_shared_dir(); /* skips (77) without ../shared */
+    open_config();
     demo_model();
     golden_latents();
     return check_finish();

@@ -23,7 +23,7 @@ SONAME = "libdiffumask.so.0"
 _PRECISIONS = {"auto": 0, "fp32": 1, "bf16": 2}
 _STATUS = {1: "DM_ERR", 2: "DM_EUSAGE", 3: "DM_ESTOPPED"}
 # the functions this package calls: a library without one of them is too old for it
-_NEEDED = ("dm_open_ex", "dm_close", "dm_native_size", "dm_latent_shape", "dm_generate_ex",
+_NEEDED = ("dm_open_config", "dm_close", "dm_native_size", "dm_latent_shape", "dm_generate_ex",
            "dm_version", "dm_engine_precision")
 
 
@@ -45,8 +45,9 @@ class _Lora(ctypes.Structure):
     _fields_ = [("path", ctypes.c_char_p), ("scale", ctypes.c_float)]
 
 
-class _OpenOptions(ctypes.Structure):
-    _fields_ = [("model_path", ctypes.c_char_p), ("threads", ctypes.c_int),
+class _EngineConfig(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_size_t), ("model_path", ctypes.c_char_p),
+                ("threads", ctypes.c_int),
                 ("loras", ctypes.POINTER(_Lora)), ("n_loras", ctypes.c_int),
                 ("vae_decoder", ctypes.c_char_p), ("precision", ctypes.c_int)]
 
@@ -105,8 +106,8 @@ def _candidates():
 def _bind(lib):
     c = ctypes
     E = c.POINTER(_ErrorBuf)
-    lib.dm_open_ex.argtypes = [c.POINTER(_OpenOptions), c.POINTER(c.c_void_p), E]
-    lib.dm_open_ex.restype = c.c_int
+    lib.dm_open_config.argtypes = [c.POINTER(_EngineConfig), c.POINTER(c.c_void_p), E]
+    lib.dm_open_config.restype = c.c_int
     lib.dm_close.argtypes = [c.c_void_p]
     lib.dm_close.restype = None
     lib.dm_native_size.argtypes = [c.c_void_p]
@@ -324,14 +325,15 @@ class Engine:
             loras.append(_Lora(_cstr(os.fspath(path), "lora path"), float(scale)))
         arr = (_Lora * max(1, len(loras)))(*loras)
         self._keep = [arr]
-        o = _OpenOptions(model_path=_cstr(model, "model", allow_none=True),
-                         threads=_int(threads, "threads", 0, 4096),
-                         loras=ctypes.cast(arr, ctypes.POINTER(_Lora)) if loras else None,
-                         n_loras=len(loras),
-                         vae_decoder=_cstr(vae_decoder, "vae_decoder", allow_none=True),
-                         precision=_PRECISIONS[precision])
+        o = _EngineConfig(size=ctypes.sizeof(_EngineConfig),
+                          model_path=_cstr(model, "model", allow_none=True),
+                          threads=_int(threads, "threads", 0, 4096),
+                          loras=ctypes.cast(arr, ctypes.POINTER(_Lora)) if loras else None,
+                          n_loras=len(loras),
+                          vae_decoder=_cstr(vae_decoder, "vae_decoder", allow_none=True),
+                          precision=_PRECISIONS[precision])
         handle, err = ctypes.c_void_p(), _ErrorBuf()
-        status = lib.dm_open_ex(ctypes.byref(o), ctypes.byref(handle), ctypes.byref(err))
+        status = lib.dm_open_config(ctypes.byref(o), ctypes.byref(handle), ctypes.byref(err))
         if status:
             raise Error(err.msg.decode("utf-8", "replace"), status)
         self._lib, self._h = lib, handle

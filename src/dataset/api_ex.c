@@ -1,6 +1,7 @@
-/* The extended public API of include/diffumask.h (dm_generate_ex and its dm_run_options): what a
- * binding needs beyond dm_generate_masked — heat maps out, diffusers' initial noise in, progress
- * and stop callbacks. Kept apart from api.c so the plain API stays as it was. */
+/* The extended public API of include/diffumask.h (dm_generate_ex and its dm_run_options,
+ * dm_open_config): what a binding needs beyond dm_generate_masked — heat maps out, diffusers'
+ * initial noise in, progress and stop callbacks, open options that can grow. Kept apart from
+ * api.c so the plain API stays as it was. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,32 @@
 
 void dm_run_options_init(dm_run_options *o) {
     *o = (dm_run_options){.size = sizeof *o};
+}
+
+void dm_engine_config_init(dm_engine_config *c) {
+    *c = (dm_engine_config){.size = sizeof *c};
+}
+
+dm_status dm_open_config(const dm_engine_config *in, dm_engine **out, dm_error *err) {
+    dm_engine_config c;
+    dm_engine_config_init(&c);
+    if (!in || !out)
+        return dm_fail_code(err, DM_EUSAGE,
+                            "dm_open_config: a config and a handle pointer are required");
+    *out = NULL;
+    if (in->size < sizeof(size_t) || in->size > sizeof c)
+        return dm_fail_code(err, DM_EUSAGE,
+                            "dm_open_config: config size %zu is not that of a dm_engine_config "
+                            "(%zu here; call dm_engine_config_init)",
+                            in->size, sizeof c);
+    memcpy(&c, in, in->size); /* fields past the caller's size keep their defaults */
+    dm_open_options o = {.model_path = c.model_path,
+                         .threads = c.threads,
+                         .loras = c.loras,
+                         .n_loras = c.n_loras,
+                         .vae_decoder = c.vae_decoder,
+                         .precision = c.precision};
+    return dm_open_ex(&o, out, err);
 }
 
 const char *dm_version(void) {
