@@ -15,8 +15,9 @@ extern "C" {
 
 typedef enum {
     DM_OK = 0,
-    DM_ERR = 1,   /* any failure: bad file, bad value, I/O */
-    DM_EUSAGE = 2 /* the caller asked for something that makes no sense */
+    DM_ERR = 1,     /* any failure: bad file, bad value, I/O */
+    DM_EUSAGE = 2,  /* the caller asked for something that makes no sense */
+    DM_ESTOPPED = 3 /* a stop callback asked the call to end early; nothing was written */
 } dm_status;
 
 /* One line naming the file / tensor / argument and what is wrong with it. */
@@ -93,6 +94,63 @@ dm_status dm_generate_image(dm_engine *e, const dm_image_request *r, uint8_t *rg
 dm_status dm_generate_masked(dm_engine *e, const dm_image_request *r,
                              const char *const *class_words, int n_words, const char *mask_method,
                              uint8_t *rgb, uint8_t *mask, float *score, dm_error *err);
+
+/* ------------------------------------------------------------------ extended runs
+ * What a binding (Python, notebooks) needs beyond dm_generate_masked: the class heat maps out,
+ * diffusers' initial noise in, progress and stop callbacks. The struct is extensible: callers
+ * set size = sizeof(dm_run_options) (dm_run_options_init does) and the library reads only the
+ * fields that size covers, so a newer library serves older callers unchanged. */
+typedef struct {
+    size_t size; /* sizeof(dm_run_options) as the caller compiled it */
+    /* float32 initial noise of dm_latent_shape's shape (4 x height/8 x width/8 for SD), as
+     * diffusers' latents= (the library multiplies it by the scheduler's initial sigma).
+     * NULL = drawn from the request's seed. */
+    const float *latents;
+    /* may be NULL: called after each denoising step with step = 1..n_steps */
+    void (*progress)(void *user, int step, int n_steps);
+    /* may be NULL: asked after each step but the last; non-zero ends the call with DM_ESTOPPED
+     * ("stopped at step i of n") and leaves the outputs unwritten */
+    int (*should_stop)(void *user);
+    void *user; /* given to progress and should_stop */
+    /* masked runs: n_words * height * width floats receiving each class word's aggregated
+     * attention (before any refinement), normalised to [0, 1]; may be NULL */
+    float *heatmaps;
+    const char *mask_method; /* masked runs: as dm_generate_masked's; NULL = the default */
+} dm_run_options;
+
+/* o = all zero / NULL, o->size = sizeof *o. */
+void dm_run_options_init(dm_run_options *o);
+
+/* dm_open_options made extensible (that struct's layout is fixed by the ABI): the same fields
+ * after a size field, read as far as the caller's size reaches (dm_engine_config_init sets
+ * it). Later open-time options are added at its end. */
+typedef struct {
+    size_t size;            /* sizeof(dm_engine_config) as the caller compiled it */
+    const char *model_path; /* NULL = the built-in demo model */
+    int threads;            /* 0 = all cores */
+    const dm_lora *loras;   /* merged in order; may be NULL */
+    int n_loras;
+    const char *vae_decoder; /* AutoencoderTiny (TAESD) folder replacing the VAE, or NULL */
+    dm_precision precision;  /* 0 = DM_PRECISION_AUTO */
+} dm_engine_config;
+
+/* c = all zero / NULL (the demo model, all cores, AUTO), c->size = sizeof *c. */
+void dm_engine_config_init(dm_engine_config *c);
+/* dm_open_ex with a dm_engine_config; DM_EUSAGE when c->size is smaller than a size_t or larger
+ * than this library's dm_engine_config. */
+dm_status dm_open_config(const dm_engine_config *c, dm_engine **out, dm_error *err);
+/* dm_generate_image / dm_generate_masked with options (o may be NULL = defaults). n_words = 0:
+ * an image only (class_words, mask, score and o->heatmaps unused); else as dm_generate_masked.
+ * Fails with DM_EUSAGE when o->size is smaller than a size_t or larger than this library's
+ * dm_run_options (a program built against a newer header). */
+dm_status dm_generate_ex(dm_engine *e, const dm_image_request *r, const dm_run_options *o,
+                         const char *const *class_words, int n_words, uint8_t *rgb, uint8_t *mask,
+                         float *score, dm_error *err);
+/* The shape of dm_run_options.latents for a width x height image (0 = the native size):
+ * channels x h x w (4 x height/8 x width/8 for SD; the demo model's VAE scales by 4). */
+void dm_latent_shape(const dm_engine *e, int width, int height, int *channels, int *h, int *w);
+/* The library's version, DM_VERSION of the header it was built with (a binding checks it). */
+const char *dm_version(void);
 
 #ifdef __cplusplus
 }

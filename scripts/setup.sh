@@ -5,7 +5,7 @@
 #   bash scripts/setup.sh              install + build + main job
 #   bash scripts/setup.sh --deps-only  install only (what .ci/run uses)
 #   bash scripts/setup.sh --extra NAME install one group of the real clients the CI tests drive
-#                                      (torchvision | slurm | chromium), nothing else
+#                                      (torchvision | slurm | chromium | python), nothing else
 #
 # Everything is idempotent: run it again after a pull. The whole output is also kept in
 # build/setup.log. To have `diffumask` on PATH afterwards: make install (see the last lines).
@@ -43,13 +43,19 @@ PACKAGES=(
 #   torchvision  tests/cli_torchvision.sh, tests/cli_coco_rle.sh (Debian's python3, not pyenv's)
 #   slurm        .ci/slurm-test: a one-node Slurm cluster running docs/cluster-array.sbatch
 #   chromium     tests/cli_report.sh: the report page in headless Chromium
+#   python       the Python package's tests (python/tests, pytest), examples/heatmaps.py
+#                (matplotlib), tests/cli_pip.sh (pip + venv + setuptools, offline)
 case "$extra" in
 "") ;;
 torchvision) PACKAGES=(python3-numpy python3-torchvision) ;;
 slurm) PACKAGES=(slurm-wlm munge) ;;
 chromium) PACKAGES=(chromium) ;;
+python)
+    PACKAGES=(python3-numpy python3-pil python3-pytest python3-matplotlib python3-pip python3-venv
+        python3-setuptools)
+    ;;
 *)
-    echo "setup.sh: --extra takes torchvision, slurm or chromium, not '$extra'" >&2
+    echo "setup.sh: --extra takes torchvision, slurm, chromium or python, not '$extra'" >&2
     exit 2
     ;;
 esac

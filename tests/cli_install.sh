@@ -3,7 +3,8 @@
 # examples/embed.c built with `pkg-config --cflags --libs diffumask` against the installed shared
 # library (and with --static against libdiffumask.a) runs on the installed demo model; the
 # installed CLI generates without --model; the .so has its soname and exports exactly the
-# functions of diffumask.h.
+# functions of diffumask.h; the Python package lands where Debian's python3 finds it (for the
+# prefix, and for PREFIX=$HOME/.local the user site) and loads the installed library.
 set -u
 build=${DM_BUILD_DIR:?} src=${DM_SOURCE_DIR:?}
 if ! command -v pkg-config >/dev/null; then
@@ -60,5 +61,41 @@ PATH=$prefix/bin:$PATH diffumask generate --classes circle --images-per-class 1 
     --out "$tmp/ds" --quiet || { echo "FAIL: installed diffumask generate"; fail=1; }
 grep -q "\"model\":[[:space:]]*\"$prefix/share/diffumask/models/toy-shapes\"" "$tmp/ds/config.json" ||
     { echo "FAIL: installed CLI did not use the installed model:"; grep model "$tmp/ds/config.json"; fail=1; }
+# the Python package: in Debian's dist-packages path for the prefix, importable from elsewhere,
+# loading the installed library and the installed demo model
+py=/usr/bin/python3
+if [ -x "$py" ] && "$py" -c 'import numpy' 2>/dev/null; then
+    pyout=$(cd "$tmp" && env -u DIFFUMASK_LIB PYTHONPATH="$prefix/lib/python3/dist-packages" "$py" -c '
+import diffumask as d
+print(d.__file__)
+print(d.library_path())
+with d.Engine(threads=1) as e:
+    print(e.generate_masked("a photo of a red circle", ["circle"], steps=2).mask.shape)') ||
+        { echo "FAIL: the installed Python package: $pyout"; fail=1; }
+    echo "$pyout"
+    [ "$(sed -n 1p <<<"$pyout")" = "$prefix/lib/python3/dist-packages/diffumask/__init__.py" ] ||
+        { echo "FAIL: package not in $prefix/lib/python3/dist-packages"; fail=1; }
+    [ "$(sed -n 2p <<<"$pyout")" = "$(realpath "$prefix/lib/libdiffumask.so.0")" ] ||
+        { echo "FAIL: the package did not load the installed library"; fail=1; }
+    [ "$(sed -n 3p <<<"$pyout")" = "(64, 64)" ] || { echo "FAIL: mask shape"; fail=1; }
+    # PREFIX=$HOME/.local: the user site of that python3
+    home=$tmp/home
+    mkdir -p "$home"
+    HOME=$home cmake --install "$build" --prefix "$home/.local" >"$tmp/install2.log" 2>&1 ||
+        { cat "$tmp/install2.log"; echo "FAIL: cmake --install into ~/.local"; exit 1; }
+    usersite=$(HOME=$home "$py" -m site --user-site)
+    pyout=$(cd "$tmp" && env -u DIFFUMASK_LIB -u PYTHONPATH HOME=$home "$py" -c '
+import diffumask as d
+print(d.__file__)
+print(d.library_path())') || { echo "FAIL: import from the user site: $pyout"; fail=1; }
+    [ "$(sed -n 1p <<<"$pyout")" = "$usersite/diffumask/__init__.py" ] &&
+        [ "$(sed -n 2p <<<"$pyout")" = "$(realpath "$home/.local/lib/libdiffumask.so.0")" ] ||
+        { echo "FAIL: user-site install: $pyout (user site $usersite)"; fail=1; }
+elif [ "${CI:-}" = true ]; then
+    echo "FAIL: /usr/bin/python3 with numpy missing in CI"; fail=1
+else
+    echo "SKIPPED (part): the Python package checks need /usr/bin/python3 with numpy"
+fi
+
 [ $fail -eq 0 ] && echo "PASS"
 exit $fail
