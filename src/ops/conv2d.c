@@ -108,13 +108,6 @@ void dm_conv2d_pre_w(const float *x, const dm_conv_pre *pre, int C, int H, int W
     dm_conv2d_w(tmp, C, H, W, w, b, O, k, 1, pad, y, scratch, accumulate, wscratch);
 }
 
-int dm_divisor_at_most(int n, int want) {
-    if (want >= n) return n;
-    int d = want > 1 ? want : 1;
-    while (n % d) d--;
-    return d;
-}
-
 int dm_conv1x1_inplace_rows(int C, int O, int H, int W) {
     /* bands of about 16 MB of input + output */
     size_t row = (size_t)(C + O) * W * sizeof(float);

@@ -1,67 +1,17 @@
 /* bf16 convolutions and linears through oneDNN (C API, 2.6). Per shape, one cache entry holds
  * the primitive and the reorders around it: f32 activations in our layout (CHW / token-major)
  * -> bf16 in the layout the primitive chose, and its f32 output -> our layout, with the
- * residual add (accumulate) done by that reorder's sum post-op. */
-#include "ops/dnnl_ops.h"
+ * residual add (accumulate) done by that reorder's sum post-op. The banded conv of the VAE
+ * decoder is in dnnl_banded.c; what the two share is dnnl_internal.h. */
+#include "ops/dnnl_internal.h"
 
 #include "core/arena.h"
 #include "core/cpu.h"
-#ifdef DM_X86
-#include "ops/avx512_math.h"
-#endif
 
-#include <dnnl.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-
-struct dm_wprep {
-    dm_dnnl *d;
-    dm_w src;       /* f32 or half, as the store handed it out */
-    int O, I, k;    /* [O, I, k, k] conv kernel, or [O, I] matrix when k == 0 */
-    int src_mapped; /* src lies in a file mapping (pages may be dropped after preparing) */
-    void *data;     /* bf16 weights in layout md, or NULL until the first use */
-    dnnl_memory_desc_t md;
-    dnnl_memory_t mem;
-};
-
-/* One shape of one op. key: kind, shape numbers and flags; everything else is made from it. */
-enum { KEY_INTS = 12 };
-typedef struct {
-    int key[KEY_INTS];
-    dnnl_primitive_t prim, rin, rout; /* op; src f32 -> bf16; dst -> our layout (or NULL) */
-    dnnl_memory_t m_x, m_src, m_dst, m_y, m_bias, m_scratch;
-    dnnl_memory_desc_t wmd; /* weights layout the op wants */
-    size_t src_bytes, dst_bytes, scratch_bytes;
-    /* our own conversions where the layouts are the usual ones (oneDNN's reorders cost as
-     * much as the op on small shapes): in: x [in_r][in_c] f32 -> bf16, transposed if in_t;
-     * out: dst [out_r][out_c] f32 -> y [out_c][out_r], summed if out_add */
-    int in_fast, in_t, in_r, in_c, out_fast, out_add, out_r, out_c;
-    int failed; /* oneDNN could not make this op: remembered, so it is not asked again */
-} entry;
-
-/* how an op's activations relate to ours (see entry) */
-typedef struct {
-    const dnnl_memory_desc_t *src; /* bf16 layout our conversion writes */
-    int t, r, c;
-    const dnnl_memory_desc_t *dst; /* f32 layout our transposing store reads, or NULL */
-    int out_r, out_c;
-} fast_io;
-
-struct dm_dnnl {
-    dnnl_engine_t eng;
-    dnnl_stream_t stream;
-    entry *e;
-    int n, cap;
-    dm_wprep **preps;
-    int n_preps, cap_preps;
-    int avx512_bf16; /* our band conversions need it (the CPU could in theory have AMX only) */
-    void *buf[3];    /* bf16 src, f32 dst, scratchpad: grown to the largest entry */
-    size_t buf_cap[3];
-    dm_dnnl_stats st;
-};
 
 dm_status dm_dnnl_create(dm_dnnl **out, dm_error *err) {
     *out = NULL;
@@ -125,25 +75,15 @@ dm_wprep *dm_dnnl_prep(dm_dnnl *d, dm_w w, int O, int I, int k, int src_mapped) 
 
 /* ------------------------------------------------------------------ conversions */
 
-static inline uint16_t to_bf16(float x) { /* round to nearest even; NaN stays NaN */
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
 static void cvt_plain(const float *x, size_t n, uint16_t *y) {
     const size_t chunk = 1 << 14;
     long nc = (long)((n + chunk - 1) / chunk);
 #pragma omp parallel for schedule(static) if (dm_ops_parallel() && nc > 1)
     for (long b = 0; b < nc; b++) {
         size_t i0 = (size_t)b * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
-        for (size_t i = i0; i < i1; i++) y[i] = to_bf16(x[i]);
+        for (size_t i = i0; i < i1; i++) y[i] = dm_dnnl_to_bf16(x[i]);
     }
 }
-
-enum { TB = 32 }; /* transpose tiles */
 
 /* y[c*R + r] = bf16(x[r*C + c]) */
 static void cvt_t(const float *x, int R, int C, uint16_t *y) {
@@ -154,13 +94,13 @@ static void cvt_t(const float *x, int R, int C, uint16_t *y) {
             int r1 = br * TB + TB < R ? br * TB + TB : R, c1 = bc * TB + TB < C ? bc * TB + TB : C;
             for (int c = bc * TB; c < c1; c++)
                 for (int r = br * TB; r < r1; r++)
-                    y[(size_t)c * R + r] = to_bf16(x[(size_t)r * C + c]);
+                    y[(size_t)c * R + r] = dm_dnnl_to_bf16(x[(size_t)r * C + c]);
         }
 }
 
 /* y[c*plane + r] (+)= s[r*C + c] for r < R: an NHWC f32 result into an NCHW map (plane = R for
  * the whole map; a band's rows are a part of each plane) */
-static void store_t(const float *s, int R, int C, float *y, size_t plane, int add) {
+void dm_dnnl_store_t(const float *s, int R, int C, float *y, size_t plane, int add) {
     int nr = (R + TB - 1) / TB, nc = (C + TB - 1) / TB;
 #pragma omp parallel for collapse(2) schedule(static) if (dm_ops_parallel() && (long)R * C > 16384)
     for (int br = 0; br < nr; br++)
@@ -178,7 +118,7 @@ static void store_t(const float *s, int R, int C, float *y, size_t plane, int ad
 
 /* ------------------------------------------------------------------ helpers */
 
-static void *grow(dm_dnnl *d, int i, size_t bytes) {
+void *dm_dnnl_grow(dm_dnnl *d, int i, size_t bytes) {
     if (bytes > d->buf_cap[i]) {
         free(d->buf[i]);
         size_t cap = (bytes + 4095) & ~(size_t)4095;
@@ -188,11 +128,11 @@ static void *grow(dm_dnnl *d, int i, size_t bytes) {
     return d->buf[i];
 }
 
-static int mem_new(dm_dnnl *d, const dnnl_memory_desc_t *md, dnnl_memory_t *m) {
+int dm_dnnl_mem_new(dm_dnnl *d, const dnnl_memory_desc_t *md, dnnl_memory_t *m) {
     return dnnl_memory_create(m, md, d->eng, DNNL_MEMORY_NONE) == dnnl_success ? 0 : -1;
 }
 
-static dnnl_primitive_attr_t attr_new(int sum) {
+dnnl_primitive_attr_t dm_dnnl_attr_new(int sum) {
     dnnl_primitive_attr_t a = NULL;
     if (dnnl_primitive_attr_create(&a) != dnnl_success) return NULL;
     dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user);
@@ -209,7 +149,7 @@ static dnnl_primitive_attr_t attr_new(int sum) {
 /* A reorder src -> dst (dst += when sum). */
 static dnnl_primitive_t reorder_new(dm_dnnl *d, const dnnl_memory_desc_t *src,
                                     const dnnl_memory_desc_t *dst, int sum) {
-    dnnl_primitive_attr_t a = attr_new(sum);
+    dnnl_primitive_attr_t a = dm_dnnl_attr_new(sum);
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
     if (a) dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_library);
@@ -220,12 +160,12 @@ static dnnl_primitive_t reorder_new(dm_dnnl *d, const dnnl_memory_desc_t *src,
     return p;
 }
 
-static int run(dm_dnnl *d, dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args) {
+int dm_dnnl_run(dm_dnnl *d, dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args) {
     if (dnnl_primitive_execute(p, d->stream, n, args) != dnnl_success) return -1;
     return dnnl_stream_wait(d->stream) == dnnl_success ? 0 : -1;
 }
 
-static void impl_name(dnnl_primitive_desc_t pd, char *buf, size_t n) {
+void dm_dnnl_impl_name(dnnl_primitive_desc_t pd, char *buf, size_t n) {
     const char *s = NULL;
     if (buf[0]) return;
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) == dnnl_success && s)
@@ -234,7 +174,7 @@ static void impl_name(dnnl_primitive_desc_t pd, char *buf, size_t n) {
 
 /* Makes p->data hold the weights in layout want (bf16), from the source: once, unless a second
  * primitive wants another layout (counted). src_md: the source's logical dims and f32 strides. */
-static int prepare(dm_wprep *p, const dnnl_memory_desc_t *want, const dnnl_memory_desc_t *src_md) {
+int dm_dnnl_prepare(dm_wprep *p, const dnnl_memory_desc_t *want, const dnnl_memory_desc_t *src_md) {
     dm_dnnl *d = p->d;
     if (p->data && dnnl_memory_desc_equal(&p->md, want)) return 0;
     size_t n = (size_t)p->O * p->I * (p->k ? (size_t)p->k * p->k : 1), bytes;
@@ -248,11 +188,11 @@ static int prepare(dm_wprep *p, const dnnl_memory_desc_t *want, const dnnl_memor
     void *data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     dnnl_primitive_t r = reorder_new(d, src_md, want, 0);
     dnnl_memory_t ms = NULL, mw = NULL;
-    if (data && r && !mem_new(d, src_md, &ms) && !mem_new(d, want, &mw)) {
+    if (data && r && !dm_dnnl_mem_new(d, src_md, &ms) && !dm_dnnl_mem_new(d, want, &mw)) {
         dnnl_memory_set_data_handle(ms, (void *)f);
         dnnl_memory_set_data_handle(mw, data);
         dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, mw}};
-        rc = run(d, r, 2, a);
+        rc = dm_dnnl_run(d, r, 2, a);
     }
     if (r) dnnl_primitive_destroy(r);
     if (ms) dnnl_memory_destroy(ms);
@@ -303,7 +243,7 @@ static entry *add(dm_dnnl *d, const int *key) {
 
 /* The cache entry of key: the one made before (*fresh = 0), or a new one for the caller to
  * finish and keep_entry (*fresh = 1); NULL when oneDNN refused this shape before, or no memory. */
-static entry *cached(dm_dnnl *d, const int *key, int *fresh) {
+entry *dm_dnnl_cached(dm_dnnl *d, const int *key, int *fresh) {
     entry *e = find(d, key);
     *fresh = !e;
     if (e) return e->failed ? NULL : e;
@@ -321,13 +261,13 @@ static int finish(dm_dnnl *d, entry *e, dnnl_primitive_desc_t pd, const dnnl_mem
     const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     const dnnl_memory_desc_t *bias = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
     e->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    impl_name(pd, impl, 64);
+    dm_dnnl_impl_name(pd, impl, 64);
     if (dnnl_primitive_create(&e->prim, pd) != dnnl_success) return -1;
     e->rin = reorder_new(d, x_md, src, 0);
-    if (!e->rin || mem_new(d, x_md, &e->m_x) || mem_new(d, src, &e->m_src) ||
-        mem_new(d, dst, &e->m_dst) || mem_new(d, sp, &e->m_scratch))
+    if (!e->rin || dm_dnnl_mem_new(d, x_md, &e->m_x) || dm_dnnl_mem_new(d, src, &e->m_src) ||
+        dm_dnnl_mem_new(d, dst, &e->m_dst) || dm_dnnl_mem_new(d, sp, &e->m_scratch))
         return -1;
-    if (has_bias && mem_new(d, bias, &e->m_bias)) return -1;
+    if (has_bias && dm_dnnl_mem_new(d, bias, &e->m_bias)) return -1;
     e->src_bytes = dnnl_memory_desc_get_size(src);
     e->scratch_bytes = dnnl_memory_desc_get_size(sp);
     if (dnnl_memory_desc_equal(src, f->src))
@@ -337,7 +277,7 @@ static int finish(dm_dnnl *d, entry *e, dnnl_primitive_desc_t pd, const dnnl_mem
         if (f->dst && dnnl_memory_desc_equal(dst, f->dst))
             e->out_fast = 1, e->out_add = acc, e->out_r = f->out_r, e->out_c = f->out_c;
         e->rout = reorder_new(d, dst, y_md, acc);
-        if (!e->rout || mem_new(d, y_md, &e->m_y)) return -1;
+        if (!e->rout || dm_dnnl_mem_new(d, y_md, &e->m_y)) return -1;
     }
     d->st.primitives++;
     return 0;
@@ -345,7 +285,7 @@ static int finish(dm_dnnl *d, entry *e, dnnl_primitive_desc_t pd, const dnnl_mem
 
 /* The op's arguments: src / weights / dst / scratchpad memories (data handles set by the caller)
  * and the bias when the op has one; returns how many. */
-static int op_args(entry *e, dm_wprep *p, const float *bias, dnnl_exec_arg_t op[5]) {
+int dm_dnnl_op_args(entry *e, dm_wprep *p, const float *bias, dnnl_exec_arg_t op[5]) {
     op[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, e->m_src};
     op[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, p->mem};
     op[2] = (dnnl_exec_arg_t){DNNL_ARG_DST, e->m_dst};
@@ -360,11 +300,11 @@ static int op_args(entry *e, dm_wprep *p, const float *bias, dnnl_exec_arg_t op[
 static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const float *bias, float *y,
                    const dnnl_memory_desc_t *w_src_md) {
     double t0 = omp_get_wtime();
-    if (prepare(p, &e->wmd, w_src_md)) return -1;
+    if (dm_dnnl_prepare(p, &e->wmd, w_src_md)) return -1;
     double t1 = omp_get_wtime();
     d->st.prepare_seconds += t1 - t0;
-    void *src = grow(d, 0, e->src_bytes), *sp = grow(d, 2, e->scratch_bytes + 64);
-    void *dst = e->rout ? grow(d, 1, e->dst_bytes) : y;
+    void *src = dm_dnnl_grow(d, 0, e->src_bytes), *sp = dm_dnnl_grow(d, 2, e->scratch_bytes + 64);
+    void *dst = e->rout ? dm_dnnl_grow(d, 1, e->dst_bytes) : y;
     if (!src || !sp || !dst) return -1;
     dnnl_memory_set_data_handle(e->m_x, (void *)x);
     dnnl_memory_set_data_handle(e->m_src, src);
@@ -375,19 +315,19 @@ static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const floa
         cvt_t(x, e->in_r, e->in_c, src);
     else if (e->in_fast)
         cvt_plain(x, (size_t)e->in_r * e->in_c, src);
-    else if (run(d, e->rin, 2, in))
+    else if (dm_dnnl_run(d, e->rin, 2, in))
         return -1;
     dnnl_exec_arg_t op[5];
-    int n = op_args(e, p, bias, op);
+    int n = dm_dnnl_op_args(e, p, bias, op);
     double t2 = omp_get_wtime();
-    if (run(d, e->prim, n, op)) return -1;
+    if (dm_dnnl_run(d, e->prim, n, op)) return -1;
     double t3 = omp_get_wtime();
     if (e->out_fast) {
-        store_t(dst, e->out_r, e->out_c, y, (size_t)e->out_r, e->out_add);
+        dm_dnnl_store_t(dst, e->out_r, e->out_c, y, (size_t)e->out_r, e->out_add);
     } else if (e->rout) {
         dnnl_memory_set_data_handle(e->m_y, y);
         dnnl_exec_arg_t out[] = {{DNNL_ARG_FROM, e->m_dst}, {DNNL_ARG_TO, e->m_y}};
-        if (run(d, e->rout, 2, out)) return -1;
+        if (dm_dnnl_run(d, e->rout, 2, out)) return -1;
     }
     double t4 = omp_get_wtime();
     d->st.op_seconds += t3 - t2;
@@ -397,7 +337,7 @@ static int execute(dm_dnnl *d, entry *e, dm_wprep *p, const float *x, const floa
 
 /* A freshly built cache entry: counted when its primitive was made (rc 0); else kept as a
  * failed one (its parts freed), so the next call with this shape falls back at once. */
-static int keep_entry(dm_dnnl *d, entry *e, int rc) {
+int dm_dnnl_keep_entry(dm_dnnl *d, entry *e, int rc) {
     if (rc) {
         entry_free(e);
         int key[KEY_INTS];
@@ -433,7 +373,7 @@ int dm_dnnl_conv2d(dm_wprep *p, const float *x, int C, int H, int W, const float
     dnnl_memory_desc_init_by_tag(&y_md, 4, yd, dnnl_f32, dnnl_nchw);
     dnnl_memory_desc_init_by_tag(&w_src, 4, wd, dnnl_f32, dnnl_oihw);
     int fresh;
-    entry *e = cached(d, key, &fresh);
+    entry *e = dm_dnnl_cached(d, key, &fresh);
     if (!e) return -1;
     if (fresh) {
         dnnl_memory_desc_t s, w, bm, dst;
@@ -452,7 +392,7 @@ int dm_dnnl_conv2d(dm_wprep *p, const float *x, int C, int H, int W, const float
         fast_io f = {&nhwc16, 1, C, H * W, &nhwc32, Ho * Wo, O};
         /* first ask with the sum fused into the op: used only if the op writes y's layout */
         for (int fused = 1; fused >= 0 && rc; fused--) {
-            dnnl_primitive_attr_t a = attr_new(fused && accumulate);
+            dnnl_primitive_attr_t a = dm_dnnl_attr_new(fused && accumulate);
             if (a &&
                 dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference,
                                                    dnnl_convolution_direct, &s, &w, b ? &bm : NULL,
@@ -471,168 +411,9 @@ int dm_dnnl_conv2d(dm_wprep *p, const float *x, int C, int H, int W, const float
             if (a) dnnl_primitive_attr_destroy(a);
             if (!accumulate) break;
         }
-        if (keep_entry(d, e, rc)) return -1;
+        if (dm_dnnl_keep_entry(d, e, rc)) return -1;
     }
     return run_entry(d, e, p, x, b, y, &w_src);
-}
-
-/* ------------------------------------------------------------------ banded convolution */
-
-/* Band bytes: B bf16 input rows and B f32 output rows of one band stay under this (the input
- * has k - 1 halo rows more), so a 512² VAE layer runs in ~8 MB pieces instead of 128 + 256 MB
- * buffers; a single row wider than this still makes a band of one row. */
-enum { BAND_BYTES = 8 << 20 };
-
-/* Rows of output per band: the largest divisor of Ho within BAND_BYTES, so every band has one
- * shape (one primitive, one weights layout); 0 when that leaves bands of under 4 rows of a big
- * map (the caller then runs the whole-map path). */
-static int band_rows(int Ho, size_t in_row, size_t out_row) {
-    size_t row = in_row > out_row ? in_row : out_row;
-    int b = dm_divisor_at_most(Ho, (int)(BAND_BYTES / (row ? row : 1)));
-    return b < 4 && Ho > 16 ? 0 : b;
-}
-
-#ifdef DM_X86
-/* t[i] = bf16(pre(x[i])) for i < n, x one channel's contiguous source pixels: 16 lanes a time,
- * masked tail (AVX-512: the bf16 path runs only on CPUs with avx512_bf16) */
-TGT static void pre_row(const float *x, int n, float a, float b, int silu, uint16_t *t) {
-    __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
-        __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), va, vb);
-        if (silu) v = vsilu(v);
-        _mm256_mask_storeu_epi16(t + i, m, (__m256i)_mm512_cvtneps_pbh(v));
-    }
-}
-#else
-/* the same in plain C (the band path runs only where d->avx512_bf16: never off x86) */
-static void pre_row(const float *x, int n, float a, float b, int silu, uint16_t *t) {
-    for (int i = 0; i < n; i++) {
-        float v = x[i] * a + b;
-        t[i] = to_bf16(silu ? v / (1.0f + expf(-v)) : v);
-    }
-}
-#endif
-
-/* The input rows [y0, y0 + Hb) of pre(x) (zero outside 0..H-1), as bf16 NHWC: dst[r][w][c].
- * Per (row, 32 channels, 64 source pixels): the transform over contiguous source pixels into a
- * small channel-major tile, then the tile copied transposed, each pixel repeated up times. */
-enum { BX = 64 };
-static void band_in(const float *x, const dm_conv_pre *pre, int C, int H, int W, int y0, int Hb,
-                    uint16_t *dst) {
-    int up = pre->up > 1 ? pre->up : 1, Hs = H / up, Ws = W / up;
-    int nct = (C + TB - 1) / TB;
-#pragma omp parallel for collapse(2)                                                               \
-    schedule(static) if (dm_ops_parallel() && (long)Hb * W * C > 16384)
-    for (int r = 0; r < Hb; r++)
-        for (int ct = 0; ct < nct; ct++) {
-            int yy = y0 + r, c0 = ct * TB, c1 = c0 + TB < C ? c0 + TB : C, nc = c1 - c0;
-            uint16_t *row = dst + (size_t)r * W * C + c0;
-            if (yy < 0 || yy >= H) {
-                for (int xx = 0; xx < W; xx++)
-                    memset(row + (size_t)xx * C, 0, sizeof(uint16_t) * (size_t)nc);
-                continue;
-            }
-            const float *src = x + (size_t)(yy / up) * Ws;
-            uint16_t tile[TB][BX];
-            for (int s0 = 0; s0 < Ws; s0 += BX) {
-                int n = s0 + BX < Ws ? BX : Ws - s0;
-                for (int c = 0; c < nc; c++)
-                    pre_row(src + (size_t)(c0 + c) * Hs * Ws + s0, n,
-                            pre->scale ? pre->scale[c0 + c] : 1.0f,
-                            pre->shift ? pre->shift[c0 + c] : 0.0f, pre->silu, tile[c]);
-                for (int i = 0; i < n; i++)
-                    for (int u = 0; u < up; u++) {
-                        uint16_t *px = row + (size_t)((s0 + i) * up + u) * C;
-                        for (int c = 0; c < nc; c++) px[c] = tile[c][i];
-                    }
-            }
-        }
-}
-
-int dm_dnnl_conv2d_pre(dm_wprep *p, const float *x, const dm_conv_pre *pre, int C, int H, int W,
-                       const float *b, int O, int k, int pad, float *y, int accumulate) {
-    dm_dnnl *d = p->d;
-    int Ho = dm_conv_out(H, k, 1, pad), Wo = dm_conv_out(W, k, 1, pad);
-    int B = band_rows(Ho, (size_t)W * C * 2, (size_t)Wo * O * 4), Hb = B + k - 1;
-    int up = pre->up > 1 ? pre->up : 1;
-    if (!d->avx512_bf16 || B == 0 || Ho < 1 || Wo < 1 || H % up || W % up) return -1;
-    /* a band: Hb input rows, zero rows written by us where the conv pads, so the primitive pads
-     * the sides only */
-    int key[KEY_INTS] = {3, C, Hb, W, O, k, pad, b != NULL};
-    dnnl_memory_desc_t w_src;
-    dnnl_dims_t xd = {1, C, Hb, W}, yd = {1, O, B, Wo}, wd = {O, C, k, k};
-    dnnl_memory_desc_init_by_tag(&w_src, 4, wd, dnnl_f32, dnnl_oihw);
-    int fresh;
-    entry *e = cached(d, key, &fresh);
-    if (!e) return -1;
-    if (fresh) {
-        dnnl_memory_desc_t s, w, bm, dst;
-        dnnl_dims_t bd = {O}, st = {1, 1}, pl = {0, pad};
-        dnnl_memory_desc_init_by_tag(&s, 4, xd, dnnl_bf16, dnnl_acdb);
-        dnnl_memory_desc_init_by_tag(&w, 4, wd, dnnl_bf16, dnnl_format_tag_any);
-        dnnl_memory_desc_init_by_tag(&bm, 1, bd, dnnl_f32, dnnl_a);
-        dnnl_memory_desc_init_by_tag(&dst, 4, yd, dnnl_f32, dnnl_acdb);
-        dnnl_convolution_desc_t cd;
-        dnnl_primitive_desc_t pd = NULL;
-        dnnl_primitive_attr_t a = attr_new(0);
-        int rc = -1;
-        if (a &&
-            dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                               &s, &w, b ? &bm : NULL, &dst, st, pl,
-                                               pl) == dnnl_success &&
-            dnnl_primitive_desc_create(&pd, &cd, a, d->eng, NULL) == dnnl_success) {
-            const dnnl_memory_desc_t *sp =
-                dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-            e->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-            impl_name(pd, d->st.conv_impl, sizeof d->st.conv_impl);
-            e->src_bytes = dnnl_memory_desc_get_size(&s);
-            e->dst_bytes = dnnl_memory_desc_get_size(&dst);
-            e->scratch_bytes = dnnl_memory_desc_get_size(sp);
-            if (dnnl_primitive_create(&e->prim, pd) == dnnl_success && !mem_new(d, &s, &e->m_src) &&
-                !mem_new(d, &dst, &e->m_dst) && !mem_new(d, sp, &e->m_scratch) &&
-                (!b || !mem_new(d, &bm, &e->m_bias)))
-                rc = 0;
-            d->st.primitives += rc == 0;
-        }
-        if (pd) dnnl_primitive_desc_destroy(pd);
-        if (a) dnnl_primitive_attr_destroy(a);
-        if (keep_entry(d, e, rc)) return -1;
-    }
-    double t0 = omp_get_wtime();
-    if (prepare(p, &e->wmd, &w_src)) {
-        d->st.failures++;
-        return -1;
-    }
-    double t1 = omp_get_wtime(), conv = 0, ops = 0;
-    d->st.prepare_seconds += t1 - t0;
-    void *src = grow(d, 0, e->src_bytes), *dst = grow(d, 1, e->dst_bytes),
-         *sp = grow(d, 2, e->scratch_bytes + 64);
-    if (!src || !dst || !sp) return -1;
-    dnnl_memory_set_data_handle(e->m_src, src);
-    dnnl_memory_set_data_handle(e->m_dst, dst);
-    dnnl_memory_set_data_handle(e->m_scratch, sp);
-    dnnl_exec_arg_t op[5];
-    int n = op_args(e, p, b, op);
-    for (int r0 = 0; r0 < Ho; r0 += B) {
-        double c0 = omp_get_wtime();
-        band_in(x, pre, C, H, W, r0 - pad, Hb, src);
-        double c1 = omp_get_wtime();
-        /* a primitive that was made runs (oneDNN fails at creation, not execution). Were it to
-         * fail anyway: y is rewritten whole by the fallback, unless earlier bands were already
-         * summed into it, which a rerun would sum twice; then it is counted, and that band
-         * keeps y's old values plus the last band's result */
-        if (run(d, e->prim, n, op)) {
-            d->st.failures++;
-            if (!accumulate || r0 == 0) return -1;
-        }
-        double c2 = omp_get_wtime();
-        store_t(dst, B * Wo, O, y + (size_t)r0 * Wo, (size_t)Ho * Wo, accumulate);
-        conv += (c1 - c0) + (omp_get_wtime() - c2), ops += c2 - c1;
-    }
-    d->st.op_seconds += ops;
-    d->st.convert_seconds += conv;
-    return 0;
 }
 
 /* ------------------------------------------------------------------ linear (matmul) */
@@ -651,7 +432,7 @@ int dm_dnnl_linear(dm_wprep *p, const float *x, int M, int K, const float *b, in
     /* W[N,K] row-major is the [K, N] weights matrix of the product with strides (1, K) */
     dnnl_memory_desc_init_by_strides(&w_src, 2, wd, dnnl_f32, ws);
     int fresh;
-    entry *e = cached(d, key, &fresh);
+    entry *e = dm_dnnl_cached(d, key, &fresh);
     if (!e) return -1;
     if (fresh) {
         dnnl_memory_desc_t s, w, bm, dst;
@@ -662,7 +443,7 @@ int dm_dnnl_linear(dm_wprep *p, const float *x, int M, int K, const float *b, in
         dnnl_memory_desc_init_by_tag(&dst, 2, yd, dnnl_f32, dnnl_ab);
         /* plain y: the op sums into it itself; a CHW y: the reorder out transposes and sums */
         int fused = accumulate && !y_chw;
-        dnnl_primitive_attr_t a = attr_new(fused);
+        dnnl_primitive_attr_t a = dm_dnnl_attr_new(fused);
         dnnl_matmul_desc_t md;
         dnnl_primitive_desc_t pd = NULL;
         int rc = -1;
@@ -675,7 +456,7 @@ int dm_dnnl_linear(dm_wprep *p, const float *x, int M, int K, const float *b, in
                 finish(d, e, pd, &x_md, &y_md, accumulate, fused, b != NULL, &f, d->st.linear_impl);
         if (pd) dnnl_primitive_desc_destroy(pd);
         if (a) dnnl_primitive_attr_destroy(a);
-        if (keep_entry(d, e, rc)) return -1;
+        if (dm_dnnl_keep_entry(d, e, rc)) return -1;
     }
     return run_entry(d, e, p, x, b, y, &w_src);
 }

@@ -87,7 +87,12 @@ void dm_group_norm_coeffs(const float *x, int C, int HW, int groups, float eps, 
 void dm_conv_pre_apply(const float *x, const dm_conv_pre *pre, int C, int H, int W, float *y);
 
 /* The largest divisor of n that is at most want (1 when want < 1): bands of rows of one shape. */
-int dm_divisor_at_most(int n, int want);
+static inline int dm_divisor_at_most(int n, int want) {
+    if (want >= n) return n;
+    int d = want > 1 ? want : 1;
+    while (n % d) d--;
+    return d;
+}
 
 /* Output size of a convolution along one axis. */
 static inline int dm_conv_out(int in, int k, int stride, int pad) {
