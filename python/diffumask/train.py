@@ -338,6 +338,13 @@ def parser():
 
 
 def main(argv=None):
+    try:
+        import numpy  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as e:
+        print(f"diffumask.train: error: needs numpy and torch ({e}; Debian: apt-get install "
+              "python3-torch python3-torchvision)", file=sys.stderr)
+        return 2
     args = parser().parse_args(argv)
     try:
         report = run(args)
