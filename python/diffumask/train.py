@@ -324,7 +324,7 @@ def parser():
     ap.add_argument("--pretrained", action="store_true", help="torchvision archs: ImageNet backbone weights (downloads them)")
     ap.add_argument("--iters", type=int, default=400, help="iterations (default 400)")
     ap.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
-    ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule (default 3e-3)")
+    ap.add_argument("--lr", type=float, default=1e-2, help="peak learning rate of the one-cycle schedule (default 1e-2)")
     ap.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default 1e-4)")
     ap.add_argument("--crop", type=int, default=0, help="train on random SIZE x SIZE crops (default: whole images when all have one size, else 320)")
     ap.add_argument("--vflip", action="store_true", help="also flip vertically (default: horizontal flips only)")
