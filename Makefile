@@ -5,7 +5,8 @@
 #   make fuzz     clang libFuzzer build in build-fuzz/, then each fuzz/fuzz_*.c for FUZZ_TIME s
 #   make install  build, then install into PREFIX (default /usr/local; DESTDIR honoured)
 #   make format   clang-format -i over src/ tests/ fuzz/ include/
-#   make clean    remove build/ build-asan/ build-fuzz/
+#   make deb      the Debian package of the portable build: build-deb/diffumask_VERSION_ARCH.deb
+#   make clean    remove build/ build-asan/ build-fuzz/ build-deb/
 
 JOBS       ?= 2
 FUZZ_TIME  ?= 60
@@ -25,7 +26,7 @@ FUZZ_NAMES  := $(sort $(basename $(notdir $(wildcard fuzz/fuzz_*.c))))
 FUZZ_CFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 SHARED_DIR  := $(abspath ../shared)
 
-.PHONY: all build test install asan fuzz fuzz-build format clean
+.PHONY: all build test install asan fuzz fuzz-build format clean deb
 
 all: build
 
@@ -88,5 +89,15 @@ fuzz: fuzz-build
 format:
 	clang-format -i $$(find src tests fuzz include -name '*.[ch]')
 
+# dpkg-buildpackage writes its results beside the source tree, so the tracked files (as they are
+# in the working tree) are copied to build-deb/src first; the .deb lands in build-deb/.
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+	  { echo "make deb needs dpkg-dev and debhelper (bash scripts/setup.sh --extra deb)"; exit 1; }
+	rm -rf build-deb && mkdir -p build-deb/src
+	git ls-files -z | xargs -0 cp -a --parents -t build-deb/src
+	cd build-deb/src && DEB_BUILD_OPTIONS="parallel=$(JOBS) nocheck" dpkg-buildpackage -us -uc -b
+	@ls build-deb/*.deb
+
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-deb

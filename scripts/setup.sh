@@ -45,17 +45,22 @@ PACKAGES=(
 #   chromium     tests/cli_report.sh: the report page in headless Chromium
 #   python       the Python package's tests (python/tests, pytest), examples/heatmaps.py
 #                (matplotlib), tests/cli_pip.sh (pip + venv + setuptools, offline)
+#   emulation    .ci/emulated: qemu-user runs the build on other CPUs (Haswell, plain x86-64)
+#   deb          make deb: dpkg-dev + debhelper (.ci/deb-test installs the package)
+#   (arm64: scripts/cross-arm64.sh installs its cross compiler and arm64 libraries itself)
 case "$extra" in
 "") ;;
 torchvision) PACKAGES=(python3-numpy python3-torchvision) ;;
 slurm) PACKAGES=(slurm-wlm munge) ;;
 chromium) PACKAGES=(chromium) ;;
+emulation) PACKAGES=(qemu-user file) ;;
+deb) PACKAGES=(dpkg-dev debhelper) ;;
 python)
     PACKAGES=(python3-numpy python3-pil python3-pytest python3-matplotlib python3-pip python3-venv
         python3-setuptools)
     ;;
 *)
-    echo "setup.sh: --extra takes torchvision, slurm, chromium or python, not '$extra'" >&2
+    echo "setup.sh: --extra takes torchvision, slurm, chromium, python, emulation or deb, not '$extra'" >&2
     exit 2
     ;;
 esac

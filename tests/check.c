@@ -55,6 +55,13 @@ const char *check_tmpdir(void) {
     return buf;
 }
 
+int check_quick(void) {
+    const char *q = getenv("DM_TESTS_QUICK");
+    int on = q && *q && strcmp(q, "0");
+    if (on) printf("DM_TESTS_QUICK=1: the first case only (what the emulated CI runs)\n");
+    return on;
+}
+
 int check_finish(void) {
     printf("%d passed, %d failed\n", check_passed, check_failed);
     return check_failed ? 1 : 0;

@@ -46,6 +46,9 @@ void check_skip(const char *why);
  * CI's summary lists by name like a whole skipped test. */
 void check_skip_part(const char *why);
 int check_finish(void);
+/* 1 under DM_TESTS_QUICK=1: a golden test then runs its first case only (the tiny SD 1 folder),
+ * as CI runs it under CPU emulation (qemu), where a whole suite would take an hour; it says so. */
+int check_quick(void);
 /* The LDM .yaml the f16 copy of the tiny golden model needs (its name has no .yaml twin:
  * heads cannot be read from shapes), or NULL for other paths. */
 const char *check_tiny_yaml(const char *model_path);
