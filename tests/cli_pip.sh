@@ -6,6 +6,11 @@
 set -u
 build=${DM_BUILD_DIR:?} src=${DM_SOURCE_DIR:?}
 py=/usr/bin/python3
+# make asan's library carries the ASan runtime, which an uninstrumented python3 must load first:
+# preload it for the Python checks (LeakSanitizer off: it would report python's own memory)
+if ldd "$build/libdiffumask.so" 2>/dev/null | grep -q libasan; then
+    export LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0
+fi
 if ! [ -x "$py" ] || ! "$py" -c 'import ensurepip, numpy, setuptools' 2>/dev/null ||
     ! "$py" -m pip --version >/dev/null 2>&1; then
     [ "${CI:-}" = true ] && { echo "FAIL: python3-venv / python3-pip / python3-setuptools missing in CI"; exit 1; }
