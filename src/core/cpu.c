@@ -1,6 +1,6 @@
 #include "core/cpu.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef DM_X86
 #include <cpuid.h>
 #endif
 #include <pthread.h>
@@ -10,7 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef DM_X86
 /* XCR0 (xgetbv 0): which register state the OS saves on context switches. */
 static unsigned long long xcr0(void) {
     unsigned lo, hi;
@@ -87,7 +87,7 @@ void dm_cpu_kernels_string(const dm_cpu *c, char *buf, size_t n) {
 const char *dm_cpu_build_string(void) {
 #if defined(DM_NATIVE_BUILD)
     return "native (-march=native: this CPU only)";
-#elif defined(__x86_64__) || defined(__i386__)
+#elif defined(DM_X86)
     return "portable (x86-64 baseline + run-time SIMD kernels)";
 #elif defined(__aarch64__)
     return "portable (arm64 baseline)";

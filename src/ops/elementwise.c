@@ -103,17 +103,18 @@ TGT2 static void geglu_row_avx2(const float *a, const float *g, int F, float *o)
 void dm_geglu(const float *h, int T, int F, float *out) {
     dm_cpu c;
     dm_cpu_detect(&c);
-    /* geglu_row_avx512 is built for avx512f/bw/vl (TGT): ask for all three */
-    int vec = c.avx512f && c.avx512bw && c.avx512vl ? 16 : c.avx2 && c.fma ? 8 : 0;
-    (void)vec; /* 0 off x86 */
+    /* the SIMD family of the flash kernels too (geglu_row_avx512 needs avx512f/bw/vl, which
+     * DM_SIMD_AVX512 includes); always DM_SIMD_NONE off x86 */
+    dm_simd simd = dm_cpu_simd(&c);
+    (void)simd;
 #pragma omp parallel for schedule(static) PAR_IF((size_t)T *F)
     for (int t = 0; t < T; t++) {
         const float *a = h + (size_t)t * 2 * F, *g = a + F;
         float *o = out + (size_t)t * F;
 #ifdef DM_X86
-        if (vec == 16)
+        if (simd == DM_SIMD_AVX512)
             geglu_row_avx512(a, g, F, o);
-        else if (vec == 8)
+        else if (simd == DM_SIMD_AVX2)
             geglu_row_avx2(a, g, F, o);
         else
 #endif

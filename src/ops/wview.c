@@ -6,12 +6,12 @@
 
 #include "ops/ops.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#include "core/cpu.h"
+#ifdef DM_X86
 #include <immintrin.h>
 #define DM_F16C 1
 #endif
 
-#include "core/cpu.h"
 #include "io/safetensors.h"
 
 #ifdef DM_F16C

@@ -6,6 +6,8 @@
 #ifndef DM_OPS_ISA_H
 #define DM_OPS_ISA_H
 
+#include "core/cpu.h"
+
 #define DM_ISA_CAT2(a, b) a##b
 #define DM_ISA_CAT(a, b)  DM_ISA_CAT2(a, b)
 #define DM_ISA_FN(name)   DM_ISA_CAT(name, DM_ISA_SUFFIX)
@@ -16,7 +18,7 @@ enum { DM_FLASH_ROWS = 64, DM_FLASH_MAX_D = 160 };
 typedef void dm_flash_task_fn(const float *q, int q_stride, const float *k, int k_stride,
                               const float *v, int v_stride, int rows, int Lk, int d, float scale,
                               float *out, int out_stride);
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef DM_X86
 #define DM_HAVE_ISA_KERNELS 1
 dm_flash_task_fn dm_flash_task_avx2, dm_flash_task_avx512;
 #endif
