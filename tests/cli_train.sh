@@ -73,7 +73,8 @@ train() { # OUT.json ARGS...
 }
 train "$tmp/a.json" --train "$tmp/ds"
 train "$tmp/b.json" --train "$tmp/ds"
-train "$tmp/p.json" --train "$tmp/perm"
+train "$tmp/p.json" --train "$tmp/perm" --predict "$tmp/pred-perm"
+train "$tmp/a2.json" --train "$tmp/ds" --predict "$tmp/pred"
 train "$tmp/u.json" --train "$tmp/unknown"
 
 "$PY" - "$tmp" "$real" <<'PY' || exit 1
@@ -95,7 +96,7 @@ check(a["classes"] == names, f"classes {a['classes']} are not toy-real's {names}
 check(set(a["iou"]) == set(names), f"iou keys {sorted(a['iou'])}")
 check(a["arch"] == "unet" and a["iters"] == 30 and a["batch"] == 8 and a["seed"] == 3, "run settings")
 check(a["train_samples"] == 8 and a["val"]["samples"] == 100, f"sample counts {a['train_samples']} {a['val']['samples']}")
-check(0.5 < a["parameters"] / 0.84e6 < 1.5, f"unet has {a['parameters']} parameters, not about 0.84 M")
+check(0.9e6 < a["parameters"] < 1.0e6, f"unet has {a['parameters']} parameters, not about 0.94 M")
 conf = np.array(a["confusion"])
 check(conf.shape == (6, 6), f"confusion {conf.shape}")
 # every labelled pixel of the 100 val masks counted once (toy-real has no ignore pixels)
@@ -122,11 +123,28 @@ hearts = sum(int((np.array(Image.open(os.path.join(tmp, "ds/SegmentationClass", 
 check(hearts > 0 and u["train"][0]["ignored_pixels"] == hearts,
       f"ignored {u['train'][0]['ignored_pixels']} pixels, the masks have {hearts} heart pixels")
 check(u["confusion"] != a["confusion"], "ignoring a class changed nothing")
+# --predict: one prediction per training sample in that set's own ids; the permuted set's
+# predictions are the same pixels under its permutation (the same model: determinism)
+a2 = json.load(open(os.path.join(tmp, "a2.json")))
+check(a2["predicted"]["samples"] == 8 and a2["miou"] == a["miou"], f"predicted {a2.get('predicted')}")
+names_ds = [l.strip() for l in open(os.path.join(tmp, "ds/ImageSets/Segmentation/train.txt")) if l.strip()]
+perm_of = np.array([0, 2, 3, 1] + [0] * 252, dtype=np.uint8)  # ds id -> perm id (new_id above)
+for n in names_ds:
+    pa = np.array(Image.open(os.path.join(tmp, "pred", n + ".png")))
+    pp = np.array(Image.open(os.path.join(tmp, "pred-perm", n + ".png")))
+    check(pa.shape == (64, 64) and set(np.unique(pa)) <= {0, 1, 2, 3}, f"prediction {n}: {pa.shape} {np.unique(pa)}")
+    check((perm_of[pa] == pp).all(), f"prediction {n}: permuted set's ids do not follow labels.txt")
 if fail:
     print("FAIL: " + "; ".join(fail))
     sys.exit(1)
 print(f"report ok: miou {a['miou']:.3f} (30 iterations), deterministic, classes by name")
 PY
+
+# the predictions drive generate's noise-learning filter (diffumask filter --pred)
+"$DM_CLI" filter "$tmp/ds" --pred "$tmp/pred" --drop 0.25 --out "$tmp/kept" >/dev/null ||
+    { echo "FAIL: filter --pred on the trainer's predictions"; exit 1; }
+[ "$(grep -c . "$tmp/kept/ImageSets/Segmentation/train.txt")" = 6 ] ||
+    { echo "FAIL: filter --drop 0.25 kept $(grep -c . "$tmp/kept/ImageSets/Segmentation/train.txt") of 8"; exit 1; }
 
 # bad input: one line naming the problem, non-zero exit
 expect_error() { # WORDS ARGS...

@@ -244,6 +244,10 @@ static void test_names(void) {
     dm_mask_method_name(&p, buf, sizeof buf);
     CHECK(strcmp(buf, "basic") == 0);
     CHECK(dm_mask_method_parse("crf+otsu", &p, &err) == DM_OK && p.use_crf && p.otsu);
+    CHECK(!p.use_border_prior); /* a name sets every part: the prior is off unless named */
+    CHECK(dm_mask_method_parse("border+selfattn+crf", &p, &err) == DM_OK && p.use_border_prior);
+    dm_mask_method_name(&p, buf, sizeof buf);
+    CHECK(strcmp(buf, "selfattn+crf+border") == 0);
     CHECK(dm_mask_method_parse("crf+bogus", &p, &err) == DM_EUSAGE);
     CHECK(strstr(err.msg, "bogus") != NULL);
     float lo, hi;
@@ -307,7 +311,8 @@ static void test_defaults(void) {
     dm_mask_params_default(&p);
     char buf[64];
     dm_mask_method_name(&p, buf, sizeof buf);
-    CHECK(strcmp(buf, "selfattn+crf") == 0);
+    CHECK(strcmp(buf, "selfattn+crf+border") == 0);
+    CHECK(p.use_border_prior == 1 && p.border_ring == 0.95f);
     CHECK(p.threshold == 0.45f && p.selfattn_tau == 2 && p.n_res_sizes == 0);
     CHECK(p.crf.bilateral_sigma_rgb == 20 && p.crf.bilateral_weight == 10);
     CHECK(p.score_w.contrast == 1 && p.score_w.border == 1 && p.score_w.mass == 0);
@@ -330,6 +335,42 @@ static void test_defaults(void) {
     CHECK(s == 1.0f && parts.border == 0 && parts.contrast == 1.0f);
 }
 
+/* The border prior (polarity.c): a map high everywhere but on an enclosed hole is the word's
+ * attention on the background; turned over, the hole becomes the class. A region that touches
+ * the border on three sides, or covers the whole image, is left alone. */
+static void test_border_prior(void) {
+    enum { D = 16 };
+    static float around[D * D], bottom[D * D], full[D * D];
+    for (int y = 0; y < D; y++)
+        for (int x = 0; x < D; x++) {
+            int hole = (x - 8) * (x - 8) + (y - 8) * (y - 8) < 16;
+            around[y * D + x] = hole ? 0.1f : 0.9f;
+            bottom[y * D + x] = y >= 4 ? 0.9f : 0.1f; /* 38 of the 60 ring pixels */
+            full[y * D + x] = 0.9f;
+        }
+    CHECK(dm_mask_surrounds(around, D, D, 0.5f, 0.95f) == 1);
+    CHECK(dm_mask_surrounds(around, D, D, 0.5f, 0) == 0); /* prior off */
+    CHECK(dm_mask_surrounds(bottom, D, D, 0.5f, 0.95f) == 0);
+    CHECK(dm_mask_surrounds(bottom, D, D, 0.5f, 0.6f) == 1);
+    CHECK(dm_mask_surrounds(full, D, D, 0.5f, 0.95f) == 0); /* no hole: fills the frame */
+
+    dm_mask_params p;
+    paper_params(&p);
+    dm_error err = {0};
+    dm_attn_map m = {D, D, around};
+    uint8_t mask[D * D];
+    int cls = 3;
+    dm_mask_score sc;
+    CHECK(dm_mask_method_parse("basic+border", &p, &err) == DM_OK);
+    CHECK(dm_mask_make(&p, &m, 1, 1, &cls, NULL, D, D, NULL, 0, 0, mask, NULL, &sc, &err) == DM_OK);
+    int wrong = 0;
+    for (int i = 0; i < D * D; i++) wrong += mask[i] != (around[i] < 0.5f ? 3 : 0);
+    CHECKF(wrong == 0 && sc.turned_over == 1, "%d pixels wrong, %d turned", wrong, sc.turned_over);
+    CHECK(dm_mask_method_parse("basic", &p, &err) == DM_OK);
+    CHECK(dm_mask_make(&p, &m, 1, 1, &cls, NULL, D, D, NULL, 0, 0, mask, NULL, &sc, &err) == DM_OK);
+    CHECK(sc.turned_over == 0 && mask[0] == 3 && mask[8 * D + 8] == 0);
+}
+
 int main(void) {
     test_defaults();
     test_resize();
@@ -339,5 +380,6 @@ int main(void) {
     test_selfattn();
     test_names();
     test_score();
+    test_border_prior();
     return check_finish();
 }

@@ -1,6 +1,6 @@
 """The segmenters the trial trainer (`python3 -m diffumask.train`) can build, by name.
 
-`unet`: a small UNet (about 0.84 M parameters) for toy-sized images (the demo model's 64x64);
+`unet`: a small UNet (about 0.94 M parameters) for toy-sized images (the demo model's 64x64);
 the torchvision names: the real-image segmenters of torchvision 0.14, built without weights
 unless asked (`pretrained=True`), because their builders would otherwise try to download an
 ImageNet backbone, which fails offline. Every model maps (N, 3, H, W) to (N, classes, H, W) logits.
@@ -29,9 +29,9 @@ class UNet(nn.Module):
     """Three poolings (1/8 of the image at the bottom: a 64x64 image's shapes of 12-38 px still
     span a few cells there) with skip connections and bilinear upsampling. Narrow at full
     resolution and wide at the bottom, where a convolution costs 1/64 as much: most of its
-    0.84 M parameters sit where they are cheap to run, which matters when it trains on a CPU."""
+    0.94 M parameters sit where they are cheap to run, which matters when it trains on a CPU."""
 
-    def __init__(self, classes, width=16, bottom=210):
+    def __init__(self, classes, width=24, bottom=160):
         super().__init__()
         w = width
         self.enc = nn.ModuleList([_block(3, w), _block(w, 2 * w), _block(2 * w, 4 * w)])

@@ -180,6 +180,43 @@ def scores(conf, names):
     }
 
 
+def predict_to(model, root, split, limit, names, out_dir, device, batch=64):
+    """The paper's noise learning, first half: the trained model's prediction for every sample
+    of ROOT's SPLIT, written as OUT_DIR/NAME.png in ROOT's own class ids (matched by name; a
+    class ROOT lacks becomes 255), the input of `diffumask filter ROOT --pred OUT_DIR`."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    samples = voc.read_split(root, split)[:limit]
+    src = voc.read_labels(root)
+    back = np.full(len(names), voc.IGNORE, dtype=np.uint8)  # our index -> ROOT's id
+    ids = {voc.canonical_name(n): i for i, n in enumerate(src) if i < voc.IGNORE}
+    for i, n in enumerate(names):
+        back[i] = ids.get(voc.canonical_name(n), voc.IGNORE)
+    os.makedirs(out_dir, exist_ok=True)
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(samples), batch):
+            chunk = samples[i : i + batch]
+            images = [voc.load_pair(root, n)[0] for n in chunk]
+            same = _stack(images)
+            preds = []
+            if same is not None:
+                out = model(_to_input(np.ascontiguousarray(same), device)).argmax(1).cpu().numpy()
+                preds = list(out)
+            else:
+                for im in images:
+                    preds.append(model(_to_input(np.ascontiguousarray(im[None]), device)).argmax(1).cpu().numpy()[0])
+            for n, pr in zip(chunk, preds):
+                img = Image.fromarray(back[pr], "P")
+                img.putpalette(voc.palette())
+                tmp = os.path.join(out_dir, n + ".png.tmp")
+                img.save(tmp, format="PNG")
+                os.replace(tmp, os.path.join(out_dir, n + ".png"))
+    return len(samples)
+
+
 def _save(model, path, meta):
     import torch
 
@@ -290,6 +327,10 @@ def run(args):
         **scores(conf, names),
         "confusion": conf.tolist(),
     }
+    if args.predict:
+        root, split, limit = parse_spec(args.train[0])
+        report["predicted"] = {"dir": args.predict, "samples": predict_to(
+            model, root, split, limit, names, args.predict, device)}
     if args.out:
         _save(model, args.out, {"arch": args.arch, "classes": names})
         report["checkpoint"] = args.out
@@ -332,6 +373,10 @@ def parser():
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: torch's choice)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", metavar="FILE.pt", help="save the trained model (state_dict, arch, classes)")
+    ap.add_argument("--predict", metavar="DIR",
+                    help="after training, write its prediction for every sample of the first --train set as "
+                    "DIR/NAME.png (that set's class ids): the input of `diffumask filter SET --pred DIR` "
+                    "(the paper's noise learning)")
     ap.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     ap.add_argument("--quiet", action="store_true", help="no progress output")
     return ap

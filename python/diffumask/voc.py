@@ -109,3 +109,20 @@ def load_pair(root, name):
     if mask.shape != image.shape[:2]:
         raise ValueError(f"{mask_path(root, name)}: mask {mask.shape} vs image {image.shape[:2]}")
     return image, mask
+
+
+def palette():
+    """PASCAL VOC's colour map as a flat 768-entry list for PIL's putpalette: class i's colour
+    spreads the bits of i over R, G and B from the high bit down (0 black, 1 dark red, ...),
+    255 (ignore) the near-white VOC uses for its outlines."""
+    out = []
+    for i in range(256):
+        r = g = b = 0
+        c = i
+        for shift in range(7, -1, -1):
+            r |= (c & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        out += [r, g, b]
+    return out

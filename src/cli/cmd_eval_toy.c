@@ -15,7 +15,7 @@
 
 #define DEFAULT_METHODS                                                                            \
     "basic@0.5,basic@best,otsu,selfattn@best,selfattn+otsu,crf,crf+otsu,crf+agreement,"            \
-    "selfattn+crf,selfattn+crf+otsu,selfattn+crf+agreement,default"
+    "selfattn+crf,selfattn+crf+otsu,selfattn+crf+agreement,selfattn+crf+border,default"
 #define MAX_METHODS 32
 
 typedef struct {
@@ -214,7 +214,7 @@ int dm_cmd_eval_toy(int argc, char **argv) {
         {"--methods", DM_ARG_STR, &o.methods, "LIST",
          "comma-separated mask methods: default | NAME[@GAMMA|@best][:tau=N][:res=A/B][:margin=M], "
          "NAME = basic "
-         "or parts of selfattn+crf+otsu+agreement (default: " DEFAULT_METHODS ")"},
+         "or parts of selfattn+crf+otsu+agreement+border (default: " DEFAULT_METHODS ")"},
         {"--reseed", DM_ARG_INT, &o.reseed, "K",
          "replace every prompt's seed by a mix of it and K (K > 0): a separate set of images of "
          "the same "

@@ -182,7 +182,7 @@ int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
         {"--threshold", DM_ARG_STR, &o.threshold, "X|otsu",
          "mask threshold in [0,1], or otsu (default: the method's)"},
         {"--mask-method", DM_ARG_STR, &o.mask_method, "M",
-         "basic | otsu | selfattn | crf | '+'-joined (default: the best measured)"},
+         "basic | otsu | selfattn | crf | border | '+'-joined (default: selfattn+crf+border)"},
         {"--ignore-band", DM_ARG_STR, &o.ignore_band, "LO:HI",
          "soft values in [LO,HI) become 255 (ignore)"},
         {"--resolutions", DM_ARG_STR, &o.resolutions, "LIST",

@@ -5,17 +5,19 @@
  *   A[k][r] (class word k, attention resolution r, h_r x w_r)
  *     ── bilinear up to H x W, mean over the selected resolutions, normalise ──►  S0_k  (basic soft
  * map) ── optional self-attention propagation S^tau · a at the affinity's resolution ──►  S1_k ──
- * threshold gamma_k: fixed | Otsu | agreement between refined and unrefined ──► ── optional dense
- * CRF on the image colours (labels: background + K classes) ──►  F_k ── per pixel: best class,
- * background test, margin / ignore band / disagreement → 255 ──► mask ── quality score (attention
- * mass inside, contrast, area sanity, agreement) ──► dm_mask_score
+ * optional border prior: S1_k whose region surrounds the image (the word's attention on the
+ * background) is turned over, 1 - S ──► threshold gamma_k: fixed | Otsu | agreement between refined
+ * and unrefined ──► ── optional dense CRF on the image colours (labels: background + K classes) ──►
+ * F_k ── per pixel: best class, background test, margin / ignore band / disagreement → 255 ──► mask
+ * (a class mask that still surrounds the image: its maps turned over and labelled again, once) ──
+ * quality score (attention mass inside, contrast, area sanity, agreement) ──► dm_mask_score
  *
  * The "basic" method (all refinements off, threshold 0.5, min–max) is the paper's rule as the toy
  * reference measured it: every resolution upsampled bilinearly (PyTorch align_corners=False) to
  * H x W, mean over resolutions, min–max to [0,1], foreground where soft > gamma.
  * dm_mask_params_default is NOT that rule: it is the best method measured on toy-shapes
- * (selfattn+crf, gamma 0.45; see dm_mask_params_default); set the flags to basic and gamma 0.5
- * for the paper's rule.
+ * (selfattn+crf+border, gamma 0.45; see dm_mask_params_default); set the flags to basic and gamma
+ * 0.5 for the paper's rule.
  *
  * Labels in the output mask: 0 background, class_ids[k] (1..254) for class k, 255 ignore. */
 #ifndef DM_MASK_MASK_H
@@ -29,15 +31,16 @@
 #include "mask/crf.h"
 #include "mask/labels.h"
 #include "mask/multiclass.h"
+#include "mask/polarity.h"
 #include "mask/resize.h"
 #include "mask/score.h"
 #include "mask/selfattn.h"
 #include "mask/threshold.h"
 
-/* Each part of the method (resize.c, aggregate.c, selfattn.c, crf.c, threshold.c, multiclass.c,
- * score.c) declares itself in its own header (included above), on top of labels.h (dm_above,
- * DM_MASK_IGNORE, DM_MASK_MAX_CLASSES): they need nothing else from this header, and mask.c calls
- * them without being called back. */
+/* Each part of the method (resize.c, aggregate.c, selfattn.c, polarity.c, crf.c, threshold.c,
+ * multiclass.c, score.c) declares itself in its own header (included above), on top of labels.h
+ * (dm_above, DM_MASK_IGNORE, DM_MASK_MAX_CLASSES): they need nothing else from this header, and
+ * mask.c calls them without being called back. */
 
 #define DM_MASK_MAX_RES 8 /* resolutions in a selection list */
 
@@ -58,6 +61,11 @@ typedef struct {
     float ignore_lo, ignore_hi; /* best-class soft in [lo, hi) -> 255; off when lo >= hi (0, 0) */
     float margin;               /* best - second < margin -> 255 (0 = off) */
     int ignore_disagree;        /* 255 where the refined and unrefined labelings differ (0) */
+    /* the border prior (method part "border"): a class map whose region covers at least
+     * border_ring of the image's outer pixel ring and encloses a hole is turned over
+     * (polarity.h) (1, 0.95) */
+    int use_border_prior;
+    float border_ring;
     /* refinements */
     int use_selfattn;  /* Dataset-Diffusion propagation S^tau a (1) */
     int selfattn_tau;  /* (2) */
@@ -71,7 +79,7 @@ typedef struct {
 void dm_mask_params_default(dm_mask_params *p);
 
 /* Sets the method flags (otsu, agreement, use_selfattn, use_crf) from a name: "basic" or
- * '+'-joined parts of {basic, otsu, agreement, selfattn, crf}, e.g. "selfattn+crf+otsu".
+ * '+'-joined parts of {basic, otsu, agreement, selfattn, crf, border}, e.g. "selfattn+crf+otsu".
  * Other fields are left alone. DM_EUSAGE naming the unknown part. */
 dm_status dm_mask_method_parse(const char *name, dm_mask_params *p, dm_error *err);
 /* Writes the canonical name ("basic", "selfattn+crf", ...) into buf. */

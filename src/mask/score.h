@@ -15,6 +15,7 @@ typedef struct {
     float agreement;     /* IoU of the final mask with the unrefined one (1 without refinement) */
     float border;        /* fraction of the image's outermost pixel ring inside the mask */
     int n_classes;
+    int turned_over; /* class maps the border prior turned over (mask.c, polarity.h) */
     float class_score[DM_MASK_MAX_CLASSES];
 } dm_mask_score;
 

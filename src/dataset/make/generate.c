@@ -346,6 +346,8 @@ static dm_status one(dm_engine *e, dm_dataset *ds, const dm_plan *plan, const dm
         cJSON_AddNumberToObject(q, "contrast", score.contrast);
         cJSON_AddNumberToObject(q, "area_fraction", score.area_fraction);
         cJSON_AddNumberToObject(q, "agreement", score.agreement);
+        cJSON_AddNumberToObject(q, "border", score.border);
+        cJSON_AddNumberToObject(q, "turned_over", score.turned_over);
         cJSON *t = cJSON_AddObjectToObject(f, "timing");
         cJSON_AddNumberToObject(t, "text_s", r.seconds_text);
         cJSON_AddNumberToObject(t, "unet_s", r.seconds_unet);
