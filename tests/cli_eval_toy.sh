@@ -24,7 +24,7 @@ for m in o["methods"]:
     for part in ("all", "tune", "held_out", "kept"):
         assert set(m[part]["per_class"]) == {"background", "circle", "square", "triangle", "star", "heart"}, m
     assert m["all"]["images"] == 2 and 0 <= m["ignore_fraction"] <= 1
-assert o["methods"][0]["threshold"] == 0.5 and o["methods"][2]["parts"] == "selfattn+crf"
+assert o["methods"][0]["threshold"] == 0.5 and o["methods"][2]["parts"] == "selfattn+crf+border"
 PY
 [ -s "$tmp/c.bin" ] || { echo "FAIL: no cache written"; fail=1; }
 

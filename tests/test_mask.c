@@ -353,6 +353,12 @@ static void test_border_prior(void) {
     CHECK(dm_mask_surrounds(bottom, D, D, 0.5f, 0.95f) == 0);
     CHECK(dm_mask_surrounds(bottom, D, D, 0.5f, 0.6f) == 1);
     CHECK(dm_mask_surrounds(full, D, D, 0.5f, 0.95f) == 0); /* no hole: fills the frame */
+    static uint8_t labels[D * D];
+    for (int i = 0; i < D * D; i++) labels[i] = around[i] > 0.5f ? 2 : 0;
+    CHECK(dm_mask_label_surrounds(labels, 2, D, D, 0.95f) == 1);
+    CHECK(dm_mask_label_surrounds(labels, 1, D, D, 0.95f) == 0);
+    for (int i = 0; i < D * D; i++) labels[i] = bottom[i] > 0.5f ? 2 : 0;
+    CHECK(dm_mask_label_surrounds(labels, 2, D, D, 0.95f) == 0);
 
     dm_mask_params p;
     paper_params(&p);

@@ -10,9 +10,11 @@ the same kept samples with both kinds of masks), keeping
                   pixels (default 0.3): a class mask that lines the frame is most often the
                   background taken for the object (the demo model's "star" attention); from the
                   mask alone, class-blind;
-  --first K       the first K samples of train.txt (the images-per-class rows).
+  --first K       the first K samples of train.txt (the images-per-class rows);
+  --from DIR      the samples DIR's train.txt lists: a dataset `diffumask filter DATASET --pred P
+                  --drop F --out DIR` wrote (noise learning: a segmenter's disagreement).
 
-usage: prune_splits.py DATASET --name NAME (--by score|class --fraction F | --by frame | --first K) [--also DIR...]"""
+usage: prune_splits.py DATASET --name NAME (--by score|class --fraction F | --by frame | --first K | --from DIR) [--also DIR...]"""
 import argparse
 import json
 import math
@@ -27,12 +29,17 @@ def main():
     ap.add_argument("--max-border", type=float, default=0.3)
     ap.add_argument("--fraction", type=float, default=0.3)
     ap.add_argument("--first", type=int)
+    ap.add_argument("--from", dest="source")
     ap.add_argument("--also", nargs="*", default=[])
     a = ap.parse_args()
     with open(os.path.join(a.dataset, "ImageSets", "Segmentation", "train.txt")) as f:
         train = [l.strip() for l in f if l.strip()]
     if a.first:
         kept = train[: a.first]
+    elif a.source:
+        with open(os.path.join(a.source, "ImageSets", "Segmentation", "train.txt")) as f:
+            listed = {l.strip() for l in f if l.strip()}
+        kept = [n for n in train if n in listed]
     elif a.by == "frame":
         import numpy as np
         from PIL import Image
