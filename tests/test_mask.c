@@ -375,6 +375,27 @@ static void test_border_prior(void) {
     CHECK(dm_mask_method_parse("basic", &p, &err) == DM_OK);
     CHECK(dm_mask_make(&p, &m, 1, 1, &cls, NULL, D, D, NULL, 0, 0, mask, NULL, &sc, &err) == DM_OK);
     CHECK(sc.turned_over == 0 && mask[0] == 3 && mask[8 * D + 8] == 0);
+
+    /* Two classes: word A's attention sits on the background, so its region's hole holds both
+     * objects; turned over among the others, A keeps only the pixels word B does not claim. */
+    static float two[2 * D * D];
+    static uint8_t truth[D * D];
+    for (int y = 0; y < D; y++)
+        for (int x = 0; x < D; x++) {
+            int a = (x - 4) * (x - 4) + (y - 8) * (y - 8) < 9;
+            int b = (x - 11) * (x - 11) + (y - 8) * (y - 8) < 9;
+            two[y * D + x] = a || b ? 0.1f : 0.9f;    /* word A: inverted */
+            two[D * D + y * D + x] = b ? 0.9f : 0.1f; /* word B: on its object */
+            truth[y * D + x] = a ? 3 : b ? 5 : 0;
+        }
+    dm_attn_map m2[2] = {{D, D, two}, {D, D, two + D * D}};
+    int cls2[2] = {3, 5};
+    CHECK(dm_mask_method_parse("basic+border", &p, &err) == DM_OK);
+    CHECK(dm_mask_make(&p, m2, 2, 1, cls2, NULL, D, D, NULL, 0, 0, mask, NULL, &sc, &err) == DM_OK);
+    wrong = 0;
+    for (int i = 0; i < D * D; i++) wrong += mask[i] != truth[i];
+    CHECKF(wrong == 0 && sc.turned_over == 1, "two classes: %d pixels wrong, %d turned", wrong,
+           sc.turned_over);
 }
 
 int main(void) {

@@ -163,9 +163,19 @@ static dm_status run_crf(const dm_mask_params *p, const uint8_t *rgb, int H, int
     return DM_OK;
 }
 
-static void turn_over(float *s0, float *s1, int k, long n) {
-    dm_mask_turn_over(s1 + k * n, n);
-    if (s0 != s1) dm_mask_turn_over(s0 + k * n, n);
+/* Turns over the maps of the classes with flip[k] (s0 and s1 alike), each weighed by the maps
+ * of the classes never turned over (dm_mask_turn_over_among); turned[] gains them. */
+static int turn_over(float *s0, float *s1, int K, long n, const int *flip, int *turned) {
+    int keep[DM_MASK_MAX_CLASSES], count = 0;
+    for (int k = 0; k < K; k++) keep[k] = !turned[k] && !flip[k];
+    for (int k = 0; k < K; k++) {
+        if (!flip[k]) continue;
+        dm_mask_turn_over_among(s1, K, k, n, keep);
+        if (s0 != s1) dm_mask_turn_over_among(s0, K, k, n, keep);
+        turned[k] = 1;
+        count++;
+    }
+    return count;
 }
 
 /* Steps 3-5 of the method: thresholds gamma (fixed, Otsu or agreement), the dense CRF, labels.
@@ -289,12 +299,9 @@ dm_status dm_mask_make(const dm_mask_params *p, const dm_attn_map *maps, int K, 
      * before the thresholds; a class whose final mask still surrounds it (the CRF can grow a
      * region to the frame) is turned over and labelled again, once. */
     float ring = p->use_border_prior ? p->border_ring : 0;
-    int turned = 0, was_turned[DM_MASK_MAX_CLASSES] = {0};
-    for (int k = 0; k < K; k++)
-        if (dm_mask_surrounds(s1 + k * n, H, W, p->threshold, ring)) {
-            turn_over(s0, s1, k, n);
-            was_turned[k] = 1, turned++;
-        }
+    int was_turned[DM_MASK_MAX_CLASSES] = {0}, flip[DM_MASK_MAX_CLASSES];
+    for (int k = 0; k < K; k++) flip[k] = dm_mask_surrounds(s1 + k * n, H, W, p->threshold, ring);
+    int turned = turn_over(s0, s1, K, n, flip, was_turned);
     uint8_t ids[DM_MASK_MAX_CLASSES];
     for (int k = 0; k < K; k++) ids[k] = (uint8_t)class_ids[k];
     float gamma[DM_MASK_MAX_CLASSES];
@@ -302,12 +309,10 @@ dm_status dm_mask_make(const dm_mask_params *p, const dm_attn_map *maps, int K, 
     st = label_pass(p, s0, s1, K, H, W, image_rgb, ids, prob, Q, basic, gamma, &final, mask_out,
                     err);
     if (st != DM_OK) goto done;
-    int again = 0;
     for (int k = 0; k < K; k++)
-        if (!was_turned[k] && dm_mask_label_surrounds(mask_out, ids[k], H, W, ring)) {
-            turn_over(s0, s1, k, n);
-            was_turned[k] = 1, turned++, again = 1;
-        }
+        flip[k] = !was_turned[k] && dm_mask_label_surrounds(mask_out, ids[k], H, W, ring);
+    int again = turn_over(s0, s1, K, n, flip, was_turned);
+    turned += again;
     if (again) {
         st = label_pass(p, s0, s1, K, H, W, image_rgb, ids, prob, Q, basic, gamma, &final, mask_out,
                         err);

@@ -40,3 +40,13 @@ int dm_mask_label_surrounds(const uint8_t *mask, uint8_t label, int H, int W, fl
 void dm_mask_turn_over(float *soft, long n) {
     for (long i = 0; i < n; i++) soft[i] = 1 - soft[i];
 }
+
+void dm_mask_turn_over_among(float *maps, int K, int k, long n, const int *keep) {
+    float *m = maps + (long)k * n;
+    for (long i = 0; i < n; i++) {
+        float other = 0;
+        for (int j = 0; j < K; j++)
+            if (j != k && keep[j] && maps[(long)j * n + i] > other) other = maps[(long)j * n + i];
+        m[i] = (1 - m[i]) * (1 - other);
+    }
+}
