@@ -37,7 +37,7 @@ jpeg-error-ok~0~src/io/image.c~return dm_fail(err, "%s: bad JPEG: %s", path, ctx
 dpm-nan~0~src/sched/dpmpp2m.c~        x[e] = xt;~        x[e] = e == 1 ? NAN : xt;~test~test_sched_hand~dpm++ 10 steps vs double reference: nan
 rng-constant~0~src/core/rng.c~0x9e3779b97f4a7c15ull~0x9e3779b97f4a7c17ull~test~test_rng~splitmix64(0)
 augment-seed~0~src/dataset/augment.c~dm_seed_mix(dm_seed_mix(o->seed, (uint64_t)i), (uint64_t)k)~dm_seed_mix(dm_seed_mix(7, (uint64_t)i), (uint64_t)k)~test~test_augment~seed 8 vs seed 7
-border-prior-no-turn~0~src/mask/polarity.c~    for (long i = 0; i < n; i++) soft[i] = 1 - soft[i];~    (void)soft, (void)n;~test~test_mask~pixels wrong
+border-prior-no-turn~0~src/mask/polarity.c~        m[i] = (1 - m[i]) * (1 - other);~        m[i] = m[i] * (1 - other);~test~test_mask~pixels wrong
 border-prior-among~0~src/mask/polarity.c~        m[i] = (1 - m[i]) * (1 - other);~        m[i] = 1 - m[i];~test~test_mask~two classes
 config-groups~0~src/model/config_check.c~        if (c->block_out[i] % c->groups)~        if (0)~fuzz~fuzz_model_config~deadly signal
 lora-name-overflow~0~src/model/names.c~for (size_t c = 5; c < len - 7; c++)~for (size_t c = 5; c <= len; c++)~fuzz~fuzz_lora_names~heap-buffer-overflow

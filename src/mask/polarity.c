@@ -37,10 +37,6 @@ int dm_mask_label_surrounds(const uint8_t *mask, uint8_t label, int H, int W, fl
     return region_surrounds(NULL, 0, mask, label, H, W, ring_min);
 }
 
-void dm_mask_turn_over(float *soft, long n) {
-    for (long i = 0; i < n; i++) soft[i] = 1 - soft[i];
-}
-
 void dm_mask_turn_over_among(float *maps, int K, int k, long n, const int *keep) {
     float *m = maps + (long)k * n;
     for (long i = 0; i < n; i++) {

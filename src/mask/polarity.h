@@ -14,13 +14,10 @@ int dm_mask_surrounds(const float *soft, int H, int W, float gamma, float ring_m
 /* The same test on a label mask: the region mask == label. */
 int dm_mask_label_surrounds(const uint8_t *mask, uint8_t label, int H, int W, float ring_min);
 
-/* soft <- 1 - soft over n pixels (maps in [0, 1]: min–max normalised). */
-void dm_mask_turn_over(float *soft, long n);
-
-/* Several classes in one image: class k's map maps[k*n..] is turned over and then weighed by
- * 1 - max over the classes j != k with keep[j] of maps[j]: the complement of the background
- * holds every object of the image, and the other words' own maps say which pixels are theirs.
- * keep[j]: j's map is trusted (not turned over itself). */
+/* Class k's map maps[k*n..] (maps in [0, 1]: min–max normalised) is turned over, 1 - soft, and
+ * weighed by 1 - max over the classes j != k with keep[j] (trusted: not turned over themselves)
+ * of maps[j]: with several classes the complement of the background holds every object of the
+ * image, and the other words' own maps say which pixels are theirs (one class: 1 - soft). */
 void dm_mask_turn_over_among(float *maps, int K, int k, long n, const int *keep);
 
 #define DM_POLARITY_HOLE_AREA 0.01f
