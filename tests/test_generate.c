@@ -19,6 +19,11 @@
 #include "io/file.h"
 #include "io/image.h"
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static const char *cli, *model;
 static char tmp[512];
 #define ARGS                                                                                       \
@@ -377,12 +382,13 @@ int main(void) {
     CHECK(dm_read_lines(p, &kept, &nk, &err) == DM_OK && nk == 4);
     snprintf(p, sizeof p, "%s/pruned/pruned/manifest.jsonl", tmp);
     CHECK(dm_read_lines(p, &gone, &ng, &err) == DM_OK && ng == 2);
-    double worst_kept = 2, best_gone = -1;
+    double worst_kept = 2, best_gone = -1, all_scores[6] = {0};
     for (int i = 0; i < nk + ng; i++) {
         cJSON *o = cJSON_Parse(i < nk ? kept[i] : gone[i - nk]);
         double sc = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "quality"), "score")->valuedouble;
         if (i < nk && sc < worst_kept) worst_kept = sc;
         if (i >= nk && sc > best_gone) best_gone = sc;
+        if (i < 6) all_scores[i] = sc;
         cJSON_Delete(o);
     }
     CHECKF(best_gone <= worst_kept, "pruned score %g > kept score %g", best_gone, worst_kept);
@@ -396,6 +402,30 @@ int main(void) {
           0);
     snprintf(b, sizeof b, "%s/pruned", tmp);
     CHECK(same_tree(a, b, ""));
+
+    /* --min-score S: every sample scoring below S goes to pruned/, whatever the others score */
+    qsort(all_scores, 6, sizeof *all_scores, cmp_double);
+    int below = 5; /* the floor goes between the highest score and the one under it */
+    while (below > 1 && all_scores[below - 1] == all_scores[below]) below--;
+    double floor_score = (all_scores[below - 1] + all_scores[below]) / 2;
+    CHECKF(all_scores[below - 1] < all_scores[below], "scores %g .. %g all equal", all_scores[0],
+           all_scores[5]);
+    CHECK(run("generate --model %s " ARGS " --min-score %.9f --out %s/floor", model, floor_score,
+              tmp) == 0);
+    snprintf(p, sizeof p, "%s/floor/manifest.jsonl", tmp);
+    nk = ng = 0;
+    CHECK(dm_read_lines(p, &kept, &nk, &err) == DM_OK && nk == 6 - below);
+    for (int i = 0; i < nk; i++) {
+        cJSON *o = cJSON_Parse(kept[i]);
+        double sc = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "quality"), "score")->valuedouble;
+        CHECKF(sc >= floor_score, "kept a sample scoring %g < --min-score %g", sc, floor_score);
+        cJSON_Delete(o);
+    }
+    if (nk) dm_free_lines(kept, nk);
+    snprintf(p, sizeof p, "%s/floor/pruned/manifest.jsonl", tmp);
+    CHECKF(dm_read_lines(p, &gone, &ng, &err) == DM_OK && ng == below, "%d pruned, want %d", ng,
+           below);
+    if (ng) dm_free_lines(gone, ng);
 
     /* bad input: clear errors, exit codes, nothing damaged */
     CHECK(run("generate --model %s " ARGS " --steps 5 --out %s/full 2>/dev/null", model, tmp) == 1);

@@ -17,7 +17,7 @@ typedef struct {
     const char *shard, *image_format, *mask_method, *ignore_band, *resolutions;
     dm_arg_list templates;
     long per_class, steps, width, height, seed, num_shards;
-    double guidance, prune, val;
+    double guidance, prune, min_score, val;
     int quiet, heatmaps, strict_classes;
 } gen_opts;
 
@@ -193,6 +193,10 @@ int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
          "also keep the soft maps as 8-bit PNGs (Heatmaps/)"},
         {"--prune-fraction", DM_ARG_FLOAT, &o.prune, "P",
          "drop the worst fraction P of samples by quality score at the end", 0, 1},
+        {"--min-score", DM_ARG_FLOAT, &o.min_score, "S",
+         "also drop every sample whose quality score is below S at the end (a rule of the sample "
+         "alone: shards and resumed runs keep the same samples; default 0, none)",
+         0, 1},
         {"--val-fraction", DM_ARG_FLOAT, &o.val, "F",
          "put the fraction F of samples (picked by a hash of their name) in "
          "ImageSets/Segmentation/val.txt instead of train.txt",
@@ -248,6 +252,7 @@ int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
                              .image_ext = o.image_format,
                              .save_heatmaps = o.heatmaps,
                              .prune_fraction = (float)o.prune,
+                             .min_score = (float)o.min_score,
                              .val_fraction = (float)o.val,
                              .shard = {0, 1}};
     if (dm_sampler_kind_parse(o.sampler, &g.sampler, &err))

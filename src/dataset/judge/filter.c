@@ -296,10 +296,13 @@ dm_status dm_filter_dataset(const char *dir, const char *pred_dir, double drop, 
     return st;
 }
 
-dm_status dm_prune_by_score(const char *dir, double fraction, int *n_dropped, dm_error *err) {
+dm_status dm_prune_by_score(const char *dir, double fraction, double min_score, int *n_dropped,
+                            dm_error *err) {
     *n_dropped = 0;
     if (!(fraction >= 0 && fraction < 1))
         return dm_fail_code(err, DM_EUSAGE, "prune: fraction %g is not in [0, 1)", fraction);
+    if (!(min_score >= 0 && min_score <= 1))
+        return dm_fail_code(err, DM_EUSAGE, "prune: minimum score %g is not in [0, 1]", min_score);
     char path[PATH_CAP], *config = NULL, **labels = NULL;
     int n_labels = 0;
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -318,6 +321,12 @@ dm_status dm_prune_by_score(const char *dir, double fraction, int *n_dropped, dm
     int total = m.n + pm.n, target = (int)floor(fraction * total + 1e-9), extra = target - pm.n;
     dm_filter_score *order = NULL;
     dm_name_set dropped = {0};
+    /* every sample below the floor goes too: a rule of the sample alone, so shards, resumed and
+     * single runs keep the same samples */
+    int below = 0; /* sorted by score, the samples below the floor come first */
+    for (int i = 0; i < m.n && min_score > 0; i++)
+        below += dm_manifest_score(m.v[i].json, 0.0) < min_score;
+    if (below > extra) extra = below;
     if (st == DM_OK && extra > 0) {
         if (!(order = calloc((size_t)m.n, sizeof *order)))
             st = dm_fail(err, "%s: out of memory", dir);

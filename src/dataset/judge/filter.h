@@ -51,9 +51,11 @@ dm_status dm_filter_dataset(const char *dir, const char *pred_dir, double drop, 
                             dm_filter_result *res, dm_error *err);
 void dm_filter_result_free(dm_filter_result *res);
 
-/* generate --prune-fraction: moves the samples with the lowest manifest quality score into
- * DIR/pruned/ (as the in-place filter does) so that floor(fraction * all samples) are pruned in
- * all; running it again after a resume prunes nothing more. */
-dm_status dm_prune_by_score(const char *dir, double fraction, int *n_dropped, dm_error *err);
+/* generate --prune-fraction / --min-score: moves the samples with the lowest manifest quality
+ * score into DIR/pruned/ (as the in-place filter does) so that floor(fraction * all samples) are
+ * pruned in all, and every sample scoring below min_score too (0: none); running it again after
+ * a resume prunes nothing more. */
+dm_status dm_prune_by_score(const char *dir, double fraction, double min_score, int *n_dropped,
+                            dm_error *err);
 
 #endif

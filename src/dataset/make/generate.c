@@ -178,6 +178,7 @@ static char *config_json(const dm_engine *e, const dm_plan *plan, const dm_gener
     cJSON_AddNumberToObject(c, "ignore_hi", o->mask.ignore_hi);
     cJSON_AddNumberToObject(c, "save_heatmaps", o->save_heatmaps);
     cJSON_AddNumberToObject(c, "prune_fraction", o->prune_fraction);
+    if (o->min_score > 0) cJSON_AddNumberToObject(c, "min_score", o->min_score);
     /* only when asked: datasets made before --val-fraction keep their config.json */
     if (o->val_fraction > 0) cJSON_AddNumberToObject(c, "val_fraction", o->val_fraction);
     if (o->sharded) {
@@ -453,7 +454,7 @@ dm_status dm_generate_run(dm_engine *e, const dm_plan *plan, const dm_generate_o
     cJSON_Delete(rj.loras), cJSON_Delete(rj.vae_decoder);
     if (o->result) *o->result = pr;
     int dropped = 0;
-    if (!s && !pr.stopped && o->prune_fraction > 0)
-        s = dm_prune_by_score(o->out_dir, o->prune_fraction, &dropped, err);
+    if (!s && !pr.stopped && (o->prune_fraction > 0 || o->min_score > 0))
+        s = dm_prune_by_score(o->out_dir, o->prune_fraction, o->min_score, &dropped, err);
     return s;
 }

@@ -27,6 +27,7 @@ typedef struct {
     dm_shard shard;
     int sharded;              /* record the shard in config.json */
     float prune_fraction;     /* drop the worst fraction by quality score at the end */
+    float min_score;          /* and every sample scoring below this (0 = none) */
     float val_fraction;       /* > 0: that fraction of samples goes to val.txt (dataset.h) */
     const char *source_label; /* "--classes bird,cat" etc. (recorded) */
     /* may be NULL: asked after every step and between samples (a CLI answers from the flag its
