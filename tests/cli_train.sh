@@ -37,7 +37,7 @@ cat >"$tmp/prompts.jsonl" <<'JSONL'
 {"prompt": "a photo of a green circle on a noisy background", "class": "circle"}
 {"prompt": "a photo of a blue square and a yellow circle", "classes": ["square", "circle"]}
 JSONL
-"$DM_CLI" generate --prompts "$tmp/prompts.jsonl" --classes heart,circle,square --steps 8 \
+"$DM_CLI" generate --prompts "$tmp/prompts.jsonl" --classes heart,circle,square --steps 8 --prune-fraction 0 \
     --guidance 5 --out "$tmp/ds" --quiet --threads 1 || { echo "FAIL: generate"; exit 1; }
 
 # The same dataset with ids permuted (square=1, heart=2, circle=3) and labels.txt to match;

@@ -6,7 +6,8 @@ set -u
 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-gen() { "$DM_CLI" generate --classes circle,square --images-per-class 5 --steps 3 --quiet "$@"; }
+# --prune-fraction 0: the split is checked on all 10 samples (generate prunes 30 % by default)
+gen() { "$DM_CLI" generate --classes circle,square --images-per-class 5 --steps 3 --prune-fraction 0 --quiet "$@"; }
 gen --val-fraction 0.3 --out "$tmp/one" || { echo "FAIL: generate"; exit 1; }
 sets=$tmp/one/ImageSets/Segmentation
 [ "$(wc -l <"$sets/val.txt")" -eq 3 ] || { echo "FAIL: val.txt has $(wc -l <"$sets/val.txt") lines, want 3"; fail=1; }

@@ -28,7 +28,7 @@ static const char *cli, *model;
 static char tmp[512];
 #define ARGS                                                                                       \
     "--classes bird,cat --images-per-class 3 --steps 4 --guidance 7.5 --width 64 --height 64 "     \
-    "--seed 11 --image-format png --save-heatmaps --quiet"
+    "--seed 11 --image-format png --save-heatmaps --quiet --prune-fraction 0"
 
 #define run check_run_cli
 
@@ -255,7 +255,8 @@ static void few_step_recipe(void) {
     snprintf(lora, sizeof lora, "%s", check_shared("golden/fast/lora-kohya.safetensors"));
     snprintf(taesd, sizeof taesd, "%s", check_shared("golden/fast/tiny-taesd"));
     const char *base = "--classes bird,cat --images-per-class 2 --width 64 --height 64 --seed 5 "
-                       "--image-format png --quiet --sampler lcm --steps 2 --guidance 1";
+                       "--image-format png --quiet --sampler lcm --steps 2 --guidance 1 "
+                       "--prune-fraction 0";
     snprintf(args, sizeof args, "%s --timestep-spacing trailing --lora %s:0.5 --vae-decoder %s",
              base, lora, taesd);
     snprintf(a, sizeof a, "%s/few", tmp);
@@ -402,6 +403,23 @@ int main(void) {
           0);
     snprintf(b, sizeof b, "%s/pruned", tmp);
     CHECK(same_tree(a, b, ""));
+
+    /* the default prunes 30 %: floor(0.3 * 6) = 1 sample, the lowest-scoring one */
+    CHECK(run("generate --model %s " ARGS " --prune-fraction 0.3 --out %s/p30", model, tmp) == 0);
+    {
+        /* the same command without --prune-fraction (ARGS without its last option) */
+        char args[512];
+        snprintf(args, sizeof args, "%s", ARGS);
+        char *cut = strstr(args, " --prune-fraction 0");
+        if (cut) *cut = 0;
+        CHECK(run("generate --model %s %s --out %s/pdefault", model, args, tmp) == 0);
+        snprintf(a, sizeof a, "%s/p30", tmp);
+        snprintf(b, sizeof b, "%s/pdefault", tmp);
+        CHECK(same_tree(a, b, ""));
+        snprintf(p, sizeof p, "%s/pdefault/pruned/manifest.jsonl", tmp);
+        CHECK(dm_read_lines(p, &gone, &ng, &err) == DM_OK && ng == 1);
+        if (ng) dm_free_lines(gone, ng);
+    }
 
     /* --min-score S: every sample scoring below S goes to pruned/, whatever the others score */
     qsort(all_scores, 6, sizeof *all_scores, cmp_double);

@@ -140,6 +140,7 @@ int dm_cmd_generate(int argc, char **argv) {
 
 int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
     gen_opts o = {.per_class = 0,
+                  .prune = 0.3,
                   .steps = 25,
                   .guidance = 7.5,
                   .sampler = "ddim",
@@ -192,7 +193,9 @@ int dm_cmd_generate_ex(int argc, char **argv, int dry_run) {
         {"--save-heatmaps", DM_ARG_FLAG, &o.heatmaps, NULL,
          "also keep the soft maps as 8-bit PNGs (Heatmaps/)"},
         {"--prune-fraction", DM_ARG_FLOAT, &o.prune, "P",
-         "drop the worst fraction P of samples by quality score at the end", 0, 1},
+         "move the worst fraction P of samples by quality score into pruned/ at the end (default "
+         "0.3: what trained the best segmenter, BENCHMARKS.md; 0 keeps every sample)",
+         0, 1},
         {"--min-score", DM_ARG_FLOAT, &o.min_score, "S",
          "also drop every sample whose quality score is below S at the end (a rule of the sample "
          "alone: shards and resumed runs keep the same samples; default 0, none)",
