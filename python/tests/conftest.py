@@ -81,11 +81,11 @@ def engine(lib):
 @pytest.fixture(scope="session")
 def cli_dataset(cli, tmp_path_factory):
     """A small dataset by `diffumask generate` (PNG images, so they compare exactly), with a
-    val split: 2 classes x 2 samples, 4 steps."""
+    val split: 2 classes x 2 samples, 4 steps, none pruned."""
     out = str(tmp_path_factory.mktemp("ds") / "ds")
     run_cli("generate", "--classes", "circle,square", "--images-per-class", "2", "--steps", "4",
             "--seed", "5", "--precision", "fp32", "--threads", "1", "--image-format", "png",
-            "--val-fraction", "0.5", "--out", out, "--quiet")
+            "--val-fraction", "0.5", "--prune-fraction", "0", "--out", out, "--quiet")
     with open(os.path.join(out, "manifest.jsonl")) as f:
         manifest = [json.loads(line) for line in f if line.strip()]
     return out, manifest
