@@ -141,26 +141,31 @@ def _random_crop(image, mask, size, rng):
     return image[y : y + size, x : x + size], mask[y : y + size, x : x + size]
 
 
-def confusion(model, images, masks, classes, device, batch):
-    """The classes x classes confusion matrix (rows: truth, columns: prediction) over a split;
-    pixels marked 255 are not counted."""
+def predictions(model, images, device, batch):
+    """The model's argmax labels for a list of (H, W, 3) uint8 images, in order: batches of
+    `batch` when all have one size, one at a time otherwise."""
     import numpy as np
     import torch
 
-    conf = np.zeros((classes, classes), dtype=np.int64)
     model.eval()
     same = _stack(images)
     step = batch if same is not None else 1
     with torch.no_grad():
         for i in range(0, len(images), step):
-            if same is not None:
-                x, y = same[i : i + step], np.stack(masks[i : i + step])
-            else:
-                x, y = images[i][None], masks[i][None]
-            pred = model(_to_input(np.ascontiguousarray(x), device)).argmax(1).cpu().numpy()
-            keep = y != voc.IGNORE
-            idx = y[keep].astype(np.int64) * classes + pred[keep]
-            conf += np.bincount(idx, minlength=classes * classes).reshape(classes, classes)
+            x = same[i : i + step] if same is not None else images[i][None]
+            yield from model(_to_input(np.ascontiguousarray(x), device)).argmax(1).cpu().numpy()
+
+
+def confusion(model, images, masks, classes, device, batch):
+    """The classes x classes confusion matrix (rows: truth, columns: prediction) over a split;
+    pixels marked 255 are not counted."""
+    import numpy as np
+
+    conf = np.zeros((classes, classes), dtype=np.int64)
+    for pred, y in zip(predictions(model, images, device, batch), masks):
+        keep = y != voc.IGNORE
+        idx = y[keep].astype(np.int64) * classes + pred[keep]
+        conf += np.bincount(idx, minlength=classes * classes).reshape(classes, classes)
     return conf
 
 
@@ -184,36 +189,20 @@ def predict_to(model, root, split, limit, names, out_dir, device, batch=64):
     """The paper's noise learning, first half: the trained model's prediction for every sample
     of ROOT's SPLIT, written as OUT_DIR/NAME.png in ROOT's own class ids (matched by name; a
     class ROOT lacks becomes 255), the input of `diffumask filter ROOT --pred OUT_DIR`."""
-    import numpy as np
-    import torch
     from PIL import Image
 
     samples = voc.read_split(root, split)[:limit]
-    src = voc.read_labels(root)
-    back = np.full(len(names), voc.IGNORE, dtype=np.uint8)  # our index -> ROOT's id
-    ids = {voc.canonical_name(n): i for i, n in enumerate(src) if i < voc.IGNORE}
-    for i, n in enumerate(names):
-        back[i] = ids.get(voc.canonical_name(n), voc.IGNORE)
+    back = voc.class_map(names, voc.read_labels(root))  # our index -> ROOT's id
     os.makedirs(out_dir, exist_ok=True)
-    model.eval()
-    with torch.no_grad():
-        for i in range(0, len(samples), batch):
-            chunk = samples[i : i + batch]
-            images = [voc.load_pair(root, n)[0] for n in chunk]
-            same = _stack(images)
-            preds = []
-            if same is not None:
-                out = model(_to_input(np.ascontiguousarray(same), device)).argmax(1).cpu().numpy()
-                preds = list(out)
-            else:
-                for im in images:
-                    preds.append(model(_to_input(np.ascontiguousarray(im[None]), device)).argmax(1).cpu().numpy()[0])
-            for n, pr in zip(chunk, preds):
-                img = Image.fromarray(back[pr], "P")
-                img.putpalette(voc.palette())
-                tmp = os.path.join(out_dir, n + ".png.tmp")
-                img.save(tmp, format="PNG")
-                os.replace(tmp, os.path.join(out_dir, n + ".png"))
+    for i in range(0, len(samples), batch):
+        chunk = samples[i : i + batch]
+        images = [voc.load_pair(root, n)[0] for n in chunk]
+        for pred, n in zip(predictions(model, images, device, batch), chunk):
+            img = Image.fromarray(back[pred], "P")
+            img.putpalette(voc.palette())
+            tmp = os.path.join(out_dir, n + ".png.tmp")
+            img.save(tmp, format="PNG")
+            os.replace(tmp, os.path.join(out_dir, n + ".png"))
     return len(samples)
 
 
